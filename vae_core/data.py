@@ -1,0 +1,206 @@
+"""Data sets as in-memory tensors: the bundled digits, MNIST, Fashion-MNIST, a folder of IDX files.
+
+Every source returns the same ``ImageDataset``: float images in [0, 1] shaped (N, 1, H, W),
+int64 labels and class names. Training slices these tensors directly (no per-sample PIL images,
+no DataLoader), which is what makes small runs take seconds on a laptop CPU.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DIGITS = "digits"
+MNIST = "mnist"
+FASHION_MNIST = "fashion-mnist"
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+IDX_IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
+IDX_LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
+SPLIT_SEED = 0  # fixed: the same data set spec always gives the same train/test split
+TEST_FRACTION = 0.2
+
+
+class DatasetError(RuntimeError):
+    """A data set that cannot be loaded; the message says what is wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class ImageDataset:
+    name: str
+    train_x: torch.Tensor  # (N, 1, H, W) float32 in [0, 1]
+    train_y: torch.Tensor  # (N,) int64
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    class_names: tuple[str, ...]
+    note: str = ""  # e.g. "test split only: split 80/20 with seed 0"
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.train_x.shape[1:])  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return (f"ImageDataset({self.name!r}, train={len(self.train_x)}, test={len(self.test_x)}, "
+                f"shape={self.image_shape}, classes={len(self.class_names)})")
+
+
+def _to_float_images(images: np.ndarray | torch.Tensor, scale: float) -> torch.Tensor:
+    t = torch.as_tensor(images)
+    return (t.to(torch.float32) / scale).unsqueeze(1).contiguous()
+
+
+def _seeded_split(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(SPLIT_SEED)
+    perm = torch.randperm(len(x), generator=g)
+    n_test = max(1, int(round(len(x) * TEST_FRACTION)))
+    test, train = perm[:n_test], perm[n_test:]
+    return x[train], y[train], x[test], y[test]
+
+
+def load_digits() -> ImageDataset:
+    """The 1,797 real 8x8 handwritten digits shipped inside scikit-learn: always offline."""
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    bunch = sk_load_digits()
+    x = _to_float_images(bunch.images, 16.0)  # pixel values are 0..16
+    y = torch.as_tensor(bunch.target, dtype=torch.int64)
+    tx, ty, vx, vy = _seeded_split(x, y)
+    return ImageDataset(DIGITS, tx, ty, vx, vy, tuple(str(i) for i in range(10)),
+                        note="scikit-learn's 8x8 digits, 80/20 split with seed 0")
+
+
+# --- IDX files ---------------------------------------------------------------------------------
+
+def _read_idx(path: Path, expected_magic: int) -> np.ndarray:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise DatasetError(f"{path}: cannot read ({e})") from e
+    if len(raw) < 8:
+        raise DatasetError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
+    magic = int.from_bytes(raw[:4], "big")
+    if magic != expected_magic:
+        what = "images (2051)" if expected_magic == IDX_IMAGES_MAGIC else "labels (2049)"
+        raise DatasetError(f"{path}: wrong magic number {magic}; expected IDX {what}")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DatasetError(f"{path}: truncated header")
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    expected = int(np.prod(dims))
+    if len(raw) - header != expected:
+        raise DatasetError(f"{path}: truncated or padded: header says {dims} "
+                           f"({expected} bytes) but the file holds {len(raw) - header}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims).copy()
+
+
+def _find_idx_pairs(folder: Path) -> dict[str, tuple[Path, Path]]:
+    """Map split ('train'/'test') to (images, labels) files present in ``folder``."""
+    pairs: dict[str, tuple[Path, Path]] = {}
+    for images in sorted(folder.iterdir()):
+        name = images.name
+        if "images-idx3-ubyte" not in name and "images.idx3-ubyte" not in name:
+            continue
+        labels_name = name.replace("images-idx3", "labels-idx1").replace("images.idx3", "labels.idx1")
+        candidates = [folder / labels_name, folder / labels_name.removesuffix(".gz"),
+                      folder / (labels_name + ".gz")]
+        labels = next((c for c in candidates if c.is_file()), None)
+        if labels is None:
+            raise DatasetError(f"{images}: no matching labels file ({labels_name}) in {folder}")
+        split = "test" if name.startswith(("t10k", "test")) else "train"
+        pairs.setdefault(split, (images, labels))
+    return pairs
+
+
+def load_idx_folder(folder: str | os.PathLike[str], class_names: tuple[str, ...] | None = None) -> ImageDataset:
+    """Images and labels from IDX files (``*-images-idx3-ubyte[.gz]`` + matching labels).
+
+    With both splits present they are used as they are; with one, it is split 80/20 (seed 0).
+    """
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise DatasetError(f"{path}: not a folder. Give a folder holding IDX files such as "
+                           "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz")
+    pairs = _find_idx_pairs(path)
+    if not pairs:
+        raise DatasetError(f"{path}: no IDX image files found (expected names like "
+                           "train-images-idx3-ubyte.gz with train-labels-idx1-ubyte.gz)")
+    splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    for split, (img_path, lab_path) in pairs.items():
+        images = _read_idx(img_path, IDX_IMAGES_MAGIC)
+        labels = _read_idx(lab_path, IDX_LABELS_MAGIC)
+        if images.ndim != 3:
+            raise DatasetError(f"{img_path}: expected 3 dimensions (N, H, W), got {images.shape}")
+        if labels.ndim != 1:
+            raise DatasetError(f"{lab_path}: expected 1 dimension (N,), got {labels.shape}")
+        if len(images) != len(labels):
+            raise DatasetError(f"{img_path} holds {len(images)} images but {lab_path} holds "
+                               f"{len(labels)} labels")
+        if len(images) < 2:
+            raise DatasetError(f"{img_path}: needs at least 2 images, got {len(images)}")
+        splits[split] = (_to_float_images(images, 255.0), torch.as_tensor(labels, dtype=torch.int64))
+    if "train" in splits and "test" in splits:
+        tx, ty = splits["train"]
+        vx, vy = splits["test"]
+        if tx.shape[1:] != vx.shape[1:]:
+            raise DatasetError(f"{path}: train images are {tuple(tx.shape[2:])} but test images "
+                               f"are {tuple(vx.shape[2:])}")
+        note = "train and test splits from IDX files"
+    else:
+        (only, (x, y)), = splits.items()
+        tx, ty, vx, vy = _seeded_split(x, y)
+        note = f"only the {only} split present: split 80/20 with seed {SPLIT_SEED}"
+    n_classes = int(max(ty.max(), vy.max())) + 1
+    names = class_names if class_names and len(class_names) >= n_classes else tuple(
+        str(i) for i in range(n_classes))
+    return ImageDataset(f"idx:{path}", tx, ty, vx, vy, names, note=note)
+
+
+# --- torchvision -------------------------------------------------------------------------------
+
+def _load_torchvision(spec: str, root: str | os.PathLike[str]) -> ImageDataset:
+    from torchvision import datasets
+
+    cls, folder, names = ((datasets.MNIST, "MNIST", tuple(str(i) for i in range(10)))
+                          if spec == MNIST else
+                          (datasets.FashionMNIST, "FashionMNIST", FASHION_CLASSES))
+    raw = Path(root) / folder / "raw"
+    try:
+        train = cls(str(root), train=True, download=True)
+        test = cls(str(root), train=False, download=True)
+    except Exception as e:  # torchvision raises RuntimeError/URLError/OSError offline
+        raise DatasetError(
+            f"Could not download {spec} ({type(e).__name__}: {str(e).splitlines()[0][:160]}). "
+            f"If this machine is offline, copy the four IDX files (train-images-idx3-ubyte.gz, "
+            f"train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) "
+            f"into {raw.resolve()} or load any folder of IDX files with 'idx:PATH'. "
+            f"The bundled 'digits' data set always works offline.") from e
+    return ImageDataset(spec, _to_float_images(train.data, 255.0), train.targets.long(),
+                        _to_float_images(test.data, 255.0), test.targets.long(), names,
+                        note=f"torchvision {folder} in {Path(root) / folder}")
+
+
+def load_dataset(spec: str = DIGITS, root: str | os.PathLike[str] = "data") -> ImageDataset:
+    """Load a data set by spec: ``"digits"`` (default, offline), ``"mnist"``, ``"fashion-mnist"``
+    (torchvision, downloaded into ``root``), ``"idx:PATH"`` or a folder path of IDX files.
+
+    Raises ``DatasetError`` with a message meant for the user.
+    """
+    spec = (spec or DIGITS).strip()
+    key = spec.lower()
+    if key == DIGITS:
+        return load_digits()
+    if key in (MNIST, FASHION_MNIST, "fashion", "fashionmnist"):
+        return _load_torchvision(MNIST if key == MNIST else FASHION_MNIST, root)
+    folder = spec[4:] if key.startswith("idx:") else spec
+    if key.startswith("idx:") or Path(folder).expanduser().is_dir():
+        names = FASHION_CLASSES if "fashion" in folder.lower() else None
+        return load_idx_folder(folder, names)
+    raise DatasetError(f"Unknown data set {spec!r}: use 'digits', 'mnist', 'fashion-mnist', "
+                       "or 'idx:PATH' for a folder of IDX files")

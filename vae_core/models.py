@@ -1,0 +1,195 @@
+"""Encoder, Decoder (MLP or conv), AutoEncoder and VAE.
+
+The AutoEncoder and the VAE are built from the same ``Encoder`` and ``Decoder`` classes with the
+same widths and the same seeded initial weights; the one difference is the bottleneck: the AE's
+head emits a point ``z``, the VAE's head emits ``(mu, logvar)`` of a diagonal Normal and samples
+``z = mu + exp(0.5 * logvar) * eps`` (the reparameterization trick, Kingma & Welling 2014).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+
+
+@dataclass
+class ModelOutput:
+    """What ``forward`` returns, by name. ``logvar`` is None for the AutoEncoder."""
+
+    recon_logits: torch.Tensor  # (B, C, H, W), logits of Bernoulli pixel means
+    z: torch.Tensor  # (B, latent_dim), the code fed to the decoder
+    mu: torch.Tensor  # (B, latent_dim); equals z for the AE
+    logvar: torch.Tensor | None  # (B, latent_dim) for the VAE
+
+
+def _conv_sizes(h: int, w: int, n_layers: int) -> list[tuple[int, int]]:
+    """Spatial sizes after each stride-2 conv (kernel 3, padding 1): ceil halving."""
+    sizes = [(h, w)]
+    for _ in range(n_layers):
+        h, w = (h + 1) // 2, (w + 1) // 2
+        sizes.append((h, w))
+    return sizes
+
+
+class Encoder(nn.Module):
+    """x (B, C, H, W) -> features (B, feature_dim)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        c, h, w = cfg.input_shape
+        if cfg.arch == "mlp":
+            layers: list[nn.Module] = [nn.Flatten()]
+            width = c * h * w
+            for hidden in cfg.hidden:
+                layers += [nn.Linear(width, hidden), nn.ReLU()]
+                width = hidden
+            self.feature_dim = width
+        else:
+            layers = []
+            channels = c
+            for out_channels in cfg.hidden:
+                layers += [nn.Conv2d(channels, out_channels, 3, stride=2, padding=1), nn.ReLU()]
+                channels = out_channels
+            fh, fw = _conv_sizes(h, w, len(cfg.hidden))[-1]
+            layers.append(nn.Flatten())
+            self.feature_dim = channels * fh * fw
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Decoder(nn.Module):
+    """z (B, latent_dim) -> logits (B, C, H, W); the mirror image of ``Encoder``."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        c, h, w = cfg.input_shape
+        if cfg.arch == "mlp":
+            layers: list[nn.Module] = []
+            width = cfg.latent_dim
+            for hidden in reversed(cfg.hidden):
+                layers += [nn.Linear(width, hidden), nn.ReLU()]
+                width = hidden
+            layers += [nn.Linear(width, c * h * w), nn.Unflatten(1, (c, h, w))]
+        else:
+            sizes = _conv_sizes(h, w, len(cfg.hidden))
+            channels = list(reversed(cfg.hidden))
+            fh, fw = sizes[-1]
+            layers = [nn.Linear(cfg.latent_dim, channels[0] * fh * fw), nn.ReLU(),
+                      nn.Unflatten(1, (channels[0], fh, fw))]
+            out_channels = channels[1:] + [c]
+            for i, (cin, cout) in enumerate(zip(channels, out_channels)):
+                th, tw = sizes[-2 - i]
+                # output_padding picks the even or odd target size that ceil-halving came from.
+                pad = (1 - th % 2, 1 - tw % 2)
+                layers.append(nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=pad))
+                if cout != c or i < len(channels) - 1:
+                    layers.append(nn.ReLU())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """z = mu + sigma * eps with sigma = exp(0.5 * logvar) (sigma, not sigma squared)."""
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+class LatentModel(nn.Module):
+    """Shared body of both models: encoder -> bottleneck head -> decoder."""
+
+    kind: str = ""
+
+    def __init__(self, cfg: ModelConfig, head_outputs: int):
+        super().__init__()
+        self.config = cfg
+        self.encoder = Encoder(cfg)
+        self.head = nn.Linear(self.encoder.feature_dim, head_outputs)
+        self.decoder = Decoder(cfg)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Logits of the pixel means; ``torch.sigmoid`` of them is the image."""
+        return self.decoder(z)
+
+
+class AutoEncoder(LatentModel):
+    """Deterministic bottleneck: each input maps to one point z; nothing shapes the space."""
+
+    kind = "ae"
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg, cfg.latent_dim)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return self.head(self.encoder(x)), None
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> ModelOutput:
+        z, _ = self.encode(x)
+        return ModelOutput(self.decode(z), z, z, None)
+
+
+class VAE(LatentModel):
+    """Stochastic bottleneck: each input maps to N(mu, diag(exp(logvar))) and z is sampled."""
+
+    kind = "vae"
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg, 2 * cfg.latent_dim)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.head(self.encoder(x)).chunk(2, dim=1)  # (B, latent_dim) each
+        return mu, logvar
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> ModelOutput:
+        mu, logvar = self.encode(x)
+        z = reparameterize(mu, logvar, generator)
+        return ModelOutput(self.decode(z), z, mu, logvar)
+
+
+def _init_module(module: nn.Module, seed: int) -> None:
+    """PyTorch's default Linear/Conv init (uniform +-1/sqrt(fan_in)), drawn from an explicit
+    generator: global seeds are shared by every Streamlit session in the process."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+                fan_in, _ = nn.init._calculate_fan_in_and_fan_out(m.weight)
+                bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                m.weight.copy_(torch.empty_like(m.weight).uniform_(-bound, bound, generator=g))
+                if m.bias is not None:
+                    m.bias.copy_(torch.empty_like(m.bias).uniform_(-bound, bound, generator=g))
+
+
+def build_model(cfg: ModelConfig, seed: int = 0) -> LatentModel:
+    """Build an AE or VAE with seeded weights.
+
+    Encoder and decoder get the same initial weights for the same seed whatever the kind, and the
+    VAE's mu-head starts equal to the AE's head, so a pair differs only in its bottleneck.
+    """
+    model: LatentModel = AutoEncoder(cfg) if cfg.kind == "ae" else VAE(cfg)
+    _init_module(model.encoder, seed * 3 + 1)
+    _init_module(model.decoder, seed * 3 + 2)
+    _init_module(model.head, seed * 3 + 3)
+    if cfg.kind == "vae":
+        # The mu-half of the VAE head gets exactly the AE head's initial weights.
+        ae_head = nn.Linear(model.encoder.feature_dim, cfg.latent_dim)
+        _init_module(ae_head, seed * 3 + 3)
+        with torch.no_grad():
+            model.head.weight[: cfg.latent_dim].copy_(ae_head.weight)
+            model.head.bias[: cfg.latent_dim].copy_(ae_head.bias)
+    return model

@@ -1,0 +1,166 @@
+"""The training loop: a generator of small progress records (the UI subscribes; nothing prints).
+
+Batches are slices of one in-memory tensor, shuffled by an explicit ``torch.Generator``; weights,
+shuffling and the reparameterization noise are all seeded per run, so the same configs give the
+same history even when several runs share one process (as Streamlit sessions do).
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Iterator, Protocol
+
+import torch
+
+from .config import ModelConfig, TrainConfig
+from .data import ImageDataset
+from .losses import loss_terms
+from .models import LatentModel, build_model
+
+Record = dict[str, Any]
+RECORDS_PER_EPOCH = 20  # enough points for a smooth live curve, few enough to stay cheap
+
+
+class StopFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """"auto" picks CUDA, then Apple MPS, then the CPU."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def kl_weight(train_cfg: TrainConfig, epoch_progress: float) -> float:
+    """beta, ramped linearly from 0 over the first ``kl_warmup_epochs`` when warm-up is on."""
+    if train_cfg.kl_warmup_epochs <= 0:
+        return train_cfg.beta
+    return train_cfg.beta * min(1.0, epoch_progress / train_cfg.kl_warmup_epochs)
+
+
+@torch.no_grad()
+def evaluate(model: LatentModel, x: torch.Tensor, beta: float = 1.0, batch_size: int = 2048,
+             seed: int = 0) -> dict[str, float]:
+    """Mean per-image ``recon``, ``kl`` and ``loss`` over ``x`` (one seeded z sample per image)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
+    totals = torch.zeros(3, dtype=torch.float64)
+    for start in range(0, len(x), batch_size):
+        xb = x[start:start + batch_size].to(device)
+        terms = loss_terms(model(xb, generator=gen), xb, beta)
+        totals += torch.stack([terms["recon"], terms["kl"], terms["loss"]]).double().cpu() * len(xb)
+    model.train(was_training)
+    recon, kl, loss = (totals / max(1, len(x))).tolist()
+    return {"recon": recon, "kl": kl, "loss": loss}
+
+
+def _params_finite(model: LatentModel) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
+          stop: StopFlag | None = None) -> Iterator[Record]:
+    """Train one model, yielding progress records.
+
+    Records have ``type`` "step" (train ``recon``/``kl``/``loss`` averaged since the last record)
+    or "epoch" (adds ``test_recon``/``test_kl``/``test_loss``), with ``step``, ``epoch``,
+    ``samples_seen``, ``progress`` (0..1), ``seconds`` and ``beta`` (the KL weight in force).
+    The last record has ``type`` "end", ``status`` ("finished", "stopped" or "diverged"),
+    ``reason``, ``history`` (all earlier records) and ``model`` (on the CPU, eval mode). A
+    "diverged" model is returned only so it can be listed as such: never use it as a good one.
+    Setting ``stop`` ends the run between steps and keeps what was trained so far.
+    """
+    if tuple(model_cfg.input_shape) != tuple(dataset.image_shape):
+        raise ValueError(f"model input_shape {model_cfg.input_shape} does not match the data "
+                         f"set's images {dataset.image_shape}")
+    device = resolve_device(train_cfg.device)
+    model = build_model(model_cfg, seed=train_cfg.seed).to(device)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
+    shuffle_gen = torch.Generator().manual_seed(train_cfg.seed)
+    noise_gen = torch.Generator(device=device).manual_seed(train_cfg.seed + 1)
+    x_train = dataset.train_x.to(device)
+    x_test = dataset.test_x
+    n, bs = len(x_train), train_cfg.batch_size
+    steps_per_epoch = math.ceil(n / bs)
+    total_steps = steps_per_epoch * train_cfg.epochs
+    log_every = max(1, steps_per_epoch // RECORDS_PER_EPOCH)
+
+    history: list[Record] = []
+    status, reason = "finished", f"trained {train_cfg.epochs} epochs"
+    step = samples_seen = 0
+    window = [0.0, 0.0, 0.0, 0]  # sums of loss, recon, kl (times batch size) and image count
+    t0 = time.perf_counter()
+
+    def record(kind: str, epoch: int, beta: float) -> Record:
+        count = max(1, window[3])
+        rec = {"type": kind, "step": step, "epoch": epoch, "samples_seen": samples_seen,
+               "progress": step / total_steps, "seconds": time.perf_counter() - t0,
+               "loss": window[0] / count, "recon": window[1] / count, "kl": window[2] / count,
+               "beta": beta}
+        window[:] = [0.0, 0.0, 0.0, 0]
+        return rec
+
+    for epoch in range(1, train_cfg.epochs + 1):
+        perm = torch.randperm(n, generator=shuffle_gen).to(device)
+        for i, start in enumerate(range(0, n, bs)):
+            if stop is not None and stop.is_set():
+                status, reason = "stopped", f"stopped by the user at step {step} (epoch {epoch})"
+                break
+            beta = kl_weight(train_cfg, epoch - 1 + i / steps_per_epoch)
+            xb = x_train[perm[start:start + bs]]
+            terms = loss_terms(model(xb, generator=noise_gen), xb, beta)
+            loss_value, recon_value, kl_value = torch.stack(
+                [terms["loss"], terms["recon"], terms["kl"]]).tolist()  # one device sync
+            if not math.isfinite(loss_value):
+                status = "diverged"
+                reason = (f"the loss became {loss_value} at step {step + 1} (epoch {epoch}); the "
+                          f"weights before that step were kept. Try a smaller learning rate "
+                          f"than {train_cfg.lr:g}.")
+                break
+            optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            optimizer.step()
+            step += 1
+            samples_seen += len(xb)
+            window[0] += loss_value * len(xb)
+            window[1] += recon_value * len(xb)
+            window[2] += kl_value * len(xb)
+            window[3] += len(xb)
+            if i + 1 < steps_per_epoch and step % log_every == 0:
+                history.append(record("step", epoch, beta))
+                yield history[-1]
+        if status != "finished":
+            break
+        rec = record("epoch", epoch, kl_weight(train_cfg, epoch))
+        test = evaluate(model, x_test, train_cfg.beta, seed=train_cfg.seed + 2)
+        rec.update({f"test_{k}": v for k, v in test.items()})
+        if not all(math.isfinite(v) for v in test.values()):
+            status = "diverged"
+            reason = f"the test loss became {test['loss']} after epoch {epoch}"
+        history.append(rec)
+        yield rec
+        if status != "finished":
+            break
+
+    model = model.cpu().eval()
+    if not _params_finite(model):
+        status, reason = "diverged", reason + " The weights are no longer finite."
+    yield {"type": "end", "status": status, "reason": reason, "step": step,
+           "samples_seen": samples_seen, "seconds": time.perf_counter() - t0,
+           "history": history, "model": model}
+
+
+def run_to_end(records: Iterator[Record]) -> Record:
+    """Exhaust a ``train`` generator and return its final record (for scripts and tests)."""
+    last: Record = {}
+    for last in records:
+        pass
+    return last
