@@ -1,0 +1,83 @@
+"""A short real training run on digits: loss falls, seeds reproduce, Stop and NaN are handled."""
+from __future__ import annotations
+
+import math
+import threading
+
+import pytest
+
+from vae_core import ModelConfig, TrainConfig, run_to_end, train
+
+SMALL = dict(latent_dim=2, hidden=(32,), input_shape=(1, 8, 8))
+
+
+def losses(history, key="test_loss"):
+    return [r[key] for r in history if r["type"] == "epoch"]
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_loss_falls_on_digits(digits, kind):
+    end = run_to_end(train(ModelConfig(kind=kind, **SMALL), TrainConfig(epochs=6, lr=3e-3), digits))
+    assert end["status"] == "finished" and end["model"] is not None
+    test = losses(end["history"])
+    assert len(test) == 6
+    assert test[-1] < test[0] - 3.0  # nats per image: a real drop, not noise
+    assert not end["model"].training
+    steps = [r for r in end["history"] if r["type"] == "step"]
+    assert steps and all(r["recon"] > 0 for r in steps)
+    if kind == "ae":
+        assert all(r["kl"] == 0 for r in end["history"])
+
+
+def test_same_seed_same_history_other_seed_differs(digits):
+    cfg, tcfg = ModelConfig(kind="vae", **SMALL), TrainConfig(epochs=2, seed=7)
+    a = run_to_end(train(cfg, tcfg, digits))["history"]
+    b = run_to_end(train(cfg, tcfg, digits))["history"]
+    c = run_to_end(train(cfg, TrainConfig(epochs=2, seed=8), digits))["history"]
+    key = lambda h: [(r["step"], r["loss"], r["recon"], r["kl"]) for r in h]  # noqa: E731
+    assert key(a) == key(b)
+    assert key(a) != key(c)
+
+
+def test_records_are_well_formed(digits):
+    records = list(train(ModelConfig(kind="vae", **SMALL), TrainConfig(epochs=2, batch_size=100), digits))
+    assert records[-1]["type"] == "end" and records[-1]["history"] == records[:-1]
+    progress = [r["progress"] for r in records[:-1]]
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    assert records[-2]["samples_seen"] == 2 * len(digits.train_x)
+    assert {"test_recon", "test_kl", "test_loss"} <= set(records[-2])
+
+
+def test_stop_flag_keeps_what_was_trained(digits):
+    stop = threading.Event()
+    records = []
+    for rec in train(ModelConfig(kind="vae", **SMALL), TrainConfig(epochs=50), digits, stop=stop):
+        records.append(rec)
+        if rec["type"] == "epoch" and rec["epoch"] == 2:
+            stop.set()
+    end = records[-1]
+    assert end["status"] == "stopped" and "stopped" in end["reason"]
+    assert end["model"] is not None
+    assert max(r["epoch"] for r in end["history"]) == 2  # no further epoch finished
+
+
+def test_nan_loss_stops_with_reason(digits):
+    end = run_to_end(train(ModelConfig(kind="vae", **SMALL), TrainConfig(epochs=20, lr=1e6), digits))
+    assert end["status"] == "diverged"
+    assert "learning rate" in end["reason"]
+    assert all(math.isfinite(r["loss"]) for r in end["history"])  # no NaN recorded as progress
+
+
+def test_kl_warmup_ramps_beta(digits):
+    hist = run_to_end(train(ModelConfig(kind="vae", **SMALL),
+                            TrainConfig(epochs=4, beta=2.0, kl_warmup_epochs=2), digits))["history"]
+    epoch_beta = {r["epoch"]: r["beta"] for r in hist if r["type"] == "epoch"}
+    assert epoch_beta[1] == pytest.approx(1.0) and epoch_beta[2] == epoch_beta[4] == 2.0
+    first_step = next(r for r in hist if r["type"] == "step")
+    assert first_step["beta"] < 1.0
+
+
+def test_input_shape_mismatch_is_refused(digits):
+    with pytest.raises(ValueError, match="input_shape"):
+        next(train(ModelConfig(kind="ae", latent_dim=2, hidden=(8,), input_shape=(1, 28, 28)),
+                   TrainConfig(epochs=1), digits))
