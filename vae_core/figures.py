@@ -18,7 +18,380 @@ def class_color(label: int) -> str:
     return CLASS_COLORS[int(label) % len(CLASS_COLORS)]
 
 
+# --- Training views (live loss curves, overview schematic) -----------------------------------
+
+def _run_color(name: str, kind: str | None, i: int) -> str:
+    if kind == "ae":
+        return AE_COLOR
+    if kind == "vae" and i == 0:
+        return VAE_COLOR
+    return CLASS_COLORS[i % len(CLASS_COLORS)]
+
+
+def loss_curves(records_by_name: dict[str, list[dict]], kinds: dict[str, str] | None = None,
+                height: int = 340) -> go.Figure:
+    """Reconstruction and KL (nats per image) side by side, one colour per run.
+
+    Lines are the training averages between records ("step" and "epoch" records); markers are
+    the held-out test values after each epoch. x is images seen, so the two members of a pair
+    (same data, same batch size) line up. ``kinds`` maps run name to "ae"/"vae" for colours.
+    """
+    from plotly.subplots import make_subplots
+
+    kinds = kinds or {}
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
+                        subplot_titles=("Reconstruction −log p(x|z) (nats / image)",
+                                        "KL(q(z|x) ‖ N(0, I)) (nats / image)"))
+    n_vae = 0
+    for name, records in records_by_name.items():
+        kind = kinds.get(name)
+        color = _run_color(name, kind, n_vae if kind != "ae" else 0)
+        n_vae += kind != "ae"
+        train = [r for r in records if r.get("type") in ("step", "epoch")]
+        test = [r for r in train if r.get("type") == "epoch"]
+        for col, term in ((1, "recon"), (2, "kl")):
+            fig.add_trace(go.Scatter(
+                x=[r["samples_seen"] for r in train], y=[r[term] for r in train], mode="lines",
+                name=f"{name} train", legendgroup=name, showlegend=col == 1,
+                line=dict(color=color, width=1.5),
+                hovertemplate=f"{name} train {term}: %{{y:.2f}}<br>%{{x}} images<extra></extra>"),
+                row=1, col=col)
+            fig.add_trace(go.Scatter(
+                x=[r["samples_seen"] for r in test], y=[r[f"test_{term}"] for r in test],
+                mode="markers", name=f"{name} test", legendgroup=name, showlegend=col == 1,
+                marker=dict(color=color, size=5, symbol="circle-open"),
+                hovertemplate=(f"{name} test {term}: %{{y:.2f}}<br>after epoch %{{customdata}}"
+                               "<extra></extra>"),
+                customdata=[r["epoch"] for r in test]), row=1, col=col)
+    fig.update_xaxes(title_text="images seen")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=-0.25), uirevision="loss_curves")
+    return fig
+
+
+def overview_schematic(kind: str, seed: int = 0, height: int = 260) -> go.Figure:
+    """A made-up 2-D latent picture for the Overview when no run exists yet: the AE as points
+    scattered at a scale of their own, the VAE as small Gaussians packed inside the prior."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 1, (5, 2))
+    fig = go.Figure()
+    for k in (1, 2):
+        x, y = np.cos(np.linspace(0, 2 * np.pi, 80)) * k, np.sin(np.linspace(0, 2 * np.pi, 80)) * k
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", hoverinfo="skip", showlegend=False,
+                                 line=dict(color="rgba(90,90,90,0.5)", width=1,
+                                           dash="solid" if k == 1 else "dot")))
+    for c, center in enumerate(centers):
+        if kind == "ae":  # far apart, off-centre, tight: nothing shaped this space
+            pts = center * 2.2 + np.array([1.2, -0.8]) + rng.normal(0, 0.12, (12, 2))
+            fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", showlegend=False,
+                                     hoverinfo="skip", marker=dict(size=5, color=class_color(c))))
+        else:  # each image is a small cloud N(mu, sigma^2); clouds overlap near the prior
+            mus = center * 0.7 + rng.normal(0, 0.25, (6, 2))
+            t = np.linspace(0, 2 * np.pi, 40)
+            for mu in mus:
+                fig.add_trace(go.Scatter(x=mu[0] + 0.3 * np.cos(t), y=mu[1] + 0.3 * np.sin(t),
+                                         mode="lines", fill="toself", opacity=0.35,
+                                         hoverinfo="skip", showlegend=False,
+                                         line=dict(color=class_color(c), width=1)))
+    fig.update_xaxes(range=[-4, 4], showticklabels=False, zeroline=False)
+    fig.update_yaxes(range=[-4, 4], showticklabels=False, zeroline=False, scaleanchor="x")
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=30, b=0),
+                      title=("AE: one point per image" if kind == "ae"
+                             else "VAE: one Gaussian per image"))
+    return fig
+
+
 # --- Exploration views (latent space, decoder grid, generation, reparameterization) ----------
+# Latent panels take 2-d plane coordinates (see vae_core.explore.Projection); callers pass one
+# shared ``axis_range`` to the AE and VAE panels so both are drawn at the same scale.
+
+PRIOR_LINE = "rgba(90, 90, 90, 0.55)"
+
+
+def _circle(center: tuple[float, float], radius: float, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    t = np.linspace(0, 2 * np.pi, n)
+    return center[0] + radius * np.cos(t), center[1] + radius * np.sin(t)
+
+
+def _square_axes(fig: go.Figure, axis_range: tuple[float, float], axis_titles: tuple[str, ...],
+                 one_d: bool = False) -> None:
+    fig.update_xaxes(range=list(axis_range), title_text=axis_titles[0], zeroline=False)
+    if one_d:  # the vertical axis is only jitter
+        fig.update_yaxes(range=[-1, 1], showticklabels=False, title_text="(random jitter)",
+                         zeroline=False)
+    else:
+        fig.update_yaxes(range=list(axis_range), title_text=axis_titles[-1], zeroline=False,
+                         scaleanchor="x", scaleratio=1)
+
+
+def latent_scatter(codes: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...] | list[str],
+                   title: str, axis_range: tuple[float, float], prior_contours: bool = True,
+                   ellipses: np.ndarray | None = None, *, indices: np.ndarray | None = None,
+                   prior_center: tuple[float, float] | np.ndarray = (0.0, 0.0),
+                   axis_titles: tuple[str, ...] = ("z[0]", "z[1]"), one_d: bool = False,
+                   height: int = 460, marker_size: float = 4, opacity: float = 0.7,
+                   show_legend: bool = True) -> go.Figure:
+    """Codes (N, 2) as WebGL points, one trace per class present (legend toggles classes), over
+    the prior N(0, I)'s 1/2/3-sigma circles; optional ellipse outlines (M, P, 2) in one trace.
+
+    Each point carries its test-set index as customdata, which is what a selection returns.
+    """
+    codes = np.asarray(codes, np.float32)
+    labels = np.asarray(labels)
+    idx = np.arange(len(codes)) if indices is None else np.asarray(indices)
+    fig = go.Figure()
+    if prior_contours and not one_d:
+        center = (float(prior_center[0]), float(prior_center[1]))
+        for k in (1, 2, 3):
+            x, y = _circle(center, k)
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=f"prior {k}σ", legendgroup="prior",
+                                     showlegend=k == 1, hoverinfo="skip",
+                                     line=dict(color=PRIOR_LINE, width=1, dash="dot" if k > 1 else "solid")))
+    for label in np.unique(labels):
+        mask = labels == label
+        name = class_names[int(label)] if 0 <= int(label) < len(class_names) else str(label)
+        fig.add_trace(go.Scattergl(
+            x=codes[mask, 0], y=codes[mask, 1], mode="markers", name=name,
+            customdata=idx[mask], marker=dict(size=marker_size, color=class_color(label), opacity=opacity),
+            hovertemplate=f"class {name}<br>test #%{{customdata}}<extra></extra>"))
+    if ellipses is not None and len(ellipses):
+        fig.add_trace(go.Scattergl(**_polylines(ellipses), mode="lines", name="q(z|x) 2σ",
+                                   hoverinfo="skip", line=dict(color="rgba(20,20,20,0.22)", width=0.8)))
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(itemsizing="constant"), showlegend=show_legend,
+                      dragmode="select", uirevision=title)
+    _square_axes(fig, axis_range, axis_titles, one_d)
+    return fig
+
+
+def _polylines(lines: np.ndarray) -> dict[str, list]:
+    """Several polylines (M, P, 2) as one trace's x/y, separated by None gaps."""
+    xs: list = []
+    ys: list = []
+    for line in np.asarray(lines):
+        xs += line[:, 0].tolist() + [None]
+        ys += line[:, 1].tolist() + [None]
+    return {"x": xs, "y": ys}
+
+
+def add_extent(fig: go.Figure, x_range: tuple[float, float], y_range: tuple[float, float],
+               name: str = "grid extent", color: str = "black") -> go.Figure:
+    """Outline a rectangle (e.g. the region a decoder grid covers) as a trace."""
+    (x0, x1), (y0, y1) = x_range, y_range
+    fig.add_trace(go.Scatter(x=[x0, x1, x1, x0, x0], y=[y0, y0, y1, y1, y0], mode="lines",
+                             name=name, hoverinfo="skip", line=dict(color=color, width=2)))
+    return fig
+
+
+def add_path(fig: go.Figure, xy: np.ndarray, name: str = "path", color: str = "black") -> go.Figure:
+    """A path of points (S, 2) as a line with markers; the start is a square, the end a star."""
+    xy = np.asarray(xy, np.float32)
+    fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=name,
+                             line=dict(color=color, width=2), hoverinfo="skip",
+                             marker=dict(size=7, color=color,
+                                         symbol=["square"] + ["circle"] * (len(xy) - 2) + ["star"])))
+    return fig
+
+
+def add_points(fig: go.Figure, xy: np.ndarray, name: str, color: str = "black",
+               symbol: str = "x", size: float = 8) -> go.Figure:
+    """Highlighted points (K, 2), e.g. resampled codes or one image's code."""
+    xy = np.asarray(xy, np.float32).reshape(-1, 2)
+    fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="markers", name=name, hoverinfo="skip",
+                             marker=dict(size=size, color=color, symbol=symbol,
+                                         line=dict(width=1, color="white"))))
+    return fig
+
+
+def add_ellipses(fig: go.Figure, outlines: np.ndarray, name: str, color: str = "black",
+                 dash: str = "solid") -> go.Figure:
+    """Ellipse outlines (M, P, 2) as one line trace."""
+    fig.add_trace(go.Scatter(**_polylines(outlines), mode="lines", name=name, hoverinfo="skip",
+                             line=dict(color=color, width=2, dash=dash)))
+    return fig
+
+
+def _normal_pdf(x: np.ndarray, mu: float = 0.0, sigma: float = 1.0) -> np.ndarray:
+    return np.exp(-0.5 * ((x - mu) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
+
+
+def marginal_histograms(codes: np.ndarray, axis_titles: tuple[str, ...], axis_range: tuple[float, float],
+                        title: str = "", prior_center: tuple[float, float] | np.ndarray = (0.0, 0.0),
+                        bins: int = 40, height: int = 230, color: str = VAE_COLOR) -> go.Figure:
+    """Histogram (as density) of each plotted coordinate of codes (N, k), k = 1 or 2, against
+    the prior's N(0, 1) marginal. Binned here so the figure carries 2x``bins`` numbers, not N."""
+    from plotly.subplots import make_subplots
+
+    codes = np.asarray(codes, np.float64)
+    k = codes.shape[1]
+    fig = make_subplots(rows=1, cols=k, subplot_titles=axis_titles[:k], horizontal_spacing=0.08)
+    grid = np.linspace(axis_range[0], axis_range[1], 200)
+    for j in range(k):
+        values = codes[:, j][np.isfinite(codes[:, j])]
+        density, edges = np.histogram(np.clip(values, *axis_range), bins=bins, range=axis_range,
+                                      density=True)
+        fig.add_trace(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=density, width=np.diff(edges),
+                             marker_color=color, opacity=0.6, name="codes", showlegend=j == 0),
+                      row=1, col=j + 1)
+        fig.add_trace(go.Scatter(x=grid, y=_normal_pdf(grid, float(np.ravel(prior_center)[j])),
+                                 mode="lines", name="prior N(0, 1)", showlegend=j == 0,
+                                 line=dict(color="black", width=1.5)), row=1, col=j + 1)
+        fig.update_xaxes(range=list(axis_range), row=1, col=j + 1)
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10), bargap=0,
+                      legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def _png_data_uri(image: np.ndarray) -> str:
+    """A grey (H, W) or RGB (H, W, 3) float image in [0, 1] as a base64 PNG data URI (compact
+    in the figure JSON, unlike a heatmap's list of numbers)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    arr = (np.clip(np.asarray(image, np.float64), 0, 1) * 255).round().astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def decoded_grid(image: np.ndarray, title: str, axis_values: np.ndarray | None = None,
+                 axis_titles: tuple[str, ...] = ("z[0]", "z[1]"), two_d: bool = True,
+                 height: int = 460, max_ticks: int = 7) -> go.Figure:
+    """A tiled decoder grid (one big image) with the latent value of the cell centres as ticks.
+
+    ``axis_values`` are the n values along each axis (ascending); in a 2-d grid rows run from the
+    largest y at the top, like the scatter plot the grid stands for; else it is one strip.
+    """
+    h, w = image.shape[:2]
+    fig = go.Figure(go.Image(source=_png_data_uri(image), hoverinfo="skip"))
+    if axis_values is not None:
+        n = len(axis_values)
+        step = max(1, int(np.ceil(n / max_ticks)))
+        cells = list(range(0, n, step))
+        fig.update_xaxes(tickvals=[(j + 0.5) * w / n - 0.5 for j in cells],
+                         ticktext=[f"{axis_values[j]:.2g}" for j in cells], title_text=axis_titles[0])
+        if two_d:  # row i shows y = axis_values[n - 1 - i]
+            fig.update_yaxes(tickvals=[(i + 0.5) * h / n - 0.5 for i in cells],
+                             ticktext=[f"{axis_values[n - 1 - i]:.2g}" for i in cells],
+                             title_text=axis_titles[-1])
+        else:
+            fig.update_yaxes(showticklabels=False)
+    else:
+        fig.update_xaxes(showticklabels=False)
+        fig.update_yaxes(showticklabels=False)
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def reparam_histogram(z: np.ndarray, mu: float, sigma: float, bins: int = 50,
+                      height: int = 340) -> go.Figure:
+    """Histogram (density) of z = mu + sigma * eps against the N(mu, sigma^2) density."""
+    z = np.asarray(z, np.float64)
+    lo, hi = min(z.min(), mu - 4 * sigma), max(z.max(), mu + 4 * sigma)
+    density, edges = np.histogram(z, bins=bins, range=(lo, hi), density=True)
+    grid = np.linspace(lo, hi, 300)
+    fig = go.Figure([
+        go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=density, width=np.diff(edges), name=f"{len(z)} draws of z",
+               marker_color=VAE_COLOR, opacity=0.6),
+        go.Scatter(x=grid, y=_normal_pdf(grid, mu, sigma), mode="lines", name="N(μ, σ²) density",
+                   line=dict(color="black", width=2)),
+    ])
+    fig.add_vline(x=mu, line_dash="dot", line_color="black", annotation_text="μ")
+    fig.update_layout(height=height, bargap=0, margin=dict(l=10, r=10, t=30, b=10),
+                      xaxis_title="z = μ + σ·ε", yaxis_title="density",
+                      legend=dict(orientation="h", y=1.12))
+    return fig
+
+
+def gradient_scatter(eps: np.ndarray, dz_dsigma: np.ndarray, dz_dmu: np.ndarray,
+                     max_points: int = 2000, height: int = 340) -> go.Figure:
+    """Autograd's per-draw derivatives against eps: dz/dsigma lies on the line y = eps and
+    dz/dmu on y = 1."""
+    eps, dz_dsigma, dz_dmu = (np.asarray(a, np.float64)[:max_points] for a in (eps, dz_dsigma, dz_dmu))
+    line = np.array([eps.min(), eps.max()]) if len(eps) else np.array([-3.0, 3.0])
+    fig = go.Figure([
+        go.Scatter(x=line, y=line, mode="lines", name="y = ε", line=dict(color="black", dash="dot")),
+        go.Scattergl(x=eps, y=dz_dsigma, mode="markers", name="∂z/∂σ (autograd)",
+                     marker=dict(size=5, color=VAE_COLOR)),
+        go.Scattergl(x=eps, y=dz_dmu, mode="markers", name="∂z/∂μ (autograd)",
+                     marker=dict(size=5, color=AE_COLOR)),
+    ])
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="ε",
+                      yaxis_title="derivative", legend=dict(orientation="h", y=1.12))
+    return fig
+
 
 
 # --- Evidence views (scorecard, beta sweep, true posterior) ----------------------------------
+
+def sweep_figure(points: list, height: int = 420) -> go.Figure:
+    """Rate (KL) against distortion (recon) with lines of equal recon + KL, and active units
+    against beta. ``points`` are ``metrics.SweepPoint``; warm-up runs get a diamond marker and
+    collapsed ones (no active unit) a red X. ``customdata`` holds the run name."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.12,
+                        subplot_titles=("Rate vs distortion (nats per image)", "Active units vs β"))
+    if not points:
+        return fig.update_layout(height=height)
+    rates = np.array([p.rate for p in points], float)
+    dists = np.array([p.distortion for p in points], float)
+    # Lines of equal recon + KL (the beta = 1 loss, -ELBO): distortion = c - rate.
+    r_hi = max(1.0, float(rates.max()) * 1.15)
+    totals = rates + dists
+    levels = np.unique(np.round(np.linspace(totals.min(), totals.max(), 5), 1)) if len(points) > 1 \
+        else np.round(totals, 1)
+    for i, c in enumerate(levels):
+        r = np.array([0.0, r_hi])
+        fig.add_trace(go.Scatter(x=r, y=c - r, mode="lines", line=dict(color="#adb5bd", dash="dot", width=1),
+                                 name="recon + KL = const", legendgroup="iso", showlegend=i == 0,
+                                 hovertemplate=f"recon + KL = {c:.1f}<extra></extra>"), row=1, col=1)
+    groups = {}
+    for p in points:
+        groups.setdefault((p.kl_warmup_epochs > 0, p.collapsed), []).append(p)
+    for (warm, collapsed), ps in sorted(groups.items()):
+        label = ("KL warm-up" if warm else "no warm-up") + (", collapsed" if collapsed else "")
+        symbol = "x" if collapsed else ("diamond" if warm else "circle")
+        color = "#e03131" if collapsed else VAE_COLOR if not warm else "#2f9e44"
+        fig.add_trace(go.Scatter(
+            x=[p.rate for p in ps], y=[p.distortion for p in ps], mode="markers+text",
+            text=[f"β={p.beta:g}" for p in ps], textposition="top right",
+            marker=dict(symbol=symbol, size=11, color=color), name=label,
+            customdata=[p.name for p in ps],
+            hovertemplate="%{customdata}<br>KL %{x:.2f}, recon %{y:.2f}<extra></extra>"), row=1, col=1)
+        fig.add_trace(go.Scatter(
+            x=[p.beta for p in ps], y=[p.active_units for p in ps], mode="markers+lines",
+            marker=dict(symbol=symbol, size=10, color=color), line=dict(color=color, width=1),
+            name=label, showlegend=False, customdata=[p.name for p in ps],
+            hovertemplate="%{customdata}<br>β %{x:g}: %{y} active<extra></extra>"), row=1, col=2)
+    fig.update_xaxes(title_text="rate: KL(q(z|x) ‖ p(z))", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="distortion: −log p(x|z)", row=1, col=1)
+    fig.update_xaxes(title_text="β", row=1, col=2)
+    fig.update_yaxes(title_text="active units", rangemode="tozero",
+                     range=[0, max(p.latent_dim for p in points) + 0.5], row=1, col=2)
+    pad = 0.1 * max(1.0, float(dists.max() - dists.min()))
+    fig.update_yaxes(range=[float(dists.min()) - pad, float(dists.max()) + 2 * pad], row=1, col=1)
+    fig.update_xaxes(range=[0, r_hi], row=1, col=1)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def posterior_figure(zs1: np.ndarray, zs2: np.ndarray, post: np.ndarray, mu: np.ndarray,
+                     sigma: np.ndarray, height: int = 460) -> go.Figure:
+    """Heatmap of the true p(z|x) on its grid with q(z|x)'s 1- and 2-sigma ellipses on top."""
+    fig = go.Figure(go.Heatmap(x=zs1, y=zs2, z=post, colorscale="Viridis", colorbar=dict(title="p(z|x)"),
+                               hovertemplate="z=(%{x:.2f}, %{y:.2f})<br>p=%{z:.3g}<extra></extra>"))
+    t = np.linspace(0, 2 * np.pi, 120)
+    for k, dash in ((1, "solid"), (2, "dash")):
+        fig.add_trace(go.Scatter(x=mu[0] + k * sigma[0] * np.cos(t), y=mu[1] + k * sigma[1] * np.sin(t),
+                                 mode="lines", line=dict(color="white", dash=dash, width=2),
+                                 name=f"q(z|x) {k}σ"))
+    fig.add_trace(go.Scatter(x=[mu[0]], y=[mu[1]], mode="markers", name="q mean",
+                             marker=dict(color="white", symbol="x", size=10)))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10),
+                      xaxis_title="z1", yaxis_title="z2", legend=dict(orientation="h", y=-0.15))
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig

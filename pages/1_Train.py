@@ -1,0 +1,248 @@
+"""Train: choose data, model and beta; watch reconstruction and KL fall live; manage saved runs.
+
+Training runs on the server's shared worker pool (vae_core.jobs). The job object lives in this
+session's ``st.session_state["train_job"]``, so the user can visit other pages and come back.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.common import (checkpoints_root, dataset_or_error, get_pool, page_link, runs,
+                       show_job_progress, sidebar)
+from vae_core import (InvalidRunName, ModelConfig, RunError, TrainConfig, delete_run,
+                      unique_run_name, validate_run_name)
+from vae_core.figures import loss_curves
+from vae_core.jobs import (MODES, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS, QUICK_PAIR_LR, Job,
+                           parse_betas, plan_runs)
+from vae_core.runs import final_metrics
+
+JOB_KEY = "train_job"
+REFRESH_S = 0.5
+# Fine steps below 1 (where posterior collapse and blurriness trade off), coarse above.
+BETAS = [round(0.05 * i, 2) for i in range(21)] + [1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0,
+                                                   6.0, 8.0, 10.0]
+DEFAULT_SWEEP = "0, 0.25, 0.5, 1, 2, 4, 8"
+DATASETS = {"digits": "Digits: 8×8, bundled, offline", "mnist": "MNIST: 28×28 (downloads)",
+            "fashion-mnist": "Fashion-MNIST: 28×28 (downloads)", "idx": "A folder of IDX files"}
+BASE_NAMES = {"AE": "ae", "VAE": "vae", "AE+VAE pair": "pair", "Beta sweep": "sweep"}
+LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2]
+
+st.set_page_config(page_title="Train · VAE Lab", layout="wide")
+sidebar()
+
+
+def fresh_name(mode: str) -> str:
+    """A base name free as a folder (``unique_run_name``), as a group (a sweep saves only
+    NAME-b<beta>) and in this session's job, whose runs are not saved until they end."""
+    taken = {r.pair for r in runs() if r.pair}
+    job: Job | None = st.session_state.get(JOB_KEY)
+    if job is not None:
+        taken |= {job.pair} | {r.name for r in job.runs}
+    base, i = BASE_NAMES.get(mode, "run"), 1
+    while True:
+        candidate = base if i == 1 else f"{base}-{i}"
+        if (unique_run_name(candidate, checkpoints_root()) == candidate
+                and not {candidate, f"{candidate}-ae", f"{candidate}-vae"} & taken):
+            return candidate
+        i += 1
+
+
+def refill_name() -> None:
+    st.session_state["train_name"] = fresh_name(st.session_state.get("train_mode") or MODES[2])
+
+
+def hidden_sizes(arch: str, width: int) -> tuple[int, ...]:
+    """MLP: two layers, width then width/2. Conv: channels width/4 then width/2 (cheaper)."""
+    return (width, width // 2) if arch == "mlp" else (max(4, width // 4), max(8, width // 2))
+
+
+# --- live view of this session's job ------------------------------------------------------------
+
+def curves(job: Job, key: str) -> None:
+    kinds = {r.name: r.model_config.kind for r in job.runs}
+    st.plotly_chart(loss_curves(job.records, kinds), key=key, config={"displayModeBar": False})
+
+
+@st.fragment(run_every=REFRESH_S)
+def live_job() -> None:
+    # Reads the plain job object that a pool thread fills; no st.* call happens in that thread.
+    job: Job = st.session_state[JOB_KEY]
+    if not job.active:
+        st.rerun()  # full rerun: static results, the new runs in the table, and no timer
+    st.caption(f"This session's job: {', '.join(r.name for r in job.runs)} on {job.dataset}")
+    show_job_progress(job)
+    stopping = job.stop.is_set()
+    st.button("Stopping…" if stopping else "Stop (keeps what was trained)", key="train_stop",
+              icon=":material/stop_circle:", on_click=job.stop.set, disabled=stopping)
+    if job.state == "running":
+        curves(job, "train_live_curves")
+
+
+def show_results(job: Job) -> None:
+    if job.state == "failed":
+        st.error(f"Training failed: {job.error}", icon=":material/error:")
+    rows = []
+    for spec in job.runs:
+        result = job.results.get(spec.name)
+        final = final_metrics(job.records.get(spec.name, []))
+        rows.append({"run": result["name"] if result else spec.name,
+                     "kind": spec.model_config.kind.upper(),
+                     "beta": spec.train_config.beta if spec.model_config.kind == "vae" else None,
+                     "status": result["status"] if result else "not trained",
+                     "test recon": final.get("recon"), "test KL": final.get("kl"),
+                     "seconds": result["seconds"] if result else None,
+                     "reason": result["reason"] if result else ""})
+        if result and result["status"] == "diverged":
+            st.warning(f"{result['name']} diverged: {result['reason']}", icon=":material/warning:")
+    if rows:
+        st.markdown(f"**Last job** ({job.state} in {job.elapsed():.1f} s): "
+                    f"{', '.join(r['run'] for r in rows)}. Final numbers per test image, in nats:")
+        st.dataframe(rows, hide_index=True, column_config={
+            "test recon": st.column_config.NumberColumn(format="%.2f"),
+            "test KL": st.column_config.NumberColumn(format="%.2f"),
+            "seconds": st.column_config.NumberColumn(format="%.1f")}, key="train_results")
+    if any(job.records.values()):
+        curves(job, "train_final_curves")
+    if job.pair and not job.interleave:  # a beta sweep
+        page_link("pages/6_Evidence.py", "See this sweep's rate–distortion plot on Evidence",
+                  ":material/fact_check:")
+    page_link("pages/2_Latent_space.py", "Look at the latent space", ":material/scatter_plot:")
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+st.title("Train")
+st.caption("Reconstruction and KL are per image, in nats: summed over pixels, averaged over the "
+           "batch. An AE and a VAE with the same seed, data and network form a fair pair.")
+if st.session_state.pop("train_name_stale", False) or "train_name" not in st.session_state:
+    refill_name()  # before the text box exists: Streamlit forbids changing a drawn widget
+
+settings, live = st.columns([1, 2], gap="large")
+with settings:
+    source = st.selectbox("Data set", list(DATASETS), format_func=DATASETS.get, key="train_dataset")
+    spec = source
+    if source == "idx":
+        folder = st.text_input("IDX folder", key="train_idx_path",
+                               placeholder="/path/to/folder with *-images-idx3-ubyte.gz")
+        spec = f"idx:{folder.strip()}" if folder.strip() else ""
+    data = dataset_or_error(spec) if spec else None
+    if data is not None:
+        st.caption(f"{len(data.train_x):,} training and {len(data.test_x):,} test images of "
+                   f"{data.image_shape[1]}×{data.image_shape[2]}. {data.note}")
+
+    mode = st.segmented_control("Model", MODES, default="AE+VAE pair", required=True,
+                                key="train_mode", on_change=refill_name)
+    is_ae, is_sweep = mode == "AE", mode == "Beta sweep"
+    if is_sweep:
+        betas_text = st.text_input("Betas (one VAE each)", DEFAULT_SWEEP, key="train_betas")
+        beta = 1.0
+    else:
+        beta = st.select_slider("β (weight of the KL term)", BETAS, value=1.0, key="train_beta",
+                                disabled=is_ae, help="0 = no pull towards the prior; 1 = the "
+                                "plain VAE; larger = smoother latent space, blurrier images. "
+                                "The AE has no KL term.")
+    warmup = st.number_input("KL warm-up epochs (0 = off)", 0, 1000, 0, key="train_warmup",
+                             disabled=is_ae, help="Ramp the KL weight from 0 to β over this "
+                             "many epochs: a common cure for posterior collapse.")
+    c1, c2 = st.columns(2)
+    latent_dim = c1.number_input("Latent size", 1, 32, 2, key="train_latent_dim",
+                                 help="2 can be drawn directly; larger is shown by projection.")
+    arch = c2.radio("Network", ["mlp", "conv"], horizontal=True, key="train_arch")
+    width = c1.select_slider("Width", [32, 64, 128, 256, 512], 256, key="train_width",
+                             help="MLP: hidden layers width, width/2. Conv: channels width/4, width/2.")
+    epochs = c2.number_input("Epochs", 1, 10_000, QUICK_PAIR_EPOCHS, key="train_epochs")
+    batch_size = c1.select_slider("Batch size", [16, 32, 64, 128, 256, 512], QUICK_PAIR_BATCH,
+                                  key="train_batch")
+    lr = c2.select_slider("Learning rate", LEARNING_RATES, QUICK_PAIR_LR, key="train_lr",
+                          format_func=lambda v: f"{v:g}")
+    seed = c1.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
+    name = c2.text_input("Run name", key="train_name", max_chars=70)
+
+    job: Job | None = st.session_state.get(JOB_KEY)
+    busy = job is not None and job.active
+    clicked = st.button("Train", type="primary", icon=":material/play_arrow:", key="train_submit",
+                        disabled=busy or data is None, width="stretch")
+    if busy:
+        st.caption("One job per session: stop it or wait for it to finish.")
+
+if clicked and data is not None:
+    try:
+        validate_run_name(name)
+        betas = parse_betas(betas_text) if is_sweep else []
+        model_cfg = ModelConfig(kind="ae" if is_ae else "vae", latent_dim=int(latent_dim),
+                                arch=arch, hidden=hidden_sizes(arch, width),
+                                input_shape=data.image_shape)
+        train_cfg = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),
+                                beta=float(beta), seed=int(seed), kl_warmup_epochs=int(warmup))
+        specs, group = plan_runs(mode, name, model_cfg, train_cfg, betas)
+        for s in specs:
+            validate_run_name(s.name)
+        taken = {r.name for r in runs()} | {r.pair for r in runs() if r.pair}
+        clash = [n for n in [s.name for s in specs] + ([group] if group else []) if n in taken]
+        if clash:
+            raise ValueError(f"Run name already used: {', '.join(sorted(set(clash)))}. "
+                             "Choose another name or delete the old runs below.")
+    except (InvalidRunName, ValueError) as e:
+        with settings:
+            st.error(str(e), icon=":material/error:")
+    else:
+        st.session_state[JOB_KEY] = get_pool().submit(
+            specs, spec, root=str(checkpoints_root()), pair=group,
+            interleave=not is_sweep)  # a sweep: points appear one by one, each run whole
+        st.session_state["train_name_stale"] = True
+        st.rerun()
+
+with live, st.container(key="train_live"):  # the key names this session's area in browser tests
+    job = st.session_state.get(JOB_KEY)
+    if job is None:
+        st.info("Choose the settings and press **Train**. Reconstruction and KL curves of every "
+                "model of the job appear here while it trains.", icon=":material/show_chart:")
+    elif job.active:
+        live_job()
+    else:
+        show_results(job)
+
+# --- saved runs ------------------------------------------------------------------------------------
+
+st.subheader("Saved runs")
+infos = runs()
+if not infos:
+    st.info("No saved runs yet.", icon=":material/inventory_2:")
+else:
+    st.dataframe([{
+        "name": r.name, "kind": r.kind.upper() or "?",
+        "beta": r.beta if r.kind == "vae" else None, "latent dim": r.latent_dim,
+        "data set": r.dataset, "epochs": r.epochs, "test recon": r.final.get("recon"),
+        "test KL": r.final.get("kl"), "status": r.status, "reason": r.reason, "group": r.pair,
+    } for r in infos], hide_index=True, key="train_runs_table", column_config={
+        "test recon": st.column_config.NumberColumn(format="%.2f"),
+        "test KL": st.column_config.NumberColumn(format="%.2f"),
+        "reason": st.column_config.TextColumn(width="large")})
+
+
+def delete_confirmed() -> None:
+    errors = []
+    for run_name in st.session_state.pop("train_delete_pending", []):
+        try:
+            delete_run(run_name, checkpoints_root())
+        except (RunError, OSError) as e:
+            errors.append(str(e))
+    st.session_state["train_delete_errors"] = errors
+    st.session_state["train_delete_names"] = []
+
+
+if infos:
+    to_delete = st.multiselect("Delete runs", [r.name for r in infos], key="train_delete_names")
+    if st.button("Delete selected…", key="train_delete", disabled=not to_delete,
+                 icon=":material/delete:"):
+        st.session_state["train_delete_pending"] = list(to_delete)
+pending = st.session_state.get("train_delete_pending")
+if pending:
+    st.warning(f"Delete {len(pending)} run(s) for good: {', '.join(pending)}?",
+               icon=":material/warning:")
+    yes, no = st.columns([1, 6])
+    yes.button("Yes, delete", type="primary", key="train_delete_yes", on_click=delete_confirmed)
+    no.button("Cancel", key="train_delete_no",
+              on_click=lambda: st.session_state.pop("train_delete_pending", None))
+for message in st.session_state.pop("train_delete_errors", []):
+    st.error(message)

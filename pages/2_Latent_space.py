@@ -1,0 +1,76 @@
+"""Latent space: where the AE and the VAE put the test images, drawn over the prior N(0, I)."""
+import streamlit as st
+
+from ui.common import latent_panels, pick_pair, plane_picker, show_images, sidebar, test_codes
+from vae_core import figures
+from vae_core.explore import decode_images, posterior_ellipses, selected_indices, subset_indices
+
+N_ELLIPSES = 120  # enough to see the overlap, few enough to still see the points
+MAX_SHOWN = 16
+
+st.set_page_config(page_title="Latent space · VAE Lab", layout="wide")
+sidebar()
+st.title("Latent space")
+st.caption("Every point is one test image's code: the AE's z, the VAE's posterior mean μ. The grey "
+           "circles are the prior N(0, I) at 1, 2 and 3σ: the region the VAE samples from when it "
+           "generates. Both panels share their axes, so sizes can be compared directly.")
+
+ae, vae = pick_pair("latent")
+models = test_codes(ae, vae)
+if not models:
+    st.stop()
+
+plane = plane_picker("latent", [m.latent_dim for m in models])
+has_posterior = any(m.logvar is not None and m.latent_dim > 1 for m in models)
+show_ellipses = st.toggle(f"Draw the VAE's posterior q(z|x) as 2σ ellipses ({N_ELLIPSES} test images)",
+                          key="latent_ellipses", disabled=not has_posterior)
+panels, axis_range = latent_panels(models, plane)
+
+CAPTIONS = {
+    "AE": "Nothing pulls the AE's codes towards the prior: they sit off-centre, at a scale of their "
+          "own, with gaps between classes. A z drawn from N(0, I) often lands where no image was "
+          "encoded, so the decoder was never taught what to draw there.",
+    "VAE": "The KL term pulls the VAE's codes into the prior's disc and packs the classes side by "
+           "side with few holes. With the ellipses on, each image is a cloud, not a point: the clouds "
+           "overlap, so nearby codes must decode to similar images.",
+}
+events = []
+for col, panel in zip(st.columns(len(panels)), panels):
+    m = panel.codes
+    with col:
+        ellipses = None
+        if show_ellipses and m.logvar is not None and not panel.one_d:
+            sub = subset_indices(len(m.mu), N_ELLIPSES)
+            ellipses = posterior_ellipses(m.mu[sub], m.logvar[sub], panel.projection)
+        events.append(st.plotly_chart(panel.scatter(axis_range, ellipses=ellipses), on_select="rerun",
+                                      selection_mode=("points", "box", "lasso"),
+                                      key=f"latent_scatter_{m.label.lower()}"))
+        st.caption(CAPTIONS[m.label])
+        st.plotly_chart(figures.marginal_histograms(
+            panel.projection(m.mu), panel.projection.axis_titles, axis_range,
+            title=f"{m.label}: marginals of the codes",
+            prior_center=panel.projection.prior_center,
+            color=figures.AE_COLOR if m.label == "AE" else figures.VAE_COLOR),
+            key=f"latent_marginals_{m.label.lower()}")
+st.caption("If the codes followed the prior, each histogram would follow the black N(0, 1) curve. "
+           "The VAE's come close because its loss asks for it; the AE's need not.")
+
+st.subheader("Selected images and their reconstructions")
+# Indices are positions in a test set; panels of runs on different data sets are kept apart.
+picked: dict[str, list[int]] = {}
+for m, event in zip(models, events):
+    chosen = picked.setdefault(m.data.name, [])
+    chosen += [i for i in selected_indices(event) if i not in chosen]
+if not any(picked.values()):
+    st.caption("Click a point, or drag a box or lasso (toolbar above a chart), to see those test "
+               f"images here next to each model's reconstruction (first {MAX_SHOWN}).")
+for name, idx in picked.items():
+    if not idx:
+        continue
+    idx = idx[:MAX_SHOWN]
+    same_data = [m for m in models if m.data.name == name]
+    show_images(same_data[0].data.test_x[idx, 0].numpy(), len(idx),
+                caption=f"Inputs: test #{', '.join(map(str, idx))}")
+    for m in same_data:
+        show_images(decode_images(m.run.model, m.mu[idx]), len(idx),
+                    caption=f"{m.label} reconstruction, decoded from the code of each input")

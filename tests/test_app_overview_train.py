@@ -1,0 +1,243 @@
+"""AppTest of the Overview and Train pages, plus the pure pieces they rely on.
+
+The pages really train: epochs are patched down so a job takes a fraction of a second, and the
+tests wait on the job object the page keeps in ``st.session_state`` (AppTest drives no timers).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import vae_core.jobs as jobs
+from vae_core import ModelConfig, TrainConfig
+from vae_core.figures import loss_curves
+
+OVERVIEW = "../streamlit_app.py"
+TRAIN = "../pages/1_Train.py"
+TIMEOUT = 60  # the first run of a page imports torch and loads the data set
+
+
+def wait(job: jobs.Job, seconds: float = 60) -> None:
+    deadline = time.time() + seconds
+    while job.active:
+        assert time.time() < deadline, f"job still {job.state} after {seconds} s"
+        time.sleep(0.05)
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def train_page() -> AppTest:
+    return ok(AppTest.from_file(TRAIN, default_timeout=TIMEOUT).run())
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+RUNS_TABLE, RESULTS_TABLE = "group", "seconds"  # a column only that table has
+
+
+def table(at: AppTest, column: str):
+    # st.dataframe without on_select carries no key in AppTest: find the table by a column.
+    return next(d for d in at.dataframe if column in d.value.columns).value
+
+
+# --- pure pieces ---------------------------------------------------------------------------------
+
+def test_loss_curves_draws_recon_and_kl_of_both_members():
+    rec = {"type": "step", "samples_seen": 64, "epoch": 1, "recon": 30.0, "kl": 1.0}
+    end = {"type": "epoch", "samples_seen": 128, "epoch": 1, "recon": 25.0, "kl": 2.0,
+           "test_recon": 26.0, "test_kl": 2.5}
+    fig = loss_curves({"p-ae": [rec, end], "p-vae": [rec, end]}, {"p-ae": "ae", "p-vae": "vae"})
+    by_axis = {(t.name, t.xaxis) for t in fig.data}
+    for name in ("p-ae", "p-vae"):
+        for kind in ("train", "test"):
+            assert (f"{name} {kind}", "x") in by_axis  # reconstruction panel
+            assert (f"{name} {kind}", "x2") in by_axis  # KL panel
+    test_kl = next(t for t in fig.data if t.name == "p-vae test" and t.xaxis == "x2")
+    assert list(test_kl.y) == [2.5] and list(test_kl.x) == [128]
+
+
+def test_plan_runs_modes_and_betas():
+    cfg, tcfg = ModelConfig(), TrainConfig(beta=1.0)
+    specs, group = jobs.plan_runs("AE+VAE pair", "p", cfg, tcfg)
+    assert [(s.name, s.model_config.kind) for s in specs] == [("p-ae", "ae"), ("p-vae", "vae")]
+    assert group == "p" and specs[0].train_config == specs[1].train_config
+    specs, group = jobs.plan_runs("Beta sweep", "s", cfg, tcfg, jobs.parse_betas("0, 0.25,8"))
+    assert [(s.name, s.train_config.beta) for s in specs] == [("s-b0", 0.0), ("s-b0.25", 0.25),
+                                                              ("s-b8", 8.0)]
+    assert group == "s" and {s.model_config.kind for s in specs} == {"vae"}
+    assert jobs.plan_runs("AE", "a", cfg, tcfg) == ([jobs.RunSpec("a", cfg.with_kind("ae"), tcfg)], None)
+    for bad in ("", "1, x", "-1", "1, 1"):
+        with pytest.raises(ValueError):
+            jobs.parse_betas(bad)
+
+
+def test_quick_pair_is_a_fair_2d_pair():
+    ae, vae = jobs.quick_pair_specs("q", (1, 8, 8))
+    assert (ae.name, vae.name) == ("q-ae", "q-vae")
+    assert ae.model_config == vae.model_config.with_kind("ae") and ae.train_config == vae.train_config
+    assert vae.model_config.latent_dim == 2 and vae.train_config.beta == 1.0
+
+
+# --- Overview ------------------------------------------------------------------------------------
+
+def test_overview_without_runs_shows_story_schematics_and_button(empty_checkpoints,
+                                                                 fresh_streamlit_cache):
+    at = ok(AppTest.from_file(OVERVIEW, default_timeout=TIMEOUT).run())
+    assert len(at.latex) >= 3 and any(r"\sigma \odot \varepsilon" in x.value for x in at.latex)
+    assert any("No trained runs yet" in i.value for i in at.info)
+    titles = [s["layout"]["title"]["text"] for s in chart_specs(at)]
+    assert titles[:2] == ["AE: one point per image", "VAE: one Gaussian per image"]
+    assert at.button(key="overview_quick").label == "Train an AE+VAE pair on digits"
+
+
+def test_overview_draws_newest_pair_and_claims(checkpoints, fresh_streamlit_cache):
+    at = ok(AppTest.from_file(OVERVIEW, default_timeout=TIMEOUT).run())
+    titles = [s["layout"]["title"]["text"] for s in chart_specs(at)]
+    assert titles[:2] == ["AE: demo-ae", "VAE: demo-vae"]
+    claims = pytest.importorskip("vae_core.metrics").CLAIMS
+    shown = " ".join(m.value for m in at.markdown)
+    assert all(c["claim"] in shown for c in claims)
+
+
+def test_overview_one_click_trains_a_pair_then_opens_latent_space(empty_checkpoints,
+                                                                  fresh_streamlit_cache,
+                                                                  monkeypatch):
+    real = jobs.quick_pair_specs
+    monkeypatch.setattr(jobs, "quick_pair_specs", lambda name, shape: real(name, shape, epochs=1))
+    at = ok(AppTest.from_file(OVERVIEW, default_timeout=TIMEOUT).run())
+    ok(at.button(key="overview_quick").click().run())
+    job = at.session_state["overview_job"]
+    assert job.pair == "quick" and [r.name for r in job.runs] == ["quick-ae", "quick-vae"]
+    wait(job)
+    assert job.state == "done", job.error
+    assert {p.name for p in empty_checkpoints.iterdir()} == {"quick-ae", "quick-vae"}
+    ok(at.run())
+    assert "overview_job" not in at.session_state  # switched to the Latent space page once
+    if Path(__file__).parent.joinpath("../pages/2_Latent_space.py").exists():
+        assert at.title[0].value == "Latent space"
+
+
+# --- Train ---------------------------------------------------------------------------------------
+
+def test_train_page_lists_runs_and_defaults_to_pair(checkpoints, fresh_streamlit_cache):
+    at = train_page()
+    runs = table(at, RUNS_TABLE)
+    assert set(runs["name"]) == {"demo-ae", "demo-vae"}
+    assert set(runs["status"]) == {"finished"} and set(runs["kind"]) == {"AE", "VAE"}
+    assert at.button_group(key="train_mode").value == "AE+VAE pair"
+    assert at.text_input(key="train_name").value == "pair"
+    assert not at.select_slider(key="train_beta").disabled
+    assert at.select_slider(key="train_beta").value == 1.0
+
+
+def test_train_mode_toggle_changes_widgets(checkpoints, fresh_streamlit_cache):
+    at = train_page()
+    ok(at.button_group(key="train_mode").set_value("AE").run())
+    assert at.select_slider(key="train_beta").disabled
+    assert at.number_input(key="train_warmup").disabled
+    assert at.text_input(key="train_name").value == "ae"
+    ok(at.button_group(key="train_mode").set_value("Beta sweep").run())
+    assert not at.get("select_slider") or all(s.key != "train_beta" for s in at.select_slider)
+    assert at.text_input(key="train_betas").value == "0, 0.25, 0.5, 1, 2, 4, 8"
+    assert at.text_input(key="train_name").value == "sweep"
+
+
+def test_invalid_or_taken_run_name_shows_error_and_submits_nothing(checkpoints,
+                                                                   fresh_streamlit_cache):
+    at = train_page()
+    for bad, message in (("../evil", "Invalid run name"), ("has space", "Invalid run name"),
+                         ("demo", "already used")):
+        at.text_input(key="train_name").set_value(bad)
+        ok(at.button(key="train_submit").click().run())
+        assert any(message in e.value for e in at.error), (bad, [e.value for e in at.error])
+        assert "train_job" not in at.session_state
+    assert {p.name for p in checkpoints.iterdir()} == {"demo-ae", "demo-vae"}
+
+
+def test_bad_idx_folder_shows_dataset_error_and_digits_still_works(checkpoints, tmp_path,
+                                                                   fresh_streamlit_cache):
+    at = train_page()
+    ok(at.selectbox(key="train_dataset").set_value("idx").run())
+    ok(at.text_input(key="train_idx_path").set_value(str(tmp_path / "nope")).run())
+    assert any("not a folder" in e.value for e in at.error)
+    assert at.button(key="train_submit").disabled
+    ok(at.selectbox(key="train_dataset").set_value("digits").run())
+    assert not at.error and not at.button(key="train_submit").disabled
+
+
+def test_submitting_a_pair_trains_saves_and_shows_results(checkpoints, fresh_streamlit_cache):
+    at = train_page()
+    at.number_input(key="train_epochs").set_value(2)
+    at.select_slider(key="train_beta").set_value(0.5)
+    ok(at.button(key="train_submit").click().run())
+    job = at.session_state["train_job"]
+    assert [r.name for r in job.runs] == ["pair-ae", "pair-vae"] and job.pair == "pair"
+    assert job.runs[1].train_config.beta == 0.5  # the slider value, unchanged
+    wait(job)
+    assert job.state == "done", job.error
+    ok(at.run())
+    results = table(at, RESULTS_TABLE)
+    assert list(results["status"]) == ["finished", "finished"]
+    assert (results["test KL"][0] == 0.0) and results["test KL"][1] > 0  # AE has no KL term
+    runs = table(at, RUNS_TABLE)
+    assert {"pair-ae", "pair-vae", "demo-ae", "demo-vae"} == set(runs["name"])
+    saved = json.loads((checkpoints / "pair-vae" / "run.json").read_text())
+    assert saved["pair"] == "pair" and saved["train_config"]["beta"] == 0.5
+    curves = next(s for s in chart_specs(at) if "images seen" in json.dumps(s["layout"]))
+    names = {(t["name"], t.get("xaxis", "x")) for t in curves["data"]}
+    assert {("pair-ae train", "x"), ("pair-ae train", "x2"), ("pair-vae train", "x"),
+            ("pair-vae train", "x2")} <= names
+    assert at.text_input(key="train_name").value == "pair-2"  # a fresh name for the next job
+
+
+def test_beta_sweep_submits_one_vae_per_beta_grouped(checkpoints, fresh_streamlit_cache):
+    at = train_page()
+    ok(at.button_group(key="train_mode").set_value("Beta sweep").run())
+    at.text_input(key="train_betas").set_value("0, 2")
+    at.number_input(key="train_epochs").set_value(1)
+    at.number_input(key="train_warmup").set_value(1)
+    ok(at.button(key="train_submit").click().run())
+    job = at.session_state["train_job"]
+    assert [(r.name, r.train_config.beta) for r in job.runs] == [("sweep-b0", 0.0), ("sweep-b2", 2.0)]
+    assert job.pair == "sweep" and job.interleave is False
+    assert {r.train_config.kl_warmup_epochs for r in job.runs} == {1}
+    wait(job)
+    assert job.state == "done", job.error
+    ok(at.run())
+    assert {"sweep-b0", "sweep-b2"} <= {p.name for p in checkpoints.iterdir()}
+
+
+def test_bad_betas_show_an_error(checkpoints, fresh_streamlit_cache):
+    at = train_page()
+    ok(at.button_group(key="train_mode").set_value("Beta sweep").run())
+    at.text_input(key="train_betas").set_value("0, lots")
+    ok(at.button(key="train_submit").click().run())
+    assert any("Betas must be numbers" in e.value for e in at.error)
+    assert "train_job" not in at.session_state
+
+
+def test_delete_asks_then_removes(checkpoints, fresh_streamlit_cache):
+    at = train_page()
+    assert at.button(key="train_delete").disabled  # nothing selected yet
+    ok(at.multiselect(key="train_delete_names").set_value(["demo-ae"]).run())
+    ok(at.button(key="train_delete").click().run())
+    assert any("Delete 1 run(s)" in w.value for w in at.warning)
+    assert (checkpoints / "demo-ae").exists()  # nothing gone before the confirmation
+    ok(at.button(key="train_delete_yes").click().run())
+    assert not (checkpoints / "demo-ae").exists() and (checkpoints / "demo-vae").exists()
+    assert set(table(at, RUNS_TABLE)["name"]) == {"demo-vae"}
+
+
+def test_train_page_with_no_runs_is_not_empty(empty_checkpoints, fresh_streamlit_cache):
+    at = train_page()
+    assert any("No saved runs yet" in i.value for i in at.info)
+    assert not at.button(key="train_submit").disabled

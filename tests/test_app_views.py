@@ -1,0 +1,193 @@
+"""AppTest of the four exploration pages: the demo pair, no runs at all, and odd latent sizes."""
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import train_and_save
+from vae_core import ModelConfig, TrainConfig
+from vae_core.explore import kl_closed_form
+
+LATENT = "../pages/2_Latent_space.py"
+GRID = "../pages/3_Decoder_grid.py"
+GENERATE = "../pages/4_Generate.py"
+REPARAM = "../pages/5_Reparameterization.py"
+PAGES = (LATENT, GRID, GENERATE, REPARAM)
+
+
+def run(page: str) -> AppTest:
+    at = AppTest.from_file(page, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def specs(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def image_urls(at: AppTest) -> list[str]:
+    return [im.proto.imgs[0].url for im in at.get("image")]  # the URL is a hash of the pixels
+
+
+def values(data: list | dict) -> np.ndarray:
+    """A trace's x/y as numpy: plotly 6+ writes numpy arrays as base64 typed arrays."""
+    if isinstance(data, dict):
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"]))
+    return np.asarray(data, dtype=float)
+
+
+def trace_names(spec: dict) -> list[str]:
+    return [t.get("name") for t in spec["data"]]
+
+
+@pytest.fixture(scope="module")
+def odd_root(tmp_path_factory, digits):
+    """An AE with a 1-d latent space next to a VAE with a 3-d one (a mismatched pair)."""
+    root = tmp_path_factory.mktemp("odd-checkpoints")
+    tcfg = TrainConfig(epochs=2, batch_size=128, seed=0)
+    base = ModelConfig(kind="vae", hidden=(32,), input_shape=digits.image_shape)
+    train_and_save(root, "odd-ae", ModelConfig(**{**base.to_dict(), "kind": "ae", "latent_dim": 1}),
+                   tcfg, digits, pair="odd")
+    train_and_save(root, "odd-vae", ModelConfig(**{**base.to_dict(), "latent_dim": 3}), tcfg, digits,
+                   pair="odd")
+    return root
+
+
+@pytest.fixture
+def odd_checkpoints(tmp_path, odd_root, monkeypatch):
+    root = tmp_path / "odd"
+    shutil.copytree(odd_root, root)
+    monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(root))
+    return root
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_pages_without_runs(page, empty_checkpoints, fresh_streamlit_cache):
+    at = run(page)
+    assert any("No trained runs yet" in i.value for i in at.info)
+    charts = at.get("plotly_chart")
+    # Only the reparameterization page has model-free figures (its histogram and gradients).
+    assert len(charts) == (2 if page == REPARAM else 0)
+    assert not at.get("image")
+
+
+def test_latent_space_panels_and_ellipse_toggle(checkpoints, fresh_streamlit_cache):
+    at = run(LATENT)
+    ae_scatter, ae_marg, vae_scatter, vae_marg = specs(at)
+    assert ae_scatter["layout"]["xaxis"]["range"] == vae_scatter["layout"]["xaxis"]["range"] \
+        == vae_scatter["layout"]["yaxis"]["range"]
+    assert trace_names(ae_scatter)[:3] == ["prior 1σ", "prior 2σ", "prior 3σ"]
+    assert sum(t["type"] == "scattergl" for t in vae_scatter["data"]) == 10  # one per digit class
+    assert [t["type"] for t in vae_marg["data"]] == ["bar", "scatter", "bar", "scatter"]
+    assert "q(z|x) 2σ" not in trace_names(vae_scatter)
+    assert "Select points" in " ".join(c.value for c in at.caption) or "Click a point" in " ".join(
+        c.value for c in at.caption)
+
+    at.toggle(key="latent_ellipses").set_value(True).run()
+    assert not at.exception
+    ae_after, _, vae_after, _ = specs(at)
+    assert trace_names(vae_after)[-1] == "q(z|x) 2σ"
+    assert ae_after == ae_scatter  # the AE has no posterior: its panel is unchanged
+
+
+def test_decoder_grid_sliders(checkpoints, fresh_streamlit_cache):
+    at = run(GRID)
+    grid_ae, scatter_ae, grid_vae, scatter_vae = specs(at)
+    source = grid_vae["data"][0]["source"]
+    assert source.startswith("data:image/png;base64,")
+    assert trace_names(scatter_vae)[-1] == "grid extent"
+    extent_x = scatter_vae["data"][-1]["x"]
+    assert max(extent_x) == pytest.approx(3.0)  # default r
+
+    at.slider(key="grid_n").set_value(20).run()
+    grid_vae_20 = specs(at)[2]
+    assert grid_vae_20["data"][0]["source"] != source
+    assert len(grid_vae_20["layout"]["xaxis"]["ticktext"]) < 20  # thinned tick labels
+
+    at.slider(key="grid_r").set_value(1.5).run()
+    assert max(specs(at)[3]["data"][-1]["x"]) == pytest.approx(1.5)
+
+    at.radio(key="grid_spacing").set_value("Normal quantiles").run()
+    assert at.slider(key="grid_r").disabled
+    assert max(specs(at)[3]["data"][-1]["x"]) == pytest.approx(1.6449, abs=1e-3)  # ppf(0.95)
+
+
+def test_generate_temperature_resample_and_interpolation(checkpoints, fresh_streamlit_cache):
+    at = run(GENERATE)
+    urls = image_urls(at)
+    assert len(urls) == 4  # 2 sample grids + 2 interpolation strips
+    assert "seed 0" in at.get("image")[0].proto.imgs[0].caption
+
+    at.slider(key="generate_temperature").set_value(0.5).run()
+    after_temp = image_urls(at)
+    assert after_temp[:2] != urls[:2] and after_temp[2:] == urls[2:]
+
+    at.button(key="generate_resample").click().run()
+    assert at.session_state["generate_seed"] == 1
+    after_resample = image_urls(at)
+    assert after_resample[:2] != after_temp[:2]
+
+    path_before = specs(at)[1]["data"][-1]
+    at.selectbox(key="interp_to_class").set_value(7).run()
+    assert image_urls(at)[2:] != after_resample[2:]
+    path_after = specs(at)[1]["data"][-1]
+    assert path_after["name"] == "path" and path_after["x"] != path_before["x"]
+
+    at.radio(key="interp_by").set_value("index").run()
+    at.number_input(key="interp_from_index").set_value(5).run()
+    at.slider(key="interp_frames").set_value(4).run()
+    assert not at.exception
+    assert len(values(specs(at)[1]["data"][-1]["x"])) == 4
+
+
+def test_reparameterization_sliders_and_kl(checkpoints, fresh_streamlit_cache):
+    at = run(REPARAM)
+    hist, grads, ae_post, vae_post = specs(at)
+    assert trace_names(vae_post)[-3:] == ["q(z|x) 2σ", "16 draws z = μ + σ·ε", "μ"]
+    assert len(values(vae_post["data"][-2]["x"])) == 16
+    metrics = {m.label: m.value for m in at.metric}
+    closed = float(metrics["Closed form (used in training)"].split()[0])
+    assert closed == pytest.approx(kl_closed_form(1.0, 0.5), abs=1e-4)
+
+    at.slider(key="reparam_mu").set_value(-1.0).run()
+    at.slider(key="reparam_sigma").set_value(2.0).run()
+    hist2 = specs(at)[0]
+    assert hist2 != hist
+    metrics = {m.label: m.value for m in at.metric}
+    closed = float(metrics["Closed form (used in training)"].split()[0])
+    assert closed == pytest.approx(kl_closed_form(-1.0, 2.0), abs=1e-4)
+    assert abs(float(metrics["Difference in standard errors"])) < 4
+
+    n_images = len(at.get("image"))
+    at.slider(key="reparam_k").set_value(4).run()
+    assert len(values(specs(at)[3]["data"][-2]["x"])) == 4
+    assert len(at.get("image")) == n_images
+
+
+def test_pages_with_1d_and_3d_latents(odd_checkpoints, fresh_streamlit_cache):
+    for page in PAGES:
+        at = run(page)
+        assert any("Latent sizes differ" in w.value for w in at.warning)
+        if page != GENERATE:
+            assert any("1-d latent space" in i.value for i in at.info)
+    at = run(LATENT)
+    assert at.radio(key="latent_plane_mode").value == "PCA projection"  # the default above 2 dims
+    at.toggle(key="latent_ellipses").set_value(True).run()
+    assert not at.exception
+    vae_scatter = specs(at)[2]
+    assert vae_scatter["layout"]["xaxis"]["title"]["text"].startswith("PC1")
+    assert trace_names(vae_scatter)[-1] == "q(z|x) 2σ"  # ellipses projected onto the PCA plane
+    at.radio(key="latent_plane_mode").set_value("Two latent dims").run()
+    at.selectbox(key="latent_dim_x").set_value(2).run()
+    assert not at.exception
+    assert specs(at)[2]["layout"]["xaxis"]["title"]["text"] == "z[2]"
+
+    at = run(GRID)
+    at.radio(key="grid_hold").set_value("the code of a test image").run()
+    at.number_input(key="grid_base_index").set_value(3).run()
+    assert not at.exception and len(specs(at)) == 4

@@ -1,0 +1,183 @@
+"""End to end in headless Chromium: every page renders, live training, two sessions at once.
+
+AppTest drives no timers or threads, so the live progress fragment is only testable here. Each
+test starts its own ``streamlit run`` on a free port with ``VAE_LAB_CHECKPOINTS`` pointing at a
+copy of the small demo pair, and always stops the server. Screenshots go to tests/screenshots/.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from ui.common import PAGES
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = REPO / "tests" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
+IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
+TRAIN_EPOCHS = 30  # a pair in a few seconds on 2 cores: long enough to see progress
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is missing (apt install chromium)", allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(checkpoints: Path, log: Path) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "VAE_LAB_CHECKPOINTS": str(checkpoints)}
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
+             "true", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + 60
+            while True:
+                assert proc.poll() is None, f"streamlit exited early:\n{log.read_text()[-2000:]}"
+                assert time.time() < deadline, f"no health after 60 s:\n{log.read_text()[-2000:]}"
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                        if r.read().strip() == b"ok":
+                            break
+                except OSError:
+                    pass
+                time.sleep(0.3)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def server(pair_root, tmp_path) -> Iterator[tuple[str, Path]]:
+    root = tmp_path / "checkpoints"
+    shutil.copytree(pair_root, root)
+    with streamlit_server(root, tmp_path / "streamlit.log") as url:
+        yield url, root
+
+
+@pytest.fixture
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def settle(page, timeout: float = 60_000) -> None:
+    """Wait until the script run that a click or page change started has ended."""
+    page.wait_for_timeout(300)  # let the rerun begin, else the old idle state matches at once
+    page.wait_for_selector(IDLE, timeout=timeout)
+
+
+def no_exception(page) -> None:
+    errors = page.locator("[data-testid=stException]")
+    assert errors.count() == 0, errors.first.inner_text()
+
+
+def open_page(page, label: str) -> None:
+    """Follow a sidebar link, which (unlike page.goto) keeps the session."""
+    page.locator("[data-testid=stSidebar]").get_by_role("link", name=label, exact=True).click()
+    settle(page)
+
+
+def start_training(page, name: str, epochs: int = TRAIN_EPOCHS) -> None:
+    """On the Train page: short pair with run name ``name``, then press Train."""
+    epochs_box = page.get_by_label("Epochs", exact=True)
+    epochs_box.fill(str(epochs))
+    epochs_box.press("Enter")
+    settle(page)
+    name_box = page.get_by_label("Run name", exact=True)
+    name_box.fill(name)
+    name_box.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+
+
+def live_area(page):
+    return page.locator(".st-key-train_live")
+
+
+def test_every_page_renders_and_a_pair_trains_live(server, browser):
+    url, root = server
+    SHOTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    for file, label, _ in PAGES:
+        if not (REPO / file).exists():
+            continue
+        if file != PAGES[0][0]:
+            open_page(page, label)
+        page.wait_for_timeout(500)  # plotly draws after the script ends
+        no_exception(page)
+        page.screenshot(path=str(SHOTS / f"{Path(file).stem}.png"), full_page=True)
+
+    open_page(page, "Train")
+    start_training(page, "e2e")
+    progress = live_area(page).get_by_text(re.compile(r"Training: \d+%"))
+    progress.wait_for(timeout=30_000)  # the live fragment draws while the job runs
+    assert "e2e-ae" in live_area(page).inner_text()
+    page.screenshot(path=str(SHOTS / "1_Train-live.png"), full_page=True)
+    live_area(page).get_by_text("Last job").wait_for(timeout=120_000)
+    settle(page)
+    no_exception(page)
+    assert {"e2e-ae", "e2e-vae"} <= {p.name for p in root.iterdir()}
+    page.screenshot(path=str(SHOTS / "1_Train-done.png"), full_page=True)
+
+    if (REPO / "pages/2_Latent_space.py").exists():
+        open_page(page, "Latent space")
+        page.get_by_text(re.compile(r"e2e-vae")).first.wait_for(timeout=30_000)
+        no_exception(page)
+
+
+def test_two_sessions_train_at_once_and_see_only_their_own_job(server, browser):
+    url, root = server
+    pages = {}
+    for name in ("alpha7", "omega9"):
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        page.goto(url)
+        page.wait_for_selector(IDLE, timeout=60_000)
+        open_page(page, "Train")
+        pages[name] = page
+    for name, page in pages.items():
+        start_training(page, name)
+    for name, page in pages.items():
+        live_area(page).get_by_text(re.compile(r"Training: \d+%|Queued")).wait_for(timeout=30_000)
+    for name, page in pages.items():
+        live_area(page).get_by_text("Last job").wait_for(timeout=180_000)
+        settle(page)
+        no_exception(page)
+    (a, page_a), (b, page_b) = pages.items()
+    text_a, text_b = live_area(page_a).inner_text(), live_area(page_b).inner_text()
+    assert f"{a}-vae" in text_a and f"{b}" not in text_a
+    assert f"{b}-vae" in text_b and f"{a}" not in text_b
+    assert {f"{n}-{k}" for n in pages for k in ("ae", "vae")} <= {p.name for p in root.iterdir()}
