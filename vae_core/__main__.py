@@ -106,6 +106,118 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resolve_run_path(run: str, root: str):
+    """RUN is a run folder path, or a run name under ``root``."""
+    from pathlib import Path
+
+    path = Path(run).expanduser()
+    if path.is_dir():
+        return path
+    validate_run_name(run)
+    path = Path(root) / run
+    if not path.is_dir():
+        raise RunError(f"No run folder {run!r} (looked for a path and for {path})")
+    return path
+
+
+EVALUATE_EPILOG = """JSON keys (per image, nats where a log-probability):
+  centring             |mean of the codes| (mu for the VAE, z for the AE); lower is better
+  scale_error          mean over dims of |std_d - 1|; lower is better
+  prior_kl             KL(N(mean, cov of the codes) || N(0, I)); lower is better
+  coverage             share of the prior's 2-sigma disk (12x12 grid cells) holding a code
+  largest_gap          radius of the largest empty circle centred inside that disk
+  smoothness           {"mean", "max"} pixel change between neighbouring cells (step 0.1)
+                       of the decoded grid over [-2, 2]^2; lower is smoother
+  prior_confident      share of 1,000 decoded z ~ N(0, I) the judge classifier labels with
+                       p >= 0.9, each class counted up to its share of the data
+  prior_confident_raw  the same share without the per-class cap
+  prior_class_entropy  entropy of those samples' predicted classes (ln 10 = all ten)
+  recon                test -log p(x|z)
+  kl, elbo, iwae_nll, kl_per_dim, active_units   VAE only (null for the AE)
+  run, kind, dataset, n_images, latent_dim, view, iwae_k, seed,
+  classifier_accuracy, seconds                   bookkeeping
+Full definitions: the docstring of vae_core/metrics.py."""
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .classifier import load_or_train
+    from .metrics import scorecard
+    from .runs import load_run
+
+    path = _resolve_run_path(args.run, args.root)
+    run = load_run(path)
+    if run.status == "diverged":
+        raise RunError(f"{run.name} diverged ({run.reason}); its numbers would mean nothing")
+    spec = args.dataset or run.dataset or "digits"
+    dataset = load_dataset(spec, root=args.data_root)
+    if tuple(dataset.image_shape) != tuple(run.model_config.input_shape):
+        raise ValueError(f"{run.name} takes images {run.model_config.input_shape}, but {spec} "
+                         f"has {dataset.image_shape}")
+    if not args.quiet:
+        print(f"judge classifier for {dataset.name} (cached in {args.root}/.classifiers)…",
+              file=sys.stderr)
+    judge = load_or_train(dataset, args.root)
+    card = scorecard(run.model, dataset, judge, iwae_k=args.iwae_k, view=args.view,
+                     seed=args.seed, run=run.name)
+    if args.json:
+        print(json.dumps(card, indent=1))
+        return 0
+    for key, value in card.items():
+        if isinstance(value, float):
+            value = f"{value:.4f}"
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k} {v:.4f}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = "[" + ", ".join(f"{v:.3f}" for v in value) + "]"
+        print(f"{key:<20} {value}")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .metrics import sweep_point, sweep_run_name
+
+    try:
+        betas = [float(b) for b in args.betas.split(",") if b.strip()]
+    except ValueError as e:
+        raise ValueError(f"--betas must be numbers separated by commas, got {args.betas!r}") from e
+    if not betas or any(b < 0 for b in betas) or len(set(betas)) != len(betas):
+        raise ValueError(f"--betas must be distinct numbers >= 0, got {args.betas!r}")
+    dataset = load_dataset(args.dataset, root=args.data_root)
+    base = args.name or f"sweep-{dataset.name.split(':')[0].replace('/', '_')}-z{args.latent_dim}"
+    validate_run_name(base)
+    if not args.name:
+        base = unique_run_name(base, args.root)
+    specs = [RunSpec(sweep_run_name(base, b), _model_config(args, "vae", dataset.image_shape),
+                     _train_config(args, b)) for b in betas]
+    for spec in specs:
+        validate_run_name(spec.name)
+    code = train_and_save_specs(specs, dataset, args, pair=base)
+    from .runs import load_run
+
+    points = []
+    print(f"\nsweep {base}: rate = test KL, distortion = test recon (nats per image)")
+    print(f"{'beta':>6} {'rate':>8} {'distortion':>11} {'recon+KL':>9} {'active':>7}")
+    for spec in specs:
+        run = load_run(f"{args.root}/{spec.name}")
+        if run.status == "diverged":
+            print(f"{spec.train_config.beta:>6g}  diverged")
+            continue
+        p = sweep_point(run.name, run.model, run.train_config.beta,
+                        run.train_config.kl_warmup_epochs, dataset)
+        points.append(p)
+        flag = "  <- posterior collapse (no active unit)" if p.collapsed else ""
+        print(f"{p.beta:>6g} {p.rate:>8.3f} {p.distortion:>11.3f} {p.rate + p.distortion:>9.3f} "
+              f"{p.active_units:>4}/{p.latent_dim}{flag}")
+    if args.plot and points:
+        from .figures import sweep_figure
+
+        sweep_figure(points).write_html(args.plot, include_plotlyjs=True)
+        print(f"plot -> {args.plot}")
+    return code
+
+
 def _add_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits",
                    help="digits (bundled, offline), mnist, fashion-mnist, or idx:PATH / a folder "
@@ -147,6 +259,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="run name (letters, digits, . _ -); default: made from the settings")
     _add_training_flags(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="the scorecard of one run on its test split",
+                       description="Compute the scorecard (metrics behind each AE-vs-VAE claim) "
+                                   "of one run on the test split of its data set.",
+                       epilog=EVALUATE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", metavar="RUN", help="a run folder path, or a run name under --root")
+    p.add_argument("--dataset", help="data set spec (default: the one the run was trained on)")
+    p.add_argument("--root", default="checkpoints",
+                   help="folder of saved runs; the judge classifier is cached in ROOT/.classifiers "
+                        "(default: checkpoints)")
+    p.add_argument("--data-root", default="data",
+                   help="where torchvision data sets are downloaded (default: data)")
+    p.add_argument("--iwae-k", type=int, default=25,
+                   help="importance samples per image for iwae_nll (default: 25)")
+    p.add_argument("--view", choices=["first", "pca"], default="first",
+                   help="2-D view for coverage/largest_gap/smoothness above latent 2 (default: first)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the sampled metrics (default: 0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (keys below)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("sweep", help="train VAEs that differ only in beta; plot rate vs distortion",
+                       description="Train one VAE per beta (same seed, data and architecture), saved "
+                                   "as NAME-b<beta> with pair=NAME, then print rate (KL), distortion "
+                                   "(recon) and active units per beta and flag posterior collapse.")
+    p.add_argument("--betas", default="0,0.25,0.5,1,2,4,8",
+                   help="comma-separated betas (default: 0,0.25,0.5,1,2,4,8)")
+    p.add_argument("--name", help="sweep id NAME (default: made from the settings)")
+    p.add_argument("--plot", metavar="HTML", help="also write the rate-distortion figure to this HTML file")
+    _add_training_flags(p)
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("list", help="list saved runs, broken ones included")
     p.add_argument("--root", default="checkpoints", help="folder of saved runs (default: checkpoints)")

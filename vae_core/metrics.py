@@ -25,8 +25,12 @@ RUN --json`` prints it. Its keys are part of the CLI's contract:
     for each pair of horizontally or vertically neighbouring cells, the mean absolute pixel change
     (pixels in [0, 1]); mean and max over all pairs. Lower is smoother.
 ``prior_confident``
-    share of 1,000 decoded z ~ N(0, I) (seeded) that the judge classifier labels with probability
-    ≥ 0.9. Higher is better.
+    share of 1,000 decoded z ~ N(0, I) (seeded) that the judge classifier (``classifier.py``)
+    labels with probability ≥ 0.9, each class counted at most up to its share of the test split
+    (so a decoder that draws crisp 7s only cannot score high: 1.0 = every sample recognisable and
+    the classes in the data's proportions). Higher is better.
+``prior_confident_raw``
+    the same share without the per-class cap.
 ``prior_class_entropy``
     entropy in nats of the histogram of predicted classes of those 1,000 samples (mode coverage:
     ln 10 ≈ 2.303 means all ten classes equally often). Higher is better.
@@ -70,7 +74,7 @@ SMOOTH_STEPS = 41  # decoder grid per side over [-2, 2]: step 0.1
 PRIOR_SAMPLES = 1000
 CONFIDENT = 0.9
 ACTIVE_VAR = 0.01
-DEFAULT_IWAE_K = 50
+DEFAULT_IWAE_K = 25
 COV_JITTER = 1e-6
 
 CLAIMS: list[dict[str, str]] = [
@@ -248,7 +252,8 @@ def prior_confidence(model: LatentModel, judge: torch.nn.Module, n: int = PRIOR_
     nz = hist[hist > 0]
     confident = top >= threshold
     per_class = torch.bincount(label[confident], minlength=k).double()
-    freq = (torch.full((k,), 1.0 / k, dtype=torch.float64) if class_freq is None
+    freq = (torch.full((k,), 1.0 / k, dtype=torch.float64)
+            if class_freq is None or len(class_freq) != k or class_freq.sum() <= 0
             else class_freq.double() / class_freq.double().sum())
     balanced = torch.minimum(per_class, freq * n).sum() / max(1, n)
     return {"prior_confident": float(balanced),
@@ -318,7 +323,7 @@ def scorecard(model: LatentModel, dataset: ImageDataset, judge: JudgedClassifier
         "coverage": coverage(view2d), "largest_gap": largest_gap(view2d),
         "smoothness": smoothness(model, basis),
     }
-    freq = torch.bincount(dataset.test_y, minlength=len(dataset.class_names))
+    freq = torch.bincount(dataset.test_y, minlength=clf.n_classes if hasattr(clf, "n_classes") else 0)
     out.update(prior_confidence(model, clf, seed=seed, class_freq=freq))
     if logvar is None:
         recon = torch.cat([recon_per_image(model.decode(mu[i:i + 4096]), x[i:i + 4096])

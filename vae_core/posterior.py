@@ -104,7 +104,7 @@ def grid_posterior(model: LatentModel, x: torch.Tensor, n: int = GRID, elbo_samp
     rec = recon_per_image(model.decode(z), x.unsqueeze(0).expand(elbo_samples, *x.shape))
     kl = float(kl_per_dim(mu_t, logvar_t).sum())
     elbo = -float(rec.double().mean()) - kl
-    return GridPosterior(c1, c2, lj - (log_px - math.log(area)), mu, sigma, log_px, elbo,
+    return GridPosterior(c1, c2, lj - log_px, mu, sigma, log_px, elbo,
                          log_px - elbo, kl)
 
 

@@ -1,0 +1,168 @@
+"""Evidence: the numbers behind each AE-vs-VAE claim, the beta sweep, and the true posterior."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ui.common import (checkpoints_root, dataset_or_error, get_dataset, get_run, pick_pair, sidebar,
+                       usable_runs)
+from vae_core import RunError
+from vae_core.classifier import JudgedClassifier, load_or_train
+from vae_core.figures import posterior_figure, sweep_figure
+from vae_core.metrics import (DEFAULT_IWAE_K, SweepPoint, compare_rows, iwae_nll_per_image, scorecard,
+                              sweep_groups, sweep_point)
+from vae_core.posterior import grid_posterior
+
+st.set_page_config(page_title="Evidence", layout="wide")
+sidebar()
+st.title("Evidence")
+st.caption("Each claim of the AE-vs-VAE story, measured on the test split. All numbers are per "
+           "image and in nats where they are log-probabilities (summed over pixels, averaged over "
+           "images).")
+
+
+@st.cache_resource(show_spinner="Training the judge classifier (once per data set, a few seconds)…",
+                   max_entries=4)
+def judge_for(spec: str, root: str) -> JudgedClassifier:
+    return load_or_train(get_dataset(spec), root)
+
+
+@st.cache_data(show_spinner="Computing the scorecard…", max_entries=64)
+def cached_scorecard(path: str, created: float, spec: str, root: str, iwae_k: int) -> dict:
+    """Keyed by run path + created time (a retrained run of the same name is recomputed)."""
+    run = get_run(path)
+    return scorecard(run.model, get_dataset(spec), judge_for(spec, root), iwae_k=iwae_k, run=run.name)
+
+
+@st.cache_data(show_spinner="Measuring the sweep…", max_entries=32)
+def cached_sweep(runs_key: tuple[tuple[str, float], ...], spec: str) -> list[SweepPoint]:
+    points = []
+    for path, _created in runs_key:
+        run = get_run(path)
+        points.append(sweep_point(run.name, run.model, run.train_config.beta,
+                                  run.train_config.kl_warmup_epochs, get_dataset(spec)))
+    return points
+
+
+@st.cache_data(show_spinner="Evaluating p(x|z) p(z) on a 200×200 grid…", max_entries=32)
+def cached_posterior(path: str, created: float, spec: str, index: int):
+    run = get_run(path)
+    x = get_dataset(spec).test_x[index]
+    gp = grid_posterior(run.model, x)
+    nll, _ = iwae_nll_per_image(run.model, x.unsqueeze(0), k=5000, seed=1)
+    return gp, -float(nll[0])
+
+
+ae, vae = pick_pair("evidence")
+root = str(checkpoints_root())
+tab_score, tab_sweep, tab_post = st.tabs(["Scorecard", "β sweep", "True posterior"])
+
+with tab_score:
+    cards: dict[str, dict | None] = {"AE": None, "VAE": None}
+    judge_accuracy = None
+    for label, run in (("AE", ae), ("VAE", vae)):
+        if run is None:
+            continue
+        ds = dataset_or_error(run.dataset)
+        if ds is None:
+            continue
+        cards[label] = cached_scorecard(str(run.path), run.created, run.dataset, root, DEFAULT_IWAE_K)
+        judge_accuracy = cards[label]["classifier_accuracy"]
+    if cards["AE"] is None and cards["VAE"] is None:
+        st.info("Pick or train a run to see its scorecard.")
+    else:
+        if cards["AE"] is None or cards["VAE"] is None:
+            st.warning("Only one kind of run is available: its numbers are shown without a "
+                       "winner. Train an AE+VAE pair to compare.")
+        rows = compare_rows(cards["AE"], cards["VAE"])
+        table = pd.DataFrame([{"Claim": r["claim"], "Metric": r["metric"],
+                               "AE": r["AE"] + (" ✓" if r["winner"] == "AE" else ""),
+                               "VAE": r["VAE"] + (" ✓" if r["winner"] == "VAE" else ""),
+                               "Winner": r["winner"] or "—",
+                               "Better": r["better"], "What it measures": r["meaning"]}
+                              for r in rows])
+        st.dataframe(table, hide_index=True, use_container_width=True)
+        some = cards["VAE"] or cards["AE"]
+        st.caption(f"Test split: {some['n_images']} images of {some['dataset']}; 2-D view: "
+                   f"{some['view']}. IWAE with k = {DEFAULT_IWAE_K}.")
+        if judge_accuracy is not None:
+            st.metric("Judge classifier test accuracy", f"{judge_accuracy:.1%}",
+                      help="A small MLP trained on the same data set (cached beside the runs) "
+                           "labels decoded prior samples for prior_confident and "
+                           "prior_class_entropy.")
+        if cards["VAE"] is not None and cards["VAE"]["kl_per_dim"] is not None:
+            st.caption("VAE KL per latent dim (nats): " + ", ".join(
+                f"{v:.2f}" for v in cards["VAE"]["kl_per_dim"])
+                + f" — active units: {cards['VAE']['active_units']}")
+        with st.expander("All scorecard numbers (the JSON of `python -m vae_core evaluate`)"):
+            st.json({k: v for k, v in cards.items() if v is not None}, expanded=False)
+
+with tab_sweep:
+    groups = sweep_groups(usable_runs())
+    if not groups:
+        st.info("No β sweep yet. Run one from the Train page or the command line: "
+                "`python -m vae_core sweep --betas 0,0.25,0.5,1,2,4,8`.")
+    else:
+        sweep_id = st.selectbox("Sweep", list(groups), key="evidence_sweep",
+                                format_func=lambda g: f"{g} ({len(groups[g])} runs)")
+        members = groups[sweep_id]
+        ds = dataset_or_error(members[0].dataset)
+        if ds is not None:
+            points = cached_sweep(tuple((str(r.path), r.created) for r in members), members[0].dataset)
+            event = st.plotly_chart(sweep_figure(points), key="evidence_sweep_chart",
+                                    on_select="rerun", selection_mode="points",
+                                    use_container_width=True)
+            selected = [p.get("customdata") for p in (event.selection.points if event else [])
+                        if isinstance(p.get("customdata"), str)] if event else []
+            by_name = {r.name: r for r in members}
+            if selected and selected[0] in by_name:
+                st.session_state["evidence_sweep_run"] = selected[0]
+            collapsed = [p for p in points if p.collapsed]
+            if collapsed:
+                st.error("Posterior collapse (no active unit; the decoder ignores z) at β = "
+                         + ", ".join(f"{p.beta:g}" for p in collapsed), icon=":material/warning:")
+            st.dataframe(pd.DataFrame([{"run": p.name, "β": p.beta, "rate (KL)": round(p.rate, 3),
+                                        "distortion (recon)": round(p.distortion, 3),
+                                        "recon + KL": round(p.rate + p.distortion, 3),
+                                        "active units": p.active_units,
+                                        "KL warm-up epochs": p.kl_warmup_epochs} for p in points]),
+                         hide_index=True, use_container_width=True)
+            c1, c2 = st.columns([3, 1])
+            with c1:
+                name = st.selectbox("Run to open (or click a point)", list(by_name),
+                                    key="evidence_sweep_run")
+            with c2:
+                st.write("")
+                if st.button("Open its latent plot", key="evidence_open_latent"):
+                    st.session_state["latent_vae_run"] = by_name[name]
+                    st.switch_page("pages/2_Latent_space.py")
+
+with tab_post:
+    if vae is None:
+        st.info("The true posterior view needs a VAE run.")
+    elif vae.model_config.latent_dim != 2:
+        st.info(f"The true posterior on a grid needs latent size 2; this VAE has "
+                f"{vae.model_config.latent_dim}. Pick or train a latent-2 VAE.")
+    else:
+        ds = dataset_or_error(vae.dataset)
+        if ds is not None:
+            index = int(st.number_input("Test image", 0, len(ds.test_x) - 1, 0, key="evidence_image"))
+            try:
+                gp, iwae_lp = cached_posterior(str(vae.path), vae.created, vae.dataset, index)
+            except (RunError, ValueError) as e:
+                st.error(str(e))
+            else:
+                c1, c2 = st.columns([3, 1])
+                with c1:
+                    st.plotly_chart(posterior_figure(gp.zs1, gp.zs2, gp.post, gp.mu, gp.sigma),
+                                    key="evidence_posterior", use_container_width=True)
+                with c2:
+                    st.image(np.kron(ds.test_x[index, 0].numpy(), np.ones((8, 8))), clamp=True,
+                             caption=f"test image {index} (label {ds.class_names[int(ds.test_y[index])]})")
+                    st.metric("log p(x), grid", f"{gp.log_px:.3f} nats")
+                    st.metric("ELBO", f"{gp.elbo:.3f} nats")
+                    st.metric("gap = KL(q ‖ p(z|x))", f"{gp.gap:.3f} nats")
+                    st.caption(f"IWAE (k = 5000) log p(x): {iwae_lp:.3f} nats. The grid sums "
+                               "p(x|z) p(z) over 200×200 cells; q(z|x)'s 1σ and 2σ ellipses are "
+                               "drawn in white. The closer q hugs the heatmap, the smaller the gap.")
