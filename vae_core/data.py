@@ -61,13 +61,27 @@ def _seeded_split(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return x[train], y[train], x[test], y[test]
 
 
-def load_digits() -> ImageDataset:
-    """The 1,797 real 8x8 handwritten digits shipped inside scikit-learn: always offline."""
-    from sklearn.datasets import load_digits as sk_load_digits
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits table, read straight from its package data: importing
+    ``sklearn.datasets`` costs over a second of the dashboard's cold start."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    csv = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec and spec.origin else None
+    if csv is not None and csv.is_file():
+        table = np.loadtxt(csv, delimiter=",", dtype=np.float32)  # 64 pixels then the label
+        return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(np.int64)
+    from sklearn.datasets import load_digits as sk_load_digits  # layout changed: the public API
 
     bunch = sk_load_digits()
-    x = _to_float_images(bunch.images, 16.0)  # pixel values are 0..16
-    y = torch.as_tensor(bunch.target, dtype=torch.int64)
+    return bunch.images, bunch.target
+
+
+def load_digits() -> ImageDataset:
+    """The 1,797 real 8x8 handwritten digits shipped inside scikit-learn: always offline."""
+    images, labels = _digits_arrays()
+    x = _to_float_images(images, 16.0)  # pixel values are 0..16
+    y = torch.as_tensor(labels, dtype=torch.int64)
     tx, ty, vx, vy = _seeded_split(x, y)
     return ImageDataset(DIGITS, tx, ty, vx, vy, tuple(str(i) for i in range(10)),
                         note="scikit-learn's 8x8 digits, 80/20 split with seed 0")
