@@ -66,8 +66,8 @@ with vae_col:
         "The encoder maps each input to a **Gaussian** N(μ, σ²) and trains on a random sample "
         "from it. The KL term pulls every Gaussian towards the prior N(0, I), so the codes fill "
         "one round region without holes, and any z drawn from N(0, I) decodes to a plausible image.")
-    st.latex(r"q(z \mid x) = \mathcal{N}\big(\mu(x), \sigma(x)^2\big), \qquad "
-             r"z = \mu + \sigma \odot \varepsilon, \quad \varepsilon \sim \mathcal{N}(0, I)")
+    st.latex(r"q(z \mid x) = \mathcal{N}\big(\mu(x), \sigma(x)^2\big)")
+    st.latex(r"z = \mu + \sigma \odot \varepsilon, \qquad \varepsilon \sim \mathcal{N}(0, I)")
     st.latex(r"\mathcal{L}_{\mathrm{VAE}} = \underbrace{-\log p(x \mid z)}_{\text{recon}}"
              r" + \beta \, \mathrm{KL}\big(\mathcal{N}(\mu, \sigma^2) \,\|\, \mathcal{N}(0, I)\big)")
     st.plotly_chart(figs["VAE"] if "VAE" in figs else overview_schematic("vae", height=MINI_HEIGHT),

@@ -60,7 +60,8 @@ def hidden_sizes(arch: str, width: int) -> tuple[int, ...]:
 
 def curves(job: Job, key: str) -> None:
     kinds = {r.name: r.model_config.kind for r in job.runs}
-    st.plotly_chart(loss_curves(job.records, kinds), key=key, config={"displayModeBar": False})
+    records = dict(job.records)  # a snapshot: the worker thread may add a run's list meanwhile
+    st.plotly_chart(loss_curves(records, kinds), key=key, config={"displayModeBar": False})
 
 
 @st.fragment(run_every=REFRESH_S)

@@ -29,7 +29,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "tests" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
-TRAIN_EPOCHS = 30  # a pair in a few seconds on 2 cores: long enough to see progress
+TRAIN_EPOCHS = 20
+PAGE_TIMEOUT_MS = 300_000  # a first visit may fill caches (Evidence trains a judge classifier)  # a pair in a few seconds on 2 cores: long enough to see progress
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 if not CHROMIUM.exists():
@@ -103,10 +104,10 @@ def no_exception(page) -> None:
     assert errors.count() == 0, errors.first.inner_text()
 
 
-def open_page(page, label: str) -> None:
+def open_page(page, label: str, timeout: float = 60_000) -> None:
     """Follow a sidebar link, which (unlike page.goto) keeps the session."""
     page.locator("[data-testid=stSidebar]").get_by_role("link", name=label, exact=True).click()
-    settle(page)
+    settle(page, timeout)
 
 
 def start_training(page, name: str, epochs: int = TRAIN_EPOCHS) -> None:
@@ -129,14 +130,16 @@ def live_area(page):
 def test_every_page_renders_and_a_pair_trains_live(server, browser):
     url, root = server
     SHOTS.mkdir(exist_ok=True)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})  # Streamlit scrolls inside
     page.goto(url)
     page.wait_for_selector(IDLE, timeout=60_000)
     for file, label, _ in PAGES:
         if not (REPO / file).exists():
             continue
         if file != PAGES[0][0]:
-            open_page(page, label)
+            t0 = time.time()
+            open_page(page, label, timeout=PAGE_TIMEOUT_MS)
+            print(f"{label}: {time.time() - t0:.1f} s to render", flush=True)
         page.wait_for_timeout(500)  # plotly draws after the script ends
         no_exception(page)
         page.screenshot(path=str(SHOTS / f"{Path(file).stem}.png"), full_page=True)
@@ -170,8 +173,10 @@ def test_two_sessions_train_at_once_and_see_only_their_own_job(server, browser):
         pages[name] = page
     for name, page in pages.items():
         start_training(page, name)
-    for name, page in pages.items():
+    for (name, page), other in zip(pages.items(), reversed(pages)):
         live_area(page).get_by_text(re.compile(r"Training: \d+%|Queued")).wait_for(timeout=30_000)
+        live = live_area(page).inner_text()
+        assert f"{name}-ae" in live and other not in live
     for name, page in pages.items():
         live_area(page).get_by_text("Last job").wait_for(timeout=180_000)
         settle(page)
@@ -181,3 +186,21 @@ def test_two_sessions_train_at_once_and_see_only_their_own_job(server, browser):
     assert f"{a}-vae" in text_a and f"{b}" not in text_a
     assert f"{b}-vae" in text_b and f"{a}" not in text_b
     assert {f"{n}-{k}" for n in pages for k in ("ae", "vae")} <= {p.name for p in root.iterdir()}
+
+
+def test_one_click_pair_on_overview_opens_latent_space(server, browser):
+    url, root = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(url)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    started = time.time()
+    page.get_by_role("button", name="Train an AE+VAE pair on digits").click()
+    page.get_by_text(re.compile(r"Training: \d+%")).wait_for(timeout=30_000)
+    page.get_by_role("heading", name="Latent space").wait_for(timeout=180_000)
+    seconds = time.time() - started
+    settle(page)
+    no_exception(page)
+    page.get_by_text(re.compile(r"quick-vae")).first.wait_for(timeout=30_000)
+    assert {"quick-ae", "quick-vae"} <= {p.name for p in root.iterdir()}
+    print(f"one-click pair: {seconds:.1f} s from click to the Latent space page")
+    page.screenshot(path=str(SHOTS / "one-click-latent.png"))

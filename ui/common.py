@@ -74,7 +74,7 @@ def _run(path: str, mtime: float) -> Run:
 
 def get_run(info: RunInfo | str | Path) -> Run:
     """A loaded run (cached by path and modification time); raises ``RunError``."""
-    path = Path(info.path if isinstance(info, RunInfo) else info)
+    path = Path(getattr(info, "path", info))  # duck-typed: survives module reloads
     try:
         mtime = (path / "run.json").stat().st_mtime
     except OSError as e:
