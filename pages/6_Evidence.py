@@ -54,11 +54,15 @@ def cached_posterior(path: str, created: float, spec: str, index: int):
     return gp, -float(nll[0])
 
 
+SECTIONS = ("Scorecard", "β sweep", "True posterior")
 ae, vae = pick_pair("evidence")
 root = str(checkpoints_root())
-tab_score, tab_sweep, tab_post = st.tabs(["Scorecard", "β sweep", "True posterior"])
+# A radio, not st.tabs: tabs run every section's code on each rerun, and the posterior grid and
+# sweep are too costly to compute for a section nobody is looking at.
+section = st.radio("Section", SECTIONS, horizontal=True, key="evidence_section",
+                   label_visibility="collapsed")
 
-with tab_score:
+if section == "Scorecard":
     cards: dict[str, dict | None] = {"AE": None, "VAE": None}
     judge_accuracy = None
     for label, run in (("AE", ae), ("VAE", vae)):
@@ -82,7 +86,7 @@ with tab_score:
                                "Winner": r["winner"] or "—",
                                "Better": r["better"], "What it measures": r["meaning"]}
                               for r in rows])
-        st.dataframe(table, hide_index=True, use_container_width=True)
+        st.dataframe(table, hide_index=True, width="stretch")
         some = cards["VAE"] or cards["AE"]
         st.caption(f"Test split: {some['n_images']} images of {some['dataset']}; 2-D view: "
                    f"{some['view']}. IWAE with k = {DEFAULT_IWAE_K}.")
@@ -98,7 +102,7 @@ with tab_score:
         with st.expander("All scorecard numbers (the JSON of `python -m vae_core evaluate`)"):
             st.json({k: v for k, v in cards.items() if v is not None}, expanded=False)
 
-with tab_sweep:
+elif section == "β sweep":
     groups = sweep_groups(usable_runs())
     if not groups:
         st.info("No β sweep yet. Run one from the Train page or the command line: "
@@ -112,7 +116,7 @@ with tab_sweep:
             points = cached_sweep(tuple((str(r.path), r.created) for r in members), members[0].dataset)
             event = st.plotly_chart(sweep_figure(points), key="evidence_sweep_chart",
                                     on_select="rerun", selection_mode="points",
-                                    use_container_width=True)
+                                    width="stretch")
             selected = [p.get("customdata") for p in (event.selection.points if event else [])
                         if isinstance(p.get("customdata"), str)] if event else []
             by_name = {r.name: r for r in members}
@@ -127,7 +131,7 @@ with tab_sweep:
                                         "recon + KL": round(p.rate + p.distortion, 3),
                                         "active units": p.active_units,
                                         "KL warm-up epochs": p.kl_warmup_epochs} for p in points]),
-                         hide_index=True, use_container_width=True)
+                         hide_index=True, width="stretch")
             c1, c2 = st.columns([3, 1])
             with c1:
                 name = st.selectbox("Run to open (or click a point)", list(by_name),
@@ -138,7 +142,7 @@ with tab_sweep:
                     st.session_state["latent_vae_run"] = by_name[name]
                     st.switch_page("pages/2_Latent_space.py")
 
-with tab_post:
+else:  # True posterior
     if vae is None:
         st.info("The true posterior view needs a VAE run.")
     elif vae.model_config.latent_dim != 2:
@@ -156,7 +160,7 @@ with tab_post:
                 c1, c2 = st.columns([3, 1])
                 with c1:
                     st.plotly_chart(posterior_figure(gp.zs1, gp.zs2, gp.post, gp.mu, gp.sigma),
-                                    key="evidence_posterior", use_container_width=True)
+                                    key="evidence_posterior", width="stretch")
                 with c2:
                     st.image(np.kron(ds.test_x[index, 0].numpy(), np.ones((8, 8))), clamp=True,
                              caption=f"test image {index} (label {ds.class_names[int(ds.test_y[index])]})")

@@ -38,15 +38,17 @@ def test_scorecard_sweep_and_posterior(checkpoints, digits, fresh_streamlit_cach
     assert set(table["Winner"]) <= {"AE", "VAE", "tie", "—"}
     assert at.metric[0].label == "Judge classifier test accuracy"
     assert float(at.metric[0].value.rstrip("%")) > 90
-    # The sweep tab: one group, its figure (rate vs distortion + active units), collapse flagged.
+    # The sweep section: one group, its figure (rate vs distortion + active units), collapse flagged.
+    at.radio(key="evidence_section").set_value("β sweep").run()
     assert at.selectbox(key="evidence_sweep").value == "sw"
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     names = {t.get("name") for t in spec["data"]}
     assert "recon + KL = const" in names and any("warm-up" in str(n) for n in names)
     assert "Posterior collapse" in texts(at)
-    sweep_table = at.dataframe[1].value
+    sweep_table = at.dataframe[0].value
     assert list(sweep_table["run"]) == ["sw-b0", "sw-b40"]
-    # The posterior tab: grid log p(x), ELBO, gap.
+    # The posterior section: grid log p(x), ELBO, gap.
+    at.radio(key="evidence_section").set_value("True posterior").run()
     labels = [m.label for m in at.metric]
     assert {"log p(x), grid", "ELBO", "gap = KL(q ‖ p(z|x))"} <= set(labels)
     gap = at.metric[labels.index("gap = KL(q ‖ p(z|x))")].value
@@ -65,6 +67,7 @@ def test_sweep_point_opens_latent_page(checkpoints, digits, fresh_streamlit_cach
     at = AppTest.from_file("../streamlit_app.py", default_timeout=90)
     at.switch_page("pages/6_Evidence.py").run()
     assert not at.exception, [e.value for e in at.exception]
+    at.radio(key="evidence_section").set_value("β sweep").run()
     at.selectbox(key="evidence_sweep_run").set_value("sw-b2")
     at.button(key="evidence_open_latent").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -75,9 +78,11 @@ def test_sweep_point_opens_latent_page(checkpoints, digits, fresh_streamlit_cach
 def test_no_runs(empty_checkpoints, fresh_streamlit_cache):
     at = run_page()
     assert "No trained runs yet" in texts(at)
-    assert "No β sweep yet" in texts(at)
-    assert "needs a VAE run" in texts(at)
     assert len(at.dataframe) == 0
+    at.radio(key="evidence_section").set_value("β sweep").run()
+    assert "No β sweep yet" in texts(at)
+    at.radio(key="evidence_section").set_value("True posterior").run()
+    assert "needs a VAE run" in texts(at)
 
 
 def test_one_kind_only_and_latent_3(checkpoints, digits, fresh_streamlit_cache):
@@ -86,9 +91,10 @@ def test_one_kind_only_and_latent_3(checkpoints, digits, fresh_streamlit_cache):
     train_and_save(checkpoints, "z3-vae", cfg, TrainConfig(epochs=2, seed=0), digits)
     at = run_page()
     assert "Only one kind of run" in texts(at)
-    assert "needs latent size 2" in texts(at)  # the newest VAE has latent 3
     table = at.dataframe[0].value
     assert set(table["Winner"]) == {"—"} and (table["AE"] == "—").all()
+    at.radio(key="evidence_section").set_value("True posterior").run()
+    assert "needs latent size 2" in texts(at)  # the newest VAE has latent 3
 
 
 def test_diverged_runs_are_not_offered(checkpoints, fresh_streamlit_cache):
