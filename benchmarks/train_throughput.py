@@ -186,8 +186,9 @@ def rss_child(mnist_dir: Path) -> None:
     print(f"{len(big.train_x)} {rate:.0f} {peak_mb:.0f}")
 
 
-def peak_rss(mnist_dir: Path) -> float:
-    out = subprocess.run([sys.executable, __file__, str(mnist_dir), "--rss-child"],
+def peak_rss(mnist_dir: Path, threads: int = 0) -> float:
+    out = subprocess.run([sys.executable, __file__, str(mnist_dir), "--rss-child",
+                          "--threads", str(threads)],
                          check=True, capture_output=True, text=True).stdout.split()
     n, rate, peak_mb = int(out[0]), float(out[1]), float(out[2])
     verdict = "OK" if peak_mb < RSS_LIMIT_MB else "OVER"
@@ -214,7 +215,7 @@ def main() -> None:
         return
     throughput(args.mnist_dir, args.trials, args.epochs)
     if not args.no_rss:
-        peak_rss(args.mnist_dir)
+        peak_rss(args.mnist_dir, args.threads)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,11 @@ class _BernoulliNLLSum(torch.autograd.Function):
 
 
 def bernoulli_nll_sum(recon_logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``F.binary_cross_entropy_with_logits(recon_logits, x, reduction="sum")``, faster on CPU."""
+    """``F.binary_cross_entropy_with_logits(recon_logits, x, reduction="sum")``, faster on CPU.
+
+    On other devices aten's fused kernel is already fast and is used as it is."""
+    if recon_logits.device.type != "cpu":
+        return F.binary_cross_entropy_with_logits(recon_logits, x, reduction="sum")
     return _BernoulliNLLSum.apply(recon_logits, x)
 
 

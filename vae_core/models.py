@@ -30,8 +30,8 @@ def _onednn_linear_usable() -> bool:
     """Whether float32 CPU layers should run on oneDNN rather than the default BLAS.
 
     Measured on a 2-core AMD EPYC with AVX-512 (torch 2.14, CPU capability "AVX512"): the
-    bundled MKL ran the 128x784x400 products at ~105 GFLOP/s a core, oneDNN at ~210 (it uses
-    AVX-512 on any vendor's CPU), with the same float32 arithmetic. The choice depends on the
+    bundled MKL ran the 128x784x400 products at ~110 GFLOP/s a core, oneDNN at ~230 (it uses
+    AVX-512 on any vendor's CPU), with the same float32 arithmetic (summation order aside). The choice depends on the
     hardware only, never on timing, so one machine always computes the same numbers. On CPUs
     without AVX-512 (where BLAS is as fast) and on other devices, ``F.linear`` is used.
     """
@@ -75,7 +75,7 @@ class Linear(nn.Linear):
     where that is faster (see ``_onednn_linear_usable``); anything else goes to ``F.linear``."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (_USE_ONEDNN and x.dim() == 2 and x.shape[0] > 0 and x.device.type == "cpu"
+        if (_USE_ONEDNN and torch.backends.mkldnn.enabled and x.dim() == 2 and x.shape[0] > 0 and x.device.type == "cpu"
                 and x.dtype == torch.float32 and self.weight.dtype == torch.float32):
             return _OneDnnLinear.apply(x, self.weight, self.bias)
         return super().forward(x)
