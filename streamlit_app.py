@@ -113,7 +113,7 @@ else:
               icon=":material/play_arrow:", on_click=start_quick_pair)
     st.caption(f"Same seed, data and {'-'.join(map(str, QUICK_PAIR_HIDDEN))} MLP for both, latent "
                f"size 2, β = 1, {QUICK_PAIR_EPOCHS} epochs on the 1,437 bundled 8×8 digits: about "
-               "10 s on a 2-core CPU. Then the Latent space page opens.")
+               "10 s on an idle 2-core CPU, longer while others train. Then the Latent space page opens.")
 if not figs:
     st.info("No trained runs yet: the pictures above are schematic. One click trains a real pair.",
             icon=":material/info:")

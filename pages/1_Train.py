@@ -12,7 +12,7 @@ from ui.common import (checkpoints_root, dataset_or_error, get_pool, page_link, 
 from vae_core import (InvalidRunName, ModelConfig, RunError, TrainConfig, delete_run,
                       unique_run_name, validate_run_name)
 from vae_core.figures import loss_curves
-from vae_core.jobs import (MODES, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS, QUICK_PAIR_LR, Job,
+from vae_core.jobs import (MODES, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, QUICK_PAIR_LR, Job,
                            parse_betas, plan_runs)
 from vae_core.runs import final_metrics
 
@@ -149,7 +149,7 @@ with settings:
     latent_dim = c1.number_input("Latent size", 1, 32, 2, key="train_latent_dim",
                                  help="2 can be drawn directly; larger is shown by projection.")
     arch = c2.radio("Network", ["mlp", "conv"], horizontal=True, key="train_arch")
-    width = c1.select_slider("Width", [32, 64, 128, 256, 512], 256, key="train_width",
+    width = c1.select_slider("Width", [32, 64, 128, 256, 512], QUICK_PAIR_HIDDEN[0], key="train_width",
                              help="MLP: hidden layers width, width/2. Conv: channels width/4, width/2.")
     epochs = c2.number_input("Epochs", 1, 10_000, QUICK_PAIR_EPOCHS, key="train_epochs")
     batch_size = c1.select_slider("Batch size", [16, 32, 64, 128, 256, 512], QUICK_PAIR_BATCH,

@@ -29,12 +29,14 @@ def _run_color(name: str, kind: str | None, i: int) -> str:
 
 
 def loss_curves(records_by_name: dict[str, list[dict]], kinds: dict[str, str] | None = None,
-                height: int = 340) -> go.Figure:
+                height: int = 340, max_points: int = 250) -> go.Figure:
     """Reconstruction and KL (nats per image) side by side, one colour per run.
 
     Lines are the training averages between records ("step" and "epoch" records); markers are
     the held-out test values after each epoch. x is images seen, so the two members of a pair
     (same data, same batch size) line up. ``kinds`` maps run name to "ae"/"vae" for colours.
+    Train lines keep every k-th record (at most ``max_points``, the last always): the live view
+    rebuilds this figure twice a second while training threads wait for the same GIL.
     """
     from plotly.subplots import make_subplots
 
@@ -47,8 +49,10 @@ def loss_curves(records_by_name: dict[str, list[dict]], kinds: dict[str, str] | 
         kind = kinds.get(name)
         color = _run_color(name, kind, n_vae if kind != "ae" else 0)
         n_vae += kind != "ae"
-        train = [r for r in records if r.get("type") in ("step", "epoch")]
-        test = [r for r in train if r.get("type") == "epoch"]
+        every = [r for r in records if r.get("type") in ("step", "epoch")]
+        test = [r for r in every if r.get("type") == "epoch"]
+        stride = -(-len(every) // max_points)
+        train = every[::-1][::stride][::-1] if every else []  # thin out, keeping the newest
         for col, term in ((1, "recon"), (2, "kl")):
             fig.add_trace(go.Scatter(
                 x=[r["samples_seen"] for r in train], y=[r[term] for r in train], mode="lines",

@@ -159,7 +159,7 @@ def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format_version": str(FORMAT_VERSION)})
         with open(tmp / META_FILE, "w", encoding="utf-8") as f:
-            json.dump(_json_safe(meta), f, indent=1)
+            json.dump(_json_safe(meta), f, separators=(",", ":"))
             f.flush()
             os.fsync(f.fileno())
         _fsync_dir(tmp)

@@ -18,7 +18,8 @@ from .losses import loss_terms
 from .models import LatentModel, build_model
 
 Record = dict[str, Any]
-RECORDS_PER_EPOCH = 20  # enough points for a smooth live curve, few enough to stay cheap
+RECORDS_PER_EPOCH = 20  # enough points for a smooth live curve…
+MAX_STEP_RECORDS = 400  # …and few enough over a whole run to keep run.json small
 
 
 class StopFlag(Protocol):
@@ -99,7 +100,8 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
     n, bs = len(x_train), train_cfg.batch_size
     steps_per_epoch = math.ceil(n / bs)
     total_steps = steps_per_epoch * train_cfg.epochs
-    log_every = max(1, steps_per_epoch // RECORDS_PER_EPOCH)
+    log_every = max(1, steps_per_epoch // RECORDS_PER_EPOCH,
+                    math.ceil(total_steps / MAX_STEP_RECORDS))
 
     history: list[Record] = []
     status, reason = "finished", f"trained {train_cfg.epochs} epochs"
