@@ -13,6 +13,7 @@ from ui.common import (PAGES, checkpoints_root, default_pair, get_dataset, get_p
 from vae_core import RunError, unique_run_name
 from vae_core.figures import overview_schematic
 from vae_core.jobs import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, quick_pair_specs
+from vae_core.metrics import CLAIMS
 
 LATENT_PAGE = "pages/2_Latent_space.py"
 JOB_KEY = "overview_job"
@@ -112,17 +113,13 @@ else:
     st.button("Train an AE+VAE pair on digits", type="primary", key="overview_quick",
               icon=":material/play_arrow:", on_click=start_quick_pair)
     st.caption(f"Same seed, data and {'-'.join(map(str, QUICK_PAIR_HIDDEN))} MLP for both, latent "
-               f"size 2, β = 1, {QUICK_PAIR_EPOCHS} epochs on the 1,437 bundled 8×8 digits: about "
+               f"size 2, β = 1, {QUICK_PAIR_EPOCHS} epochs on the 1,438 bundled 8×8 training digits: about "
                "10 s on an idle 2-core CPU, longer while others train. Then the Latent space page opens.")
 if not figs:
     st.info("No trained runs yet: the pictures above are schematic. One click trains a real pair.",
             icon=":material/info:")
 
 # --- claim -> metric -> page -----------------------------------------------------------------------
-try:  # the claims list belongs to the Evidence page's module and may not exist yet
-    from vae_core.metrics import CLAIMS
-except ImportError:
-    CLAIMS = []
 if CLAIMS:
     st.subheader("Claims, the number behind each, and where to see it")
     labels = {file: (label, icon) for file, label, icon in PAGES}
