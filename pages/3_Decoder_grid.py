@@ -40,7 +40,7 @@ for col, panel in zip(st.columns(len(panels)), panels):
     images = decode_images(m.run.model, grid_codes(n, m.latent_dim, r=r, quantiles=quantiles,
                                                    dims=dims, base_z=base))
     with col:
-        st.plotly_chart(figures.decoded_grid(tile(images, n), f"{m.label} decoder: {m.run.name}", axis,
+        st.plotly_chart(figures.decoded_grid(tile(images, n, pad=1, pad_value=0.5), f"{m.label} decoder: {m.run.name}", axis,
                                              panel.projection.axis_titles, two_d=len(dims) == 2),
                         key=f"grid_image_{m.label.lower()}")
         fig = panel.scatter(axis_range, title=f"{m.label}: where the grid lies", height=320,

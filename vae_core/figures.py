@@ -274,10 +274,11 @@ def decoded_grid(image: np.ndarray, title: str, axis_values: np.ndarray | None =
         n = len(axis_values)
         step = max(1, int(np.ceil(n / max_ticks)))
         cells = list(range(0, n, step))
-        fig.update_xaxes(tickvals=[(j + 0.5) * w / n - 0.5 for j in cells],
+        # Cell centres; a 1-pixel separator between tiles (tile(pad=1)) is n - 1 extra pixels.
+        fig.update_xaxes(tickvals=[(j + 0.5) * (w + 1) / n - 1 for j in cells],
                          ticktext=[f"{axis_values[j]:.2g}" for j in cells], title_text=axis_titles[0])
         if two_d:  # row i shows y = axis_values[n - 1 - i]
-            fig.update_yaxes(tickvals=[(i + 0.5) * h / n - 0.5 for i in cells],
+            fig.update_yaxes(tickvals=[(i + 0.5) * (h + 1) / n - 1 for i in cells],
                              ticktext=[f"{axis_values[n - 1 - i]:.2g}" for i in cells],
                              title_text=axis_titles[-1])
         else:
