@@ -86,7 +86,12 @@ if section == "Scorecard":
                                "Winner": r["winner"] or "—",
                                "Better": r["better"], "What it measures": r["meaning"]}
                               for r in rows])
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(table, hide_index=True, width="stretch",
+                     height=36 * (len(table) + 1) + 4,  # every claim visible without scrolling
+                     column_config={"Claim": st.column_config.TextColumn(width="large"),
+                                    "AE": st.column_config.TextColumn(width="medium"),
+                                    "VAE": st.column_config.TextColumn(width="medium"),
+                                    "What it measures": st.column_config.TextColumn(width="large")})
         some = cards["VAE"] or cards["AE"]
         st.caption(f"Test split: {some['n_images']} images of {some['dataset']}; 2-D view: "
                    f"{some['view']}. IWAE with k = {DEFAULT_IWAE_K}.")
