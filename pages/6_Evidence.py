@@ -89,9 +89,8 @@ if section == "Scorecard":
         st.dataframe(table, hide_index=True, width="stretch",
                      height=36 * (len(table) + 1) + 4,  # every claim visible without scrolling
                      column_config={"Claim": st.column_config.TextColumn(width="large"),
-                                    "AE": st.column_config.TextColumn(width="medium"),
-                                    "VAE": st.column_config.TextColumn(width="medium"),
-                                    "What it measures": st.column_config.TextColumn(width="large")})
+                                    "Winner": st.column_config.TextColumn(width="small"),
+                                    "Better": st.column_config.TextColumn(width="small")})
         some = cards["VAE"] or cards["AE"]
         st.caption(f"Test split: {some['n_images']} images of {some['dataset']}; 2-D view: "
                    f"{some['view']}. IWAE with k = {DEFAULT_IWAE_K}.")
