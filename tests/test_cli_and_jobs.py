@@ -51,7 +51,7 @@ def wait(job, timeout=60.0):
 
 
 def test_pool_runs_a_pair_saves_it_and_queues_the_rest(tmp_path, digits):
-    pool = TrainingPool(max_workers=1, load=lambda spec: digits)
+    pool = TrainingPool(max_workers=1)
     cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(16,), input_shape=(1, 8, 8))
     tcfg = TrainConfig(epochs=3)
     first = pool.submit([RunSpec("p-ae", cfg.with_kind("ae"), tcfg), RunSpec("p-vae", cfg, tcfg)],
@@ -69,7 +69,7 @@ def test_pool_runs_a_pair_saves_it_and_queues_the_rest(tmp_path, digits):
 
 
 def test_pool_stop_and_failed_data(tmp_path, digits):
-    pool = TrainingPool(max_workers=1, load=lambda spec: digits)
+    pool = TrainingPool(max_workers=1)
     cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(16,), input_shape=(1, 8, 8))
     job = pool.submit([RunSpec("long", cfg, TrainConfig(epochs=500))], "digits", root=str(tmp_path))
     while not job.records.get("long"):
@@ -80,13 +80,28 @@ def test_pool_stop_and_failed_data(tmp_path, digits):
     assert load_run(tmp_path / "long").status == "stopped"
     pool.shutdown()
 
-    from vae_core import DatasetError
-
-    def broken(spec):
-        raise DatasetError("no such data")
-
-    pool = TrainingPool(max_workers=1, load=broken)
-    job = pool.submit([RunSpec("x", cfg, TrainConfig(epochs=1))], "nope", root=str(tmp_path))
+    pool = TrainingPool(max_workers=1)
+    job = pool.submit([RunSpec("x", cfg, TrainConfig(epochs=1))], f"idx:{tmp_path / 'nope'}",
+                      root=str(tmp_path))
     wait(job)
-    assert job.state == "failed" and "no such data" in job.error
+    assert job.state == "failed" and "not a folder" in job.error  # the child's DatasetError
+    pool.shutdown()
+
+
+def test_a_crashed_training_process_fails_the_job_and_keeps_saved_runs(tmp_path):
+    import multiprocessing
+
+    pool = TrainingPool(max_workers=1)
+    cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(16,), input_shape=(1, 8, 8))
+    job = pool.submit([RunSpec("quick", cfg, TrainConfig(epochs=1)),
+                       RunSpec("endless", cfg, TrainConfig(epochs=5000))], "digits",
+                      root=str(tmp_path), interleave=False)
+    while "quick" not in job.results:
+        time.sleep(0.01)
+    [child] = [p for p in multiprocessing.active_children() if p.name == f"vae-train-{job.id}"]
+    child.kill()  # as if the OS killed it mid-run
+    wait(job)
+    assert job.state == "failed" and "ended unexpectedly" in job.error
+    assert [r.name for r in list_runs(tmp_path)] == ["quick"]  # nothing half-written
+    assert load_run(tmp_path / "quick").status == "finished"
     pool.shutdown()

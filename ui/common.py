@@ -49,18 +49,15 @@ def data_root() -> Path:
 
 @st.cache_resource(show_spinner=False)
 def get_pool() -> TrainingPool:
-    """One pool for the whole server: at most ``max_workers`` trainings at once.
-
-    It also sets the server's torch threads to cores / workers: with two trainings each running
-    two OpenMP threads on two cores, both slowed down 20-60x (measured), and single-thread
-    decoding of these small models is also faster for the pages (0.7 ms vs 48 ms for a 20x20 grid
-    under load).
+    """One pool for the whole server: at most ``max_workers`` trainings at once, each in a child
+    process. The server's own torch work (encoding and decoding for the pages) runs on one thread:
+    these small models gain nothing from more, and a spinning OpenMP team per page thread
+    oversubscribed 2 busy cores (a 20x20 grid: 0.7 ms on one thread, 48 ms on two, under load).
     """
     import torch
 
-    pool = TrainingPool(load=get_dataset)
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // pool.max_workers))
-    return pool
+    torch.set_num_threads(1)
+    return TrainingPool(data_root=str(data_root()))
 
 
 @st.cache_resource(show_spinner="Loading data set…", max_entries=4)

@@ -2,12 +2,18 @@
 
 A job trains one or more runs (an AE+VAE pair, a beta sweep) and saves each to ``checkpoints/``
 as it ends. The pool runs at most ``max_workers`` jobs at once; the rest wait in a visible FIFO
-queue. Workers touch no UI: each job is a plain object whose ``records`` lists grow while the UI
-polls them, and whose ``stop`` event a Stop button sets. Closing the browser does not lose work:
-the job finishes and saves for everyone.
+queue. Each job trains in its own child process: in a thread of the server, every torch call
+had to win back the GIL from the threads drawing pages, and two sessions watching live curves
+slowed a 1-second pair to 164 s (measured). A pool thread per job starts the child, copies its
+progress records into the plain ``Job`` object that the UI polls, and reports a crash of the
+child as a failed job. Closing the browser does not lose work: the job finishes and saves for
+everyone; the ``stop`` event (a Stop button) ends it early, keeping what was trained.
 """
 from __future__ import annotations
 
+import multiprocessing
+import os
+import queue as queue_module
 import threading
 import time
 import traceback
@@ -19,9 +25,10 @@ from typing import Any, Callable
 from .config import ModelConfig, TrainConfig
 from .data import DatasetError, ImageDataset, load_dataset
 from .runs import RunError, save_run, unique_run_name, validate_run_name
-from .train import Record, train
+from .train import Record, StopFlag, train
 
 DEFAULT_WORKERS = 2  # this is a 2-core machine class; more would only slow every job down
+Emit = Callable[[tuple[str, str | None, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,7 @@ class RunSpec:
 
 @dataclass
 class Job:
-    """A queued or running training job. Written by one worker thread, read by the UI."""
+    """A queued or running training job. Written by one pool thread, read by the UI."""
 
     runs: list[RunSpec]
     dataset: str
@@ -48,7 +55,7 @@ class Job:
     submitted: float = field(default_factory=time.time)
     started: float | None = None
     finished: float | None = None
-    stop: threading.Event = field(default_factory=threading.Event)
+    stop: Any = field(default_factory=threading.Event)  # set() / is_set(), also across processes
     records: dict[str, list[Record]] = field(default_factory=dict)  # run name -> records
     results: dict[str, dict[str, Any]] = field(default_factory=dict)  # run name -> end summary
 
@@ -77,50 +84,76 @@ class Job:
         return self.state in ("queued", "running")
 
 
-def _save(job: Job, spec: RunSpec, end: Record) -> dict[str, Any]:
+def _save(spec: RunSpec, end: Record, root: str, dataset: str, pair: str | None) -> dict[str, Any]:
     """Save a finished/stopped/diverged run; on a name clash (another session) take a free one."""
     name = spec.name
     for attempt in range(3):
         try:
             path = save_run(end["model"], spec.model_config, spec.train_config, end["history"],
-                            name, job.root, dataset=job.dataset, status=end["status"],
-                            reason=end["reason"], pair=job.pair)
+                            name, root, dataset=dataset, status=end["status"],
+                            reason=end["reason"], pair=pair)
             return {"status": end["status"], "reason": end["reason"], "path": str(path),
                     "name": name, "seconds": end["seconds"]}
         except RunError:
             if attempt == 2:
                 raise
-            name = unique_run_name(spec.name, job.root)
+            name = unique_run_name(spec.name, root)
     raise AssertionError("unreachable")
 
 
-def run_job(job: Job, dataset: ImageDataset) -> None:
-    """Train every run of ``job`` on ``dataset`` (in the calling thread) and save each."""
-    gens = {spec.name: train(spec.model_config, spec.train_config, dataset, stop=job.stop)
-            for spec in job.runs}
-    specs = {spec.name: spec for spec in job.runs}
-    for name in gens:
-        job.records[name] = []
-    order = list(gens) if not job.interleave else None
+def run_job(runs: list[RunSpec], dataset: ImageDataset, *, root: str, dataset_name: str,
+            pair: str | None, interleave: bool, stop: StopFlag | None, emit: Emit) -> None:
+    """Train every run on ``dataset`` in the calling thread, save each as it ends, and report
+    ``("record", name, record)`` and ``("result", name, summary)`` through ``emit``."""
+    gens = {spec.name: train(spec.model_config, spec.train_config, dataset, stop=stop)
+            for spec in runs}
+    specs = {spec.name: spec for spec in runs}
     live = list(gens)
     while live:
-        current = live if order is None else live[:1]
-        for name in list(current):
+        for name in list(live if interleave else live[:1]):
             rec = next(gens[name])
             if rec["type"] == "end":
-                job.results[name] = _save(job, specs[name], rec)
+                emit(("result", name, _save(specs[name], rec, root, dataset_name, pair)))
                 live.remove(name)
             else:
-                job.records[name].append(rec)
+                emit(("record", name, rec))
+
+
+def _child_main(runs: list[RunSpec], dataset_spec: str, data_root: str, root: str,
+                pair: str | None, interleave: bool, threads: int, out: Any, stop: Any) -> None:
+    """Entry point of a job's child process: train, save, and send everything to ``out``."""
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        dataset = load_dataset(dataset_spec, root=data_root)
+        run_job(runs, dataset, root=root, dataset_name=dataset_spec, pair=pair,
+                interleave=interleave, stop=stop, emit=out.put)
+        out.put(("done", None, None))
+    except (DatasetError, RunError, ValueError) as e:
+        out.put(("failed", None, str(e)))
+    except Exception as e:  # the parent shows it; the server itself is never affected
+        out.put(("failed", None, f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"))
+
+
+def _process_context() -> Any:
+    """forkserver where there is one (children fork from a clean process with vae_core already
+    imported, so a job starts in milliseconds); spawn elsewhere (Windows)."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["vae_core.jobs"])
+        return ctx
+    return multiprocessing.get_context("spawn")
 
 
 class TrainingPool:
-    """A fixed number of worker threads and a FIFO queue of jobs, shared by all sessions."""
+    """A fixed number of worker slots and a FIFO queue of jobs, shared by all sessions."""
 
-    def __init__(self, max_workers: int = DEFAULT_WORKERS,
-                 load: Callable[[str], ImageDataset] = load_dataset):
+    def __init__(self, max_workers: int = DEFAULT_WORKERS, data_root: str = "data"):
         self.max_workers = max_workers
-        self._load = load
+        self.data_root = str(data_root)
+        self.threads_per_job = max(1, (os.cpu_count() or 1) // max_workers)
+        self._ctx = _process_context()
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="vae-train")
         self._lock = threading.Lock()
         self._jobs: list[Job] = []
@@ -134,7 +167,8 @@ class TrainingPool:
             validate_run_name(spec.name)
         if len({s.name for s in runs}) != len(runs):
             raise ValueError("run names inside one job must differ")
-        job = Job(runs=list(runs), dataset=dataset, root=root, pair=pair, interleave=interleave)
+        job = Job(runs=list(runs), dataset=dataset, root=root, pair=pair, interleave=interleave,
+                  stop=self._ctx.Event())
         with self._lock:
             self._jobs.append(job)
         self._executor.submit(self._work, job)
@@ -145,16 +179,43 @@ class TrainingPool:
             job.state, job.finished = "done", time.time()
             return
         job.state, job.started = "running", time.time()
+        for spec in job.runs:
+            job.records[spec.name] = []
         try:
-            run_job(job, self._load(job.dataset))
-            job.state = "done"
-        except (DatasetError, RunError, ValueError) as e:
-            job.state, job.error = "failed", str(e)
-        except Exception as e:  # keep the worker alive and tell the user what broke
-            job.state = "failed"
-            job.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"
+            self._run_child(job)
+        except Exception as e:  # keep the pool thread alive and tell the user what broke
+            job.state, job.error = "failed", f"{type(e).__name__}: {e}"
         finally:
             job.finished = time.time()
+
+    def _run_child(self, job: Job) -> None:
+        out = self._ctx.Queue()
+        child = self._ctx.Process(
+            target=_child_main, name=f"vae-train-{job.id}", daemon=True,
+            args=(job.runs, job.dataset, self.data_root, job.root, job.pair, job.interleave,
+                  self.threads_per_job, out, job.stop))
+        child.start()
+        outcome: tuple[str, str] | None = None
+        while outcome is None:
+            try:
+                kind, name, payload = out.get(timeout=0.2)
+            except queue_module.Empty:
+                if child.is_alive():
+                    continue
+                try:  # it exited: read what it sent just before, if anything
+                    kind, name, payload = out.get(timeout=1.0)
+                except queue_module.Empty:
+                    outcome = ("failed", f"the training process ended unexpectedly (exit code "
+                                         f"{child.exitcode}); runs saved before that are kept")
+                    break
+            if kind == "record":
+                job.records[name].append(payload)
+            elif kind == "result":
+                job.results[name] = payload
+            else:
+                outcome = (kind, payload or "")
+        child.join(timeout=30)
+        job.state, job.error = ("done", "") if outcome[0] == "done" else ("failed", outcome[1])
 
     def queue_position(self, job: Job) -> int:
         """How many jobs wait ahead of ``job`` (0 when it runs or is next)."""
