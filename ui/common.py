@@ -7,12 +7,7 @@ Caching follows Streamlit's advice by kind: data sets, loaded runs and the train
 from __future__ import annotations
 
 import os
-
-# Before torch loads: one OpenMP thread per Python thread. Training workers and script threads
-# each running a spinning OpenMP team oversubscribed 2 busy cores; a one-click pair took >180 s
-# in the server instead of 46 s (measured in tests/test_browser.py). Tiny nets gain nothing.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
