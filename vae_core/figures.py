@@ -397,6 +397,9 @@ def posterior_figure(zs1: np.ndarray, zs2: np.ndarray, post: np.ndarray, mu: np.
     fig.add_trace(go.Scatter(x=[mu[0]], y=[mu[1]], mode="markers", name="q mean",
                              marker=dict(color="white", symbol="x", size=10)))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10),
-                      xaxis_title="z1", yaxis_title="z2", legend=dict(orientation="h", y=-0.15))
+                      xaxis_title="z1", yaxis_title="z2",
+                      # White marks are drawn on the dark heatmap: give the legend a dark box too.
+                      legend=dict(orientation="h", y=-0.15, bgcolor="#3b3b58",
+                                  font=dict(color="white")))
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig
