@@ -1,7 +1,6 @@
 """Evidence: the numbers behind each AE-vs-VAE claim, the beta sweep, and the true posterior."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -9,6 +8,7 @@ from ui.common import (checkpoints_root, dataset_or_error, get_dataset, get_run,
                        usable_runs)
 from vae_core import RunError
 from vae_core.classifier import JudgedClassifier, load_or_train
+from vae_core.explore import upscale
 from vae_core.figures import posterior_figure, sweep_figure
 from vae_core.metrics import (DEFAULT_IWAE_K, SweepPoint, compare_rows, iwae_nll_per_image, scorecard,
                               sweep_groups, sweep_point)
@@ -166,7 +166,7 @@ else:  # True posterior
                     st.plotly_chart(posterior_figure(gp.zs1, gp.zs2, gp.post, gp.mu, gp.sigma),
                                     key="evidence_posterior", width="stretch")
                 with c2:
-                    st.image(np.kron(ds.test_x[index, 0].numpy(), np.ones((8, 8))), clamp=True,
+                    st.image(upscale(ds.test_x[index, 0].numpy(), min_width=128), clamp=True,
                              caption=f"test image {index} (label {ds.class_names[int(ds.test_y[index])]})")
                     st.metric("log p(x), grid", f"{gp.log_px:.3f} nats")
                     st.metric("ELBO", f"{gp.elbo:.3f} nats")
