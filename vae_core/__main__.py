@@ -226,7 +226,7 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arch", choices=["mlp", "conv"], default="mlp",
                    help="encoder/decoder type, shared by AE and VAE (default: mlp)")
     p.add_argument("--hidden", type=int, nargs="+",
-                   help="MLP widths or conv channels, input side first (default: 256 128 for "
+                   help="MLP widths or conv channels, input side first (default: 128 64 for "
                         "mlp, 32 64 for conv)")
     # Defaults = the dashboard's one-click pair, tuned on digits (a 2-D VAE with fewer epochs
     # is still near collapse); use fewer epochs on MNIST-size data.
