@@ -6,6 +6,7 @@ copy of the small demo pair, and always stops the server. Screenshots go to test
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -208,3 +209,22 @@ def test_one_click_pair_on_overview_opens_latent_space(server, browser):
     assert {"quick-ae", "quick-vae"} <= {p.name for p in root.iterdir()}
     print(f"one-click pair: {seconds:.1f} s from click to the Latent space page")
     page.screenshot(path=str(SHOTS / "one-click-latent.png"))
+
+
+def test_stop_button_keeps_what_was_trained(server, browser):
+    """Stop crosses into the job's training process; the runs are saved as "stopped"."""
+    url, root = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.goto(url)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    open_page(page, "Train")
+    start_training(page, "halted", epochs=5000)  # minutes of work: only Stop ends it early
+    live_area(page).get_by_text(re.compile(r"Training: [1-9]\d*%")).wait_for(timeout=60_000)
+    live_area(page).get_by_role("button", name=re.compile("Stop")).click()
+    live_area(page).get_by_text("Last job").wait_for(timeout=60_000)
+    settle(page)
+    no_exception(page)
+    assert "halted-ae" in live_area(page).inner_text()  # the results table is a canvas: read the runs
+    for kind in ("ae", "vae"):
+        meta = json.loads((root / f"halted-{kind}" / "run.json").read_text())
+        assert meta["status"] == "stopped" and meta["history"]

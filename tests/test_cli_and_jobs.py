@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 import sys
 import time
 
@@ -105,3 +106,17 @@ def test_a_crashed_training_process_fails_the_job_and_keeps_saved_runs(tmp_path)
     assert [r.name for r in list_runs(tmp_path)] == ["quick"]  # nothing half-written
     assert load_run(tmp_path / "quick").status == "finished"
     pool.shutdown()
+
+
+def test_a_run_stopped_before_its_first_step_is_not_saved(tmp_path, digits):
+    from vae_core.jobs import run_job
+
+    cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(16,), input_shape=(1, 8, 8))
+    stop = threading.Event()
+    stop.set()
+    events = []
+    run_job([RunSpec("never", cfg, TrainConfig(epochs=1))], digits, root=str(tmp_path),
+            dataset_name="digits", pair=None, interleave=True, stop=stop, emit=events.append)
+    [(kind, name, summary)] = events
+    assert (kind, name, summary["status"], summary["path"]) == ("result", "never", "stopped", None)
+    assert "nothing was saved" in summary["reason"] and list_runs(tmp_path) == []

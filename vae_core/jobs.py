@@ -113,7 +113,13 @@ def run_job(runs: list[RunSpec], dataset: ImageDataset, *, root: str, dataset_na
         for name in list(live if interleave else live[:1]):
             rec = next(gens[name])
             if rec["type"] == "end":
-                emit(("result", name, _save(specs[name], rec, root, dataset_name, pair)))
+                if rec["step"] == 0:  # stopped before its first step: an untrained net is no run
+                    summary = {"status": rec["status"], "path": None, "name": name,
+                               "seconds": rec["seconds"],
+                               "reason": rec["reason"] + "; nothing was trained, so nothing was saved"}
+                else:
+                    summary = _save(specs[name], rec, root, dataset_name, pair)
+                emit(("result", name, summary))
                 live.remove(name)
             else:
                 emit(("record", name, rec))
