@@ -35,20 +35,18 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+from streamlit_server import streamlit_server  # noqa: E402  (shared with the browser tests)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
@@ -237,50 +235,6 @@ def baseline_round(browser, folder: Path, rounds: int, log: Path, timeout_ms: fl
 
 # --- server ----------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def streamlit_server(checkpoints: Path, log: Path, script: str = "") -> Iterator[tuple[str, float, float]]:
-    """Yields (url, t_start, t_health) with perf_counter times; always stops the server.
-
-    Runs the repo's streamlit_app.py, or ``script`` inside the folder ``checkpoints``."""
-    port = free_port()
-    env = {**os.environ, "VAE_LAB_CHECKPOINTS": str(checkpoints)}
-    url = f"http://127.0.0.1:{port}"
-    with open(log, "w") as out:
-        t_start = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", script or "streamlit_app.py", "--server.headless",
-             "true", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-            cwd=checkpoints if script else REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = t_start + 120
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"streamlit exited early:\n{log.read_text()[-2000:]}")
-                if time.perf_counter() > deadline:
-                    raise RuntimeError(f"no health after 120 s:\n{log.read_text()[-2000:]}")
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                        if r.read().strip() == b"ok":
-                            break
-                except OSError:
-                    pass
-                time.sleep(0.02)
-            yield url, t_start, time.perf_counter()
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 def exception_text(page) -> str | None:
     errors = page.locator("[data-testid=stException]")
     if errors.count() == 0:
@@ -431,7 +385,7 @@ def report(pages, results, errors, breakdown, apptest, args) -> None:
         print("  imports in a fresh interpreter (median of 3, each after the previous ones):")
         for k, v in breakdown.items():
             print(f"    {k:<22} {v:5.2f} s")
-    print(f"\n== Page switch via the sidebar link, click -> idle + title (median seconds) ==")
+    print("\n== Page switch via the sidebar link, click -> idle + title (median seconds) ==")
     print(f"  {'page':<26} {'first':>6} {'+charts':>7} {'run':>6} {'repeat':>6} {'+charts':>7} {'run':>6}"
           + ("  | AppTest script first / repeat, charts (KiB)" if apptest else ""))
     worst_first = worst_repeat = 0.0

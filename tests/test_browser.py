@@ -10,16 +10,13 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+
+from streamlit_server import streamlit_server
 
 from ui.common import PAGES
 
@@ -45,49 +42,11 @@ else:
         pytest.skip(f"{CHROMIUM} is missing (apt install chromium)", allow_module_level=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def streamlit_server(checkpoints: Path, log: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "VAE_LAB_CHECKPOINTS": str(checkpoints)}
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
-             "true", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.time() + 60
-            while True:
-                assert proc.poll() is None, f"streamlit exited early:\n{log.read_text()[-2000:]}"
-                assert time.time() < deadline, f"no health after 60 s:\n{log.read_text()[-2000:]}"
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                        if r.read().strip() == b"ok":
-                            break
-                except OSError:
-                    pass
-                time.sleep(0.3)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 @pytest.fixture
 def server(pair_root, tmp_path) -> Iterator[tuple[str, Path]]:
     root = tmp_path / "checkpoints"
     shutil.copytree(pair_root, root)
-    with streamlit_server(root, tmp_path / "streamlit.log") as url:
+    with streamlit_server(root, tmp_path / "streamlit.log") as (url, _, _):
         yield url, root
 
 

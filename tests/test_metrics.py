@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vae_core import ModelConfig, TrainConfig, list_runs, load_run, run_to_end, train
+from vae_core import ModelConfig, list_runs, load_run, run_to_end, train
 from vae_core.__main__ import main
 from vae_core.classifier import CACHE_DIR, load_or_train
 from vae_core.metrics import (CLAIMS, METRICS, active_units, centring, compare_rows, coverage,
