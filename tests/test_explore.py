@@ -199,12 +199,15 @@ def test_latent_scatter_traces_and_shared_axes(pair, digits):
     n_classes = len(np.unique(labels))
     figs = [figures.latent_scatter(c, labels, digits.class_names, t, rng) for c, t in zip(codes, "AB")]
     for fig in figs:
-        kinds = [type(t).__name__ for t in fig.data]
-        assert kinds.count("Scattergl") == n_classes and kinds.count("Scatter") == 3  # classes + 1/2/3σ
+        kinds = [type(t).__name__ for t in fig.data]  # 359 points: SVG for all traces
+        assert kinds == ["Scatter"] * (3 + n_classes)  # the prior's 1/2/3σ circles, then classes
         assert tuple(fig.layout.xaxis.range) == tuple(fig.layout.yaxis.range) == rng
-        points = [t for t in fig.data if isinstance(t, type(fig.data[-1]))]
+        points = [t for t in fig.data if t.mode == "markers"]
         assert sum(len(t.customdata) for t in points) == len(labels)
     assert figs[0].layout.xaxis.range == figs[1].layout.xaxis.range
+    many = np.random.default_rng(0).normal(size=(10_000, 2))
+    big = figures.latent_scatter(many, np.arange(10_000) % 10, digits.class_names, "M", rng)
+    assert [type(t).__name__ for t in big.data].count("Scattergl") == 10  # WebGL for 10,000 codes
     _, logvar = encode_dataset(vae.model, digits.test_x[:20])
     ell = posterior_ellipses(codes[1][:20], logvar, dims_projection(2))
     fig = figures.latent_scatter(codes[1], labels, digits.class_names, "V", rng, ellipses=ell)
