@@ -132,7 +132,8 @@ with settings:
                    f"{data.image_shape[1]}×{data.image_shape[2]}. {data.note}")
 
     mode = st.segmented_control("Model", MODES, default="AE+VAE pair", required=True,
-                                key="train_mode", on_change=refill_name)
+                                key="train_mode", on_change=refill_name,
+                                format_func=lambda m: m.replace("Beta ", "β "))  # fits the column
     is_ae, is_sweep = mode == "AE", mode == "Beta sweep"
     if is_sweep:
         betas_text = st.text_input("Betas (one VAE each)", DEFAULT_SWEEP, key="train_betas")
