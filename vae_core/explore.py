@@ -23,21 +23,11 @@ from .models import LatentModel, reparameterize
 
 def encode_dataset(model: LatentModel, x: torch.Tensor,
                    batch: int = 2048) -> tuple[np.ndarray, np.ndarray | None]:
-    """Codes of all images ``x`` (N, C, H, W): ``(mu, logvar)`` as float32 numpy (N, D);
-    ``logvar`` is None for the AutoEncoder (its code is a point, mu = z)."""
-    mus: list[torch.Tensor] = []
-    logvars: list[torch.Tensor] = []
-    with torch.inference_mode():
-        for start in range(0, len(x), batch):
-            mu, logvar = model.encode(x[start:start + batch])
-            mus.append(mu)
-            if logvar is not None:
-                logvars.append(logvar)
-    empty = np.zeros((0, model.latent_dim), np.float32)
-    mu_np = torch.cat(mus).numpy().astype(np.float32) if mus else empty
-    if model.kind != "vae":
-        return mu_np, None
-    return mu_np, torch.cat(logvars).numpy().astype(np.float32) if logvars else empty
+    """``model.encode_all`` as float32 numpy for the figures: ``(mu, logvar)`` (N, D); ``logvar``
+    is None for the AutoEncoder (its code is a point, mu = z)."""
+    mu, logvar = model.encode_all(x, batch)
+    return mu.numpy().astype(np.float32), (None if logvar is None else
+                                           logvar.numpy().astype(np.float32))
 
 
 def decode_images(model: LatentModel, z: np.ndarray | torch.Tensor, batch: int = 4096) -> np.ndarray:

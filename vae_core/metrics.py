@@ -65,7 +65,8 @@ from torch.distributions import Normal
 from .classifier import JudgedClassifier
 from .data import ImageDataset
 from .losses import kl_per_dim, recon_per_image
-from .models import LatentModel
+from .models import LatentModel, reparameterize
+from .train import evaluate
 
 RADIUS = 2.0  # the prior's 2-sigma disk / box
 COVERAGE_CELLS = 12  # grid cells per side over [-2, 2]: ~113 cells inside the disk
@@ -123,21 +124,6 @@ METRICS: dict[str, tuple[str, str]] = {
 
 
 # --- code statistics ----------------------------------------------------------------------------
-
-@torch.no_grad()
-def encode_all(model: LatentModel, x: torch.Tensor, batch_size: int = 4096
-               ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(mu (N, D), logvar (N, D) or None): the VAE's means, or the AE's codes z."""
-    model.eval()
-    mus, logvars = [], []
-    for i in range(0, len(x), batch_size):
-        mu, logvar = model.encode(x[i:i + batch_size])
-        mus.append(mu)
-        if logvar is not None:
-            logvars.append(logvar)
-    mu = torch.cat(mus) if mus else x.new_zeros((0, model.latent_dim))
-    return mu, (torch.cat(logvars) if logvars else None)
-
 
 def centring(codes: torch.Tensor) -> float:
     """‖mean of the codes‖."""
@@ -266,8 +252,7 @@ def log_weights(model: LatentModel, x: torch.Tensor, k: int, gen: torch.Generato
     """log p(x|z) + log p(z) − log q(z|x) and −log p(x|z) for k samples z ~ q(z|x): (k, B) each."""
     mu, logvar = model.encode(x)
     std = torch.exp(0.5 * logvar)
-    eps = torch.randn((k, *mu.shape), generator=gen, dtype=mu.dtype)
-    z = mu + std * eps  # (k, B, D)
+    z = reparameterize(mu.expand(k, *mu.shape), logvar.expand(k, *logvar.shape), gen)  # (k, B, D)
     logits = model.decode(z.reshape(-1, mu.shape[1]))
     xs = x.unsqueeze(0).expand(k, *x.shape).reshape(-1, *x.shape[1:])
     recon = recon_per_image(logits, xs).reshape(k, -1)  # (k, B), -log p(x|z)
@@ -306,11 +291,10 @@ def scorecard(model: LatentModel, dataset: ImageDataset, judge: JudgedClassifier
               run: str = "") -> dict[str, Any]:
     """Every metric of the module docstring for one model on ``dataset.test_x``."""
     t0 = time.perf_counter()
-    model.eval()
     clf = judge.model if isinstance(judge, JudgedClassifier) else judge
     acc = judge.accuracy if isinstance(judge, JudgedClassifier) else None
     x = dataset.test_x
-    mu, logvar = encode_all(model, x)
+    mu, logvar = model.encode_all(x)
     basis = view_basis(mu, view)
     view2d = (mu @ basis).numpy()
     out: dict[str, Any] = {
@@ -325,10 +309,8 @@ def scorecard(model: LatentModel, dataset: ImageDataset, judge: JudgedClassifier
     }
     freq = torch.bincount(dataset.test_y, minlength=clf.n_classes if hasattr(clf, "n_classes") else 0)
     out.update(prior_confidence(model, clf, seed=seed, class_freq=freq))
-    if logvar is None:
-        recon = torch.cat([recon_per_image(model.decode(mu[i:i + 4096]), x[i:i + 4096])
-                           for i in range(0, len(x), 4096)])
-        out.update({"recon": float(recon.double().mean()), "kl": None, "elbo": None,
+    if logvar is None:  # the AE's code is a point: recon is deterministic
+        out.update({"recon": evaluate(model, x)["recon"], "kl": None, "elbo": None,
                     "iwae_nll": None, "kl_per_dim": None, "active_units": None})
     else:
         nll, recon = iwae_nll_per_image(model, x, iwae_k, seed=seed + 1)
@@ -427,13 +409,7 @@ class SweepPoint:
 def sweep_point(name: str, model: LatentModel, beta: float, kl_warmup_epochs: int,
                 dataset: ImageDataset, seed: int = 0) -> SweepPoint:
     """Rate and distortion (one seeded z per test image) and active units of one sweep run."""
-    x = dataset.test_x
-    mu, logvar = encode_all(model, x)
-    gen = torch.Generator().manual_seed(seed)
-    z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen)
-    recon = torch.cat([recon_per_image(model.decode(z[i:i + 4096]), x[i:i + 4096])
-                       for i in range(0, len(x), 4096)])
-    au = active_units(mu)
-    return SweepPoint(name, float(beta), float(kl_per_dim(mu, logvar).sum(1).double().mean()),
-                      float(recon.double().mean()), au, model.latent_dim, int(kl_warmup_epochs),
-                      au == 0)
+    test = evaluate(model, dataset.test_x, seed=seed)  # the training loop's own test numbers
+    au = active_units(model.encode_all(dataset.test_x)[0])
+    return SweepPoint(name, float(beta), test["kl"], test["recon"], au, model.latent_dim,
+                      int(kl_warmup_epochs), au == 0)

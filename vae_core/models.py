@@ -181,6 +181,18 @@ class LatentModel(nn.Module):
         """Logits of the pixel means; ``torch.sigmoid`` of them is the image."""
         return self.decoder(z)
 
+    @torch.inference_mode()
+    def encode_all(self, x: torch.Tensor, batch_size: int = 4096
+                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``encode`` over a whole data set in batches, without autograd: (mu (N, D), logvar or
+        None). Read-only, so a model shared by every dashboard session can serve them all."""
+        parts = [self.encode(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        if not parts:
+            empty = x.new_zeros((0, self.latent_dim))
+            return empty, (empty if self.kind == "vae" else None)
+        mu = torch.cat([m for m, _ in parts])
+        return mu, (torch.cat([lv for _, lv in parts]) if parts[0][1] is not None else None)
+
 
 class AutoEncoder(LatentModel):
     """Deterministic bottleneck: each input maps to one point z; nothing shapes the space."""

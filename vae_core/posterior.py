@@ -17,7 +17,7 @@ import torch
 from torch.distributions import Normal
 
 from .losses import kl_per_dim, recon_per_image
-from .models import LatentModel
+from .models import LatentModel, reparameterize
 
 GRID = 200
 MASS_FLOOR = 1e-9  # relative posterior density that still counts as "mass" for the second pass
@@ -80,7 +80,6 @@ def grid_posterior(model: LatentModel, x: torch.Tensor, n: int = GRID, elbo_samp
     """p(z|x) on an n×n grid for one image x (C, H, W) and a latent-2 VAE."""
     if model.kind != "vae" or model.latent_dim != 2:
         raise ValueError("the true posterior on a grid needs a VAE with latent size 2")
-    model.eval()
     mu_t, logvar_t = model.encode(x.unsqueeze(0))
     mu, sigma = mu_t[0].double().numpy(), torch.exp(0.5 * logvar_t[0]).double().numpy()
     # Pass 1: a wide box around the prior and q.
@@ -100,7 +99,7 @@ def grid_posterior(model: LatentModel, x: torch.Tensor, n: int = GRID, elbo_samp
     log_px = _logsumexp(lj) + math.log(area)
     # ELBO = E_q[log p(x|z)] - KL(q || p(z)), the expectation by seeded samples.
     gen = torch.Generator().manual_seed(seed)
-    z = mu_t + torch.exp(0.5 * logvar_t) * torch.randn((elbo_samples, 2), generator=gen)
+    z = reparameterize(mu_t.expand(elbo_samples, 2), logvar_t.expand(elbo_samples, 2), gen)
     rec = recon_per_image(model.decode(z), x.unsqueeze(0).expand(elbo_samples, *x.shape))
     kl = float(kl_per_dim(mu_t, logvar_t).sum())
     elbo = -float(rec.double().mean()) - kl
