@@ -13,6 +13,7 @@ from ui.state import LATENT, run_choice_key
 from vae_core import RunError
 from vae_core.classifier import JudgedClassifier, load_or_train
 from vae_core.figures import posterior_figure, sweep_figure
+from vae_core.jobs import DEFAULT_SWEEP_BETAS
 from vae_core.metrics import (DEFAULT_IWAE_K, SweepPoint, iwae_nll_per_image, scorecard, sweep_groups,
                               sweep_point)
 from vae_core.posterior import grid_posterior
@@ -110,7 +111,8 @@ elif section == "β sweep":
     groups = sweep_groups(usable_runs())
     if not groups:
         st.info("No β sweep yet. Run one from the Train page or the command line: "
-                "`python -m vae_core sweep --betas 0,0.25,0.5,1,2,4,8`.")
+                "`python -m vae_core sweep --betas "
+                + ",".join(f"{b:g}" for b in DEFAULT_SWEEP_BETAS) + "`.")
     else:
         sweep_id = st.selectbox("Sweep", list(groups), key="evidence_sweep",
                                 format_func=lambda g: f"{g} ({len(groups[g])} runs)")
