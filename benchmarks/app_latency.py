@@ -7,7 +7,7 @@ Chromium (Debian's ``/usr/bin/chromium`` driven by the ``playwright`` package):
    showing ``[data-testid=stApp][data-test-script-state=notRunning]`` with the Overview's title
    and no ``stException``; plus when its plotly charts have drawn. Target <= 5 s.
    Breakdown, each in a fresh interpreter: import time of streamlit, plotly, torch, vae_core and
-   ui.common (the script imports torch only when the first browser session runs it, not when the
+   ui.resources (the script imports torch only when the first browser session runs it, not when the
    server starts), and the server-side script time of every page via AppTest (first run, which
    fills the caches, and a repeat run), which separates Python time from browser/websocket time.
 2. Page switches in one session, through the sidebar's navigation links (a link keeps the
