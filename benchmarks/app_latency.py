@@ -7,10 +7,10 @@ Chromium (Debian's ``/usr/bin/chromium`` driven by the ``playwright`` package):
    showing ``[data-testid=stApp][data-test-script-state=notRunning]`` with the Overview's title
    and no ``stException``; plus when its plotly charts have drawn. Target <= 5 s.
    Breakdown, each in a fresh interpreter: import time of streamlit, plotly, torch, vae_core and
-   ui.common (the script imports torch only when the first browser session runs it, not when the
+   ui.resources (the script imports torch only when the first browser session runs it, not when the
    server starts), and the server-side script time of every page via AppTest (first run, which
    fills the caches, and a repeat run), which separates Python time from browser/websocket time.
-2. Page switches in one session, through the sidebar's ``st.page_link`` links (a link keeps the
+2. Page switches in one session, through the sidebar's navigation links (a link keeps the
    session; ``page.goto`` would start a new one): from the click until the script state is
    ``notRunning`` again with the page's own title in the main area. First visits (caches of a
    fresh server empty) and repeat visits are reported apart. Target <= 1 s.
@@ -30,7 +30,6 @@ read medians. It always exits 0 (a benchmark, not a test) and says which targets
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import re
@@ -82,20 +81,14 @@ CHARTS_JS = """
 
 
 def page_table() -> list[tuple[str, str, str]]:
-    """(file, sidebar label, st.title text) of each existing page, in sidebar order.
+    """(file, sidebar label, st.title text) of each page, in sidebar order (``ui.navigation``,
+    which imports neither torch nor streamlit: this process stays light beside the server)."""
+    from ui.navigation import PAGES
 
-    ``ui.common.PAGES`` is read with ``ast`` rather than imported: importing it would load torch
-    and streamlit into this process (seconds of CPU that the server under test would lose)."""
-    tree = ast.parse((REPO / "ui" / "common.py").read_text())
-    node = next(n for n in tree.body if isinstance(n, ast.Assign)
-                and any(getattr(t, "id", None) == "PAGES" for t in n.targets))
     out = []
-    for file, label, _ in ast.literal_eval(node.value):
-        path = REPO / file
-        if not path.exists():
-            continue
-        m = re.search(r"""st\.title\(\s*(["'])(.+?)\1""", path.read_text())
-        out.append((file, label, m.group(2) if m else label))
+    for p in PAGES:
+        m = re.search(r"""st\.title\(\s*(["'])(.+?)\1""", (REPO / p.file).read_text())
+        out.append((p.file, p.title, m.group(2) if m else p.title))
     return out
 
 
@@ -131,7 +124,7 @@ import json, sys, time
 sys.path.insert(0, {repo!r})
 out = {{}}
 t0 = time.perf_counter()
-for mod in ("streamlit", "plotly.graph_objects", "torch", "vae_core", "ui.common"):
+for mod in ("streamlit", "plotly.graph_objects", "torch", "vae_core", "ui.resources"):
     t = time.perf_counter()
     __import__(mod)
     out[mod] = time.perf_counter() - t
@@ -149,7 +142,8 @@ out = {{}}
 for file in pages:
     times = []
     for _ in range(3):
-        at = AppTest.from_file({repo!r} + "/" + file, default_timeout=120)
+        at = AppTest.from_file({repo!r} + "/streamlit_app.py", default_timeout=120)
+        at.switch_page(file)  # through the frame, as a browser session runs it
         t = time.perf_counter()
         at.run()
         times.append(time.perf_counter() - t)
@@ -223,7 +217,7 @@ def baseline_round(browser, folder: Path, rounds: int, log: Path, timeout_ms: fl
             for p in range(1 + rounds):
                 for label in ("Blank", "Charts", "Home"):
                     t = time.perf_counter()
-                    page.locator("[data-testid=stSidebar]").get_by_role("link", name=label, exact=True).click()
+                    page.locator("[data-testid=stSidebar]").get_by_role("link", name=label).click()
                     t_ready = wait_ready(page, f"{label} page", timeout_ms)
                     t_charts = wait_charts(page)
                     kind = "first" if p == 0 else "repeat"
@@ -290,7 +284,7 @@ def one_round(browser, checkpoints: Path, pages: list[tuple[str, str, str]], rep
             for p in range(1 + repeats):
                 for file, label, title in order:
                     kind = "first" if p == 0 and file != overview[0] else "repeat"
-                    link = page.locator("[data-testid=stSidebar]").get_by_role("link", name=label, exact=True)
+                    link = page.locator("[data-testid=stSidebar]").get_by_role("link", name=label)
                     try:
                         wall, t = time.time(), time.perf_counter()
                         link.click()

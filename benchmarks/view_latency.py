@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from vae_core import ModelConfig, build_model, figures  # noqa: E402
-from vae_core.explore import decode_images, grid_axis, grid_codes, shared_range, tile  # noqa: E402
+from vae_core.latent_tools import decode_images, grid_axis, grid_codes, shared_range  # noqa: E402
 
 TARGET_MS = 100.0
 
@@ -50,12 +50,13 @@ def bench_grid(name: str, cfg: ModelConfig, trials: int, n: int = 20) -> None:
     axis = grid_axis(n, 3.0)
 
     def compute() -> np.ndarray:
-        return tile(decode_images(model, grid_codes(n, cfg.latent_dim, r=3.0)), n)
+        return decode_images(model, grid_codes(n, cfg.latent_dim, r=3.0))
 
-    image = compute()
+    images = compute()
+    image = figures.tile(images, n, pad=1)
 
-    def draw() -> str:
-        return figures.decoded_grid(image, name, axis).to_json()
+    def draw() -> str:  # tiling, PNG encoding and JSON
+        return figures.decoded_grid(images, n, name, axis).to_json()
 
     c, d = median_ms(compute, trials), median_ms(draw, trials)
     print(f"  {name:<28} compute {c:7.1f} ms ({c / TARGET_MS:4.2f}x of the {TARGET_MS:.0f} ms target)"

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.common import (checkpoints_root, dataset_or_error, get_pool, page_link, runs,
-                       show_job_progress, sidebar)
+from ui import navigation
+from ui.resources import checkpoints_root, dataset_or_error, get_pool, runs
+from ui.training import show_job_progress
 from vae_core import (InvalidRunName, ModelConfig, RunError, TrainConfig, delete_run,
                       unique_run_name, validate_run_name)
+from vae_core.config import default_hidden
 from vae_core.figures import loss_curves
-from vae_core.jobs import (MODES, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, QUICK_PAIR_LR, Job,
-                           parse_betas, plan_runs)
+from vae_core.jobs import (DEFAULT_SWEEP_BETAS, MODES, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS,
+                           QUICK_PAIR_HIDDEN, QUICK_PAIR_LR, Job, parse_betas, plan_runs)
 from vae_core.runs import final_metrics
 
 JOB_KEY = "train_job"
@@ -21,24 +23,22 @@ REFRESH_S = 0.5
 # Fine steps below 1 (where posterior collapse and blurriness trade off), coarse above.
 BETAS = [round(0.05 * i, 2) for i in range(21)] + [1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0,
                                                    6.0, 8.0, 10.0]
-DEFAULT_SWEEP = "0, 0.25, 0.5, 1, 2, 4, 8"
+DEFAULT_SWEEP = ", ".join(f"{b:g}" for b in DEFAULT_SWEEP_BETAS)
 DATASETS = {"digits": "Digits: 8×8, bundled, offline", "mnist": "MNIST: 28×28 (downloads)",
             "fashion-mnist": "Fashion-MNIST: 28×28 (downloads)", "idx": "A folder of IDX files"}
-BASE_NAMES = {"AE": "ae", "VAE": "vae", "AE+VAE pair": "pair", "Beta sweep": "sweep"}
+MODE_LABELS = {"ae": "AE", "vae": "VAE", "pair": "AE+VAE pair", "sweep": "β sweep"}  # vae_core.jobs.MODES
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2]
 
-st.set_page_config(page_title="Train · VAE Lab", layout="wide")
-sidebar()
 
 
 def fresh_name(mode: str) -> str:
     """A base name free as a folder (``unique_run_name``), as a group (a sweep saves only
     NAME-b<beta>) and in this session's job, whose runs are not saved until they end."""
-    taken = {r.pair for r in runs() if r.pair}
+    taken = {r.group for r in runs() if r.group}
     job: Job | None = st.session_state.get(JOB_KEY)
     if job is not None:
-        taken |= {job.pair} | {r.name for r in job.runs}
-    base, i = BASE_NAMES.get(mode, "run"), 1
+        taken |= {job.group} | {r.name for r in job.runs}
+    base, i = mode, 1  # the plan mode doubles as the base name: "pair", "pair-2", …
     while True:
         candidate = base if i == 1 else f"{base}-{i}"
         if (unique_run_name(candidate, checkpoints_root()) == candidate
@@ -48,12 +48,7 @@ def fresh_name(mode: str) -> str:
 
 
 def refill_name() -> None:
-    st.session_state["train_name"] = fresh_name(st.session_state.get("train_mode") or MODES[2])
-
-
-def hidden_sizes(arch: str, width: int) -> tuple[int, ...]:
-    """MLP: two layers, width then width/2. Conv: channels width/4 then width/2 (cheaper)."""
-    return (width, width // 2) if arch == "mlp" else (max(4, width // 4), max(8, width // 2))
+    st.session_state["train_name"] = fresh_name(st.session_state.get("train_mode") or "pair")
 
 
 # --- live view of this session's job ------------------------------------------------------------
@@ -61,7 +56,7 @@ def hidden_sizes(arch: str, width: int) -> tuple[int, ...]:
 def curves(job: Job, key: str) -> None:
     kinds = {r.name: r.model_config.kind for r in job.runs}
     records = dict(job.records)  # a snapshot: the worker thread may add a run's list meanwhile
-    st.plotly_chart(loss_curves(records, kinds), key=key, config={"displayModeBar": False})
+    st.plotly_chart(loss_curves(records, kinds).update_layout(height=340), key=key, config={"displayModeBar": False})
 
 
 @st.fragment(run_every=REFRESH_S)
@@ -104,10 +99,9 @@ def show_results(job: Job) -> None:
             "seconds": st.column_config.NumberColumn(format="%.1f")}, key="train_results")
     if any(job.records.values()):
         curves(job, "train_final_curves")
-    if job.pair and not job.interleave:  # a beta sweep
-        page_link("pages/6_Evidence.py", "See this sweep's rate–distortion plot on Evidence",
-                  ":material/fact_check:")
-    page_link("pages/2_Latent_space.py", "Look at the latent space", ":material/scatter_plot:")
+    if job.group and not job.interleave:  # a beta sweep
+        navigation.link(navigation.EVIDENCE, "See this sweep's rate–distortion plot on Evidence")
+    navigation.link(navigation.LATENT_SPACE, "Look at the latent space")
 
 
 # --- settings ------------------------------------------------------------------------------------
@@ -131,10 +125,9 @@ with settings:
         st.caption(f"{len(data.train_x):,} training and {len(data.test_x):,} test images of "
                    f"{data.image_shape[1]}×{data.image_shape[2]}. {data.note}")
 
-    mode = st.segmented_control("Model", MODES, default="AE+VAE pair", required=True,
-                                key="train_mode", on_change=refill_name,
-                                format_func=lambda m: m.replace("Beta ", "β "))  # fits the column
-    is_ae, is_sweep = mode == "AE", mode == "Beta sweep"
+    mode = st.segmented_control("Model", MODES, default="pair", required=True,
+                                key="train_mode", on_change=refill_name, format_func=MODE_LABELS.get)
+    is_ae, is_sweep = mode == "ae", mode == "sweep"
     if is_sweep:
         betas_text = st.text_input("Betas (one VAE each)", DEFAULT_SWEEP, key="train_betas")
         beta = 1.0
@@ -172,14 +165,14 @@ if clicked and data is not None:
         validate_run_name(name)
         betas = parse_betas(betas_text) if is_sweep else []
         model_cfg = ModelConfig(kind="ae" if is_ae else "vae", latent_dim=int(latent_dim),
-                                arch=arch, hidden=hidden_sizes(arch, width),
+                                arch=arch, hidden=default_hidden(arch, width),
                                 input_shape=data.image_shape)
         train_cfg = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),
                                 beta=float(beta), seed=int(seed), kl_warmup_epochs=int(warmup))
         specs, group = plan_runs(mode, name, model_cfg, train_cfg, betas)
         for s in specs:
             validate_run_name(s.name)
-        taken = {r.name for r in runs()} | {r.pair for r in runs() if r.pair}
+        taken = {r.name for r in runs()} | {r.group for r in runs() if r.group}
         clash = [n for n in [s.name for s in specs] + ([group] if group else []) if n in taken]
         if clash:
             raise ValueError(f"Run name already used: {', '.join(sorted(set(clash)))}. "
@@ -189,7 +182,7 @@ if clicked and data is not None:
             st.error(str(e), icon=":material/error:")
     else:
         st.session_state[JOB_KEY] = get_pool().submit(
-            specs, spec, root=str(checkpoints_root()), pair=group,
+            specs, spec, root=str(checkpoints_root()), group=group,
             interleave=not is_sweep)  # a sweep: points appear one by one, each run whole
         st.session_state["train_name_stale"] = True
         st.rerun()
@@ -215,7 +208,7 @@ else:
         "name": r.name, "kind": r.kind.upper() or "?",
         "beta": r.beta if r.kind == "vae" else None, "latent dim": r.latent_dim,
         "data set": r.dataset, "epochs": r.epochs, "test recon": r.final.get("recon"),
-        "test KL": r.final.get("kl"), "status": r.status, "reason": r.reason, "group": r.pair,
+        "test KL": r.final.get("kl"), "status": r.status, "reason": r.reason, "group": r.group,
     } for r in infos], hide_index=True, key="train_runs_table", column_config={
         "test recon": st.column_config.NumberColumn(format="%.2f"),
         "test KL": st.column_config.NumberColumn(format="%.2f"),

@@ -1,22 +1,22 @@
 """Latent space: where the AE and the VAE put the test images, drawn over the prior N(0, I)."""
 import streamlit as st
 
-from ui.common import latent_panels, pick_pair, plane_picker, show_images, sidebar, test_codes
+from ui.panels import encoded_models, latent_panels, show_images
+from ui.pickers import pick_pair, plane_picker, selected_indices
+from ui.state import LATENT
 from vae_core import figures
-from vae_core.explore import decode_images, posterior_ellipses, selected_indices, subset_indices
+from vae_core.latent_tools import decode_images, posterior_ellipses, subset_indices
 
 N_ELLIPSES = 120  # enough to see the overlap, few enough to still see the points
 MAX_SHOWN = 16
 
-st.set_page_config(page_title="Latent space · VAE Lab", layout="wide")
-sidebar()
 st.title("Latent space")
 st.caption("Every point is one test image's code: the AE's z, the VAE's posterior mean μ. The grey "
            "circles are the prior N(0, I) at 1, 2 and 3σ: the region the VAE samples from when it "
            "generates. Both panels share their axes, so sizes can be compared directly.")
 
-ae, vae = pick_pair("latent")
-models = test_codes(ae, vae)
+ae, vae = pick_pair(LATENT)
+models = encoded_models(ae, vae)
 if not models:
     st.stop()
 
@@ -50,7 +50,7 @@ for col, panel in zip(st.columns(len(panels)), panels):
             panel.projection(m.mu), panel.projection.axis_titles, axis_range,
             title=f"{m.label}: marginals of the codes",
             prior_center=panel.projection.prior_center,
-            color=figures.AE_COLOR if m.label == "AE" else figures.VAE_COLOR),
+            color=figures.AE_COLOR if m.label == "AE" else figures.VAE_COLOR).update_layout(height=230),
             key=f"latent_marginals_{m.label.lower()}")
 st.caption("If the codes followed the prior, each histogram would follow the black N(0, 1) curve. "
            "The VAE's come close because its loss asks for it; the AE's need not.")

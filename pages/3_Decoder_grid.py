@@ -1,19 +1,18 @@
 """Decoder grid: what each decoder draws at every point of a regular grid of latent codes."""
 import streamlit as st
 
-from ui.common import latent_panels, pick_pair, pick_test_image, plane_picker, sidebar, test_codes
+from ui.panels import encoded_models, latent_panels
+from ui.pickers import pick_pair, pick_test_image, plane_picker
 from vae_core import figures
-from vae_core.explore import decode_images, grid_axis, grid_codes, tile
+from vae_core.latent_tools import decode_images, grid_axis, grid_codes
 
-st.set_page_config(page_title="Decoder grid · VAE Lab", layout="wide")
-sidebar()
 st.title("Decoder grid")
 st.caption("Instead of encoding images, walk the latent space on a regular grid and ask each decoder "
            "what it draws there. The small scatter under each grid shows where that grid lies "
            "relative to the codes of real test images.")
 
 ae, vae = pick_pair("grid")
-models = test_codes(ae, vae)
+models = encoded_models(ae, vae)
 if not models:
     st.stop()
 
@@ -40,8 +39,9 @@ for col, panel in zip(st.columns(len(panels)), panels):
     images = decode_images(m.run.model, grid_codes(n, m.latent_dim, r=r, quantiles=quantiles,
                                                    dims=dims, base_z=base))
     with col:
-        st.plotly_chart(figures.decoded_grid(tile(images, n, pad=1, pad_value=0.5), f"{m.label} decoder: {m.run.name}", axis,
-                                             panel.projection.axis_titles, two_d=len(dims) == 2),
+        grid = figures.decoded_grid(images, n, f"{m.label} decoder: {m.run.name}", axis,
+                                    panel.projection.axis_titles, two_d=len(dims) == 2)
+        st.plotly_chart(grid.update_layout(height=460),
                         key=f"grid_image_{m.label.lower()}")
         fig = panel.scatter(axis_range, title=f"{m.label}: where the grid lies", height=320,
                             marker_size=3, opacity=0.5, show_legend=False)

@@ -1,19 +1,17 @@
 """Generate & interpolate: decode draws from the prior, and walk straight between two codes."""
 import streamlit as st
 
-from ui.common import (latent_panels, pick_pair, pick_test_image, plane_picker, show_images,
-                       sidebar, test_codes)
+from ui.panels import encoded_models, latent_panels, show_images
+from ui.pickers import pick_pair, pick_test_image, plane_picker
 from vae_core import figures
-from vae_core.explore import decode_images, interpolate, sample_prior
+from vae_core.latent_tools import decode_images, interpolate, sample_prior
 
 N_SAMPLES = 64
 
-st.set_page_config(page_title="Generate & interpolate · VAE Lab", layout="wide")
-sidebar()
 st.title("Generate & interpolate")
 
 ae, vae = pick_pair("generate")
-models = test_codes(ae, vae)
+models = encoded_models(ae, vae)
 if not models:
     st.stop()
 

@@ -2,12 +2,11 @@
 import pandas as pd
 import streamlit as st
 
-from ui.common import latent_panels, pick_pair, pick_test_image, plane_picker, show_images, sidebar, test_codes
+from ui.panels import encoded_models, latent_panels, show_images
+from ui.pickers import pick_pair, pick_test_image, plane_picker
 from vae_core import figures
-from vae_core.explore import ellipse_outlines, kl_monte_carlo, posterior_samples, reparam_demo
+from vae_core.latent_tools import ellipse_outlines, kl_monte_carlo, posterior_samples, reparam_demo
 
-st.set_page_config(page_title="Reparameterization & KL · VAE Lab", layout="wide")
-sidebar()
 st.title("Reparameterization & KL")
 
 st.subheader("z = μ + σ·ε: a sample you can differentiate")
@@ -20,11 +19,11 @@ seed = int(c4.number_input("Seed", 0, 1_000_000, 0, key="reparam_seed"))
 demo = reparam_demo(mu, sigma, n, seed)
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(figures.reparam_histogram(demo.z, mu, sigma), key="reparam_hist")
+    st.plotly_chart(figures.reparam_histogram(demo.z, mu, sigma).update_layout(height=340), key="reparam_hist")
     st.caption("Draw ε ~ N(0, 1), then shift and stretch it: z = μ + σ·ε follows N(μ, σ²) (black). "
                "The randomness sits in ε alone, outside the network.")
 with right:
-    st.plotly_chart(figures.gradient_scatter(demo.eps, demo.dz_dsigma, demo.dz_dmu), key="reparam_grads")
+    st.plotly_chart(figures.gradient_scatter(demo.eps, demo.dz_dsigma, demo.dz_dmu).update_layout(height=340), key="reparam_grads")
     st.caption("torch.autograd, per draw: ∂z/∂μ = 1 and ∂z/∂σ = ε exactly. Gradients pass through "
                "the sample to μ and σ, so the encoder that outputs them can be trained by backprop; "
                "sampling z directly from N(μ, σ²) would give no gradient.")
@@ -44,7 +43,7 @@ st.caption("The closed form ½(μ² + σ² − 1 − log σ²) is exact; the Mon
 
 st.subheader("A trained model: q(z|x) for one test image")
 ae, vae = pick_pair("reparam")
-models = test_codes(ae, vae)
+models = encoded_models(ae, vae)
 if not models:
     st.stop()
 c1, c2, c3 = st.columns(3)

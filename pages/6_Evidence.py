@@ -4,18 +4,20 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ui.common import (checkpoints_root, dataset_or_error, get_dataset, get_run, pick_pair, sidebar,
-                       usable_runs)
+from ui import navigation
+from ui.panels import upscale
+from ui.pickers import pick_pair
+from ui.resources import checkpoints_root, get_dataset, get_run, run_dataset, usable_runs
+from ui.scorecard import compare_rows
+from ui.state import LATENT, run_choice_key
 from vae_core import RunError
 from vae_core.classifier import JudgedClassifier, load_or_train
-from vae_core.explore import upscale
 from vae_core.figures import posterior_figure, sweep_figure
-from vae_core.metrics import (DEFAULT_IWAE_K, SweepPoint, compare_rows, iwae_nll_per_image, scorecard,
-                              sweep_groups, sweep_point)
+from vae_core.jobs import DEFAULT_SWEEP_BETAS
+from vae_core.metrics import (DEFAULT_IWAE_K, SweepPoint, iwae_nll_per_image, scorecard, sweep_groups,
+                              sweep_point)
 from vae_core.posterior import grid_posterior
 
-st.set_page_config(page_title="Evidence", layout="wide")
-sidebar()
 st.title("Evidence")
 st.caption("Each claim of the AE-vs-VAE story, measured on the test split. All numbers are per "
            "image and in nats where they are log-probabilities (summed over pixels, averaged over "
@@ -68,8 +70,7 @@ if section == "Scorecard":
     for label, run in (("AE", ae), ("VAE", vae)):
         if run is None:
             continue
-        ds = dataset_or_error(run.dataset)
-        if ds is None:
+        if run_dataset(run) is None:
             continue
         cards[label] = cached_scorecard(str(run.path), run.created, run.dataset, root, DEFAULT_IWAE_K)
         judge_accuracy = cards[label]["classifier_accuracy"]
@@ -110,15 +111,15 @@ elif section == "β sweep":
     groups = sweep_groups(usable_runs())
     if not groups:
         st.info("No β sweep yet. Run one from the Train page or the command line: "
-                "`python -m vae_core sweep --betas 0,0.25,0.5,1,2,4,8`.")
+                "`python -m vae_core sweep --betas "
+                + ",".join(f"{b:g}" for b in DEFAULT_SWEEP_BETAS) + "`.")
     else:
         sweep_id = st.selectbox("Sweep", list(groups), key="evidence_sweep",
                                 format_func=lambda g: f"{g} ({len(groups[g])} runs)")
         members = groups[sweep_id]
-        ds = dataset_or_error(members[0].dataset)
-        if ds is not None:
+        if run_dataset(get_run(members[0])) is not None:
             points = cached_sweep(tuple((str(r.path), r.created) for r in members), members[0].dataset)
-            event = st.plotly_chart(sweep_figure(points), key="evidence_sweep_chart",
+            event = st.plotly_chart(sweep_figure(points).update_layout(height=420), key="evidence_sweep_chart",
                                     on_select="rerun", selection_mode="points",
                                     width="stretch")
             selected = [p.get("customdata") for p in (event.selection.points if event else [])
@@ -143,8 +144,8 @@ elif section == "β sweep":
             with c2:
                 st.write("")
                 if st.button("Open its latent plot", key="evidence_open_latent"):
-                    st.session_state["latent_vae_run"] = by_name[name]
-                    st.switch_page("pages/2_Latent_space.py")
+                    st.session_state[run_choice_key(LATENT, "vae")] = by_name[name]
+                    st.switch_page(navigation.LATENT_SPACE.file)
 
 else:  # True posterior
     if vae is None:
@@ -153,7 +154,7 @@ else:  # True posterior
         st.info(f"The true posterior on a grid needs latent size 2; this VAE has "
                 f"{vae.model_config.latent_dim}. Pick or train a latent-2 VAE.")
     else:
-        ds = dataset_or_error(vae.dataset)
+        ds = run_dataset(vae)
         if ds is not None:
             index = int(st.number_input("Test image", 0, len(ds.test_x) - 1, 0, key="evidence_image"))
             try:
@@ -163,7 +164,8 @@ else:  # True posterior
             else:
                 c1, c2 = st.columns([3, 1])
                 with c1:
-                    st.plotly_chart(posterior_figure(gp.zs1, gp.zs2, gp.post, gp.mu, gp.sigma),
+                    st.plotly_chart(posterior_figure(gp.zs1, gp.zs2, gp.post, gp.mu, gp.sigma)
+                                    .update_layout(height=460),
                                     key="evidence_posterior", width="stretch")
                 with c2:
                     st.image(upscale(ds.test_x[index, 0].numpy(), min_width=128), clamp=True,

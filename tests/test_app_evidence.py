@@ -6,17 +6,14 @@ import shutil
 
 from streamlit.testing.v1 import AppTest
 
+from helpers import no_exception, open_page, train_and_save
+from ui.navigation import EVIDENCE
+from ui.state import LATENT, run_choice_key
 from vae_core import ModelConfig, TrainConfig
-from conftest import train_and_save
-
-PAGE = "../pages/6_Evidence.py"
 
 
 def run_page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=90)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return no_exception(open_page(EVIDENCE.file))
 
 
 def texts(at) -> str:
@@ -29,7 +26,7 @@ def test_scorecard_sweep_and_posterior(checkpoints, digits, fresh_streamlit_cach
     cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(32,), input_shape=digits.image_shape)
     for beta, warm in ((0.0, 0), (40.0, 1)):
         train_and_save(checkpoints, f"sw-b{beta:g}", cfg,
-                       TrainConfig(epochs=3, beta=beta, seed=0, kl_warmup_epochs=warm), digits, pair="sw")
+                       TrainConfig(epochs=3, beta=beta, seed=0, kl_warmup_epochs=warm), digits, group="sw")
     at = run_page()
     table = at.dataframe[0].value
     assert list(table.columns[:5]) == ["Claim", "Metric", "AE", "VAE", "Winner"]
@@ -57,21 +54,18 @@ def test_scorecard_sweep_and_posterior(checkpoints, digits, fresh_streamlit_cach
 
 
 def test_sweep_point_opens_latent_page(checkpoints, digits, fresh_streamlit_cache):
-    """Through the entry file (st.switch_page paths are relative to it): the chosen sweep run is
-    preselected in the Latent space page's VAE picker."""
+    """The chosen sweep run is preselected in the Latent space page's VAE picker."""
     cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(32,), input_shape=digits.image_shape)
     for beta in (0.5, 2.0):
         train_and_save(checkpoints, f"sw-b{beta:g}", cfg, TrainConfig(epochs=2, beta=beta), digits,
-                       pair="sw")
-    at = AppTest.from_file("../streamlit_app.py", default_timeout=90)
-    at.switch_page("pages/6_Evidence.py").run()
-    assert not at.exception, [e.value for e in at.exception]
+                       group="sw")
+    at = run_page()
     at.radio(key="evidence_section").set_value("β sweep").run()
     at.selectbox(key="evidence_sweep_run").set_value("sw-b2")
     at.button(key="evidence_open_latent").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.session_state["latent_vae_run"].name == "sw-b2"
-    assert at.selectbox(key="latent_vae_run").value.name == "sw-b2"  # now on the latent page
+    assert at.title[0].value == "Latent space"
+    assert at.selectbox(key=run_choice_key(LATENT, "vae")).value.name == "sw-b2"
 
 
 def test_no_runs(empty_checkpoints, fresh_streamlit_cache):

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import vae_core.jobs as jobs
+from helpers import chart_specs, open_page
+from helpers import no_exception as ok
+from ui.navigation import TRAIN
 from vae_core import ModelConfig, TrainConfig
 from vae_core.figures import loss_curves
+from vae_core.metrics import CLAIMS
 
-OVERVIEW = "../streamlit_app.py"
-TRAIN = "../pages/1_Train.py"
 TIMEOUT = 60  # the first run of a page imports torch and loads the data set
 
 
@@ -28,17 +29,8 @@ def wait(job: jobs.Job, seconds: float = 60) -> None:
         time.sleep(0.05)
 
 
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def train_page() -> AppTest:
-    return ok(AppTest.from_file(TRAIN, default_timeout=TIMEOUT).run())
-
-
-def chart_specs(at: AppTest) -> list[dict]:
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return ok(open_page(TRAIN.file, timeout=TIMEOUT))
 
 
 RUNS_TABLE, RESULTS_TABLE = "group", "seconds"  # a column only that table has
@@ -67,14 +59,14 @@ def test_loss_curves_draws_recon_and_kl_of_both_members():
 
 def test_plan_runs_modes_and_betas():
     cfg, tcfg = ModelConfig(), TrainConfig(beta=1.0)
-    specs, group = jobs.plan_runs("AE+VAE pair", "p", cfg, tcfg)
+    specs, group = jobs.plan_runs("pair", "p", cfg, tcfg)
     assert [(s.name, s.model_config.kind) for s in specs] == [("p-ae", "ae"), ("p-vae", "vae")]
     assert group == "p" and specs[0].train_config == specs[1].train_config
-    specs, group = jobs.plan_runs("Beta sweep", "s", cfg, tcfg, jobs.parse_betas("0, 0.25,8"))
+    specs, group = jobs.plan_runs("sweep", "s", cfg, tcfg, jobs.parse_betas("0, 0.25,8"))
     assert [(s.name, s.train_config.beta) for s in specs] == [("s-b0", 0.0), ("s-b0.25", 0.25),
                                                               ("s-b8", 8.0)]
     assert group == "s" and {s.model_config.kind for s in specs} == {"vae"}
-    assert jobs.plan_runs("AE", "a", cfg, tcfg) == ([jobs.RunSpec("a", cfg.with_kind("ae"), tcfg)], None)
+    assert jobs.plan_runs("ae", "a", cfg, tcfg) == ([jobs.RunSpec("a", cfg.with_kind("ae"), tcfg)], None)
     for bad in ("", "1, x", "-1", "1, 1"):
         with pytest.raises(ValueError):
             jobs.parse_betas(bad)
@@ -91,7 +83,7 @@ def test_quick_pair_is_a_fair_2d_pair():
 
 def test_overview_without_runs_shows_story_schematics_and_button(empty_checkpoints,
                                                                  fresh_streamlit_cache):
-    at = ok(AppTest.from_file(OVERVIEW, default_timeout=TIMEOUT).run())
+    at = ok(open_page(timeout=TIMEOUT))
     assert len(at.latex) >= 3 and any(r"\sigma \odot \varepsilon" in x.value for x in at.latex)
     assert any("No trained runs yet" in i.value for i in at.info)
     titles = [s["layout"]["title"]["text"] for s in chart_specs(at)]
@@ -100,30 +92,29 @@ def test_overview_without_runs_shows_story_schematics_and_button(empty_checkpoin
 
 
 def test_overview_draws_newest_pair_and_claims(checkpoints, fresh_streamlit_cache):
-    at = ok(AppTest.from_file(OVERVIEW, default_timeout=TIMEOUT).run())
+    at = ok(open_page(timeout=TIMEOUT))
     titles = [s["layout"]["title"]["text"] for s in chart_specs(at)]
     assert titles[:2] == ["AE: demo-ae", "VAE: demo-vae"]
-    claims = pytest.importorskip("vae_core.metrics").CLAIMS
     shown = " ".join(m.value for m in at.markdown)
-    assert all(c["claim"] in shown for c in claims)
+    assert all(c["claim"] in shown for c in CLAIMS)
 
 
+@pytest.mark.slow
 def test_overview_one_click_trains_a_pair_then_opens_latent_space(empty_checkpoints,
                                                                   fresh_streamlit_cache,
                                                                   monkeypatch):
     real = jobs.quick_pair_specs
     monkeypatch.setattr(jobs, "quick_pair_specs", lambda name, shape: real(name, shape, epochs=1))
-    at = ok(AppTest.from_file(OVERVIEW, default_timeout=TIMEOUT).run())
+    at = ok(open_page(timeout=TIMEOUT))
     ok(at.button(key="overview_quick").click().run())
     job = at.session_state["overview_job"]
-    assert job.pair == "quick" and [r.name for r in job.runs] == ["quick-ae", "quick-vae"]
+    assert job.group == "quick" and [r.name for r in job.runs] == ["quick-ae", "quick-vae"]
     wait(job)
     assert job.state == "done", job.error
     assert {p.name for p in empty_checkpoints.iterdir()} == {"quick-ae", "quick-vae"}
     ok(at.run())
     assert "overview_job" not in at.session_state  # switched to the Latent space page once
-    if Path(__file__).parent.joinpath("../pages/2_Latent_space.py").exists():
-        assert at.title[0].value == "Latent space"
+    assert at.title[0].value == "Latent space"
 
 
 # --- Train ---------------------------------------------------------------------------------------
@@ -133,7 +124,7 @@ def test_train_page_lists_runs_and_defaults_to_pair(checkpoints, fresh_streamlit
     runs = table(at, RUNS_TABLE)
     assert set(runs["name"]) == {"demo-ae", "demo-vae"}
     assert set(runs["status"]) == {"finished"} and set(runs["kind"]) == {"AE", "VAE"}
-    assert at.button_group(key="train_mode").value == "AE+VAE pair"
+    assert at.button_group(key="train_mode").value == "pair"
     assert at.text_input(key="train_name").value == "pair"
     assert not at.select_slider(key="train_beta").disabled
     assert at.select_slider(key="train_beta").value == 1.0
@@ -141,11 +132,11 @@ def test_train_page_lists_runs_and_defaults_to_pair(checkpoints, fresh_streamlit
 
 def test_train_mode_toggle_changes_widgets(checkpoints, fresh_streamlit_cache):
     at = train_page()
-    ok(at.button_group(key="train_mode").set_value("AE").run())
+    ok(at.button_group(key="train_mode").set_value("ae").run())
     assert at.select_slider(key="train_beta").disabled
     assert at.number_input(key="train_warmup").disabled
     assert at.text_input(key="train_name").value == "ae"
-    ok(at.button_group(key="train_mode").set_value("Beta sweep").run())
+    ok(at.button_group(key="train_mode").set_value("sweep").run())
     assert not at.get("select_slider") or all(s.key != "train_beta" for s in at.select_slider)
     assert at.text_input(key="train_betas").value == "0, 0.25, 0.5, 1, 2, 4, 8"
     assert at.text_input(key="train_name").value == "sweep"
@@ -180,7 +171,7 @@ def test_submitting_a_pair_trains_saves_and_shows_results(checkpoints, fresh_str
     at.select_slider(key="train_beta").set_value(0.5)
     ok(at.button(key="train_submit").click().run())
     job = at.session_state["train_job"]
-    assert [r.name for r in job.runs] == ["pair-ae", "pair-vae"] and job.pair == "pair"
+    assert [r.name for r in job.runs] == ["pair-ae", "pair-vae"] and job.group == "pair"
     assert job.runs[1].train_config.beta == 0.5  # the slider value, unchanged
     wait(job)
     assert job.state == "done", job.error
@@ -191,7 +182,7 @@ def test_submitting_a_pair_trains_saves_and_shows_results(checkpoints, fresh_str
     runs = table(at, RUNS_TABLE)
     assert {"pair-ae", "pair-vae", "demo-ae", "demo-vae"} == set(runs["name"])
     saved = json.loads((checkpoints / "pair-vae" / "run.json").read_text())
-    assert saved["pair"] == "pair" and saved["train_config"]["beta"] == 0.5
+    assert saved["group"] == "pair" and saved["train_config"]["beta"] == 0.5
     curves = next(s for s in chart_specs(at) if "images seen" in json.dumps(s["layout"]))
     names = {(t["name"], t.get("xaxis", "x")) for t in curves["data"]}
     assert {("pair-ae train", "x"), ("pair-ae train", "x2"), ("pair-vae train", "x"),
@@ -201,14 +192,14 @@ def test_submitting_a_pair_trains_saves_and_shows_results(checkpoints, fresh_str
 
 def test_beta_sweep_submits_one_vae_per_beta_grouped(checkpoints, fresh_streamlit_cache):
     at = train_page()
-    ok(at.button_group(key="train_mode").set_value("Beta sweep").run())
+    ok(at.button_group(key="train_mode").set_value("sweep").run())
     at.text_input(key="train_betas").set_value("0, 2")
     at.number_input(key="train_epochs").set_value(1)
     at.number_input(key="train_warmup").set_value(1)
     ok(at.button(key="train_submit").click().run())
     job = at.session_state["train_job"]
     assert [(r.name, r.train_config.beta) for r in job.runs] == [("sweep-b0", 0.0), ("sweep-b2", 2.0)]
-    assert job.pair == "sweep" and job.interleave is False
+    assert job.group == "sweep" and job.interleave is False
     assert {r.train_config.kl_warmup_epochs for r in job.runs} == {1}
     wait(job)
     assert job.state == "done", job.error
@@ -218,7 +209,7 @@ def test_beta_sweep_submits_one_vae_per_beta_grouped(checkpoints, fresh_streamli
 
 def test_bad_betas_show_an_error(checkpoints, fresh_streamlit_cache):
     at = train_page()
-    ok(at.button_group(key="train_mode").set_value("Beta sweep").run())
+    ok(at.button_group(key="train_mode").set_value("sweep").run())
     at.text_input(key="train_betas").set_value("0, lots")
     ok(at.button(key="train_submit").click().run())
     assert any("Betas must be numbers" in e.value for e in at.error)

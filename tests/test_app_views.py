@@ -9,25 +9,21 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import train_and_save
+from helpers import chart_specs as specs
+from helpers import no_exception, open_page, train_and_save
+from ui import navigation
 from vae_core import ModelConfig, TrainConfig
-from vae_core.explore import kl_closed_form
+from vae_core.latent_tools import kl_closed_form
 
-LATENT = "../pages/2_Latent_space.py"
-GRID = "../pages/3_Decoder_grid.py"
-GENERATE = "../pages/4_Generate.py"
-REPARAM = "../pages/5_Reparameterization.py"
+LATENT = navigation.LATENT_SPACE.file
+GRID = navigation.DECODER_GRID.file
+GENERATE = navigation.GENERATE.file
+REPARAM = navigation.REPARAMETERIZATION.file
 PAGES = (LATENT, GRID, GENERATE, REPARAM)
 
 
 def run(page: str) -> AppTest:
-    at = AppTest.from_file(page, default_timeout=60).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def specs(at: AppTest) -> list[dict]:
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return no_exception(open_page(page, timeout=60))
 
 
 def image_urls(at: AppTest) -> list[str]:
@@ -52,9 +48,9 @@ def odd_root(tmp_path_factory, digits):
     tcfg = TrainConfig(epochs=2, batch_size=128, seed=0)
     base = ModelConfig(kind="vae", hidden=(32,), input_shape=digits.image_shape)
     train_and_save(root, "odd-ae", ModelConfig(**{**base.to_dict(), "kind": "ae", "latent_dim": 1}),
-                   tcfg, digits, pair="odd")
+                   tcfg, digits, group="odd")
     train_and_save(root, "odd-vae", ModelConfig(**{**base.to_dict(), "latent_dim": 3}), tcfg, digits,
-                   pair="odd")
+                   group="odd")
     return root
 
 

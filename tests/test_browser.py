@@ -18,7 +18,7 @@ import pytest
 
 from streamlit_server import streamlit_server
 
-from ui.common import PAGES
+from ui.navigation import LATENT_SPACE, PAGES
 
 pytestmark = pytest.mark.browser
 
@@ -72,9 +72,12 @@ def no_exception(page) -> None:
 
 
 def open_page(page, label: str, timeout: float = 60_000) -> None:
-    """Follow a sidebar link, which (unlike page.goto) keeps the session."""
-    page.locator("[data-testid=stSidebar]").get_by_role("link", name=label, exact=True).click()
+    """Follow a sidebar link, which (unlike page.goto) keeps the session; the sidebar holds one
+    navigation menu (the st.navigation of streamlit_app.py, no legacy pages/ menu beside it)."""
+    nav = page.locator("[data-testid=stSidebarNav]")
+    nav.get_by_role("link", name=label).click()
     settle(page, timeout)
+    assert nav.count() == 1 and page.locator("[data-testid=stSidebarNavLink]").count() == len(PAGES)
 
 
 def start_training(page, name: str, epochs: int = TRAIN_EPOCHS) -> None:
@@ -113,17 +116,21 @@ def test_a_pair_trains_live_then_every_page_renders(server, browser):
     assert {"e2e-ae", "e2e-vae"} <= {p.name for p in root.iterdir()}
     page.screenshot(path=str(SHOTS / "1_Train-done.png"))
 
-    for file, label, _ in PAGES:
-        if not (REPO / file).exists():
-            continue
+    for p in PAGES:
         t0 = time.time()
-        open_page(page, label, timeout=PAGE_TIMEOUT_MS)
-        print(f"{label}: {time.time() - t0:.1f} s to render", flush=True)
+        open_page(page, p.title, timeout=PAGE_TIMEOUT_MS)
+        print(f"{p.title}: {time.time() - t0:.1f} s to render", flush=True)
         page.wait_for_timeout(500)  # plotly draws after the script ends
         no_exception(page)
-        if file == "pages/2_Latent_space.py":  # the newest pair is picked by default
+        assert page.get_by_role("heading", level=1).first.inner_text().startswith(
+            "VAE Lab" if p.title == "Overview" else p.title)
+        if p == LATENT_SPACE:  # the newest pair is picked by default
             page.get_by_text(re.compile(r"e2e-vae")).first.wait_for(timeout=30_000)
-        page.screenshot(path=str(SHOTS / f"{Path(file).stem}.png"))
+        page.screenshot(path=str(SHOTS / f"{Path(p.file).stem}.png"))
+    # Session state survived every page change: this session's finished job is still shown.
+    open_page(page, "Train")
+    live_area(page).get_by_text("Last job").wait_for(timeout=30_000)
+    assert "e2e-vae" in live_area(page).inner_text()
 
 
 def test_two_sessions_train_at_once_and_see_only_their_own_job(server, browser):

@@ -6,11 +6,13 @@ import threading
 import sys
 import time
 
+import pytest
+
 from vae_core import ModelConfig, TrainConfig, list_runs, load_run
 from vae_core.__main__ import main
 from vae_core.jobs import RunSpec, TrainingPool
 
-from conftest import REPO
+from helpers import REPO
 
 
 def test_cli_trains_a_fair_pair_and_lists_it(tmp_path, capsys):
@@ -19,7 +21,7 @@ def test_cli_trains_a_fair_pair_and_lists_it(tmp_path, capsys):
     assert rc == 0
     ae, vae = load_run(tmp_path / "cli-ae"), load_run(tmp_path / "cli-vae")
     assert (ae.kind, vae.kind) == ("ae", "vae")
-    assert ae.pair == vae.pair == "cli"
+    assert ae.group == vae.group == "cli"
     assert ae.model_config.with_kind("vae") == vae.model_config  # same architecture
     assert ae.train_config == vae.train_config and vae.train_config.beta == 0.5
     capsys.readouterr()
@@ -51,12 +53,13 @@ def wait(job, timeout=60.0):
     assert not job.active, "job did not finish in time"
 
 
+@pytest.mark.slow  # child processes, real training
 def test_pool_runs_a_pair_saves_it_and_queues_the_rest(tmp_path, digits):
     pool = TrainingPool(max_workers=1)
     cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(16,), input_shape=(1, 8, 8))
     tcfg = TrainConfig(epochs=3)
     first = pool.submit([RunSpec("p-ae", cfg.with_kind("ae"), tcfg), RunSpec("p-vae", cfg, tcfg)],
-                        "digits", root=str(tmp_path), pair="p")
+                        "digits", root=str(tmp_path), group="p")
     second = pool.submit([RunSpec("q-vae", cfg, tcfg)], "digits", root=str(tmp_path))
     # One worker: the second job waits while the first runs.
     assert second.state == "queued" and pool.queue_position(second) == 0
@@ -69,6 +72,7 @@ def test_pool_runs_a_pair_saves_it_and_queues_the_rest(tmp_path, digits):
     pool.shutdown()
 
 
+@pytest.mark.slow  # child processes, real training
 def test_pool_stop_and_failed_data(tmp_path, digits):
     pool = TrainingPool(max_workers=1)
     cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(16,), input_shape=(1, 8, 8))
@@ -89,6 +93,7 @@ def test_pool_stop_and_failed_data(tmp_path, digits):
     pool.shutdown()
 
 
+@pytest.mark.slow  # child processes, real training
 def test_a_crashed_training_process_fails_the_job_and_keeps_saved_runs(tmp_path):
     import multiprocessing
 
@@ -116,7 +121,7 @@ def test_a_run_stopped_before_its_first_step_is_not_saved(tmp_path, digits):
     stop.set()
     events = []
     run_job([RunSpec("never", cfg, TrainConfig(epochs=1))], digits, root=str(tmp_path),
-            dataset_name="digits", pair=None, interleave=True, stop=stop, emit=events.append)
+            dataset_name="digits", group=None, interleave=True, stop=stop, emit=events.append)
     [(kind, name, summary)] = events
     assert (kind, name, summary["status"], summary["path"]) == ("result", "never", "stopped", None)
     assert "nothing was saved" in summary["reason"] and list_runs(tmp_path) == []

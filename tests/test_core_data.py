@@ -12,7 +12,7 @@ import torch
 from vae_core import DatasetError, load_dataset
 from vae_core.data import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC
 
-from conftest import SHARED_MNIST
+from helpers import SHARED_MNIST
 
 
 def write_idx(path: Path, array: np.ndarray, magic: int, gz: bool = True, truncate: int = 0) -> Path:

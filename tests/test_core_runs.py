@@ -24,15 +24,25 @@ def save(root: Path, name: str = "run", model=None, **kw) -> Path:
 
 def test_round_trip(tmp_path):
     model = build_model(CFG, seed=1)
-    path = save(tmp_path, "my-run_1.0", model, dataset="digits", pair="p")
+    path = save(tmp_path, "my-run_1.0", model, dataset="digits", group="p")
     run = load_run(path)
     assert run.name == "my-run_1.0" and run.model_config == CFG and run.train_config == TCFG
-    assert run.history == HISTORY and run.dataset == "digits" and run.pair == "p"
+    assert run.history == HISTORY and run.dataset == "digits" and run.group == "p"
     assert run.status == "finished" and run.final == {"recon": 29.0, "kl": 2.0, "loss": 31.0}
     assert not run.model.training
     x = torch.rand(3, 1, 8, 8)
     torch.testing.assert_close(run.model.encode(x)[0], model.encode(x)[0])
     assert sorted(p.name for p in path.iterdir()) == ["model.safetensors", "run.json"]
+
+
+def test_runs_saved_before_the_group_rename_keep_their_group():
+    """Files written before the rename call the group "pair" (the shipped demo runs do)."""
+    from helpers import REPO
+    from vae_core import list_runs
+
+    shipped = {r.name: r.group for r in list_runs(REPO / "checkpoints")}
+    assert shipped["demo-digits-ae"] == shipped["demo-digits-vae"] == "demo-digits"
+    assert load_run(REPO / "checkpoints" / "demo-digits-vae").group == "demo-digits"
 
 
 def test_existing_run_is_never_overwritten_by_default(tmp_path):

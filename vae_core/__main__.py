@@ -6,9 +6,10 @@ import sys
 import time
 from typing import Sequence
 
-from .config import ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig, default_hidden
 from .data import DatasetError, load_dataset
-from .jobs import QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, QUICK_PAIR_LR, RunSpec
+from .jobs import DEFAULT_SWEEP_BETAS, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS, QUICK_PAIR_LR, RunSpec
+from .metrics import DEFAULT_IWAE_K
 from .runs import RunError, list_runs, save_run, unique_run_name, validate_run_name
 from .train import train
 
@@ -46,7 +47,7 @@ def _train_with_bar(spec: RunSpec, dataset, quiet: bool) -> dict:
 
 
 def _model_config(args: argparse.Namespace, kind: str, input_shape) -> ModelConfig:
-    hidden = tuple(args.hidden) if args.hidden else ((32, 64) if args.arch == "conv" else QUICK_PAIR_HIDDEN)
+    hidden = tuple(args.hidden) if args.hidden else default_hidden(args.arch)
     return ModelConfig(kind=kind, latent_dim=args.latent_dim, arch=args.arch, hidden=hidden,
                        input_shape=input_shape)
 
@@ -57,14 +58,14 @@ def _train_config(args: argparse.Namespace, beta: float) -> TrainConfig:
 
 
 def train_and_save_specs(specs: list[RunSpec], dataset, args: argparse.Namespace,
-                         pair: str | None) -> int:
+                         group: str | None) -> int:
     """Train each spec in turn with a progress bar, save it, print one summary line each."""
     failures = 0
     for spec in specs:
         end = _train_with_bar(spec, dataset, args.quiet)
         path = save_run(end["model"], spec.model_config, spec.train_config, end["history"],
                         spec.name, args.root, dataset=args.dataset, status=end["status"],
-                        reason=end["reason"], pair=pair, overwrite=args.overwrite)
+                        reason=end["reason"], group=group, overwrite=args.overwrite)
         final = end["history"][-1] if end["history"] else {}
         print(f"{spec.name}: {end['status']} in {end['seconds']:.1f}s "
               f"(test recon {final.get('test_recon', float('nan')):.2f}, "
@@ -85,7 +86,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     specs = [RunSpec(f"{base}-{k}" if args.kind == "pair" else base,
                      _model_config(args, k, dataset.image_shape), _train_config(args, args.beta))
              for k in kinds]
-    return train_and_save_specs(specs, dataset, args, pair=base if args.kind == "pair" else None)
+    return train_and_save_specs(specs, dataset, args, group=base if args.kind == "pair" else None)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -193,7 +194,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                      _train_config(args, b)) for b in betas]
     for spec in specs:
         validate_run_name(spec.name)
-    code = train_and_save_specs(specs, dataset, args, pair=base)
+    code = train_and_save_specs(specs, dataset, args, group=base)
     from .runs import load_run
 
     points = []
@@ -277,8 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: checkpoints)")
     p.add_argument("--data-root", default="data",
                    help="where torchvision data sets are downloaded (default: data)")
-    p.add_argument("--iwae-k", type=int, default=25,
-                   help="importance samples per image for iwae_nll (default: 25)")
+    p.add_argument("--iwae-k", type=int, default=DEFAULT_IWAE_K,
+                   help=f"importance samples per image for iwae_nll (default: {DEFAULT_IWAE_K})")
     p.add_argument("--view", choices=["first", "pca"], default="first",
                    help="2-D view for coverage/largest_gap/smoothness above latent 2 (default: first)")
     p.add_argument("--seed", type=int, default=0, help="seeds the sampled metrics (default: 0)")
@@ -288,10 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sweep", help="train VAEs that differ only in beta; plot rate vs distortion",
                        description="Train one VAE per beta (same seed, data and architecture), saved "
-                                   "as NAME-b<beta> with pair=NAME, then print rate (KL), distortion "
+                                   "as NAME-b<beta> in group NAME, then print rate (KL), distortion "
                                    "(recon) and active units per beta and flag posterior collapse.")
-    p.add_argument("--betas", default="0,0.25,0.5,1,2,4,8",
-                   help="comma-separated betas (default: 0,0.25,0.5,1,2,4,8)")
+    p.add_argument("--betas", default=",".join(f"{b:g}" for b in DEFAULT_SWEEP_BETAS),
+                   help="comma-separated betas (default: %(default)s)")
     p.add_argument("--name", help="sweep id NAME (default: made from the settings)")
     p.add_argument("--plot", metavar="HTML", help="also write the rate-distortion figure to this HTML file")
     _add_training_flags(p)

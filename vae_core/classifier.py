@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import uuid
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import ImageDataset
+from .models import init_weights
 
 CLASSIFIER_VERSION = 1
 CACHE_DIR = ".classifiers"
@@ -106,12 +106,7 @@ def train_classifier(dataset: ImageDataset, seed: int = 0, steps: int = STEPS) -
     """Train the judge on the training split; return it (eval mode) and its test accuracy."""
     gen = torch.Generator().manual_seed(seed)
     model = Classifier(dataset.image_shape, n_classes_of(dataset))
-    with torch.no_grad():  # seeded init: global seeds are shared by all Streamlit sessions
-        for m in model.modules():
-            if isinstance(m, nn.Linear):
-                bound = 1.0 / math.sqrt(m.in_features)
-                m.weight.uniform_(-bound, bound, generator=gen)
-                m.bias.uniform_(-bound, bound, generator=gen)
+    init_weights(model, gen)  # seeded: global seeds are shared by all Streamlit sessions
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-5)
     x, y = dataset.train_x, dataset.train_y
     n = len(x)

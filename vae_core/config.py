@@ -64,6 +64,12 @@ class ModelConfig:
         return _from_dict(cls, data)
 
 
+def default_hidden(arch: str, width: int = ModelConfig.hidden[0]) -> tuple[int, ...]:
+    """Layer sizes from one width: MLP widths (width, width/2); conv channels (width/4, width/2),
+    cheaper per layer. The default width gives ModelConfig's (128, 64) and conv (32, 64)."""
+    return (width, width // 2) if arch == "mlp" else (max(4, width // 4), max(8, width // 2))
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train. ``beta`` goes unchanged into ``loss_terms`` (beta-VAE weight of the KL).

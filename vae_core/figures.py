@@ -1,12 +1,18 @@
-"""Pure figure builders: numpy/torch arrays in, Plotly figures out (testable without a browser).
+"""Plotly figure builders: numpy arrays in, Plotly figures out (testable without a browser).
 
-Every plot of the dashboard is made here, so pages only lay figures out. Colours by class use
-one qualitative palette; AE and VAE panels of a pair always share axes so they can be compared.
+Every plot of the dashboard is made here, so pages only lay figures out; a notebook or the CLI
+(``sweep --plot``) imports them without Streamlit. They know no page: the height a figure gets on
+screen is the caller's choice (``fig.update_layout(height=...)``). Colours by class use one
+qualitative palette; AE and VAE panels of a pair always share axes so they can be compared.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
+
+from .latent_tools import ellipse_outlines
 
 CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -38,7 +44,7 @@ def _run_color(name: str, kind: str | None, i: int) -> str:
 
 
 def loss_curves(records_by_name: dict[str, list[dict]], kinds: dict[str, str] | None = None,
-                height: int = 340, max_points: int = 250) -> go.Figure:
+                max_points: int = 250) -> go.Figure:
     """Reconstruction and KL (nats per image) side by side, one colour per run.
 
     Lines are the training averages between records ("step" and "epoch" records); markers are
@@ -77,19 +83,25 @@ def loss_curves(records_by_name: dict[str, list[dict]], kinds: dict[str, str] | 
                                "<extra></extra>"),
                 customdata=[r["epoch"] for r in test]), row=1, col=col)
     fig.update_xaxes(title_text="images seen")
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10),
+    fig.update_layout(margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.25), uirevision="loss_curves")
     return fig
 
 
-def overview_schematic(kind: str, seed: int = 0, height: int = 260) -> go.Figure:
+def _circle(center: tuple[float, float], radius: float, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """x and y of a circle: the prior N(0, I)'s ``radius``-sigma contour around ``center``."""
+    outline = ellipse_outlines(np.asarray([center], np.float64), np.eye(2)[None], radius, n)[0]
+    return outline[:, 0], outline[:, 1]
+
+
+def overview_schematic(kind: str, seed: int = 0) -> go.Figure:
     """A made-up 2-D latent picture for the Overview when no run exists yet: the AE as points
     scattered at a scale of their own, the VAE as small Gaussians packed inside the prior."""
     rng = np.random.default_rng(seed)
     centers = rng.normal(0, 1, (5, 2))
     fig = go.Figure()
     for k in (1, 2):
-        x, y = np.cos(np.linspace(0, 2 * np.pi, 80)) * k, np.sin(np.linspace(0, 2 * np.pi, 80)) * k
+        x, y = _circle((0.0, 0.0), k, 80)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines", hoverinfo="skip", showlegend=False,
                                  line=dict(color="rgba(90,90,90,0.5)", width=1,
                                            dash="solid" if k == 1 else "dot")))
@@ -100,30 +112,25 @@ def overview_schematic(kind: str, seed: int = 0, height: int = 260) -> go.Figure
                                      hoverinfo="skip", marker=dict(size=5, color=class_color(c))))
         else:  # each image is a small cloud N(mu, sigma^2); clouds overlap near the prior
             mus = center * 0.7 + rng.normal(0, 0.25, (6, 2))
-            t = np.linspace(0, 2 * np.pi, 40)
             for mu in mus:
-                fig.add_trace(go.Scatter(x=mu[0] + 0.3 * np.cos(t), y=mu[1] + 0.3 * np.sin(t),
+                x, y = _circle(mu, 0.3, 40)
+                fig.add_trace(go.Scatter(x=x, y=y,
                                          mode="lines", fill="toself", opacity=0.35,
                                          hoverinfo="skip", showlegend=False,
                                          line=dict(color=class_color(c), width=1)))
     fig.update_xaxes(range=[-4, 4], showticklabels=False, zeroline=False)
     fig.update_yaxes(range=[-4, 4], showticklabels=False, zeroline=False, scaleanchor="x")
-    fig.update_layout(height=height, margin=dict(l=0, r=0, t=30, b=0),
+    fig.update_layout(margin=dict(l=0, r=0, t=30, b=0),
                       title=("AE: one point per image" if kind == "ae"
                              else "VAE: one Gaussian per image"))
     return fig
 
 
 # --- Exploration views (latent space, decoder grid, generation, reparameterization) ----------
-# Latent panels take 2-d plane coordinates (see vae_core.explore.Projection); callers pass one
+# Latent panels take 2-d plane coordinates (see vae_core.latent_tools.Projection); callers pass one
 # shared ``axis_range`` to the AE and VAE panels so both are drawn at the same scale.
 
 PRIOR_LINE = "rgba(90, 90, 90, 0.55)"
-
-
-def _circle(center: tuple[float, float], radius: float, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    t = np.linspace(0, 2 * np.pi, n)
-    return center[0] + radius * np.cos(t), center[1] + radius * np.sin(t)
 
 
 def _square_axes(fig: go.Figure, axis_range: tuple[float, float], axis_titles: tuple[str, ...],
@@ -141,8 +148,7 @@ def latent_scatter(codes: np.ndarray, labels: np.ndarray, class_names: tuple[str
                    title: str, axis_range: tuple[float, float], prior_contours: bool = True,
                    ellipses: np.ndarray | None = None, *, indices: np.ndarray | None = None,
                    prior_center: tuple[float, float] | np.ndarray = (0.0, 0.0),
-                   axis_titles: tuple[str, ...] = ("z[0]", "z[1]"), one_d: bool = False,
-                   height: int = 460, marker_size: float = 4, opacity: float = 0.7,
+                   axis_titles: tuple[str, ...] = ("z[0]", "z[1]"), one_d: bool = False, marker_size: float = 4, opacity: float = 0.7,
                    show_legend: bool = True) -> go.Figure:
     """Codes (N, 2) as points (WebGL when many), one trace per class present (legend toggles classes), over
     the prior N(0, I)'s 1/2/3-sigma circles; optional ellipse outlines (M, P, 2) in one trace.
@@ -172,7 +178,7 @@ def latent_scatter(codes: np.ndarray, labels: np.ndarray, class_names: tuple[str
         fig.add_trace(points_trace(ellipses.size // 2)(
             **_polylines(ellipses), mode="lines", name="q(z|x) 2σ", hoverinfo="skip",
             line=dict(color="rgba(20,20,20,0.22)", width=0.8)))
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
+    fig.update_layout(title=title, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(itemsizing="constant"), showlegend=show_legend,
                       dragmode="select", uirevision=title)
     _square_axes(fig, axis_range, axis_titles, one_d)
@@ -232,7 +238,7 @@ def _normal_pdf(x: np.ndarray, mu: float = 0.0, sigma: float = 1.0) -> np.ndarra
 
 def marginal_histograms(codes: np.ndarray, axis_titles: tuple[str, ...], axis_range: tuple[float, float],
                         title: str = "", prior_center: tuple[float, float] | np.ndarray = (0.0, 0.0),
-                        bins: int = 40, height: int = 230, color: str = VAE_COLOR) -> go.Figure:
+                        bins: int = 40, color: str = VAE_COLOR) -> go.Figure:
     """Histogram (as density) of each plotted coordinate of codes (N, k), k = 1 or 2, against
     the prior's N(0, 1) marginal. Binned here so the figure carries 2x``bins`` numbers, not N."""
     from plotly.subplots import make_subplots
@@ -252,9 +258,26 @@ def marginal_histograms(codes: np.ndarray, axis_titles: tuple[str, ...], axis_ra
                                  mode="lines", name="prior N(0, 1)", showlegend=j == 0,
                                  line=dict(color="black", width=1.5)), row=1, col=j + 1)
         fig.update_xaxes(range=list(axis_range), row=1, col=j + 1)
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10), bargap=0,
+    fig.update_layout(title=title, margin=dict(l=10, r=10, t=50, b=10), bargap=0,
                       legend=dict(orientation="h", y=-0.2))
     return fig
+
+
+def tile(images: np.ndarray, ncols: int, pad: int = 0, pad_value: float = 1.0) -> np.ndarray:
+    """Lay images (N, H, W[, C]) out row by row in one array of
+    (rows*H + (rows-1)*pad, ncols*W + (ncols-1)*pad[, C]); empty cells get ``pad_value``."""
+    images = np.asarray(images)
+    n = len(images)
+    ncols = max(1, min(int(ncols), max(n, 1)))
+    rows = max(1, math.ceil(n / ncols))
+    h, w = images.shape[1:3]
+    extra = images.shape[3:]
+    out = np.full((rows * h + (rows - 1) * pad, ncols * w + (ncols - 1) * pad, *extra),
+                  pad_value, dtype=np.float32)
+    for k in range(n):
+        r, c = divmod(k, ncols)
+        out[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = images[k]
+    return out
 
 
 def _png_data_uri(image: np.ndarray) -> str:
@@ -271,21 +294,23 @@ def _png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def decoded_grid(image: np.ndarray, title: str, axis_values: np.ndarray | None = None,
+def decoded_grid(images: np.ndarray, ncols: int, title: str, axis_values: np.ndarray | None = None,
                  axis_titles: tuple[str, ...] = ("z[0]", "z[1]"), two_d: bool = True,
-                 height: int = 460, max_ticks: int = 7) -> go.Figure:
-    """A tiled decoder grid (one big image) with the latent value of the cell centres as ticks.
+                 max_ticks: int = 7) -> go.Figure:
+    """Decoded images (N, H, W[, C]) tiled ``ncols`` wide with grey 1-pixel gaps, as one image
+    with the latent value of the cell centres as ticks.
 
     ``axis_values`` are the n values along each axis (ascending); in a 2-d grid rows run from the
     largest y at the top, like the scatter plot the grid stands for; else it is one strip.
     """
+    image = tile(images, ncols, pad=1, pad_value=0.5)
     h, w = image.shape[:2]
     fig = go.Figure(go.Image(source=_png_data_uri(image), hoverinfo="skip"))
     if axis_values is not None:
         n = len(axis_values)
         step = max(1, int(np.ceil(n / max_ticks)))
         cells = list(range(0, n, step))
-        # Cell centres; a 1-pixel separator between tiles (tile(pad=1)) is n - 1 extra pixels.
+        # Cell centres; the 1-pixel separators between tiles are n - 1 extra pixels.
         fig.update_xaxes(tickvals=[(j + 0.5) * (w + 1) / n - 1 for j in cells],
                          ticktext=[f"{axis_values[j]:.2g}" for j in cells], title_text=axis_titles[0])
         if two_d:  # row i shows y = axis_values[n - 1 - i]
@@ -297,12 +322,11 @@ def decoded_grid(image: np.ndarray, title: str, axis_values: np.ndarray | None =
     else:
         fig.update_xaxes(showticklabels=False)
         fig.update_yaxes(showticklabels=False)
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(title=title, margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 
-def reparam_histogram(z: np.ndarray, mu: float, sigma: float, bins: int = 50,
-                      height: int = 340) -> go.Figure:
+def reparam_histogram(z: np.ndarray, mu: float, sigma: float, bins: int = 50) -> go.Figure:
     """Histogram (density) of z = mu + sigma * eps against the N(mu, sigma^2) density."""
     z = np.asarray(z, np.float64)
     lo, hi = min(z.min(), mu - 4 * sigma), max(z.max(), mu + 4 * sigma)
@@ -315,14 +339,14 @@ def reparam_histogram(z: np.ndarray, mu: float, sigma: float, bins: int = 50,
                    line=dict(color="black", width=2)),
     ])
     fig.add_vline(x=mu, line_dash="dot", line_color="black", annotation_text="μ")
-    fig.update_layout(height=height, bargap=0, margin=dict(l=10, r=10, t=30, b=10),
+    fig.update_layout(bargap=0, margin=dict(l=10, r=10, t=30, b=10),
                       xaxis_title="z = μ + σ·ε", yaxis_title="density",
                       legend=dict(orientation="h", y=1.12))
     return fig
 
 
 def gradient_scatter(eps: np.ndarray, dz_dsigma: np.ndarray, dz_dmu: np.ndarray,
-                     max_points: int = 2000, height: int = 340) -> go.Figure:
+                     max_points: int = 2000) -> go.Figure:
     """Autograd's per-draw derivatives against eps: dz/dsigma lies on the line y = eps and
     dz/dmu on y = 1."""
     eps, dz_dsigma, dz_dmu = (np.asarray(a, np.float64)[:max_points] for a in (eps, dz_dsigma, dz_dmu))
@@ -335,7 +359,7 @@ def gradient_scatter(eps: np.ndarray, dz_dsigma: np.ndarray, dz_dmu: np.ndarray,
         trace(x=eps, y=dz_dmu, mode="markers", name="∂z/∂μ (autograd)",
               marker=dict(size=5, color=AE_COLOR)),
     ])
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="ε",
+    fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), xaxis_title="ε",
                       yaxis_title="derivative", legend=dict(orientation="h", y=1.12))
     return fig
 
@@ -343,7 +367,7 @@ def gradient_scatter(eps: np.ndarray, dz_dsigma: np.ndarray, dz_dmu: np.ndarray,
 
 # --- Evidence views (scorecard, beta sweep, true posterior) ----------------------------------
 
-def sweep_figure(points: list, height: int = 420) -> go.Figure:
+def sweep_figure(points: list) -> go.Figure:
     """Rate (KL) against distortion (recon) with lines of equal recon + KL, and active units
     against beta. ``points`` are ``metrics.SweepPoint``; warm-up runs get a diamond marker and
     collapsed ones (no active unit) a red X. ``customdata`` holds the run name."""
@@ -352,7 +376,7 @@ def sweep_figure(points: list, height: int = 420) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.12,
                         subplot_titles=("Rate vs distortion (nats per image)", "Active units vs β"))
     if not points:
-        return fig.update_layout(height=height)
+        return fig
     rates = np.array([p.rate for p in points], float)
     dists = np.array([p.distortion for p in points], float)
     # Lines of equal recon + KL (the beta = 1 loss, -ELBO): distortion = c - rate.
@@ -391,24 +415,23 @@ def sweep_figure(points: list, height: int = 420) -> go.Figure:
     pad = 0.1 * max(1.0, float(dists.max() - dists.min()))
     fig.update_yaxes(range=[float(dists.min()) - pad, float(dists.max()) + 2 * pad], row=1, col=1)
     fig.update_xaxes(range=[0, r_hi], row=1, col=1)
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10),
+    fig.update_layout(margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.2))
     return fig
 
 
 def posterior_figure(zs1: np.ndarray, zs2: np.ndarray, post: np.ndarray, mu: np.ndarray,
-                     sigma: np.ndarray, height: int = 460) -> go.Figure:
+                     sigma: np.ndarray) -> go.Figure:
     """Heatmap of the true p(z|x) on its grid with q(z|x)'s 1- and 2-sigma ellipses on top."""
     fig = go.Figure(go.Heatmap(x=zs1, y=zs2, z=post, colorscale="Viridis", colorbar=dict(title="p(z|x)"),
                                hovertemplate="z=(%{x:.2f}, %{y:.2f})<br>p=%{z:.3g}<extra></extra>"))
-    t = np.linspace(0, 2 * np.pi, 120)
+    cov = np.diag(np.asarray(sigma, np.float64) ** 2)[None]  # q is axis-aligned: (1, 2, 2)
     for k, dash in ((1, "solid"), (2, "dash")):
-        fig.add_trace(go.Scatter(x=mu[0] + k * sigma[0] * np.cos(t), y=mu[1] + k * sigma[1] * np.sin(t),
-                                 mode="lines", line=dict(color="white", dash=dash, width=2),
-                                 name=f"q(z|x) {k}σ"))
+        add_ellipses(fig, ellipse_outlines(np.asarray(mu)[None], cov, k, 120), f"q(z|x) {k}σ",
+                     color="white", dash=dash)
     fig.add_trace(go.Scatter(x=[mu[0]], y=[mu[1]], mode="markers", name="q mean",
                              marker=dict(color="white", symbol="x", size=10)))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10),
+    fig.update_layout(margin=dict(l=10, r=10, t=30, b=10),
                       xaxis_title="z1", yaxis_title="z2",
                       # White marks are drawn on the dark heatmap: give the legend a dark box too.
                       legend=dict(orientation="h", y=-0.15, bgcolor="#3b3b58",

@@ -47,7 +47,7 @@ class Job:
     runs: list[RunSpec]
     dataset: str
     root: str
-    pair: str | None = None
+    group: str | None = None  # the pair or sweep name the runs are saved under
     interleave: bool = True  # pair: step both models in turn so their curves grow together
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     state: str = "queued"  # queued | running | done | failed
@@ -84,14 +84,14 @@ class Job:
         return self.state in ("queued", "running")
 
 
-def _save(spec: RunSpec, end: Record, root: str, dataset: str, pair: str | None) -> dict[str, Any]:
+def _save(spec: RunSpec, end: Record, root: str, dataset: str, group: str | None) -> dict[str, Any]:
     """Save a finished/stopped/diverged run; on a name clash (another session) take a free one."""
     name = spec.name
     for attempt in range(3):
         try:
             path = save_run(end["model"], spec.model_config, spec.train_config, end["history"],
                             name, root, dataset=dataset, status=end["status"],
-                            reason=end["reason"], pair=pair)
+                            reason=end["reason"], group=group)
             return {"status": end["status"], "reason": end["reason"], "path": str(path),
                     "name": name, "seconds": end["seconds"]}
         except RunError:
@@ -102,7 +102,7 @@ def _save(spec: RunSpec, end: Record, root: str, dataset: str, pair: str | None)
 
 
 def run_job(runs: list[RunSpec], dataset: ImageDataset, *, root: str, dataset_name: str,
-            pair: str | None, interleave: bool, stop: StopFlag | None, emit: Emit) -> None:
+            group: str | None, interleave: bool, stop: StopFlag | None, emit: Emit) -> None:
     """Train every run on ``dataset`` in the calling thread, save each as it ends, and report
     ``("record", name, record)`` and ``("result", name, summary)`` through ``emit``."""
     gens = {spec.name: train(spec.model_config, spec.train_config, dataset, stop=stop)
@@ -118,7 +118,7 @@ def run_job(runs: list[RunSpec], dataset: ImageDataset, *, root: str, dataset_na
                                "seconds": rec["seconds"],
                                "reason": rec["reason"] + "; nothing was trained, so nothing was saved"}
                 else:
-                    summary = _save(specs[name], rec, root, dataset_name, pair)
+                    summary = _save(specs[name], rec, root, dataset_name, group)
                 emit(("result", name, summary))
                 live.remove(name)
             else:
@@ -126,14 +126,14 @@ def run_job(runs: list[RunSpec], dataset: ImageDataset, *, root: str, dataset_na
 
 
 def _child_main(runs: list[RunSpec], dataset_spec: str, data_root: str, root: str,
-                pair: str | None, interleave: bool, threads: int, out: Any, stop: Any) -> None:
+                group: str | None, interleave: bool, threads: int, out: Any, stop: Any) -> None:
     """Entry point of a job's child process: train, save, and send everything to ``out``."""
     import torch
 
     torch.set_num_threads(threads)
     try:
         dataset = load_dataset(dataset_spec, root=data_root)
-        run_job(runs, dataset, root=root, dataset_name=dataset_spec, pair=pair,
+        run_job(runs, dataset, root=root, dataset_name=dataset_spec, group=group,
                 interleave=interleave, stop=stop, emit=out.put)
         out.put(("done", None, None))
     except (DatasetError, RunError, ValueError) as e:
@@ -165,7 +165,7 @@ class TrainingPool:
         self._jobs: list[Job] = []
 
     def submit(self, runs: list[RunSpec], dataset: str, root: str = "checkpoints",
-               pair: str | None = None, interleave: bool = True) -> Job:
+               group: str | None = None, interleave: bool = True) -> Job:
         """Queue a job; names are validated now so a bad one fails before any training."""
         if not runs:
             raise ValueError("a job needs at least one run")
@@ -173,7 +173,7 @@ class TrainingPool:
             validate_run_name(spec.name)
         if len({s.name for s in runs}) != len(runs):
             raise ValueError("run names inside one job must differ")
-        job = Job(runs=list(runs), dataset=dataset, root=root, pair=pair, interleave=interleave,
+        job = Job(runs=list(runs), dataset=dataset, root=root, group=group, interleave=interleave,
                   stop=self._ctx.Event())
         with self._lock:
             self._jobs.append(job)
@@ -198,7 +198,7 @@ class TrainingPool:
         out = self._ctx.Queue()
         child = self._ctx.Process(
             target=_child_main, name=f"vae-train-{job.id}", daemon=True,
-            args=(job.runs, job.dataset, self.data_root, job.root, job.pair, job.interleave,
+            args=(job.runs, job.dataset, self.data_root, job.root, job.group, job.interleave,
                   self.threads_per_job, out, job.stop))
         child.start()
         outcome: tuple[str, str] | None = None
@@ -242,9 +242,10 @@ class TrainingPool:
         self._executor.shutdown(wait=True, cancel_futures=False)
 
 
-# --- what to train: the Train page's modes and the Overview's one-click pair ------------------
+# --- what to train: the plan modes and the Overview's one-click pair ---------------------------
 
-MODES = ("AE", "VAE", "AE+VAE pair", "Beta sweep")
+MODES = ("ae", "vae", "pair", "sweep")  # one AE, one VAE, a fair AE+VAE pair, a beta sweep
+DEFAULT_SWEEP_BETAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 def parse_betas(text: str) -> list[float]:
@@ -262,24 +263,22 @@ def parse_betas(text: str) -> list[float]:
 
 def plan_runs(mode: str, name: str, model_cfg: ModelConfig, train_cfg: TrainConfig,
               betas: list[float] | tuple[float, ...] = ()) -> tuple[list[RunSpec], str | None]:
-    """The runs of one job and the group (``pair``) they are saved under.
+    """The runs of one job and the group they are saved under (None for a single run).
 
-    "AE"/"VAE": one run named ``name``. "AE+VAE pair": ``name-ae`` and ``name-vae`` with the same
-    seed, data and architecture (the only difference is the bottleneck). "Beta sweep": one VAE
+    "ae"/"vae": one run named ``name``. "pair": ``name-ae`` and ``name-vae`` with the same
+    seed, data and architecture (the only difference is the bottleneck). "sweep": one VAE
     per beta named ``name-b<beta>`` (``metrics.sweep_run_name``), grouped under ``name``.
     """
     from dataclasses import replace
 
     from .metrics import sweep_run_name
 
-    if mode == "AE":
-        return [RunSpec(name, model_cfg.with_kind("ae"), train_cfg)], None
-    if mode == "VAE":
-        return [RunSpec(name, model_cfg.with_kind("vae"), train_cfg)], None
-    if mode == "AE+VAE pair":
+    if mode in ("ae", "vae"):
+        return [RunSpec(name, model_cfg.with_kind(mode), train_cfg)], None
+    if mode == "pair":
         return [RunSpec(f"{name}-ae", model_cfg.with_kind("ae"), train_cfg),
                 RunSpec(f"{name}-vae", model_cfg.with_kind("vae"), train_cfg)], name
-    if mode == "Beta sweep":
+    if mode == "sweep":
         return [RunSpec(sweep_run_name(name, b), model_cfg.with_kind("vae"),
                         replace(train_cfg, beta=float(b))) for b in betas], name
     raise ValueError(f"Unknown mode {mode!r}; use one of {MODES}")
@@ -305,4 +304,4 @@ def quick_pair_specs(name: str, image_shape: tuple[int, int, int],
                       input_shape=image_shape)
     tcfg = TrainConfig(epochs=epochs, batch_size=QUICK_PAIR_BATCH, lr=QUICK_PAIR_LR, beta=1.0,
                        seed=0)
-    return plan_runs("AE+VAE pair", name, cfg, tcfg)[0]
+    return plan_runs("pair", name, cfg, tcfg)[0]

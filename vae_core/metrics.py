@@ -46,8 +46,8 @@ RUN --json`` prints it. Its keys are part of the CLI's contract:
 Bookkeeping keys: ``run``, ``kind``, ``dataset``, ``n_images``, ``latent_dim``, ``view``,
 ``iwae_k``, ``seed``, ``classifier_accuracy`` (the judge's test accuracy), ``seconds``.
 
-``CLAIMS`` lists each claim beside the metric and the page that shows it (the Overview imports it);
-``METRICS`` says which direction is better. The beta-sweep helpers (``sweep_run_name``,
+``CLAIMS`` lists each claim beside the metric that backs it; ``METRICS`` says which direction is
+better and ``winner`` applies it (the dashboard lays these out as tables and links). The beta-sweep helpers (``sweep_run_name``,
 ``sweep_groups``, ``sweep_points``) live here too. All randomness uses explicit generators.
 """
 from __future__ import annotations
@@ -64,7 +64,7 @@ from torch.distributions import Normal
 
 from .classifier import JudgedClassifier
 from .data import ImageDataset
-from .losses import kl_per_dim, recon_per_image
+from .losses import kl_per_dim, log_joint
 from .models import LatentModel, reparameterize
 from .train import evaluate
 
@@ -80,29 +80,29 @@ COV_JITTER = 1e-6
 
 CLAIMS: list[dict[str, str]] = [
     {"claim": "VAE codes sit around the prior's centre 0; AE codes drift anywhere",
-     "metric": "centring", "page": "pages/2_Latent_space.py"},
+     "metric": "centring"},
     {"claim": "VAE codes have unit spread in every direction; AE codes have an arbitrary scale",
-     "metric": "scale_error", "page": "pages/2_Latent_space.py"},
+     "metric": "scale_error"},
     {"claim": "As a whole, the VAE's code cloud matches the prior N(0, I)",
-     "metric": "prior_kl", "page": "pages/2_Latent_space.py"},
+     "metric": "prior_kl"},
     {"claim": "The VAE fills the prior's 2-sigma disk; the AE leaves regions with no code",
-     "metric": "coverage", "page": "pages/3_Decoder_grid.py"},
+     "metric": "coverage"},
     {"claim": "The holes between AE codes are larger than the VAE's",
-     "metric": "largest_gap", "page": "pages/3_Decoder_grid.py"},
+     "metric": "largest_gap"},
     {"claim": "Nearby points decode to similar images: z = (-2, 2) looks like (-2.1, 2.1)",
-     "metric": "smoothness", "page": "pages/3_Decoder_grid.py"},
+     "metric": "smoothness"},
     {"claim": "Decoding z ~ N(0, I) gives recognisable images from a VAE, often junk from an AE",
-     "metric": "prior_confident", "page": "pages/4_Generate.py"},
+     "metric": "prior_confident"},
     {"claim": "Prior samples cover all classes, not a few",
-     "metric": "prior_class_entropy", "page": "pages/4_Generate.py"},
+     "metric": "prior_class_entropy"},
     {"claim": "The AE reconstructs a little better: the VAE pays for its regular space",
-     "metric": "recon", "page": "pages/1_Train.py"},
+     "metric": "recon"},
     {"claim": "The KL term measures how far each q(z|x) is from the prior",
-     "metric": "kl", "page": "pages/5_Reparameterization.py"},
+     "metric": "kl"},
     {"claim": "The ELBO is a lower bound of log p(x); the gap is KL(q(z|x) || p(z|x))",
-     "metric": "iwae_nll", "page": "pages/6_Evidence.py"},
+     "metric": "iwae_nll"},
     {"claim": "Too large a beta collapses the posterior: no active latent units",
-     "metric": "active_units", "page": "pages/6_Evidence.py"},
+     "metric": "active_units"},
 ]
 
 # metric -> (better direction, one-line explanation for the scorecard table)
@@ -251,14 +251,10 @@ def log_weights(model: LatentModel, x: torch.Tensor, k: int, gen: torch.Generato
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """log p(x|z) + log p(z) − log q(z|x) and −log p(x|z) for k samples z ~ q(z|x): (k, B) each."""
     mu, logvar = model.encode(x)
-    std = torch.exp(0.5 * logvar)
     z = reparameterize(mu.expand(k, *mu.shape), logvar.expand(k, *logvar.shape), gen)  # (k, B, D)
-    logits = model.decode(z.reshape(-1, mu.shape[1]))
-    xs = x.unsqueeze(0).expand(k, *x.shape).reshape(-1, *x.shape[1:])
-    recon = recon_per_image(logits, xs).reshape(k, -1)  # (k, B), -log p(x|z)
-    log_pz = Normal(0.0, 1.0).log_prob(z).sum(-1)
-    log_q = Normal(mu, std).log_prob(z).sum(-1)
-    return -recon + log_pz - log_q, recon
+    log_pxz, recon = log_joint(model, x, z)
+    log_q = Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
+    return log_pxz - log_q, recon
 
 
 @torch.no_grad()
@@ -346,49 +342,24 @@ def winner(metric: str, ae_value: Any, vae_value: Any, tol: float = 1e-9) -> str
     return "VAE" if (vae_value < ae_value) == lower else "AE"
 
 
-def compare_rows(ae: dict[str, Any] | None, vae: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """One row per claim: claim, metric, AE value, VAE value, winner, explanation, page."""
-    rows = []
-    for c in CLAIMS:
-        m = c["metric"]
-        a = ae.get(m) if ae else None
-        v = vae.get(m) if vae else None
-        rows.append({"claim": c["claim"], "metric": m, "AE": format_value(a), "VAE": format_value(v),
-                     "winner": winner(m, a, v), "better": METRICS[m][0],
-                     "meaning": METRICS[m][1], "page": c["page"]})
-    return rows
-
-
-def format_value(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, dict):
-        return f"{value['mean']:.4f} (max {value['max']:.3f})"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:.3f}" if abs(value) < 1000 else f"{value:.4g}"
-    return str(value)
-
-
 # --- beta sweeps --------------------------------------------------------------------------------
 
 _SWEEP_SUFFIX = re.compile(r"-b([0-9][0-9.e+-]*)$")
 
 
 def sweep_run_name(sweep: str, beta: float) -> str:
-    """NAME-b<beta>, e.g. ``sweep1-b0.25``; the run's ``pair`` is the sweep id NAME."""
+    """NAME-b<beta>, e.g. ``sweep1-b0.25``; the run's ``group`` is the sweep id NAME."""
     return f"{sweep}-b{beta:g}"
 
 
 def sweep_groups(infos: Iterable[Any]) -> dict[str, list[Any]]:
-    """Sweep id -> its usable VAE runs (same ``pair``, name ``<pair>-b<beta>``), sorted by beta."""
+    """Sweep id -> its usable VAE runs (same ``group``, name ``<group>-b<beta>``), sorted by beta."""
     groups: dict[str, list[Any]] = {}
     for r in infos:
-        if not getattr(r, "usable", True) or r.kind != "vae" or not r.pair:
+        if not getattr(r, "usable", True) or r.kind != "vae" or not r.group:
             continue
-        if r.name.startswith(f"{r.pair}-b") and _SWEEP_SUFFIX.search(r.name):
-            groups.setdefault(r.pair, []).append(r)
+        if r.name.startswith(f"{r.group}-b") and _SWEEP_SUFFIX.search(r.name):
+            groups.setdefault(r.group, []).append(r)
     return {k: sorted(v, key=lambda r: (r.beta if r.beta is not None else 0.0, r.name))
             for k, v in sorted(groups.items())}
 

@@ -26,61 +26,6 @@ class ModelOutput:
     logvar: torch.Tensor | None  # (B, latent_dim) for the VAE
 
 
-def _onednn_linear_usable() -> bool:
-    """Whether float32 CPU layers should run on oneDNN rather than the default BLAS.
-
-    Measured on a 2-core AMD EPYC with AVX-512 (torch 2.14, CPU capability "AVX512"): the
-    bundled MKL ran the 128x784x400 products at ~110 GFLOP/s a core, oneDNN at ~230 (it uses
-    AVX-512 on any vendor's CPU), with the same float32 arithmetic (summation order aside). The choice depends on the
-    hardware only, never on timing, so one machine always computes the same numbers. On CPUs
-    without AVX-512 (where BLAS is as fast) and on other devices, ``F.linear`` is used.
-    """
-    try:
-        if not (torch.backends.mkldnn.is_available()
-                and torch.backends.cpu.get_cpu_capability().startswith("AVX512")):
-            return False
-        op = torch.ops.mkldnn._linear_pointwise  # the op torch.compile uses for CPU linears
-        g = torch.Generator().manual_seed(0)
-        x, w, b = (torch.randn(s, generator=g) for s in ((3, 5), (4, 5), (4,)))
-        return torch.allclose(op(x, w, b, "none", [], ""), nn.functional.linear(x, w, b),
-                              rtol=1e-5, atol=1e-5)
-    except (AttributeError, RuntimeError, NotImplementedError):
-        return False
-
-
-_USE_ONEDNN = _onednn_linear_usable()
-
-
-class _OneDnnLinear(torch.autograd.Function):
-    """y = x @ W.T + b with all three products (y, dx, dW) run by oneDNN; db = dy.sum(0)."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        ctx.save_for_backward(x, weight)
-        ctx.has_bias = bias is not None
-        return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
-
-    @staticmethod
-    def backward(ctx, grad_y: torch.Tensor):
-        x, weight = ctx.saved_tensors
-        linear = torch.ops.mkldnn._linear_pointwise  # linear(a, b) = a @ b.T, strided views allowed
-        grad_x = linear(grad_y, weight.t(), None, "none", [], "") if ctx.needs_input_grad[0] else None
-        grad_w = linear(grad_y.t(), x.t(), None, "none", [], "") if ctx.needs_input_grad[1] else None
-        grad_b = grad_y.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
-        return grad_x, grad_w, grad_b
-
-
-class Linear(nn.Linear):
-    """``nn.Linear`` (same parameters, names and init) whose float32 CPU products run on oneDNN
-    where that is faster (see ``_onednn_linear_usable``); anything else goes to ``F.linear``."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (_USE_ONEDNN and torch.backends.mkldnn.enabled and x.dim() == 2 and x.shape[0] > 0 and x.device.type == "cpu"
-                and x.dtype == torch.float32 and self.weight.dtype == torch.float32):
-            return _OneDnnLinear.apply(x, self.weight, self.bias)
-        return super().forward(x)
-
-
 def _conv_sizes(h: int, w: int, n_layers: int) -> list[tuple[int, int]]:
     """Spatial sizes after each stride-2 conv (kernel 3, padding 1): ceil halving."""
     sizes = [(h, w)]
@@ -100,7 +45,7 @@ class Encoder(nn.Module):
             layers: list[nn.Module] = [nn.Flatten()]
             width = c * h * w
             for hidden in cfg.hidden:
-                layers += [Linear(width, hidden), nn.ReLU()]
+                layers += [nn.Linear(width, hidden), nn.ReLU()]
                 width = hidden
             self.feature_dim = width
         else:
@@ -128,14 +73,14 @@ class Decoder(nn.Module):
             layers: list[nn.Module] = []
             width = cfg.latent_dim
             for hidden in reversed(cfg.hidden):
-                layers += [Linear(width, hidden), nn.ReLU()]
+                layers += [nn.Linear(width, hidden), nn.ReLU()]
                 width = hidden
-            layers += [Linear(width, c * h * w), nn.Unflatten(1, (c, h, w))]
+            layers += [nn.Linear(width, c * h * w), nn.Unflatten(1, (c, h, w))]
         else:
             sizes = _conv_sizes(h, w, len(cfg.hidden))
             channels = list(reversed(cfg.hidden))
             fh, fw = sizes[-1]
-            layers = [Linear(cfg.latent_dim, channels[0] * fh * fw), nn.ReLU(),
+            layers = [nn.Linear(cfg.latent_dim, channels[0] * fh * fw), nn.ReLU(),
                       nn.Unflatten(1, (channels[0], fh, fw))]
             out_channels = channels[1:] + [c]
             for i, (cin, cout) in enumerate(zip(channels, out_channels)):
@@ -167,7 +112,7 @@ class LatentModel(nn.Module):
         super().__init__()
         self.config = cfg
         self.encoder = Encoder(cfg)
-        self.head = Linear(self.encoder.feature_dim, head_outputs)
+        self.head = nn.Linear(self.encoder.feature_dim, head_outputs)
         self.decoder = Decoder(cfg)
 
     @property
@@ -228,18 +173,17 @@ class VAE(LatentModel):
         return ModelOutput(self.decode(z), z, mu, logvar)
 
 
-def _init_module(module: nn.Module, seed: int) -> None:
+def init_weights(module: nn.Module, generator: torch.Generator) -> None:
     """PyTorch's default Linear/Conv init (uniform +-1/sqrt(fan_in)), drawn from an explicit
     generator: global seeds are shared by every Streamlit session in the process."""
-    g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in module.modules():
             if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
                 fan_in, _ = nn.init._calculate_fan_in_and_fan_out(m.weight)
                 bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-                m.weight.copy_(torch.empty_like(m.weight).uniform_(-bound, bound, generator=g))
+                m.weight.uniform_(-bound, bound, generator=generator)
                 if m.bias is not None:
-                    m.bias.copy_(torch.empty_like(m.bias).uniform_(-bound, bound, generator=g))
+                    m.bias.uniform_(-bound, bound, generator=generator)
 
 
 def build_model(cfg: ModelConfig, seed: int = 0) -> LatentModel:
@@ -249,13 +193,13 @@ def build_model(cfg: ModelConfig, seed: int = 0) -> LatentModel:
     VAE's mu-head starts equal to the AE's head, so a pair differs only in its bottleneck.
     """
     model: LatentModel = AutoEncoder(cfg) if cfg.kind == "ae" else VAE(cfg)
-    _init_module(model.encoder, seed * 3 + 1)
-    _init_module(model.decoder, seed * 3 + 2)
-    _init_module(model.head, seed * 3 + 3)
+    init_weights(model.encoder, torch.Generator().manual_seed(seed * 3 + 1))
+    init_weights(model.decoder, torch.Generator().manual_seed(seed * 3 + 2))
+    init_weights(model.head, torch.Generator().manual_seed(seed * 3 + 3))
     if cfg.kind == "vae":
         # The mu-half of the VAE head gets exactly the AE head's initial weights.
         ae_head = nn.Linear(model.encoder.feature_dim, cfg.latent_dim)
-        _init_module(ae_head, seed * 3 + 3)
+        init_weights(ae_head, torch.Generator().manual_seed(seed * 3 + 3))
         with torch.no_grad():
             model.head.weight[: cfg.latent_dim].copy_(ae_head.weight)
             model.head.bias[: cfg.latent_dim].copy_(ae_head.bias)

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.distributions import Normal
 
-from .losses import kl_per_dim, recon_per_image
+from .losses import kl_per_dim, log_joint, recon_per_image
 from .models import LatentModel, reparameterize
 
 GRID = 200
@@ -43,15 +42,10 @@ class GridPosterior:
 
 
 @torch.no_grad()
-def log_joint(model: LatentModel, x: torch.Tensor, z: torch.Tensor, batch: int = 8192) -> torch.Tensor:
+def log_joint_on_grid(model: LatentModel, x: torch.Tensor, z: torch.Tensor, batch: int = 8192) -> torch.Tensor:
     """log p(x|z) + log p(z) for one image x (C, H, W) at each z (M, 2): (M,) float64."""
-    out = []
-    for i in range(0, len(z), batch):
-        zb = z[i:i + batch]
-        logits = model.decode(zb)
-        rec = recon_per_image(logits, x.unsqueeze(0).expand(len(zb), *x.shape))
-        out.append((-rec + Normal(0.0, 1.0).log_prob(zb).sum(1)).double())
-    return torch.cat(out)
+    return torch.cat([log_joint(model, x.unsqueeze(0), z[i:i + batch].unsqueeze(1))[0][:, 0].double()
+                      for i in range(0, len(z), batch)])
 
 
 def _grid(lo: np.ndarray, hi: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, float]:
@@ -65,7 +59,7 @@ def _evaluate(model: LatentModel, x: torch.Tensor, lo, hi, n: int):
     c1, c2, area = _grid(np.asarray(lo, float), np.asarray(hi, float), n)
     g2, g1 = np.meshgrid(c2, c1, indexing="ij")  # rows = z2
     z = torch.tensor(np.stack([g1.ravel(), g2.ravel()], 1), dtype=torch.float32)
-    lj = log_joint(model, x, z).numpy().reshape(n, n)
+    lj = log_joint_on_grid(model, x, z).numpy().reshape(n, n)
     return c1, c2, lj, area
 
 
@@ -105,9 +99,3 @@ def grid_posterior(model: LatentModel, x: torch.Tensor, n: int = GRID, elbo_samp
     elbo = -float(rec.double().mean()) - kl
     return GridPosterior(c1, c2, lj - log_px, mu, sigma, log_px, elbo,
                          log_px - elbo, kl)
-
-
-def ellipse(mu: np.ndarray, sigma: np.ndarray, k: float, points: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """The k-sigma ellipse of a diagonal Gaussian (axis-aligned): x and y coordinates."""
-    t = np.linspace(0, 2 * np.pi, points)
-    return mu[0] + k * sigma[0] * np.cos(t), mu[1] + k * sigma[1] * np.sin(t)

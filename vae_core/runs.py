@@ -62,7 +62,7 @@ class Run:
     dataset: str
     status: str
     reason: str = ""
-    pair: str | None = None
+    group: str | None = None  # the pair or beta sweep the run belongs to
     created: float = 0.0
     final: dict[str, float] = field(default_factory=dict)
 
@@ -86,7 +86,7 @@ class RunInfo:
     dataset: str = ""
     epochs: int | None = None
     final: dict[str, float] = field(default_factory=dict)
-    pair: str | None = None
+    group: str | None = None  # the pair or beta sweep the run belongs to
     created: float = 0.0
 
     @property
@@ -132,7 +132,7 @@ def _fsync_dir(path: Path) -> None:
 def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
              history: list[dict[str, Any]], name: str, root: str | os.PathLike[str] = "checkpoints",
              *, dataset: str = "digits", status: str = "finished", reason: str = "",
-             pair: str | None = None, overwrite: bool = False) -> Path:
+             group: str | None = None, overwrite: bool = False) -> Path:
     """Save a run atomically as ``root/name/{model.safetensors, run.json}`` and return its path.
 
     An existing run of that name is kept unless ``overwrite``; then it is replaced in one rename.
@@ -140,8 +140,8 @@ def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
     from safetensors.torch import save_file
 
     validate_run_name(name)
-    if pair is not None:
-        validate_run_name(pair)
+    if group is not None:
+        validate_run_name(group)
     if status not in STATUSES:
         raise RunError(f"Unknown run status {status!r}")
     root_path = Path(root)
@@ -150,7 +150,7 @@ def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
     if final.exists() and not overwrite:
         raise RunError(f"A run named {name!r} already exists in {root_path}; choose another name")
     meta = {"format_version": FORMAT_VERSION, "name": name, "created": time.time(),
-            "status": status, "reason": reason, "dataset": dataset, "pair": pair,
+            "status": status, "reason": reason, "dataset": dataset, "group": group,
             "model_config": model_cfg.to_dict(), "train_config": train_cfg.to_dict(),
             "final": final_metrics(history), "history": history}
     tmp = root_path / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
@@ -242,7 +242,7 @@ def load_run(path: str | os.PathLike[str]) -> Run:
         status, reason = "diverged", "the saved weights contain NaN or inf"
     return Run(name=path.name, path=path, model=model.eval(), model_config=model_cfg,
                train_config=train_cfg, history=history, dataset=str(meta.get("dataset", "")),
-               status=status, reason=reason, pair=meta.get("pair"),
+               status=status, reason=reason, group=_group(meta),
                created=float(meta.get("created", 0.0)), final=dict(meta.get("final") or {}))
 
 
@@ -264,6 +264,12 @@ def _check_weights_header(path: Path, model_cfg: ModelConfig) -> None:
         raise RunError("weights do not fit its model config (names or shapes differ)")
 
 
+def _group(meta: dict[str, Any]) -> str | None:
+    """The run's group name; files written before the rename call it "pair"."""
+    group = meta.get("group", meta.get("pair"))
+    return group if isinstance(group, str) else None
+
+
 def run_info(path: str | os.PathLike[str]) -> RunInfo:
     """Describe a run folder for listing; problems give status "broken" with the reason."""
     path = Path(path)
@@ -283,7 +289,7 @@ def run_info(path: str | os.PathLike[str]) -> RunInfo:
                    reason=str(meta.get("reason", "")), kind=model_cfg.kind, beta=train_cfg.beta,
                    latent_dim=model_cfg.latent_dim, arch=model_cfg.arch,
                    dataset=str(meta.get("dataset", "")), epochs=train_cfg.epochs, final=final,
-                   pair=meta.get("pair") if isinstance(meta.get("pair"), str) else None,
+                   group=_group(meta),
                    created=float(meta.get("created", 0.0)))
 
 

@@ -26,6 +26,30 @@ class StopFlag(Protocol):
     def is_set(self) -> bool: ...
 
 
+class TermAverages:
+    """Running per-image means of loss, recon and KL since the last progress record."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.loss = self.recon = self.kl = 0.0  # sums of per-image values times batch size
+        self.images = 0
+
+    def add(self, loss: float, recon: float, kl: float, batch: int) -> None:
+        self.loss += loss * batch
+        self.recon += recon * batch
+        self.kl += kl * batch
+        self.images += batch
+
+    def take(self) -> dict[str, float]:
+        """The means so far, then start over."""
+        n = max(1, self.images)
+        means = {"loss": self.loss / n, "recon": self.recon / n, "kl": self.kl / n}
+        self.reset()
+        return means
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """"auto" picks CUDA, then Apple MPS, then the CPU."""
     if name != "auto":
@@ -106,17 +130,13 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
     history: list[Record] = []
     status, reason = "finished", f"trained {train_cfg.epochs} epochs"
     step = samples_seen = 0
-    window = [0.0, 0.0, 0.0, 0]  # sums of loss, recon, kl (times batch size) and image count
+    since_record = TermAverages()
     t0 = time.perf_counter()
 
     def record(kind: str, epoch: int, beta: float) -> Record:
-        count = max(1, window[3])
-        rec = {"type": kind, "step": step, "epoch": epoch, "samples_seen": samples_seen,
-               "progress": step / total_steps, "seconds": time.perf_counter() - t0,
-               "loss": window[0] / count, "recon": window[1] / count, "kl": window[2] / count,
-               "beta": beta}
-        window[:] = [0.0, 0.0, 0.0, 0]
-        return rec
+        return {"type": kind, "step": step, "epoch": epoch, "samples_seen": samples_seen,
+                "progress": step / total_steps, "seconds": time.perf_counter() - t0,
+                **since_record.take(), "beta": beta}
 
     for epoch in range(1, train_cfg.epochs + 1):
         perm = torch.randperm(n, generator=shuffle_gen).to(device)
@@ -140,10 +160,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
             optimizer.step()
             step += 1
             samples_seen += len(xb)
-            window[0] += loss_value * len(xb)
-            window[1] += recon_value * len(xb)
-            window[2] += kl_value * len(xb)
-            window[3] += len(xb)
+            since_record.add(loss_value, recon_value, kl_value, len(xb))
             if i + 1 < steps_per_epoch and step % log_every == 0:
                 history.append(record("step", epoch, beta))
                 yield history[-1]

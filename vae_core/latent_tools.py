@@ -1,5 +1,6 @@
-"""Computations behind the exploration views: encode, decode, grids, projections, the
-reparameterization demo and a Monte-Carlo KL. Plain torch + numpy, no Streamlit.
+"""Latent-space tools behind the exploration views: encode, decode, grids of codes, projections
+to a plane, posterior ellipses, the reparameterization demo and a Monte-Carlo KL. Plain torch +
+numpy; a notebook can use them as they are.
 
 Models passed in are shared between sessions (cached): every function here runs them under
 ``torch.inference_mode`` and never changes them. Randomness always comes from an explicit
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -44,31 +45,6 @@ def decode_images(model: LatentModel, z: np.ndarray | torch.Tensor, batch: int =
     images = torch.cat(outs)  # (N, C, H, W)
     images = images[:, 0] if c == 1 else images.permute(0, 2, 3, 1)
     return images.numpy()
-
-
-# --- images ------------------------------------------------------------------------------------
-
-def tile(images: np.ndarray, ncols: int, pad: int = 0, pad_value: float = 1.0) -> np.ndarray:
-    """Lay images (N, H, W[, C]) out row by row in one array of
-    (rows*H + (rows-1)*pad, ncols*W + (ncols-1)*pad[, C]); empty cells get ``pad_value``."""
-    images = np.asarray(images)
-    n = len(images)
-    ncols = max(1, min(int(ncols), max(n, 1)))
-    rows = max(1, math.ceil(n / ncols))
-    h, w = images.shape[1:3]
-    extra = images.shape[3:]
-    out = np.full((rows * h + (rows - 1) * pad, ncols * w + (ncols - 1) * pad, *extra),
-                  pad_value, dtype=np.float32)
-    for k in range(n):
-        r, c = divmod(k, ncols)
-        out[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = images[k]
-    return out
-
-
-def upscale(image: np.ndarray, min_width: int = 320, max_factor: int = 16) -> np.ndarray:
-    """Nearest-neighbour enlargement so small tiles stay crisp when the browser shows them."""
-    factor = int(min(max_factor, max(1, math.ceil(min_width / max(image.shape[1], 1)))))
-    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
 
 # --- codes to draw or decode -------------------------------------------------------------------
@@ -312,35 +288,3 @@ def posterior_samples(model: LatentModel, x: torch.Tensor, k: int, seed: int = 0
         mu, logvar = model.encode(x[:1])
         z = reparameterize(mu.expand(k, -1), logvar.expand(k, -1), g)  # (K, D)
     return PosteriorSamples(mu[0].numpy(), logvar[0].numpy(), z.numpy(), decode_images(model, z))
-
-
-# --- selections from the dashboard -------------------------------------------------------------
-
-def selected_indices(selection_state: Mapping[str, Any] | None) -> list[int]:
-    """Test-set indices of the points selected in a latent scatter (click, box or lasso).
-
-    ``selection_state`` is what ``st.plotly_chart(on_select="rerun")`` returns (or a plain dict
-    of the same shape): ``{"selection": {"points": [{"customdata": i or [i], ...}, ...]}}``.
-    Points without customdata (prior contours, ellipses) are skipped; order is kept, repeats
-    dropped.
-    """
-    if not selection_state:
-        return []
-    selection = selection_state.get("selection") or {}
-    points = selection.get("points") or []
-    out: list[int] = []
-    seen: set[int] = set()
-    for point in points:
-        custom = point.get("customdata") if isinstance(point, Mapping) else None
-        if isinstance(custom, (list, tuple)):
-            custom = custom[0] if custom else None
-        if custom is None:
-            continue
-        try:
-            idx = int(custom)
-        except (TypeError, ValueError):
-            continue
-        if idx not in seen:
-            seen.add(idx)
-            out.append(idx)
-    return out

@@ -1,4 +1,4 @@
-"""Unit tests of vae_core.explore and the exploration figures, on the real tiny demo pair."""
+"""Unit tests of vae_core.latent_tools and the exploration figures, on the real tiny demo pair."""
 from __future__ import annotations
 
 import json
@@ -9,11 +9,14 @@ import pytest
 import torch
 
 from vae_core import ModelConfig, build_model, figures, kl_per_dim, load_run
-from vae_core.explore import (dims_projection, decode_images, encode_dataset, ellipse_outlines,
-                              first_of_class, grid_axis, grid_codes, interpolate, kl_closed_form,
-                              kl_monte_carlo, pca_2d, plane_coords, posterior_ellipses,
-                              posterior_samples, reparam_demo, sample_prior, selected_indices,
-                              shared_range, subset_indices, tile, upscale)
+from ui.panels import upscale
+from ui.pickers import selected_indices
+from vae_core.figures import tile
+from vae_core.latent_tools import (dims_projection, decode_images, encode_dataset, ellipse_outlines,
+                                   first_of_class, grid_axis, grid_codes, interpolate, kl_closed_form,
+                                   kl_monte_carlo, pca_2d, plane_coords, posterior_ellipses,
+                                   posterior_samples, reparam_demo, sample_prior, shared_range,
+                                   subset_indices)
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +226,7 @@ def test_other_figures(digits):
     fig = figures.marginal_histograms(codes, ("z[0]", "z[1]"), (-4, 4))
     assert [type(t).__name__ for t in fig.data] == ["Bar", "Scatter", "Bar", "Scatter"]
     assert sum(fig.data[0].y * fig.data[0].width) == pytest.approx(1.0)  # a density
-    grid = figures.decoded_grid(tile(np.random.rand(25, 8, 8), 5), "g", grid_axis(5, 2.0))
+    grid = figures.decoded_grid(np.random.rand(25, 8, 8), 5, "g", grid_axis(5, 2.0))
     assert grid.data[0].source.startswith("data:image/png;base64,")
     assert list(grid.layout.xaxis.ticktext)[0] == "-2"
     demo = reparam_demo(1.0, 0.5, 300)

@@ -1,0 +1,125 @@
+"""Overview: the AE-vs-VAE story in a few lines, a one-click pair, and where each claim is shown."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from ui import navigation
+from ui.panels import encoded_models, latent_panels
+from ui.pickers import default_pair
+from ui.resources import checkpoints_root, get_dataset, get_pool, get_run, usable_runs
+from ui.training import show_job_progress
+from vae_core import RunError, unique_run_name
+from vae_core.figures import overview_schematic
+from vae_core.jobs import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, quick_pair_specs
+from vae_core.metrics import CLAIMS
+
+JOB_KEY = "overview_job"
+MINI_HEIGHT = 300
+
+
+def newest_pair_figures() -> dict[str, go.Figure]:
+    """Small latent scatters ("AE", "VAE") of the newest usable pair, sharing one scale.
+
+    Missing or unloadable runs are simply absent: the caller draws a schematic instead.
+    """
+    ae_info, vae_info = default_pair(usable_runs())
+    loaded = []
+    for info in (ae_info, vae_info):
+        try:
+            loaded.append(get_run(info) if info is not None else None)
+        except RunError:
+            loaded.append(None)
+    models = encoded_models(*loaded)
+    if not models:
+        return {}
+    panels, axis_range = latent_panels(models, (0, 1))
+    return {p.codes.label: p.scatter(axis_range, title=f"{p.codes.label}: {p.codes.run.name}",
+                                     height=MINI_HEIGHT, marker_size=3, show_legend=False)
+            for p in panels}
+
+
+st.title("VAE Lab: why a VAE is more than an AutoEncoder")
+st.markdown(
+    "Both models squeeze an image **x** through a small code **z** and decode it back, with the "
+    "same encoder and decoder networks. The one difference is the bottleneck, and it decides "
+    "whether you can **generate** new images by picking a z.")
+
+figs = newest_pair_figures()
+ae_col, vae_col = st.columns(2, gap="large")
+with ae_col:
+    st.subheader("AutoEncoder (AE)")
+    st.markdown(
+        "The encoder maps each input to **one point** z. The loss only asks that x can be rebuilt "
+        "from z, so nothing shapes the latent space: codes land wherever training left them, at "
+        "any scale, with empty gaps between. Decode a z from a gap and you get junk.")
+    st.latex(r"z = \mathrm{enc}(x), \qquad \mathcal{L}_{\mathrm{AE}} = -\log p(x \mid z)")
+    st.plotly_chart(figs["AE"] if "AE" in figs
+                    else overview_schematic("ae").update_layout(height=MINI_HEIGHT),
+                    key="overview_ae_fig", config={"displayModeBar": False})
+with vae_col:
+    st.subheader("Variational AutoEncoder (VAE)")
+    st.markdown(
+        "The encoder maps each input to a **Gaussian** N(μ, σ²) and trains on a random sample "
+        "from it. The KL term pulls every Gaussian towards the prior N(0, I), so the codes fill "
+        "one round region without holes, and any z drawn from N(0, I) decodes to a plausible image.")
+    st.latex(r"q(z \mid x) = \mathcal{N}\big(\mu(x), \sigma(x)^2\big)")
+    st.latex(r"z = \mu + \sigma \odot \varepsilon, \qquad \varepsilon \sim \mathcal{N}(0, I)")
+    st.latex(r"\mathcal{L}_{\mathrm{VAE}} = \underbrace{-\log p(x \mid z)}_{\text{recon}}"
+             r" + \beta \, \mathrm{KL}\big(\mathcal{N}(\mu, \sigma^2) \,\|\, \mathcal{N}(0, I)\big)")
+    st.plotly_chart(figs["VAE"] if "VAE" in figs
+                    else overview_schematic("vae").update_layout(height=MINI_HEIGHT),
+                    key="overview_vae_fig", config={"displayModeBar": False})
+st.caption("Losses are per image in nats: summed over pixels, averaged over the batch. The sample "
+           "uses σ (not σ²) so that z has variance σ²; β = 1 is the plain VAE. "
+           + ("Pictures: the test images' codes of the newest pair, over the prior's circles."
+              if figs else "Pictures: schematic, until you train a pair."))
+
+# --- one click: a pair in about ten seconds ------------------------------------------------------
+st.subheader("Try it")
+
+
+@st.fragment(run_every=0.5)
+def quick_progress() -> None:
+    # Redrawn twice a second from the job object; the training thread never calls st.*
+    job = st.session_state[JOB_KEY]
+    if not job.active:
+        st.rerun()  # a full rerun shows the result (or moves to the Latent space page)
+    show_job_progress(job)
+
+
+def start_quick_pair() -> None:
+    data = get_dataset("digits")
+    name = unique_run_name("quick", checkpoints_root())
+    st.session_state[JOB_KEY] = get_pool().submit(
+        quick_pair_specs(name, data.image_shape), "digits", root=str(checkpoints_root()), group=name)
+
+
+job = st.session_state.get(JOB_KEY)
+if job is not None and job.active:
+    quick_progress()
+elif job is not None and job.state == "failed":
+    st.error(f"Training failed: {job.error}")
+    st.button("Try again", key="overview_retry", on_click=st.session_state.pop, args=(JOB_KEY,))
+elif job is not None:
+    del st.session_state[JOB_KEY]  # done: leave for the pictures, once
+    st.switch_page(navigation.LATENT_SPACE.file)
+else:
+    st.button("Train an AE+VAE pair on digits", type="primary", key="overview_quick",
+              icon=":material/play_arrow:", on_click=start_quick_pair)
+    st.caption(f"Same seed, data and {'-'.join(map(str, QUICK_PAIR_HIDDEN))} MLP for both, latent "
+               f"size 2, β = 1, {QUICK_PAIR_EPOCHS} epochs on the 1,438 bundled 8×8 training digits: about "
+               "10 s on an idle 2-core CPU, longer while others train. Then the Latent space page opens.")
+if not figs:
+    st.info("No trained runs yet: the pictures above are schematic. One click trains a real pair.",
+            icon=":material/info:")
+
+# --- claim -> metric -> page -----------------------------------------------------------------------
+st.subheader("Claims, the number behind each, and where to see it")
+for c in CLAIMS:
+    claim_col, metric_col, page_col = st.columns([6, 2, 2], vertical_alignment="center")
+    claim_col.markdown(c["claim"])
+    metric_col.code(c["metric"], language=None)
+    with page_col:
+        navigation.link(navigation.CLAIM_PAGES[c["metric"]])
+navigation.link(navigation.EVIDENCE, "All the numbers side by side: Evidence")

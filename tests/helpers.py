@@ -1,0 +1,38 @@
+"""Helpers shared by the test modules: train-and-save a real tiny run, open an app page."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from vae_core import ModelConfig, TrainConfig, run_to_end, save_run, train
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+APP = str(REPO / "streamlit_app.py")
+
+
+def train_and_save(root: Path, name: str, cfg: ModelConfig, tcfg: TrainConfig, dataset,
+                   group: str | None = None) -> Path:
+    end = run_to_end(train(cfg, tcfg, dataset))
+    return save_run(end["model"], cfg, tcfg, end["history"], name, root, dataset=dataset.name,
+                    status=end["status"], reason=end["reason"], group=group)
+
+
+def open_page(page: str | None = None, timeout: float = 90):
+    """The app as a browser session sees it: the frame (``streamlit_app.py``, its st.navigation)
+    running ``page`` (a file of ``ui.navigation.PAGES``; None for the Overview), after one run."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    if page is not None:
+        at.switch_page(page)
+    return at.run()
+
+
+def no_exception(at):
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def chart_specs(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]

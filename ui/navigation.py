@@ -1,0 +1,39 @@
+"""The app's pages, defined once: ``streamlit_app.py`` builds its ``st.navigation`` from ``PAGES``
+and every in-app link names a page by its file here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageDef:
+    file: str  # relative to the repository root, as st.Page / st.page_link / st.switch_page take it
+    title: str
+    icon: str
+
+
+OVERVIEW = PageDef("pages/0_Overview.py", "Overview", ":material/home:")
+TRAIN = PageDef("pages/1_Train.py", "Train", ":material/model_training:")
+LATENT_SPACE = PageDef("pages/2_Latent_space.py", "Latent space", ":material/scatter_plot:")
+DECODER_GRID = PageDef("pages/3_Decoder_grid.py", "Decoder grid", ":material/grid_on:")
+GENERATE = PageDef("pages/4_Generate.py", "Generate & interpolate", ":material/auto_awesome:")
+REPARAMETERIZATION = PageDef("pages/5_Reparameterization.py", "Reparameterization & KL",
+                             ":material/functions:")
+EVIDENCE = PageDef("pages/6_Evidence.py", "Evidence", ":material/fact_check:")
+
+PAGES = (OVERVIEW, TRAIN, LATENT_SPACE, DECODER_GRID, GENERATE, REPARAMETERIZATION, EVIDENCE)
+
+# Which page shows the evidence for each claim's metric (vae_core.metrics.CLAIMS).
+CLAIM_PAGES: dict[str, PageDef] = {
+    "centring": LATENT_SPACE, "scale_error": LATENT_SPACE, "prior_kl": LATENT_SPACE,
+    "coverage": DECODER_GRID, "largest_gap": DECODER_GRID, "smoothness": DECODER_GRID,
+    "prior_confident": GENERATE, "prior_class_entropy": GENERATE, "recon": TRAIN,
+    "kl": REPARAMETERIZATION, "iwae_nll": EVIDENCE, "active_units": EVIDENCE,
+}
+
+
+def link(page: PageDef, label: str | None = None, icon: str | None = None) -> None:
+    """A link to ``page`` that keeps the session (a URL load would start a new one)."""
+    import streamlit as st
+
+    st.page_link(page.file, label=label or page.title, icon=icon or page.icon)

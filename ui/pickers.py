@@ -1,0 +1,131 @@
+"""Widgets that choose what to look at: the AE/VAE runs, a latent plane, a test image, and the
+points selected in a chart."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import streamlit as st
+
+from ui import navigation
+from ui.resources import get_run, usable_runs
+from ui.state import run_choice_key
+from vae_core import ImageDataset, Run, RunError, RunInfo
+from vae_core.latent_tools import first_of_class
+
+
+def default_pair(infos: list[RunInfo]) -> tuple[RunInfo | None, RunInfo | None]:
+    """The newest AE and VAE that belong to one group, else the newest of each kind."""
+    aes = [r for r in infos if r.kind == "ae"]
+    vaes = [r for r in infos if r.kind == "vae"]
+    for vae in vaes:
+        match = next((a for a in aes if vae.group and a.group == vae.group), None)
+        if match:
+            return match, vae
+    return (aes[0] if aes else None), (vaes[0] if vaes else None)
+
+
+def run_label(r: RunInfo) -> str:
+    beta = f", β={r.beta:g}" if r.kind == "vae" and r.beta is not None else ""
+    return f"{r.name} ({r.dataset}, latent {r.latent_dim}{beta}, {r.status})"
+
+
+def pick_pair(key: str) -> tuple[Run | None, Run | None]:
+    """Two select boxes (AE run, VAE run), defaulting to the newest pair.
+
+    Shows a notice when there are no runs, an error for a run that fails to load, and a warning
+    when the two runs differ in data set or latent size (they are still shown).
+    """
+    infos = usable_runs()
+    default_ae, default_vae = default_pair(infos)
+    aes = [r for r in infos if r.kind == "ae"]
+    vaes = [r for r in infos if r.kind == "vae"]
+    if not aes and not vaes:
+        st.info("No trained runs yet. Train an AE+VAE pair in a few seconds on the "
+                "**Overview** (one click) or the **Train** page.", icon=":material/info:")
+        navigation.link(navigation.TRAIN, "Go to Train")
+        return None, None
+    c1, c2 = st.columns(2)
+    chosen: list[Run | None] = []
+    for col, kind, options, default in ((c1, "AE", aes, default_ae), (c2, "VAE", vaes, default_vae)):
+        with col:
+            if not options:
+                st.warning(f"No usable {kind} run yet: train one on the Train page.")
+                chosen.append(None)
+                continue
+            info = st.selectbox(f"{kind} run", options, index=options.index(default) if default in options else 0,
+                                format_func=run_label, key=run_choice_key(key, kind.lower()))
+            try:
+                chosen.append(get_run(info))
+            except RunError as e:
+                st.error(f"Cannot load {info.name}: {e}")
+                chosen.append(None)
+    ae, vae = chosen
+    if ae is not None and vae is not None:
+        if ae.dataset != vae.dataset:
+            st.warning(f"The two runs were trained on different data sets ({ae.dataset} vs "
+                       f"{vae.dataset}); the comparison is not like for like.")
+        if ae.model_config.latent_dim != vae.model_config.latent_dim:
+            st.warning(f"Latent sizes differ (AE {ae.model_config.latent_dim}, VAE "
+                       f"{vae.model_config.latent_dim}); plots use each model's own space.")
+    return ae, vae
+
+
+def plane_picker(key: str, latent_dims: list[int], allow_pca: bool = True) -> str | tuple[int, int]:
+    """Which plane of a latent space to draw: two dims (returned as a tuple) or ``"pca"``.
+    Widgets appear only when some model has more than 2 latent dims."""
+    top = max(latent_dims, default=2)
+    if top <= 2:
+        return (0, 1)
+    # PCA first: a VAE often leaves some dims unused (collapsed to the prior), and dims 0 and 1
+    # may be among them; the principal plane shows where the codes actually vary.
+    modes = ["PCA projection", "Two latent dims"] if allow_pca else ["Two latent dims"]
+    c1, c2, c3 = st.columns([2, 1, 1])
+    mode = c1.radio(f"Latent space has up to {top} dims: show", modes, horizontal=True,
+                    key=f"{key}_plane_mode") if allow_pca else modes[0]
+    if mode == "PCA projection":
+        c2.caption("PCA is fitted to each model's own codes.")
+        return "pca"
+    dx = c2.selectbox("x dim", range(top), index=0, key=f"{key}_dim_x")
+    dy = c3.selectbox("y dim", [d for d in range(top) if d != dx], index=0, key=f"{key}_dim_y")
+    return (int(dx), int(dy))
+
+
+def pick_test_image(key: str, data: ImageDataset, label: str, by_class: bool, default_class: int = 0) -> int:
+    """A test image chosen by class (its first image) or by index; returns the index."""
+    n = len(data.test_x)
+    if by_class:
+        classes = [c for c in range(len(data.class_names)) if first_of_class(data.test_y, c) is not None]
+        c = st.selectbox(label, classes, index=min(default_class, len(classes) - 1),
+                         format_func=lambda c: f"class {data.class_names[c]}", key=f"{key}_class")
+        return int(first_of_class(data.test_y, c))
+    return int(st.number_input(label, 0, n - 1, min(default_class, n - 1), key=f"{key}_index"))
+
+
+def selected_indices(selection_state: Mapping[str, Any] | None) -> list[int]:
+    """Test-set indices of the points selected in a latent scatter (click, box or lasso).
+
+    ``selection_state`` is what ``st.plotly_chart(on_select="rerun")`` returns (or a plain dict
+    of the same shape): ``{"selection": {"points": [{"customdata": i or [i], ...}, ...]}}``.
+    Points without customdata (prior contours, ellipses) are skipped; order is kept, repeats
+    dropped.
+    """
+    if not selection_state:
+        return []
+    selection = selection_state.get("selection") or {}
+    points = selection.get("points") or []
+    out: list[int] = []
+    seen: set[int] = set()
+    for point in points:
+        custom = point.get("customdata") if isinstance(point, Mapping) else None
+        if isinstance(custom, (list, tuple)):
+            custom = custom[0] if custom else None
+        if custom is None:
+            continue
+        try:
+            idx = int(custom)
+        except (TypeError, ValueError):
+            continue
+        if idx not in seen:
+            seen.add(idx)
+            out.append(idx)
+    return out

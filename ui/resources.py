@@ -1,0 +1,108 @@
+"""Cached resources shared by every session: the training pool, data sets, loaded runs.
+
+Caching follows Streamlit's advice by kind: data sets, loaded runs and the training pool are
+``st.cache_resource`` (shared by every session, so treated as read-only); small derived arrays
+are ``st.cache_data``; per-user state lives in ``st.session_state`` under page-prefixed keys.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from vae_core import DatasetError, ImageDataset, Run, RunError, RunInfo, list_runs, load_dataset, load_run
+from vae_core.jobs import TrainingPool
+from vae_core.latent_tools import encode_dataset
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def checkpoints_root() -> Path:
+    """Where runs live; tests point ``VAE_LAB_CHECKPOINTS`` at a temporary folder."""
+    return Path(os.environ.get("VAE_LAB_CHECKPOINTS", REPO / "checkpoints"))
+
+
+def data_root() -> Path:
+    """Where torchvision data sets are downloaded (ignored by git)."""
+    return Path(os.environ.get("VAE_LAB_DATA", REPO / "data"))
+
+
+@st.cache_resource(show_spinner=False)
+def get_pool() -> TrainingPool:
+    """One pool for the whole server: at most ``max_workers`` trainings at once, each in a child
+    process. The server's own torch work (encoding and decoding for the pages) runs on one thread:
+    these small models gain nothing from more, and a spinning OpenMP team per page thread
+    oversubscribed 2 busy cores (a 20x20 grid: 0.7 ms on one thread, 48 ms on two, under load).
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    return TrainingPool(data_root=str(data_root()))
+
+
+@st.cache_resource(show_spinner="Loading data set…", max_entries=4)
+def _dataset(spec: str, root: str) -> ImageDataset:
+    return load_dataset(spec, root=root)
+
+
+def get_dataset(spec: str) -> ImageDataset:
+    """The data set for ``spec``, cached; raises ``DatasetError`` (not cached) on failure."""
+    return _dataset(spec, str(data_root()))
+
+
+def dataset_or_error(spec: str) -> ImageDataset | None:
+    """The data set, or None after showing the user why it could not be loaded."""
+    try:
+        return get_dataset(spec)
+    except DatasetError as e:
+        st.error(str(e), icon=":material/cloud_off:")
+        return None
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _run(path: str, mtime: float) -> Run:
+    return load_run(path)
+
+
+def get_run(info: RunInfo | str | Path) -> Run:
+    """A loaded run (cached by path and modification time); raises ``RunError``."""
+    path = Path(getattr(info, "path", info))  # duck-typed: survives module reloads
+    try:
+        mtime = (path / "run.json").stat().st_mtime
+    except OSError as e:
+        raise RunError(f"{path.name}: cannot be read ({e})") from e
+    return _run(str(path), mtime)
+
+
+def run_dataset(run: Run) -> ImageDataset | None:
+    """The data set a run was trained on, or None after telling the user why it cannot be used:
+    it fails to load, or its images are not the shape the model takes."""
+    data = dataset_or_error(run.dataset)
+    if data is not None and tuple(data.image_shape) != tuple(run.model_config.input_shape):
+        st.error(f"{run.name} expects images of shape {run.model_config.input_shape} but "
+                 f"{run.dataset} has {data.image_shape}.")
+        return None
+    return data
+
+
+@st.cache_data(show_spinner="Encoding the test set…", max_entries=16)
+def _encoded_test_set(path: str, mtime: float, spec: str, root: str) -> tuple[np.ndarray, np.ndarray | None]:
+    # Keyed by run path + mtime: a retrained run under the same name is encoded again.
+    return encode_dataset(_run(path, mtime).model, _dataset(spec, root).test_x)
+
+
+def encoded_test_set(run: Run) -> tuple[np.ndarray, np.ndarray | None]:
+    """(mu, logvar) of the run's test split (cached); call after ``run_dataset`` accepted it."""
+    mtime = (run.path / "run.json").stat().st_mtime
+    return _encoded_test_set(str(run.path), mtime, run.dataset, str(data_root()))
+
+
+def runs() -> list[RunInfo]:
+    """All runs, newest first, broken ones included (status "broken")."""
+    return list_runs(checkpoints_root())
+
+
+def usable_runs(kind: str | None = None) -> list[RunInfo]:
+    return [r for r in runs() if r.usable and (kind is None or r.kind == kind)]

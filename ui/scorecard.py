@@ -1,0 +1,30 @@
+"""The scorecard as a table: one row per teaching claim, values formatted for the screen."""
+from __future__ import annotations
+
+from typing import Any
+
+from vae_core.metrics import CLAIMS, METRICS, winner
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dict):
+        return f"{value['mean']:.4f} (max {value['max']:.3f})"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 1000 else f"{value:.4g}"
+    return str(value)
+
+
+def compare_rows(ae: dict[str, Any] | None, vae: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """One row per claim: claim, metric, AE value, VAE value, winner, better direction, meaning."""
+    rows = []
+    for c in CLAIMS:
+        m = c["metric"]
+        a = ae.get(m) if ae else None
+        v = vae.get(m) if vae else None
+        rows.append({"claim": c["claim"], "metric": m, "AE": format_value(a), "VAE": format_value(v),
+                     "winner": winner(m, a, v), "better": METRICS[m][0], "meaning": METRICS[m][1]})
+    return rows

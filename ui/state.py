@@ -1,0 +1,15 @@
+"""Session-state keys that more than one page reads or writes, in one named place.
+
+Keys used by a single page stay on that page (prefixed with the page's name). A key here is a
+contract between pages: change it here and every page follows.
+"""
+from __future__ import annotations
+
+
+def run_choice_key(page: str, kind: str) -> str:
+    """The select box of ``ui.pickers.pick_pair(page)`` that holds the chosen ``kind`` ("ae" or
+    "vae") run. Evidence writes ``run_choice_key(LATENT, "vae")`` to open a sweep run there."""
+    return f"{page}_{kind}_run"
+
+
+LATENT = "latent"  # the Latent space page's picker key
