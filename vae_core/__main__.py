@@ -72,6 +72,8 @@ def train_and_save_specs(specs: list[RunSpec], dataset, args: argparse.Namespace
         if end["status"] == "diverged":
             print(f"  {end['reason']}", file=sys.stderr)
             failures += 1
+        elif end["status"] == "collapsed":  # a valid model, saved, but say why it draws one image
+            print(f"  warning: {end['reason']}", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -88,21 +90,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train_and_save_specs(specs, dataset, args, pair=base if args.kind == "pair" else None)
 
 
+LIST_NOTE = ("recon, kl: the last epoch's test numbers, one sampled z per image (what training "
+             "logged); `evaluate` averages --iwae-k samples per image, so its VAE recon differs "
+             "slightly. epochs: completed/planned.")
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     infos = list_runs(args.root)
     if not infos:
         print(f"No runs in {args.root}. Train one: python -m vae_core train --kind pair")
         return 0
     print(f"{'name':<28} {'status':<9} {'kind':<4} {'beta':>5} {'z':>3} {'dataset':<14} "
-          f"{'epochs':>6} {'recon':>8} {'kl':>7}")
+          f"{'epochs':>7} {'recon':>8} {'kl':>7}")
     for r in infos:
         if r.status == "broken":
             print(f"{r.name:<28} broken    {r.reason}")
             continue
         beta = f"{r.beta:g}" if r.kind == "vae" else "-"
+        kl = f"{r.final['kl']:.2f}" if "kl" in r.final else "-"  # an AE has no KL term
+        epochs = f"{r.epochs_trained}/{r.epochs}"
         print(f"{r.name:<28} {r.status:<9} {r.kind:<4} {beta:>5} {r.latent_dim:>3} "
-              f"{r.dataset[:14]:<14} {r.epochs:>6} {r.final.get('recon', float('nan')):>8.2f} "
-              f"{r.final.get('kl', float('nan')):>7.2f}")
+              f"{r.dataset[:14]:<14} {epochs:>7} {r.final.get('recon', float('nan')):>8.2f} "
+              f"{kl:>7}")
+    print(f"\n{LIST_NOTE}")
     return 0
 
 
