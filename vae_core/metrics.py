@@ -63,7 +63,11 @@ import torch
 from torch.distributions import Normal
 
 from .classifier import JudgedClassifier
+from .codes import code_span
+from .collapse import ACTIVE_VAR, active_units, check_codes
 from .data import ImageDataset
+from .generation import (GENERATION_SAMPLES, GenerationTest, _class_freq, decoder_codes,
+                         generation_scores, generation_tests, judge_codes, sample_codes)
 from .losses import kl_per_dim, recon_per_image
 from .models import LatentModel, reparameterize
 from .train import evaluate
@@ -72,9 +76,8 @@ RADIUS = 2.0  # the prior's 2-sigma disk / box
 COVERAGE_CELLS = 12  # grid cells per side over [-2, 2]: ~113 cells inside the disk
 GAP_CENTRES = 101  # candidate centres per side for the largest empty circle
 SMOOTH_STEPS = 41  # decoder grid per side over [-2, 2]: step 0.1
-PRIOR_SAMPLES = 1000
+PRIOR_SAMPLES = GENERATION_SAMPLES
 CONFIDENT = 0.9
-ACTIVE_VAR = 0.01
 DEFAULT_IWAE_K = 25
 COV_JITTER = 1e-6
 
@@ -221,30 +224,19 @@ def smoothness(model: LatentModel, basis: torch.Tensor, steps: int = SMOOTH_STEP
 def prior_confidence(model: LatentModel, judge: torch.nn.Module, n: int = PRIOR_SAMPLES,
                      seed: int = 0, threshold: float = CONFIDENT,
                      class_freq: torch.Tensor | None = None) -> dict[str, float]:
-    """Decode n z ~ N(0, I) and judge them.
+    """Decode n z ~ N(0, I) and judge them (the ``prior`` draws of ``generation.py``).
 
     ``prior_confident``: share labelled with p ≥ threshold, each class counted at most up to its
     share of the data (``class_freq``; uniform if None), so 1.0 means "every sample recognisable
     and the classes in the data's proportions". ``prior_confident_raw``: the plain share.
     ``prior_class_entropy``: entropy (nats) of the predicted-class histogram.
     """
-    gen = torch.Generator().manual_seed(seed)
-    z = torch.randn((n, model.latent_dim), generator=gen)
-    images = torch.sigmoid(model.decode(z))
-    probs = judge.probs(images) if hasattr(judge, "probs") else torch.softmax(judge(images), 1)
-    top, label = probs.max(1)
-    k = probs.shape[1]
-    hist = torch.bincount(label, minlength=k).double() / max(1, n)
-    nz = hist[hist > 0]
-    confident = top >= threshold
-    per_class = torch.bincount(label[confident], minlength=k).double()
-    freq = (torch.full((k,), 1.0 / k, dtype=torch.float64)
-            if class_freq is None or len(class_freq) != k or class_freq.sum() <= 0
-            else class_freq.double() / class_freq.double().sum())
-    balanced = torch.minimum(per_class, freq * n).sum() / max(1, n)
-    return {"prior_confident": float(balanced),
-            "prior_confident_raw": float(confident.double().mean()),
-            "prior_class_entropy": float(-(nz * nz.log()).sum())}
+    z = sample_codes("prior", torch.zeros((1, model.latent_dim)), n, seed)
+    confidence, label, k = judge_codes(model, judge, z)
+    t = GenerationTest("prior", z.numpy(), confidence, label, np.zeros(n), math.inf, k,
+                       _class_freq(class_freq, k), threshold)
+    return {"prior_confident": t.confident_capped, "prior_confident_raw": t.confident_raw,
+            "prior_class_entropy": t.class_entropy}
 
 
 def log_weights(model: LatentModel, x: torch.Tensor, k: int, gen: torch.Generator
@@ -308,7 +300,10 @@ def scorecard(model: LatentModel, dataset: ImageDataset, judge: JudgedClassifier
         "smoothness": smoothness(model, basis),
     }
     freq = torch.bincount(dataset.test_y, minlength=clf.n_classes if hasattr(clf, "n_classes") else 0)
-    out.update(prior_confidence(model, clf, seed=seed, class_freq=freq))
+    out["code_span"] = code_span(mu)
+    out.update(generation_scores(generation_tests(model, decoder_codes(mu, logvar, seed), clf,
+                                                  seed=seed, class_freq=freq)))
+    out["collapsed"] = check_codes(mu, logvar).collapsed
     if logvar is None:  # the AE's code is a point: recon is deterministic
         out.update({"recon": evaluate(model, x)["recon"], "kl": None, "elbo": None,
                     "iwae_nll": None, "kl_per_dim": None, "active_units": None})
@@ -321,13 +316,6 @@ def scorecard(model: LatentModel, dataset: ImageDataset, judge: JudgedClassifier
                     "active_units": active_units(mu)})
     out["seconds"] = time.perf_counter() - t0
     return out
-
-
-def active_units(mu: torch.Tensor, threshold: float = ACTIVE_VAR) -> int:
-    """Dims whose posterior mean varies across inputs: Var_x(E[z_d|x]) > threshold."""
-    if len(mu) < 2:
-        return 0
-    return int((mu.double().var(0) > threshold).sum())
 
 
 def winner(metric: str, ae_value: Any, vae_value: Any, tol: float = 1e-9) -> str:
@@ -346,15 +334,26 @@ def winner(metric: str, ae_value: Any, vae_value: Any, tol: float = 1e-9) -> str
     return "VAE" if (vae_value < ae_value) == lower else "AE"
 
 
+def claim_verdict(metric: str, ae_value: Any, vae_value: Any, vae_collapsed: bool) -> str:
+    """``winner`` for a claim, except that a collapsed VAE wins nothing: its "win" is returned as
+    "collapsed". With the posterior collapsed the decoder ignores z, so the VAE's centred,
+    prior-shaped, smooth latent numbers describe an unused space, not a learned one (see
+    ``collapse.py``); the page should say so instead of ticking the VAE."""
+    w = winner(metric, ae_value, vae_value)
+    return "collapsed" if vae_collapsed and w == "VAE" else w
+
+
 def compare_rows(ae: dict[str, Any] | None, vae: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """One row per claim: claim, metric, AE value, VAE value, winner, explanation, page."""
+    """One row per claim: claim, metric, AE value, VAE value, winner (``claim_verdict``: "AE",
+    "VAE", "tie", "collapsed" or ""), explanation, page."""
     rows = []
+    vae_collapsed = bool(vae and vae.get("collapsed"))
     for c in CLAIMS:
         m = c["metric"]
         a = ae.get(m) if ae else None
         v = vae.get(m) if vae else None
         rows.append({"claim": c["claim"], "metric": m, "AE": format_value(a), "VAE": format_value(v),
-                     "winner": winner(m, a, v), "better": METRICS[m][0],
+                     "winner": claim_verdict(m, a, v, vae_collapsed), "better": METRICS[m][0],
                      "meaning": METRICS[m][1], "page": c["page"]})
     return rows
 
