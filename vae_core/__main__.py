@@ -142,7 +142,22 @@ EVALUATE_EPILOG = """JSON keys (per image, nats where a log-probability):
                        p >= 0.9, each class counted up to its share of the data
   prior_confident_raw  the same share without the per-class cap
   prior_class_entropy  entropy of those samples' predicted classes (ln 10 = all ten)
-  recon                test -log p(x|z)
+  fitted_confident, fitted_confident_raw, fitted_class_entropy
+  box_confident, box_confident_raw, box_class_entropy
+                       the same for 1,000 draws from a Gaussian fitted to the model's own
+                       test codes (mean, covariance) and uniform over their bounding box
+  prior_classes_covered, fitted_classes_covered, box_classes_covered
+                       classes with >= 0.2/K of the draws judged as them with p >= 0.9
+  prior_in_gaps, fitted_in_gaps, box_in_gaps
+                       share of draws farther from every test code than gap_radius (95th
+                       percentile of the codes' nearest-neighbour distances); ~0.05 = no gaps
+  prior_class_counts, fitted_class_counts, box_class_counts
+                       confident draws per class (the class histogram)
+  generation_n, gap_radius   draws per source (1,000); the in-a-gap distance
+  code_span            the codes span +-code_span (0.5-99.5 percentile box, centred square)
+  collapsed            true for a VAE with no active unit or KL < 0.1 nat; false for an AE
+  recon                test -log p(x|z), averaged over iwae_k samples z ~ q(z|x) for a VAE
+                       (`list` shows the last epoch's one-sample estimate, so it differs a bit)
   kl, elbo, iwae_nll, kl_per_dim, active_units   VAE only (null for the AE)
   run, kind, dataset, n_images, latent_dim, view, iwae_k, seed,
   classifier_accuracy, seconds                   bookkeeping

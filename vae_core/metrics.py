@@ -34,9 +34,35 @@ RUN --json`` prints it. Its keys are part of the CLI's contract:
 ``prior_class_entropy``
     entropy in nats of the histogram of predicted classes of those 1,000 samples (mode coverage:
     ln 10 ≈ 2.303 means all ten classes equally often). Higher is better.
+``fitted_confident``, ``fitted_confident_raw``, ``fitted_class_entropy``, ``box_…`` likewise
+    the same three numbers for 1,000 draws from a Gaussian fitted to the model's own test codes
+    (their mean and covariance) and for 1,000 draws uniform over their bounding box
+    (``generation.py``: the fair generation test; codes = the AE's z, or one z ~ q(z|x) per image
+    for the VAE).
+``prior_classes_covered``, ``fitted_classes_covered``, ``box_classes_covered``
+    classes (of K) with at least a fifth of their fair share of the draws (0.2 / K: 20 of 1,000
+    for ten classes) decoded to images the judge labels as that class with p ≥ 0.9. Higher is
+    better; K = all classes reached.
+``prior_in_gaps``, ``fitted_in_gaps``, ``box_in_gaps``
+    share of the draws whose nearest test code is farther than ``gap_radius`` (the 95th percentile
+    of the codes' own nearest-neighbour distances, full latent space): draws in a gap between
+    codes, where the decoder never trained. About 0.05 is the baseline of a space without gaps.
+``prior_class_counts``, ``fitted_class_counts``, ``box_class_counts``
+    confident draws per predicted class (a list of K counts): the class histogram.
+``generation_n``, ``gap_radius``
+    draws per source (1,000) and the in-a-gap distance of this model's codes.
+``code_span``
+    half-width r of the smallest centred square [−r, r]^D holding the codes' 0.5th–99.5th
+    percentile box (``codes.code_span``): "the codes span ±r"; the prior's 2-sigma box is ±2.
+``collapsed``
+    true when the VAE's posterior collapsed on the test split: no active unit or mean KL below
+    0.1 nat (``collapse.py``); always false for the AE. The scorecard's verdict
+    (``claim_verdict``) never counts a collapsed VAE's better number as a win.
 ``recon``
     test reconstruction, −log p(x|z) per image in nats (Bernoulli pixels, ``losses.recon_per_image``);
-    for the VAE averaged over the ``iwae_k`` samples z ~ q(z|x) per image. Lower is better.
+    for the VAE averaged over the ``iwae_k`` samples z ~ q(z|x) per image. Lower is better. (Run
+    listings show the last epoch's test recon with one sampled z per image, so a VAE's two
+    numbers differ slightly: the same quantity, two Monte-Carlo estimates.)
 ``kl``, ``elbo``, ``iwae_nll``, ``kl_per_dim``, ``active_units`` (VAE; ``null`` for the AE)
     mean KL(q(z|x) ‖ p(z)) per image (nats); ELBO = −(recon + kl) per image (nats, a lower bound
     of log p(x)); importance-weighted estimate of −log p(x) with ``iwae_k`` samples (Burda et al.
