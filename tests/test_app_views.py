@@ -185,7 +185,7 @@ def test_pages_with_1d_and_3d_latents(odd_checkpoints, fresh_streamlit_cache):
     at.radio(key="latent_plane_mode").set_value("Two latent dims").run()
     at.selectbox(key="latent_dim_x").set_value(2).run()
     assert not at.exception
-    assert specs(at)[2]["layout"]["xaxis"]["title"]["text"] == "z[2]"
+    assert specs(at)[2]["layout"]["xaxis"]["title"]["text"] == "z3"
 
     at = run(GRID)
     at.radio(key="grid_hold").set_value("the code of a test image").run()
