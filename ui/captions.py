@@ -132,7 +132,7 @@ def decoder_grid_caption(ae_span: float, vae_span: float, half_width: float | No
         out.append("The VAE collapsed: its decoder ignores z, so every tile is the same image.")
     elif half_width is not None and half_width > vae_span:
         out.append(f"The VAE's codes span {span_text(vae_span)}; tiles beyond that lie outside "
-                   "what its prior ever asks it to draw.")
+                   "its codes, where only the prior's rare tail draws go.")
     return " ".join(out)
 
 

@@ -232,7 +232,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         p = sweep_point(run.name, run.model, run.train_config.beta,
                         run.train_config.kl_warmup_epochs, dataset)
         points.append(p)
-        flag = "  <- posterior collapse (no active unit)" if p.collapsed else ""
+        flag = "  <- posterior collapse (no active unit or KL < 0.1 nat)" if p.collapsed else ""
         print(f"{p.beta:>6g} {p.rate:>8.3f} {p.distortion:>11.3f} {p.rate + p.distortion:>9.3f} "
               f"{p.active_units:>4}/{p.latent_dim}{flag}")
     if args.plot and points:

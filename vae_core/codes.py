@@ -83,7 +83,7 @@ def code_stats(mu: np.ndarray | torch.Tensor,
     ``latent_dim``, ``code_span``, ``centring``, ``scale_error``, ``collapsed``, ``active_units``
     and ``kl`` (the last two None for an AE). Same definitions as the scorecard's keys."""
     from .collapse import check_codes
-    from .metrics import centring, scale_error
+    from .metrics import centring, scale_error  # here, not at the top: metrics imports codes
 
     mu_t = torch.as_tensor(_as_numpy(mu), dtype=torch.float32)
     lv_t = None if logvar is None else torch.as_tensor(_as_numpy(logvar), dtype=torch.float32)

@@ -80,9 +80,10 @@ def check_model(model: torch.nn.Module, x: torch.Tensor) -> CollapseCheck:
 
 
 def relabel_status(status: str, kind: str, final_kl: float | None) -> str:
-    """A run saved as finished/stopped before this check existed, whose last test KL is below
-    ``COLLAPSE_KL``, is listed as ``collapsed`` (the KL half of the rule needs no data)."""
-    if (status in ("finished", "stopped") and kind == "vae" and final_kl is not None
+    """A VAE saved as finished before this check existed, whose last test KL is below
+    ``COLLAPSE_KL``, is listed as ``collapsed`` (the KL half of the rule needs no data). A stopped
+    run keeps its status: after a few steps it has not learned yet, which is not collapse."""
+    if (status == "finished" and kind == "vae" and final_kl is not None
             and is_collapsed(None, final_kl)):
         return "collapsed"
     return status

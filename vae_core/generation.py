@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from .codes import gap_radius, nearest_code_distance
-from .models import LatentModel
+from .models import LatentModel, reparameterize
 
 SOURCES = ("prior", "fitted", "box")
 SOURCE_SEED_OFFSET = {"prior": 0, "fitted": 1, "box": 2}  # seed + offset: one stream per source
@@ -44,12 +44,10 @@ COVER_FRACTION = 0.2  # a class is covered by >= COVER_FRACTION / K of the draws
 COV_JITTER = 1e-6
 
 
-def _codes64(codes: np.ndarray | torch.Tensor) -> torch.Tensor:
-    if isinstance(codes, torch.Tensor):
-        c = codes.detach().cpu().double()
-    else:
-        c = torch.as_tensor(np.asarray(codes, dtype=np.float64))
-    return c.reshape(len(c), -1)
+def _tensor(values: np.ndarray | torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Codes as a CPU tensor (N, D) of ``dtype``, from numpy or torch."""
+    t = values.detach().cpu() if isinstance(values, torch.Tensor) else torch.as_tensor(np.asarray(values))
+    return t.to(dtype).reshape(len(t), -1)
 
 
 def decoder_codes(mu: np.ndarray | torch.Tensor, logvar: np.ndarray | torch.Tensor | None,
@@ -58,15 +56,11 @@ def decoder_codes(mu: np.ndarray | torch.Tensor, logvar: np.ndarray | torch.Tens
     (``logvar`` None) or one seeded z = mu + sigma * eps ~ q(z|x) per image for the VAE. Its mu
     alone is too narrow (Var[mu] + E[sigma^2] ≈ 1): N(0, I) draws would look "in a gap" at its
     rim. These are the ``codes`` every function below takes."""
-    from .models import reparameterize
-
-    mu_t = torch.as_tensor(np.asarray(mu.detach().cpu() if isinstance(mu, torch.Tensor) else mu,
-                                      dtype=np.float32))
+    mu_t = _tensor(mu, torch.float32)
     if logvar is None:
         return mu_t
-    lv_t = torch.as_tensor(np.asarray(logvar.detach().cpu() if isinstance(logvar, torch.Tensor)
-                                      else logvar, dtype=np.float32))
-    return reparameterize(mu_t, lv_t, torch.Generator().manual_seed(int(seed)))
+    return reparameterize(mu_t, _tensor(logvar, torch.float32),
+                          torch.Generator().manual_seed(int(seed)))
 
 
 def sample_codes(source: str, codes: np.ndarray | torch.Tensor, n: int = GENERATION_SAMPLES,
@@ -74,7 +68,7 @@ def sample_codes(source: str, codes: np.ndarray | torch.Tensor, n: int = GENERAT
     """n draws (n, D) float32 from ``source`` (see the module docstring), fitted to ``codes``."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-    c = _codes64(codes)
+    c = _tensor(codes, torch.float64)
     d = c.shape[1]
     gen = torch.Generator().manual_seed(int(seed) + SOURCE_SEED_OFFSET[source])
     if source == "prior":
@@ -172,7 +166,8 @@ class GenerationTest:
                 f"{s}_class_counts": [int(v) for v in self.class_counts]}
 
 
-def _class_freq(class_freq: Any, k: int) -> np.ndarray:
+def class_shares(class_freq: Any, k: int) -> np.ndarray:
+    """(K,) class shares summing to 1 from counts (uniform when missing or of the wrong length)."""
     f = None if class_freq is None else np.asarray(class_freq, dtype=np.float64).ravel()
     if f is None or len(f) != k or not f.sum() > 0:
         return np.full(k, 1.0 / k)
@@ -189,7 +184,7 @@ def generation_test(model: LatentModel, codes: np.ndarray | torch.Tensor, judge:
     confidence, label, k = judge_codes(model, judge, z)
     r = gap_radius(codes) if radius is None else radius
     return GenerationTest(source, z.numpy(), confidence, label, nearest_code_distance(z, codes), r,
-                          k, _class_freq(class_freq, k))
+                          k, class_shares(class_freq, k))
 
 
 def generation_tests(model: LatentModel, codes: np.ndarray | torch.Tensor, judge: Any,

@@ -90,9 +90,9 @@ from torch.distributions import Normal
 
 from .classifier import JudgedClassifier
 from .codes import code_span
-from .collapse import ACTIVE_VAR, active_units, check_codes
+from .collapse import ACTIVE_VAR, active_units, check_codes, is_collapsed  # noqa: F401 (re-exported)
 from .data import ImageDataset
-from .generation import (GENERATION_SAMPLES, GenerationTest, _class_freq, decoder_codes,
+from .generation import (GENERATION_SAMPLES, GenerationTest, class_shares, decoder_codes,
                          generation_scores, generation_tests, judge_codes, sample_codes)
 from .losses import kl_per_dim, recon_per_image
 from .models import LatentModel, reparameterize
@@ -260,7 +260,7 @@ def prior_confidence(model: LatentModel, judge: torch.nn.Module, n: int = PRIOR_
     z = sample_codes("prior", torch.zeros((1, model.latent_dim)), n, seed)
     confidence, label, k = judge_codes(model, judge, z)
     t = GenerationTest("prior", z.numpy(), confidence, label, np.zeros(n), math.inf, k,
-                       _class_freq(class_freq, k), threshold)
+                       class_shares(class_freq, k), threshold)
     return {"prior_confident": t.confident_capped, "prior_confident_raw": t.confident_raw,
             "prior_class_entropy": t.class_entropy}
 
@@ -427,7 +427,7 @@ class SweepPoint:
     active_units: int
     latent_dim: int
     kl_warmup_epochs: int
-    collapsed: bool  # no active unit: the decoder ignores z
+    collapsed: bool  # collapse.is_collapsed: no active unit or KL < 0.1 nat; the decoder ignores z
 
 
 @torch.no_grad()
@@ -437,4 +437,4 @@ def sweep_point(name: str, model: LatentModel, beta: float, kl_warmup_epochs: in
     test = evaluate(model, dataset.test_x, seed=seed)  # the training loop's own test numbers
     au = active_units(model.encode_all(dataset.test_x)[0])
     return SweepPoint(name, float(beta), test["kl"], test["recon"], au, model.latent_dim,
-                      int(kl_warmup_epochs), au == 0)
+                      int(kl_warmup_epochs), is_collapsed(au, test["kl"]))

@@ -86,9 +86,9 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
     The last record has ``type`` "end", ``status`` ("finished", "stopped", "collapsed" or
     "diverged"), ``reason``, ``history`` (all earlier records) and ``model`` (on the CPU, eval
     mode). A "diverged" model is returned only so it can be listed as such: never use it as a good
-    one. "collapsed" (a finished or stopped VAE whose posterior collapsed on the test split, see
-    ``collapse.py``) is a valid model, kept so pages can show collapse; its ``reason`` names the
-    cures. The end record also carries ``epochs_trained`` (epochs completed).
+    one. "collapsed" (a VAE that trained all its epochs and whose posterior collapsed on the
+    test split, see ``collapse.py``) is a valid model, kept so pages can show collapse; its
+    ``reason`` names the cures. The end record also carries ``epochs_trained`` (epochs completed).
     Setting ``stop`` ends the run between steps and keeps what was trained so far.
     """
     if tuple(model_cfg.input_shape) != tuple(dataset.image_shape):
@@ -168,7 +168,8 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
     model = model.cpu().eval()
     if not _params_finite(model):
         status, reason = "diverged", reason + " The weights are no longer finite."
-    elif status != "diverged" and model.kind == "vae" and len(x_test) >= 2:
+    elif status == "finished" and model.kind == "vae" and len(x_test) >= 2:
+        # Only a finished run: one stopped after a few steps has not learned yet, not collapsed.
         check = check_model(model, x_test)
         if check.collapsed:
             status, reason = "collapsed", f"{reason}; {check.reason}"
