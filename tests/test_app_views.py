@@ -81,7 +81,7 @@ def test_latent_space_panels_and_ellipse_toggle(checkpoints, fresh_streamlit_cac
     ae_scatter, ae_marg, vae_scatter, vae_marg = specs(at)
     assert ae_scatter["layout"]["xaxis"]["range"] == vae_scatter["layout"]["xaxis"]["range"] \
         == vae_scatter["layout"]["yaxis"]["range"]
-    assert trace_names(ae_scatter)[:3] == ["prior 1σ", "prior 2σ", "prior 3σ"]
+    assert trace_names(ae_scatter)[:3] == ["prior N(0, I): 1σ, 2σ, 3σ", "prior 2σ", "prior 3σ"]
     assert sum(t.get("mode") == "markers" for t in vae_scatter["data"]) == 10  # one per digit class
     assert [t["type"] for t in vae_marg["data"]] == ["bar", "scatter", "bar", "scatter"]
     assert "q(z|x) 2σ" not in trace_names(vae_scatter)

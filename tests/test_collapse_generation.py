@@ -197,3 +197,11 @@ def test_generation_summary_counts_on_constructed_draws():
     assert t.class_entropy == pytest.approx(np.log(10))
     s = t.summary()
     assert s["fitted_classes_covered"] == 3 and s["fitted_in_gaps"] == pytest.approx(0.25)
+
+
+def test_epochs_trained_reads_only_well_formed_epoch_records():
+    from vae_core.runs import epochs_trained
+
+    history = [{"type": "step", "epoch": 9}, {"type": "epoch", "epoch": 2},
+               {"type": "epoch", "epoch": "21"}, "junk", {"type": "epoch", "epoch": 3}]
+    assert epochs_trained(history) == 3 and epochs_trained([]) == 0
