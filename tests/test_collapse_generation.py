@@ -14,8 +14,8 @@ from vae_core.classifier import load_or_train
 from vae_core.codes import (code_extent, code_span, code_stats, gap_radius, latent_axis_name,
                             nearest_code_distance)
 from vae_core.collapse import COLLAPSE_KL, check_model, is_collapsed, relabel_status
-from vae_core.generation import (COVER_FRACTION, GenerationTest, decoder_codes, generation_test,
-                                 sample_codes)
+from vae_core.generation import (COVER_FRACTION, GenerationTest, dataset_generation_tests,
+                                 decoder_codes, generation_test, sample_codes)
 from vae_core.metrics import claim_verdict, compare_rows, prior_confidence, scorecard
 
 TINY = dict(latent_dim=2, hidden=(64, 32))
@@ -178,6 +178,9 @@ def test_page_numbers_match_the_scorecard(pair_root, digits, judge):
     for source in ("prior", "fitted", "box"):
         t = generation_test(model, decoder_codes(mu, logvar, 5), judge, source, seed=5, class_freq=freq)
         assert t.summary() == {k: card[k] for k in t.summary()}
+    one_call = dataset_generation_tests(model, digits, judge, seed=5)
+    assert {k: v for t in one_call.values() for k, v in t.summary().items()} == \
+        {k: card[k] for t in one_call.values() for k in t.summary()}
     old = prior_confidence(model, judge.model, seed=5, class_freq=freq)  # the same prior draws
     assert old == {k: card[k] for k in old}
 

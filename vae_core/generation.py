@@ -195,6 +195,19 @@ def generation_tests(model: LatentModel, codes: np.ndarray | torch.Tensor, judge
     return {s: generation_test(model, codes, judge, s, n, seed, class_freq, r) for s in SOURCES}
 
 
+@torch.no_grad()
+def dataset_generation_tests(model: LatentModel, dataset: Any, judge: Any,
+                             n: int = GENERATION_SAMPLES, seed: int = 0
+                             ) -> dict[str, GenerationTest]:
+    """Exactly the scorecard's generation tests for ``model`` on ``dataset.test_x``: a page that
+    calls this with the scorecard's ``seed`` (default 0) and ``n`` shows ``evaluate --json``'s
+    numbers, and its tiles are ``tests[source].z[:64]`` (decoded with their confidence)."""
+    clf = getattr(judge, "model", judge)
+    mu, logvar = model.encode_all(dataset.test_x)
+    freq = torch.bincount(dataset.test_y, minlength=int(getattr(clf, "n_classes", 0)))
+    return generation_tests(model, decoder_codes(mu, logvar, seed), clf, n, seed, freq)
+
+
 def generation_scores(tests: dict[str, GenerationTest]) -> dict[str, Any]:
     """The flat scorecard keys of ``generation_tests``' result, plus ``generation_n`` and
     ``gap_radius``."""

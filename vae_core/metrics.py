@@ -92,8 +92,8 @@ from .classifier import JudgedClassifier
 from .codes import code_span
 from .collapse import ACTIVE_VAR, active_units, check_codes, is_collapsed  # noqa: F401 (re-exported)
 from .data import ImageDataset
-from .generation import (GENERATION_SAMPLES, GenerationTest, class_shares, decoder_codes,
-                         generation_scores, generation_tests, judge_codes, sample_codes)
+from .generation import (GENERATION_SAMPLES, GenerationTest, class_shares,
+                         dataset_generation_tests, generation_scores, judge_codes, sample_codes)
 from .losses import kl_per_dim, recon_per_image
 from .models import LatentModel, reparameterize
 from .train import evaluate
@@ -325,10 +325,9 @@ def scorecard(model: LatentModel, dataset: ImageDataset, judge: JudgedClassifier
         "coverage": coverage(view2d), "largest_gap": largest_gap(view2d),
         "smoothness": smoothness(model, basis),
     }
-    freq = torch.bincount(dataset.test_y, minlength=clf.n_classes if hasattr(clf, "n_classes") else 0)
     out["code_span"] = code_span(mu)
-    out.update(generation_scores(generation_tests(model, decoder_codes(mu, logvar, seed), clf,
-                                                  seed=seed, class_freq=freq)))
+    # Encodes the test split once more (cheap): one entry point shared with the Generate page.
+    out.update(generation_scores(dataset_generation_tests(model, dataset, clf, seed=seed)))
     out["collapsed"] = check_codes(mu, logvar).collapsed
     if logvar is None:  # the AE's code is a point: recon is deterministic
         out.update({"recon": evaluate(model, x)["recon"], "kl": None, "elbo": None,
