@@ -177,7 +177,8 @@ def test_submitting_a_pair_trains_saves_and_shows_results(checkpoints, fresh_str
     assert job.state == "done", job.error
     ok(at.run())
     results = table(at, RESULTS_TABLE)
-    assert list(results["status"]) == ["finished", "finished"]
+    # 2 epochs leave a VAE near the prior: it may end "collapsed" (collapse.py), still saved.
+    assert results["status"][0] == "finished" and results["status"][1] in ("finished", "collapsed")
     assert (results["test KL"][0] == 0.0) and results["test KL"][1] > 0  # AE has no KL term
     runs = table(at, RUNS_TABLE)
     assert {"pair-ae", "pair-vae", "demo-ae", "demo-vae"} == set(runs["name"])

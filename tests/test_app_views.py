@@ -77,7 +77,7 @@ def test_latent_space_panels_and_ellipse_toggle(checkpoints, fresh_streamlit_cac
     ae_scatter, ae_marg, vae_scatter, vae_marg = specs(at)
     assert ae_scatter["layout"]["xaxis"]["range"] == vae_scatter["layout"]["xaxis"]["range"] \
         == vae_scatter["layout"]["yaxis"]["range"]
-    assert trace_names(ae_scatter)[:3] == ["prior 1σ", "prior 2σ", "prior 3σ"]
+    assert trace_names(ae_scatter)[:3] == ["prior N(0, I): 1σ, 2σ, 3σ", "prior 2σ", "prior 3σ"]
     assert sum(t.get("mode") == "markers" for t in vae_scatter["data"]) == 10  # one per digit class
     assert [t["type"] for t in vae_marg["data"]] == ["bar", "scatter", "bar", "scatter"]
     assert "q(z|x) 2σ" not in trace_names(vae_scatter)
@@ -181,7 +181,7 @@ def test_pages_with_1d_and_3d_latents(odd_checkpoints, fresh_streamlit_cache):
     at.radio(key="latent_plane_mode").set_value("Two latent dims").run()
     at.selectbox(key="latent_dim_x").set_value(2).run()
     assert not at.exception
-    assert specs(at)[2]["layout"]["xaxis"]["title"]["text"] == "z[2]"
+    assert specs(at)[2]["layout"]["xaxis"]["title"]["text"] == "z3"
 
     at = run(GRID)
     at.radio(key="grid_hold").set_value("the code of a test image").run()

@@ -109,7 +109,8 @@ def test_a_crashed_training_process_fails_the_job_and_keeps_saved_runs(tmp_path)
     wait(job)
     assert job.state == "failed" and "ended unexpectedly" in job.error
     assert [r.name for r in list_runs(tmp_path)] == ["quick"]  # nothing half-written
-    assert load_run(tmp_path / "quick").status == "finished"
+    # Saved whole; a 1-epoch VAE has not left the prior yet, so it ends "collapsed" (collapse.py).
+    assert load_run(tmp_path / "quick").status in ("finished", "collapsed")
     pool.shutdown()
 
 

@@ -107,7 +107,7 @@ def test_dims_projection_and_one_d_jitter():
     proj = dims_projection(4, (2, 0))
     z = np.arange(8, dtype=np.float32).reshape(2, 4)
     np.testing.assert_array_equal(proj(z), [[2, 0], [6, 4]])
-    assert proj.dims == (2, 0) and proj.axis_titles == ("z[2]", "z[0]")
+    assert proj.dims == (2, 0) and proj.axis_titles == ("z3", "z1")
     one = dims_projection(1, (0, 1))
     xy = plane_coords(one(np.ones((5, 1))))
     assert xy.shape == (5, 2) and np.all(xy[:, 0] == 1) and np.all(np.abs(xy[:, 1]) <= 0.5)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vae_core.metrics import CLAIMS, METRICS, winner
+from vae_core.metrics import CLAIMS, METRICS, claim_verdict
 
 
 def format_value(value: Any) -> str:
@@ -19,12 +19,14 @@ def format_value(value: Any) -> str:
 
 
 def compare_rows(ae: dict[str, Any] | None, vae: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """One row per claim: claim, metric, AE value, VAE value, winner, better direction, meaning."""
+    """One row per claim: claim, metric, AE value, VAE value, winner (``claim_verdict``: "AE",
+    "VAE", "tie", "collapsed" or ""), better direction, meaning."""
     rows = []
+    vae_collapsed = bool(vae and vae.get("collapsed"))
     for c in CLAIMS:
         m = c["metric"]
         a = ae.get(m) if ae else None
         v = vae.get(m) if vae else None
         rows.append({"claim": c["claim"], "metric": m, "AE": format_value(a), "VAE": format_value(v),
-                     "winner": winner(m, a, v), "better": METRICS[m][0], "meaning": METRICS[m][1]})
+                     "winner": claim_verdict(m, a, v, vae_collapsed), "better": METRICS[m][0], "meaning": METRICS[m][1]})
     return rows

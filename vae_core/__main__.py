@@ -73,6 +73,8 @@ def train_and_save_specs(specs: list[RunSpec], dataset, args: argparse.Namespace
         if end["status"] == "diverged":
             print(f"  {end['reason']}", file=sys.stderr)
             failures += 1
+        elif end["status"] == "collapsed":  # a valid model, saved, but say why it draws one image
+            print(f"  warning: {end['reason']}", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -89,21 +91,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train_and_save_specs(specs, dataset, args, group=base if args.kind == "pair" else None)
 
 
+LIST_NOTE = ("recon, kl: the last epoch's test numbers, one sampled z per image (what training "
+             "logged); `evaluate` averages --iwae-k samples per image, so its VAE recon differs "
+             "slightly. epochs: completed/planned.")
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     infos = list_runs(args.root)
     if not infos:
         print(f"No runs in {args.root}. Train one: python -m vae_core train --kind pair")
         return 0
     print(f"{'name':<28} {'status':<9} {'kind':<4} {'beta':>5} {'z':>3} {'dataset':<14} "
-          f"{'epochs':>6} {'recon':>8} {'kl':>7}")
+          f"{'epochs':>7} {'recon':>8} {'kl':>7}")
     for r in infos:
         if r.status == "broken":
             print(f"{r.name:<28} broken    {r.reason}")
             continue
         beta = f"{r.beta:g}" if r.kind == "vae" else "-"
+        kl = f"{r.final['kl']:.2f}" if "kl" in r.final else "-"  # an AE has no KL term
+        epochs = f"{r.epochs_trained}/{r.epochs}"
         print(f"{r.name:<28} {r.status:<9} {r.kind:<4} {beta:>5} {r.latent_dim:>3} "
-              f"{r.dataset[:14]:<14} {r.epochs:>6} {r.final.get('recon', float('nan')):>8.2f} "
-              f"{r.final.get('kl', float('nan')):>7.2f}")
+              f"{r.dataset[:14]:<14} {epochs:>7} {r.final.get('recon', float('nan')):>8.2f} "
+              f"{kl:>7}")
+    print(f"\n{LIST_NOTE}")
     return 0
 
 
@@ -133,7 +143,22 @@ EVALUATE_EPILOG = """JSON keys (per image, nats where a log-probability):
                        p >= 0.9, each class counted up to its share of the data
   prior_confident_raw  the same share without the per-class cap
   prior_class_entropy  entropy of those samples' predicted classes (ln 10 = all ten)
-  recon                test -log p(x|z)
+  fitted_confident, fitted_confident_raw, fitted_class_entropy
+  box_confident, box_confident_raw, box_class_entropy
+                       the same for 1,000 draws from a Gaussian fitted to the model's own
+                       test codes (mean, covariance) and uniform over their bounding box
+  prior_classes_covered, fitted_classes_covered, box_classes_covered
+                       classes with >= 0.2/K of the draws judged as them with p >= 0.9
+  prior_in_gaps, fitted_in_gaps, box_in_gaps
+                       share of draws farther from every test code than gap_radius (95th
+                       percentile of the codes' nearest-neighbour distances); ~0.05 = no gaps
+  prior_class_counts, fitted_class_counts, box_class_counts
+                       confident draws per class (the class histogram)
+  generation_n, gap_radius   draws per source (1,000); the in-a-gap distance
+  code_span            the codes span +-code_span (0.5-99.5 percentile box, centred square)
+  collapsed            true for a VAE with no active unit or KL < 0.1 nat; false for an AE
+  recon                test -log p(x|z), averaged over iwae_k samples z ~ q(z|x) for a VAE
+                       (`list` shows the last epoch's one-sample estimate, so it differs a bit)
   kl, elbo, iwae_nll, kl_per_dim, active_units   VAE only (null for the AE)
   run, kind, dataset, n_images, latent_dim, view, iwae_k, seed,
   classifier_accuracy, seconds                   bookkeeping
@@ -208,7 +233,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         p = sweep_point(run.name, run.model, run.train_config.beta,
                         run.train_config.kl_warmup_epochs, dataset)
         points.append(p)
-        flag = "  <- posterior collapse (no active unit)" if p.collapsed else ""
+        flag = "  <- posterior collapse (no active unit or KL < 0.1 nat)" if p.collapsed else ""
         print(f"{p.beta:>6g} {p.rate:>8.3f} {p.distortion:>11.3f} {p.rate + p.distortion:>9.3f} "
               f"{p.active_units:>4}/{p.latent_dim}{flag}")
     if args.plot and points:

@@ -148,7 +148,7 @@ def latent_scatter(codes: np.ndarray, labels: np.ndarray, class_names: tuple[str
                    title: str, axis_range: tuple[float, float], prior_contours: bool = True,
                    ellipses: np.ndarray | None = None, *, indices: np.ndarray | None = None,
                    prior_center: tuple[float, float] | np.ndarray = (0.0, 0.0),
-                   axis_titles: tuple[str, ...] = ("z[0]", "z[1]"), one_d: bool = False, marker_size: float = 4, opacity: float = 0.7,
+                   axis_titles: tuple[str, ...] = ("z1", "z2"), one_d: bool = False, marker_size: float = 4, opacity: float = 0.7,
                    show_legend: bool = True) -> go.Figure:
     """Codes (N, 2) as points (WebGL when many), one trace per class present (legend toggles classes), over
     the prior N(0, I)'s 1/2/3-sigma circles; optional ellipse outlines (M, P, 2) in one trace.
@@ -163,7 +163,9 @@ def latent_scatter(codes: np.ndarray, labels: np.ndarray, class_names: tuple[str
         center = (float(prior_center[0]), float(prior_center[1]))
         for k in (1, 2, 3):
             x, y = _circle(center, k)
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=f"prior {k}σ", legendgroup="prior",
+            # One legend entry stands for all three circles, so it names all three.
+            name = "prior N(0, I): 1σ, 2σ, 3σ" if k == 1 else f"prior {k}σ"
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, legendgroup="prior",
                                      showlegend=k == 1, hoverinfo="skip",
                                      line=dict(color=PRIOR_LINE, width=1, dash="dot" if k > 1 else "solid")))
     trace = points_trace(len(codes))
@@ -180,7 +182,7 @@ def latent_scatter(codes: np.ndarray, labels: np.ndarray, class_names: tuple[str
             line=dict(color="rgba(20,20,20,0.22)", width=0.8)))
     fig.update_layout(title=title, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(itemsizing="constant"), showlegend=show_legend,
-                      dragmode="select", uirevision=title)
+                      dragmode="select", clickmode="event+select", uirevision=title)
     _square_axes(fig, axis_range, axis_titles, one_d)
     return fig
 
@@ -295,7 +297,7 @@ def _png_data_uri(image: np.ndarray) -> str:
 
 
 def decoded_grid(images: np.ndarray, ncols: int, title: str, axis_values: np.ndarray | None = None,
-                 axis_titles: tuple[str, ...] = ("z[0]", "z[1]"), two_d: bool = True,
+                 axis_titles: tuple[str, ...] = ("z1", "z2"), two_d: bool = True,
                  max_ticks: int = 7) -> go.Figure:
     """Decoded images (N, H, W[, C]) tiled ``ncols`` wide with grey 1-pixel gaps, as one image
     with the latent value of the cell centres as ticks.

@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .codes import latent_axis_name
 from .losses import kl_per_dim
 from .models import LatentModel, reparameterize
 
@@ -142,7 +143,7 @@ def dims_projection(latent_dim: int, dims: Sequence[int] = (0, 1)) -> Projection
     if any(not 0 <= d < latent_dim for d in dims) or len(set(dims)) != len(dims):
         raise ValueError(f"dims {dims} do not fit a {latent_dim}-d latent space")
     return Projection(np.eye(latent_dim)[list(dims)], np.zeros(latent_dim),
-                      tuple(f"z[{d}]" for d in dims), dims)
+                      tuple(latent_axis_name(d) for d in dims), dims)
 
 
 def pca_2d(codes: np.ndarray) -> Projection:

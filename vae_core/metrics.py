@@ -34,9 +34,35 @@ RUN --json`` prints it. Its keys are part of the CLI's contract:
 ``prior_class_entropy``
     entropy in nats of the histogram of predicted classes of those 1,000 samples (mode coverage:
     ln 10 ≈ 2.303 means all ten classes equally often). Higher is better.
+``fitted_confident``, ``fitted_confident_raw``, ``fitted_class_entropy``, ``box_…`` likewise
+    the same three numbers for 1,000 draws from a Gaussian fitted to the model's own test codes
+    (their mean and covariance) and for 1,000 draws uniform over their bounding box
+    (``generation.py``: the fair generation test; codes = the AE's z, or one z ~ q(z|x) per image
+    for the VAE).
+``prior_classes_covered``, ``fitted_classes_covered``, ``box_classes_covered``
+    classes (of K) with at least a fifth of their fair share of the draws (0.2 / K: 20 of 1,000
+    for ten classes) decoded to images the judge labels as that class with p ≥ 0.9. Higher is
+    better; K = all classes reached.
+``prior_in_gaps``, ``fitted_in_gaps``, ``box_in_gaps``
+    share of the draws whose nearest test code is farther than ``gap_radius`` (the 95th percentile
+    of the codes' own nearest-neighbour distances, full latent space): draws in a gap between
+    codes, where the decoder never trained. About 0.05 is the baseline of a space without gaps.
+``prior_class_counts``, ``fitted_class_counts``, ``box_class_counts``
+    confident draws per predicted class (a list of K counts): the class histogram.
+``generation_n``, ``gap_radius``
+    draws per source (1,000) and the in-a-gap distance of this model's codes.
+``code_span``
+    half-width r of the smallest centred square [−r, r]^D holding the codes' 0.5th–99.5th
+    percentile box (``codes.code_span``): "the codes span ±r"; the prior's 2-sigma box is ±2.
+``collapsed``
+    true when the VAE's posterior collapsed on the test split: no active unit or mean KL below
+    0.1 nat (``collapse.py``); always false for the AE. The scorecard's verdict
+    (``claim_verdict``) never counts a collapsed VAE's better number as a win.
 ``recon``
     test reconstruction, −log p(x|z) per image in nats (Bernoulli pixels, ``losses.recon_per_image``);
-    for the VAE averaged over the ``iwae_k`` samples z ~ q(z|x) per image. Lower is better.
+    for the VAE averaged over the ``iwae_k`` samples z ~ q(z|x) per image. Lower is better. (Run
+    listings show the last epoch's test recon with one sampled z per image, so a VAE's two
+    numbers differ slightly: the same quantity, two Monte-Carlo estimates.)
 ``kl``, ``elbo``, ``iwae_nll``, ``kl_per_dim``, ``active_units`` (VAE; ``null`` for the AE)
     mean KL(q(z|x) ‖ p(z)) per image (nats); ELBO = −(recon + kl) per image (nats, a lower bound
     of log p(x)); importance-weighted estimate of −log p(x) with ``iwae_k`` samples (Burda et al.
@@ -63,8 +89,12 @@ import torch
 from torch.distributions import Normal
 
 from .classifier import JudgedClassifier
+from .codes import code_span
+from .collapse import ACTIVE_VAR, active_units, check_codes, is_collapsed  # noqa: F401 (re-exported)
 from .data import ImageDataset
-from .losses import kl_per_dim, log_joint
+from .generation import (GENERATION_SAMPLES, GenerationTest, class_shares,
+                         dataset_generation_tests, generation_scores, judge_codes, sample_codes)
+from .losses import kl_per_dim, log_joint, recon_per_image
 from .models import LatentModel, reparameterize
 from .train import evaluate
 
@@ -72,9 +102,8 @@ RADIUS = 2.0  # the prior's 2-sigma disk / box
 COVERAGE_CELLS = 12  # grid cells per side over [-2, 2]: ~113 cells inside the disk
 GAP_CENTRES = 101  # candidate centres per side for the largest empty circle
 SMOOTH_STEPS = 41  # decoder grid per side over [-2, 2]: step 0.1
-PRIOR_SAMPLES = 1000
+PRIOR_SAMPLES = GENERATION_SAMPLES
 CONFIDENT = 0.9
-ACTIVE_VAR = 0.01
 DEFAULT_IWAE_K = 25
 COV_JITTER = 1e-6
 
@@ -221,30 +250,19 @@ def smoothness(model: LatentModel, basis: torch.Tensor, steps: int = SMOOTH_STEP
 def prior_confidence(model: LatentModel, judge: torch.nn.Module, n: int = PRIOR_SAMPLES,
                      seed: int = 0, threshold: float = CONFIDENT,
                      class_freq: torch.Tensor | None = None) -> dict[str, float]:
-    """Decode n z ~ N(0, I) and judge them.
+    """Decode n z ~ N(0, I) and judge them (the ``prior`` draws of ``generation.py``).
 
     ``prior_confident``: share labelled with p ≥ threshold, each class counted at most up to its
     share of the data (``class_freq``; uniform if None), so 1.0 means "every sample recognisable
     and the classes in the data's proportions". ``prior_confident_raw``: the plain share.
     ``prior_class_entropy``: entropy (nats) of the predicted-class histogram.
     """
-    gen = torch.Generator().manual_seed(seed)
-    z = torch.randn((n, model.latent_dim), generator=gen)
-    images = torch.sigmoid(model.decode(z))
-    probs = judge.probs(images) if hasattr(judge, "probs") else torch.softmax(judge(images), 1)
-    top, label = probs.max(1)
-    k = probs.shape[1]
-    hist = torch.bincount(label, minlength=k).double() / max(1, n)
-    nz = hist[hist > 0]
-    confident = top >= threshold
-    per_class = torch.bincount(label[confident], minlength=k).double()
-    freq = (torch.full((k,), 1.0 / k, dtype=torch.float64)
-            if class_freq is None or len(class_freq) != k or class_freq.sum() <= 0
-            else class_freq.double() / class_freq.double().sum())
-    balanced = torch.minimum(per_class, freq * n).sum() / max(1, n)
-    return {"prior_confident": float(balanced),
-            "prior_confident_raw": float(confident.double().mean()),
-            "prior_class_entropy": float(-(nz * nz.log()).sum())}
+    z = sample_codes("prior", torch.zeros((1, model.latent_dim)), n, seed)
+    confidence, label, k = judge_codes(model, judge, z)
+    t = GenerationTest("prior", z.numpy(), confidence, label, np.zeros(n), math.inf, k,
+                       class_shares(class_freq, k), threshold)
+    return {"prior_confident": t.confident_capped, "prior_confident_raw": t.confident_raw,
+            "prior_class_entropy": t.class_entropy}
 
 
 def log_weights(model: LatentModel, x: torch.Tensor, k: int, gen: torch.Generator
@@ -303,8 +321,10 @@ def scorecard(model: LatentModel, dataset: ImageDataset, judge: JudgedClassifier
         "coverage": coverage(view2d), "largest_gap": largest_gap(view2d),
         "smoothness": smoothness(model, basis),
     }
-    freq = torch.bincount(dataset.test_y, minlength=clf.n_classes if hasattr(clf, "n_classes") else 0)
-    out.update(prior_confidence(model, clf, seed=seed, class_freq=freq))
+    out["code_span"] = code_span(mu)
+    # Encodes the test split once more (cheap): one entry point shared with the Generate page.
+    out.update(generation_scores(dataset_generation_tests(model, dataset, clf, seed=seed)))
+    out["collapsed"] = check_codes(mu, logvar).collapsed
     if logvar is None:  # the AE's code is a point: recon is deterministic
         out.update({"recon": evaluate(model, x)["recon"], "kl": None, "elbo": None,
                     "iwae_nll": None, "kl_per_dim": None, "active_units": None})
@@ -317,13 +337,6 @@ def scorecard(model: LatentModel, dataset: ImageDataset, judge: JudgedClassifier
                     "active_units": active_units(mu)})
     out["seconds"] = time.perf_counter() - t0
     return out
-
-
-def active_units(mu: torch.Tensor, threshold: float = ACTIVE_VAR) -> int:
-    """Dims whose posterior mean varies across inputs: Var_x(E[z_d|x]) > threshold."""
-    if len(mu) < 2:
-        return 0
-    return int((mu.double().var(0) > threshold).sum())
 
 
 def winner(metric: str, ae_value: Any, vae_value: Any, tol: float = 1e-9) -> str:
@@ -340,6 +353,15 @@ def winner(metric: str, ae_value: Any, vae_value: Any, tol: float = 1e-9) -> str
         return "tie"
     lower = METRICS[metric][0] == "lower"
     return "VAE" if (vae_value < ae_value) == lower else "AE"
+
+
+def claim_verdict(metric: str, ae_value: Any, vae_value: Any, vae_collapsed: bool) -> str:
+    """``winner`` for a claim, except that a collapsed VAE wins nothing: its "win" is returned as
+    "collapsed". With the posterior collapsed the decoder ignores z, so the VAE's centred,
+    prior-shaped, smooth latent numbers describe an unused space, not a learned one (see
+    ``collapse.py``); the page should say so instead of ticking the VAE."""
+    w = winner(metric, ae_value, vae_value)
+    return "collapsed" if vae_collapsed and w == "VAE" else w
 
 
 # --- beta sweeps --------------------------------------------------------------------------------
@@ -373,7 +395,7 @@ class SweepPoint:
     active_units: int
     latent_dim: int
     kl_warmup_epochs: int
-    collapsed: bool  # no active unit: the decoder ignores z
+    collapsed: bool  # collapse.is_collapsed: no active unit or KL < 0.1 nat; the decoder ignores z
 
 
 @torch.no_grad()
@@ -383,4 +405,4 @@ def sweep_point(name: str, model: LatentModel, beta: float, kl_warmup_epochs: in
     test = evaluate(model, dataset.test_x, seed=seed)  # the training loop's own test numbers
     au = active_units(model.encode_all(dataset.test_x)[0])
     return SweepPoint(name, float(beta), test["kl"], test["recon"], au, model.latent_dim,
-                      int(kl_warmup_epochs), au == 0)
+                      int(kl_warmup_epochs), is_collapsed(au, test["kl"]))

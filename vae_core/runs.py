@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from .collapse import relabel_status
 from .config import ModelConfig, TrainConfig
 from .models import LatentModel, build_model
 
@@ -29,7 +30,7 @@ META_FILE = "run.json"
 MAX_META_BYTES = 32 * 1024 * 1024
 MAX_WEIGHTS_BYTES = 2 * 1024 * 1024 * 1024
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
-STATUSES = ("finished", "stopped", "diverged")
+STATUSES = ("finished", "stopped", "collapsed", "diverged")  # collapsed: see collapse.py
 
 
 class RunError(Exception):
@@ -70,6 +71,11 @@ class Run:
     def kind(self) -> str:
         return self.model_config.kind
 
+    @property
+    def collapsed(self) -> bool:
+        """A VAE saved (or relabelled) as posterior-collapsed: valid, but label it."""
+        return self.status == "collapsed"
+
 
 @dataclass
 class RunInfo:
@@ -77,22 +83,28 @@ class RunInfo:
 
     name: str
     path: Path
-    status: str  # finished | stopped | diverged | broken
+    status: str  # finished | stopped | collapsed | diverged | broken
     reason: str = ""
     kind: str = ""
     beta: float | None = None
     latent_dim: int | None = None
     arch: str = ""
     dataset: str = ""
-    epochs: int | None = None
+    epochs: int | None = None  # planned (TrainConfig.epochs)
     final: dict[str, float] = field(default_factory=dict)
     group: str | None = None  # the pair or beta sweep the run belongs to
     created: float = 0.0
+    epochs_trained: int | None = None  # completed, from the history (a stopped run: fewer)
 
     @property
     def usable(self) -> bool:
-        """Finished or stopped runs are good models; diverged and broken ones are not plotted."""
-        return self.status in ("finished", "stopped")
+        """Finished, stopped or collapsed runs are valid models (a collapsed VAE is kept so pages
+        can show collapse; label it); diverged and broken ones are not plotted."""
+        return self.status in ("finished", "stopped", "collapsed")
+
+    @property
+    def collapsed(self) -> bool:
+        return self.status == "collapsed"
 
 
 def final_metrics(history: list[dict[str, Any]]) -> dict[str, float]:
@@ -103,6 +115,12 @@ def final_metrics(history: list[dict[str, Any]]) -> dict[str, float]:
     if history:
         return {k: float(history[-1][k]) for k in ("recon", "kl", "loss")}
     return {}
+
+
+def epochs_trained(history: list[Any]) -> int:
+    """Epochs completed according to a run's history (its last "epoch" record)."""
+    return max((r["epoch"] for r in history if isinstance(r, dict) and r.get("type") == "epoch"
+                and isinstance(r.get("epoch"), int)), default=0)
 
 
 def _json_safe(value: Any) -> Any:
@@ -238,6 +256,8 @@ def load_run(path: str | os.PathLike[str]) -> Run:
         raise RunError(f"{path.name}: history must be a list")
     status = str(meta.get("status", "finished"))
     reason = str(meta.get("reason", ""))
+    final_kl = (meta.get("final") or {}).get("kl") if isinstance(meta.get("final"), dict) else None
+    status = relabel_status(status, model_cfg.kind, final_kl if isinstance(final_kl, (int, float)) else None)
     if status != "diverged" and not all(bool(torch.isfinite(t).all()) for t in state.values()):
         status, reason = "diverged", "the saved weights contain NaN or inf"
     return Run(name=path.name, path=path, model=model.eval(), model_config=model_cfg,
@@ -285,12 +305,17 @@ def run_info(path: str | os.PathLike[str]) -> RunInfo:
                        created=path.stat().st_mtime if path.exists() else 0.0)
     final = {k: float(v) for k, v in (meta.get("final") or {}).items()
              if isinstance(v, (int, float, str))} if isinstance(meta.get("final"), dict) else {}
-    return RunInfo(name=path.name, path=path, status=str(meta.get("status", "finished")),
+    if model_cfg.kind == "ae":
+        final.pop("kl", None)  # an AE has no KL term: show "—", not 0.00 beside beta None
+    status = relabel_status(str(meta.get("status", "finished")), model_cfg.kind, final.get("kl"))
+    return RunInfo(name=path.name, path=path, status=status,
                    reason=str(meta.get("reason", "")), kind=model_cfg.kind, beta=train_cfg.beta,
                    latent_dim=model_cfg.latent_dim, arch=model_cfg.arch,
                    dataset=str(meta.get("dataset", "")), epochs=train_cfg.epochs, final=final,
                    group=_group(meta),
-                   created=float(meta.get("created", 0.0)))
+                   created=float(meta.get("created", 0.0)),
+                   epochs_trained=epochs_trained(meta.get("history") if isinstance(
+                       meta.get("history"), list) else []))
 
 
 def list_runs(root: str | os.PathLike[str] = "checkpoints") -> list[RunInfo]:

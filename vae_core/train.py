@@ -12,10 +12,12 @@ from typing import Any, Iterator, Protocol
 
 import torch
 
+from .collapse import check_model
 from .config import ModelConfig, TrainConfig
 from .data import ImageDataset
 from .losses import loss_terms
 from .models import LatentModel, build_model
+from .runs import epochs_trained
 
 Record = dict[str, Any]
 RECORDS_PER_EPOCH = 20  # enough points for a smooth live curve…
@@ -105,9 +107,12 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
     Records have ``type`` "step" (train ``recon``/``kl``/``loss`` averaged since the last record)
     or "epoch" (adds ``test_recon``/``test_kl``/``test_loss``), with ``step``, ``epoch``,
     ``samples_seen``, ``progress`` (0..1), ``seconds`` and ``beta`` (the KL weight in force).
-    The last record has ``type`` "end", ``status`` ("finished", "stopped" or "diverged"),
-    ``reason``, ``history`` (all earlier records) and ``model`` (on the CPU, eval mode). A
-    "diverged" model is returned only so it can be listed as such: never use it as a good one.
+    The last record has ``type`` "end", ``status`` ("finished", "stopped", "collapsed" or
+    "diverged"), ``reason``, ``history`` (all earlier records) and ``model`` (on the CPU, eval
+    mode). A "diverged" model is returned only so it can be listed as such: never use it as a good
+    one. "collapsed" (a VAE that trained all its epochs and whose posterior collapsed on the
+    test split, see ``collapse.py``) is a valid model, kept so pages can show collapse; its
+    ``reason`` names the cures. The end record also carries ``epochs_trained`` (epochs completed).
     Setting ``stop`` ends the run between steps and keeps what was trained so far.
     """
     if tuple(model_cfg.input_shape) != tuple(dataset.image_shape):
@@ -180,7 +185,13 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
     model = model.cpu().eval()
     if not _params_finite(model):
         status, reason = "diverged", reason + " The weights are no longer finite."
+    elif status == "finished" and model.kind == "vae" and len(x_test) >= 2:
+        # Only a finished run: one stopped after a few steps has not learned yet, not collapsed.
+        check = check_model(model, x_test)
+        if check.collapsed:
+            status, reason = "collapsed", f"{reason}; {check.reason}"
     yield {"type": "end", "status": status, "reason": reason, "step": step,
+           "epochs_trained": epochs_trained(history),
            "samples_seen": samples_seen, "seconds": time.perf_counter() - t0,
            "history": history, "model": model}
 

@@ -1,0 +1,123 @@
+"""Caption builders: sentences computed from the numbers of real tiny models, flipping with them."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ui.captions import (collapse_warning, decoder_grid_caption, generation_caption,
+                         latent_space_caption, scale_note, span_text, verdict_label)
+from vae_core import ModelConfig, TrainConfig, load_run, run_to_end, train
+from vae_core.classifier import load_or_train
+from vae_core.codes import code_stats
+from vae_core.generation import decoder_codes, generation_scores, generation_tests
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def numbers(model, digits, judge) -> dict:
+    """What a page would pass: code stats plus the generation keys of one model."""
+    mu, logvar = model.encode_all(digits.test_x)
+    stats = code_stats(mu, logvar)
+    stats.update(generation_scores(generation_tests(model, decoder_codes(mu, logvar), judge, n=300)))
+    return stats
+
+
+@pytest.fixture(scope="module")
+def real(pair_root, digits):
+    judge = load_or_train(digits, root=None)
+    cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(64, 32), input_shape=digits.image_shape)
+    collapsed = run_to_end(train(cfg, TrainConfig(epochs=8, lr=3e-3, beta=8.0), digits))["model"]
+    return {"ae": numbers(load_run(pair_root / "demo-ae").model, digits, judge),
+            "vae": numbers(load_run(pair_root / "demo-vae").model, digits, judge),
+            "collapsed": numbers(collapsed, digits, judge)}
+
+
+def test_captions_need_no_streamlit():
+    code = "import sys, ui.captions; assert 'streamlit' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_latent_caption_states_this_pairs_spans(real):
+    ae, vae = real["ae"], real["vae"]
+    text = latent_space_caption(ae, vae)
+    assert f"the AE's codes span {span_text(ae['code_span'])}" in text
+    assert f"the VAE's {span_text(vae['code_span'])}" in text
+    assert "pulls the VAE's codes" in text and f"{vae['centring']:.2f} from 0" in text
+    assert collapse_warning(vae) is None and collapse_warning(ae) is None
+
+
+def test_collapsed_vae_flips_every_caption(real):
+    ae, vae = real["ae"], real["collapsed"]
+    assert vae["collapsed"]
+    warning = collapse_warning(vae)
+    assert "collapsed" in warning and f"0 of {vae['latent_dim']} latent dims" in warning
+    assert "lower β" in warning and "warm-up" in warning
+    latent = latent_space_caption(ae, vae)
+    assert "has not packed" in latent and "pulls" not in latent
+    assert "cannot show the lesson" in generation_caption(ae, vae)
+    assert "every tile is the same image" in decoder_grid_caption(ae["code_span"], vae["code_span"],
+                                                                   3.0, vae_collapsed=True)
+
+
+def test_generation_caption_quotes_the_draws(real):
+    ae, vae = real["ae"], real["vae"]
+    text = generation_caption(ae, vae)
+    assert (f"the AE's samples cover {ae['prior_classes_covered']} of 10 classes "
+            f"({100 * ae['prior_confident_raw']:.0f}% judged confidently)") in text
+    assert f"the VAE's {vae['prior_classes_covered']} " in text
+    assert f"covers {ae['fitted_classes_covered']} of 10 classes" in text
+    assert f"{100 * ae['fitted_in_gaps']:.0f}% of those draws land in gaps" in text
+
+
+def gen(prior_cov, prior_ok, fitted_cov=5, fitted_ok=0.5, fitted_gaps=0.2, prior_gaps=0.06,
+        collapsed=False):
+    return {"prior_classes_covered": prior_cov, "prior_confident_raw": prior_ok,
+            "prior_in_gaps": prior_gaps, "prior_class_counts": [0] * 10,
+            "fitted_classes_covered": fitted_cov, "fitted_confident_raw": fitted_ok,
+            "fitted_in_gaps": fitted_gaps, "collapsed": collapsed}
+
+
+def test_generation_caption_flips_with_coverage():
+    vae = gen(9, 0.6)
+    crisp_few = generation_caption(gen(3, 0.8), vae)
+    assert "look fine, yet they reach only the 3 classes" in crisp_few
+    varied = generation_caption(gen(10, 0.7), vae)
+    assert "claim does not hold" in varied and "look fine" not in varied
+    junk = generation_caption(gen(2, 0.2), vae)
+    assert "junk" in junk and "does not hold" not in junk
+    fitted_wins = generation_caption(gen(3, 0.8, fitted_cov=10, fitted_ok=0.7), vae)
+    assert "about as well as the VAE" in fitted_wins
+    assert "about as well" not in generation_caption(gen(3, 0.8, fitted_cov=4, fitted_ok=0.3), vae)
+    assert generation_caption({}, vae) == ""  # no numbers, no claim
+
+
+def test_latent_caption_flips_for_a_centred_ae_and_partial_collapse():
+    vae = {"code_span": 2.5, "centring": 0.05, "scale_error": 0.1, "collapsed": False,
+           "active_units": 1, "latent_dim": 2}
+    centred = latent_space_caption({"code_span": 3.0, "centring": 0.2, "scale_error": 0.1}, vae)
+    assert "happens to be centred" in centred and "close to unit" in centred
+    assert "Only 1 of the VAE's 2 latent dims are active" in centred
+    far = latent_space_caption({"code_span": 19.4, "centring": 6.3, "scale_error": 8.0}, vae)
+    assert "Nothing pulls the AE's codes: their mean sits 6.3 from 0" in far
+    assert "happens" not in far and "±19" in far
+
+
+def test_decoder_grid_caption_follows_the_grid_width():
+    assert "shows only the middle" in decoder_grid_caption(19.4, 2.6, 3.0)
+    assert "holds all the AE's codes" in decoder_grid_caption(19.4, 2.6, 20.0)
+    fit = decoder_grid_caption(19.4, 2.6, None)
+    assert "Each grid spans its own model's codes: the AE's ±19, the VAE's ±2.6" in fit
+    assert "tiles beyond that" in decoder_grid_caption(19.4, 2.6, 3.0)
+    assert "tiles beyond that" not in decoder_grid_caption(19.4, 2.6, 2.0)
+
+
+def test_scale_note_and_verdict_label():
+    assert "7× farther" in scale_note(19.0, 2.6, shared_axes=True)
+    assert "same scale" in scale_note(2.0, 2.6, shared_axes=True)
+    assert "7.3× narrower" in scale_note(19.0, 2.6, shared_axes=False)
+    assert scale_note(19.0, 0.0, shared_axes=False) == ""
+    assert verdict_label("collapsed").startswith("none") and verdict_label("") == "—"
+    assert (span_text(19.4), span_text(2.63)) == ("±19", "±2.6")
