@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ui.common import (checkpoints_root, dataset_or_error, get_dataset, get_run, pick_pair, sidebar,
+from ui.common import (checkpoints_root, get_dataset, get_run, pick_pair, run_dataset_or_error, sidebar,
                        usable_runs)
 from vae_core import RunError
 from vae_core.classifier import JudgedClassifier, load_or_train
@@ -68,7 +68,7 @@ if section == "Scorecard":
     for label, run in (("AE", ae), ("VAE", vae)):
         if run is None:
             continue
-        ds = dataset_or_error(run.dataset)
+        ds = run_dataset_or_error(run.dataset)
         if ds is None:
             continue
         cards[label] = cached_scorecard(str(run.path), run.created, run.dataset, root, DEFAULT_IWAE_K)
@@ -115,7 +115,7 @@ elif section == "β sweep":
         sweep_id = st.selectbox("Sweep", list(groups), key="evidence_sweep",
                                 format_func=lambda g: f"{g} ({len(groups[g])} runs)")
         members = groups[sweep_id]
-        ds = dataset_or_error(members[0].dataset)
+        ds = run_dataset_or_error(members[0].dataset)
         if ds is not None:
             points = cached_sweep(tuple((str(r.path), r.created) for r in members), members[0].dataset)
             event = st.plotly_chart(sweep_figure(points), key="evidence_sweep_chart",
@@ -153,7 +153,7 @@ else:  # True posterior
         st.info(f"The true posterior on a grid needs latent size 2; this VAE has "
                 f"{vae.model_config.latent_dim}. Pick or train a latent-2 VAE.")
     else:
-        ds = dataset_or_error(vae.dataset)
+        ds = run_dataset_or_error(vae.dataset)
         if ds is not None:
             index = int(st.number_input("Test image", 0, len(ds.test_x) - 1, 0, key="evidence_image"))
             try:

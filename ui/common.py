@@ -16,6 +16,7 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from vae_core import DatasetError, ImageDataset, Run, RunError, RunInfo, figures, list_runs, load_dataset, load_run
+from vae_core.data import check_run_dataset
 from vae_core.explore import (Projection, dims_projection, encode_dataset, first_of_class, pca_2d,
                               plane_coords, shared_range, tile, upscale)
 from vae_core.jobs import Job, TrainingPool
@@ -72,6 +73,17 @@ def dataset_or_error(spec: str) -> ImageDataset | None:
     except DatasetError as e:
         st.error(str(e), icon=":material/cloud_off:")
         return None
+
+
+def run_dataset_or_error(spec: str) -> ImageDataset | None:
+    """The data set a saved run names, or None after showing why not: a run.json may name only a
+    known data set or an IDX folder inside the data folder, never any path on the server."""
+    try:
+        check_run_dataset(spec, data_root())
+    except DatasetError as e:
+        st.error(str(e), icon=":material/folder_off:")
+        return None
+    return dataset_or_error(spec)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -207,7 +219,7 @@ def test_codes(ae: Run | None, vae: Run | None) -> list[ModelCodes]:
     for label, run in (("AE", ae), ("VAE", vae)):
         if run is None:
             continue
-        data = dataset_or_error(run.dataset)
+        data = run_dataset_or_error(run.dataset)
         if data is None:
             continue
         if tuple(data.image_shape) != tuple(run.model_config.input_shape):
