@@ -369,6 +369,11 @@ def run_info(path: str | os.PathLike[str]) -> RunInfo:
     if not path.is_dir():
         return _broken(path, "not a run folder")
     try:
+        validate_run_name(path.name)
+    except InvalidRunName:  # e.g. not UTF-8, or a trailing newline: pages would show it wrongly
+        return _broken(path, "the folder name is not a valid run name (letters, digits, '.', '_' "
+                             "or '-'); rename the folder to use this run")
+    try:
         meta = read_run_meta(path)
         tensors, data_start = _check_weights(path, meta.model_config)
         finite = validate.weights_finite(path / WEIGHTS_FILE, tensors, data_start, RunError)

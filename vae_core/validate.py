@@ -366,3 +366,44 @@ def weights_finite(path: str | os.PathLike[str], tensors: dict[str, tuple[str, t
                 if not np.isfinite(np.frombuffer(buf, dtype="<f4")).all():
                     return False
     return True
+
+
+# --- user-typed settings ----------------------------------------------------------------------
+
+def check_device(name: str) -> None:
+    """Refuse a device name torch does not know, or one this machine does not have."""
+    import torch
+
+    if name == "auto":
+        return
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise ValueError(f"device {name!r} is not a device: use auto, cpu, cuda, cuda:N or mps") from e
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise ValueError(f"device {name!r} is not available: this machine has "
+                             f"{count} CUDA device(s); use auto or cpu")
+    elif device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"device {name!r} is not available on this machine; use auto or cpu")
+    elif device.type != "cpu":
+        raise ValueError(f"device {name!r} is not supported: use auto, cpu, cuda or mps")
+
+
+def check_writable_folder(path: str | os.PathLike[str], what: str) -> None:
+    """``path`` is a folder we can write in (created if missing), tested by writing a file:
+    permission bits say nothing to root, and /proc or a read-only mount only fail on write."""
+    import tempfile
+
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise ValueError(f"{what} {path} is not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ValueError(f"{what} {path} is not a writable folder ({e.strerror or e})") from e
