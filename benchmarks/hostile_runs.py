@@ -160,11 +160,16 @@ def _good_pair(root: Path) -> None:
                  dataset="digits", status=end["status"], reason=end["reason"], pair="good")
 
 
-def build_hostile_root(root: Path, outside: Path) -> int:
-    """Fill ``root`` with a real good AE+VAE pair and hostile entries; return how many hostile
-    entries were made. ``outside`` is a folder outside ``root`` that links point to."""
+def build_hostile_root(root: Path, outside: Path, good_pair: tuple[Path, Path] | None = None) -> int:
+    """Fill ``root`` with a real good AE+VAE pair (trained now, or copied from ``good_pair``)
+    and hostile entries; return how many hostile entries were made. ``outside`` is a folder
+    outside ``root`` that links point to."""
     root.mkdir(parents=True, exist_ok=True)
-    _good_pair(root)
+    if good_pair is None:
+        _good_pair(root)
+    else:
+        for src, name in zip(good_pair, ("good-ae", "good-vae")):
+            shutil.copytree(src, root / name)
     template = root / "good-vae"
     n = 0
     for name, spoil in hostile_cases().items():
