@@ -307,8 +307,7 @@ def main() -> int:
             counts[r.status] = counts.get(r.status, 0) + 1
         print(f"list_runs in process: {cold * 1000:.0f} ms cold, {warm * 1000:.1f} ms cached; "
               f"statuses {counts}; usable: {sorted(r.name for r in infos if r.usable)}")
-        leftovers = sorted(p for p in os.listdir(root) if p.startswith(".") and p != ".lock"
-                           and p != ".classifiers")
+        leftovers = sorted(p for p in os.listdir(root) if p.startswith(".") and p != ".classifiers")
         print(f"leftover hidden folders after listing: {leftovers}")
         ok = proc_ok and sorted(r.name for r in infos if r.usable) == [
             "bad-dataset-dev-zero", "bad-dataset-etc", "good-ae", "good-vae"]

@@ -58,7 +58,7 @@ def test_crash_mid_save_leaves_nothing_half_written(tmp_path, monkeypatch, overw
     with pytest.raises(RunError, match="simulated crash"):
         save(tmp_path, "run", build_model(CFG, seed=5), overwrite=overwrite)
     monkeypatch.undo()
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".") and p.name != ".lock"]
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert leftovers == []
     if overwrite:
         assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before

@@ -311,10 +311,10 @@ def test_a_crash_between_the_two_renames_is_recovered_on_the_next_listing(templa
     shutil.copytree(template, root / ".deleted-0badc0de")  # a delete that died half way
     assert [r.name for r in list_runs(root)] == ["run"]
     assert (folder / "model.safetensors").read_bytes() == before
-    assert sorted(os.listdir(root)) == [".lock", "run"]
+    assert sorted(os.listdir(root)) == ["run"]
     shutil.copytree(template, root / ".trash-run-feedf00d")  # its run exists: just removed
     list_runs(root)
-    assert sorted(os.listdir(root)) == [".lock", "run"]
+    assert sorted(os.listdir(root)) == ["run"]
 
 
 def test_concurrent_overwrites_take_turns_without_raw_errors(tmp_path):
@@ -329,7 +329,7 @@ def test_concurrent_overwrites_take_turns_without_raw_errors(tmp_path):
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     assert load_run(tmp_path / "shared").status == "finished"
-    assert sorted(os.listdir(tmp_path)) == [".lock", "shared"]
+    assert sorted(os.listdir(tmp_path)) == ["shared"]
 
 
 def _overwrite_n(root: str, n: int, seed: int) -> None:
@@ -363,7 +363,7 @@ def test_odd_folders_are_listed_broken_and_deletable(template, tmp_path):
     assert "bad-\\xff-name" in labels and all(lab.encode("utf-8") for lab in labels)
     for name in infos:
         delete_run(name, root)
-    assert sorted(os.listdir(root)) == [".lock"]
+    assert sorted(os.listdir(root)) == []
     assert (outside / "elsewhere" / "run.json").is_file()  # the link went, never its target
     with pytest.raises(RunError):
         delete_run("../outside", root)

@@ -2,7 +2,7 @@
 
 A save is written into a hidden temporary folder and renamed into place; an overwrite moves the
 old run to a hidden trash folder first. Saves, deletions and the recovery of leftovers hold an
-exclusive lock on ``ROOT/.lock``, so a crash (even kill -9) at any point leaves the old run or
+exclusive lock on the root folder, so a crash (even kill -9) at any point leaves the old run or
 the new one visible: the next ``list_runs`` renames an orphaned trash folder back and removes
 other leftovers. Loading never unpickles: every file goes through ``validate`` (types, ranges,
 finite numbers, sizes, the weights' header checked against the config before any tensor is
@@ -39,7 +39,6 @@ except ImportError:  # pragma: no cover - Windows
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "run.json"
-LOCK_FILE = ".lock"
 MAX_META_BYTES = 16 * 1024 * 1024  # 10,000 epochs of history is about 10 MB
 MAX_WEIGHTS_BYTES = 4 * validate.MAX_PARAMETERS + validate.MAX_HEADER_BYTES + 8
 MAX_HISTORY = 200_000
@@ -159,14 +158,15 @@ def _fsync_dir(path: Path) -> None:
 
 @contextlib.contextmanager
 def _root_lock(root: Path, blocking: bool = True) -> Iterator[bool]:
-    """Hold ``root/.lock`` exclusively (across processes; released by the OS if we die).
+    """Hold an exclusive ``flock`` on the root folder itself (across processes; released by the
+    OS when the holder dies, even by kill -9; no lock file to leave behind).
 
-    Yields False when the lock is busy (non-blocking) or cannot be taken (read-only root)."""
+    Yields False when the lock is busy (non-blocking) or cannot be taken."""
     if fcntl is None:  # pragma: no cover - Windows
         yield False
         return
     try:
-        fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         if blocking:
             raise
