@@ -121,6 +121,7 @@ def hostile_cases() -> dict[str, object]:
         "format-true": _set(["format_version"], True),
         "status-unknown": _set(["status"], "pwned"),
         "pair-list": _set(["pair"], [1]),
+        "reason-lone-surrogate": _set(["reason"], "\ud800"),  # JSON "\ud800": not printable
         "history-text": _set(["history"], "x"),
         "history-nested": _set(["history"], [[[[1]]]]),
         "dataset-list": _set(["dataset"], ["digits"]),

@@ -444,7 +444,8 @@ def test_train_config_refuses_booleans_and_out_of_range(field, value):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70)
-    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=12),
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=12)
+    | st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1, max_size=2),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=8)
 META_PATHS = [("created",), ("status",), ("reason",), ("dataset",), ("pair",), ("format_version",),

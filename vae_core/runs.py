@@ -275,6 +275,7 @@ def _history(value: Any) -> list[dict[str, Any]]:
         if not isinstance(rec, dict):
             raise ValueError(f"history[{i}] must be an object")
         for k, v in rec.items():
+            validate.text(k, f"history[{i}] key", 64)
             if k == "type":
                 validate.text(v, f"history[{i}].type", 32)
             elif v is not None and not isinstance(v, str):

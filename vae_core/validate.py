@@ -173,11 +173,15 @@ def number(value: Any, name: str, lo: float = -math.inf, hi: float = math.inf, *
 
 
 def text(value: Any, name: str, max_len: int = 4096) -> str:
-    """A string of at most ``max_len`` characters with no NUL."""
+    """A string of at most ``max_len`` characters, valid Unicode, with no NUL."""
     if not isinstance(value, str):
         raise ValueError(f"{name} must be text, got {_short(value)}")
     if len(value) > max_len or "\x00" in value:
         raise ValueError(f"{name} must be at most {max_len} characters without NUL")
+    try:
+        value.encode("utf-8")  # JSON's "\ud800" escapes give lone surrogates: unprintable
+    except UnicodeEncodeError as e:
+        raise ValueError(f"{name} is not valid Unicode text") from e
     return value
 
 
