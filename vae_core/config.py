@@ -93,7 +93,7 @@ class TrainConfig:
         integer(self.seed, "seed", 0, 2**32 - 1)
         integer(self.kl_warmup_epochs, "kl_warmup_epochs", 0, 10_000)
         text(self.device, "device", 32)
-        object.__setattr__(self, "lr", number(self.lr, "lr", 0.0, 10.0))
+        object.__setattr__(self, "lr", number(self.lr, "lr", 0.0, 1e6))
         if self.lr <= 0:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         object.__setattr__(self, "beta", number(self.beta, "beta", 0.0, 1e6))
