@@ -15,7 +15,6 @@ import json
 import os
 import pickle
 import random
-import resource
 import shutil
 import signal
 import struct
@@ -193,29 +192,34 @@ def build_hostile_root(root: Path, outside: Path, good_pair: tuple[Path, Path] |
 
 
 def kill9_overwrite_trials(root: Path, trials: int, seed: int = 0,
-                           max_delay: float = 0.06) -> tuple[int, int]:
+                           max_delay: float = 0.06) -> dict[str, int]:
     """Overwrite one run over and over in a forked child, kill -9 it at a random moment, then
-    list the root (which recovers leftovers). Returns (trials, runs lost): a trial loses the run
-    when, after the kill, ``victim`` is missing or does not load."""
+    list the root (which recovers leftovers). Returns counts: ``trials``, ``lost`` (after the
+    listing ``victim`` is missing or does not load), ``with_leftovers`` (the kill left a temp or
+    trash folder) and ``between_renames`` (the kill came after the old run was moved to trash
+    and before the new one was renamed in: no run of that name was visible until the listing)."""
     import multiprocessing
 
     save_run(build_model(TINY, seed=0), TINY, TINY_TRAIN, TINY_HISTORY, "victim", root)
     ctx = multiprocessing.get_context("fork")
     rng = random.Random(seed)
-    lost = 0
+    counts = {"trials": trials, "lost": 0, "with_leftovers": 0, "between_renames": 0}
     for _ in range(trials):
         child = ctx.Process(target=_overwrite_forever, args=(str(root),), daemon=True)
         child.start()
         time.sleep(rng.uniform(0.0, max_delay))
         os.kill(child.pid, signal.SIGKILL)
         child.join()
+        names = os.listdir(root)
+        counts["with_leftovers"] += any(n.startswith((".tmp-", ".trash-")) for n in names)
+        counts["between_renames"] += "victim" not in names
         infos = {r.name: r for r in list_runs(root)}
         try:
             ok = "victim" in infos and infos["victim"].usable and load_run(root / "victim") is not None
         except Exception:
             ok = False
-        lost += not ok
-    return trials, lost
+        counts["lost"] += not ok
+    return counts
 
 
 def _overwrite_forever(root: str) -> None:
@@ -230,31 +234,54 @@ def _overwrite_forever(root: str) -> None:
 
 
 LIST_PROBE = """
-import resource, sys, time, tracemalloc
+import sys, time, tracemalloc
 import vae_core
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def hwm():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
+before = hwm()
 tracemalloc.start()
 t0 = time.perf_counter()
 infos = vae_core.list_runs(sys.argv[1])
 wall = time.perf_counter() - t0
 peak_py = tracemalloc.get_traced_memory()[1] / 2**20
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+after = hwm()
 print(f"{len(infos)} runs in {wall:.2f} s; peak RSS {before:.0f} MB after imports, {after:.0f} MB "
       f"after listing (+{after - before:.0f} MB); traced allocations peak {peak_py:.1f} MB")
 """
 
 
-def _child(cmd: list[str]) -> dict:
-    """Run ``cmd`` in a fresh process (one torch thread): wall time, exit code, rows, peak RSS."""
+PEAK_WRAPPER = """
+import atexit, runpy, sys
+def _peak():  # VmHWM: this process's own peak; ru_maxrss would include the forking parent's
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            sys.stderr.write("\\nPEAK_KB " + line.split()[1] + "\\n")
+atexit.register(_peak)
+mode, target, *rest = sys.argv[1:]
+sys.argv = [target, *rest]
+if mode == "-m":
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+else:
+    exec(compile(target, "<probe>", "exec"))
+"""
+
+
+def _child(args: list[str]) -> dict:
+    """Run ``python -m MODULE ...`` or ``python -c CODE ...`` (``args``) in a fresh process with
+    one torch thread: wall time, exit code, printed rows and its own peak RSS (VmHWM)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    out = proc.stdout.read().decode(errors="replace")
-    if status:
-        print(proc.stderr.read().decode(errors="replace")[-2000:])
-    return {"rc": os.waitstatus_to_exitcode(status), "wall": wall, "peak_mb": usage.ru_maxrss / 1024,
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+        t0 = time.perf_counter()  # files, not pipes: a full pipe would block the child
+        proc = subprocess.run([sys.executable, "-c", PEAK_WRAPPER, *args], cwd=REPO, env=env,
+                              stdout=out_file, stderr=err_file)
+        wall = time.perf_counter() - t0
+        out_file.seek(0)
+        err_file.seek(0)
+        out, err = out_file.read().decode(errors="replace"), err_file.read().decode(errors="replace")
+    peaks = [line.split()[1] for line in err.splitlines() if line.startswith("PEAK_KB ")]
+    if proc.returncode:
+        print(err[-2000:])
+    return {"rc": proc.returncode, "wall": wall, "peak_mb": int(peaks[-1]) / 1024 if peaks else float("nan"),
             "rows": max(len(out.splitlines()) - 1, 0), "out": out}
 
 
@@ -287,14 +314,14 @@ def main() -> int:
         root, outside = Path(tmp) / "runs", Path(tmp) / "outside"
         n = build_hostile_root(root, outside)
         print(f"root: {n} hostile entries + 2 good runs + 2 leftover folders")
-        baseline = _child([sys.executable, "-c", "import vae_core"])
-        cli = _child([sys.executable, "-m", "vae_core", "list", "--root", str(root)])
+        baseline = _child(["-c", "import vae_core"])
+        cli = _child(["-m", "vae_core", "list", "--root", str(root)])
         print(f"python -c 'import vae_core' (baseline: torch): {baseline['wall']:.2f} s, "
               f"peak RSS {baseline['peak_mb']:.0f} MB")
         print(f"python -m vae_core list: exit {cli['rc']}, {cli['rows']} rows, {cli['wall']:.2f} s, "
               f"peak RSS {cli['peak_mb']:.0f} MB (so the listing adds {cli['wall'] - baseline['wall']:+.2f} s, "
               f"{cli['peak_mb'] - baseline['peak_mb']:+.0f} MB)")
-        inner = _child([sys.executable, "-c", LIST_PROBE, str(root)])
+        inner = _child(["-c", LIST_PROBE, str(root)])
         print(f"list_runs alone in a fresh process: {inner['out'].strip()}")
         proc_ok = cli["rc"] == 0
         t0 = time.perf_counter()
@@ -319,11 +346,13 @@ def main() -> int:
         kill_root = Path(tmp) / "kill9"
         kill_root.mkdir()
         t0 = time.perf_counter()
-        trials, lost = kill9_overwrite_trials(kill_root, args.kill_trials, seed=1)
+        k = kill9_overwrite_trials(kill_root, args.kill_trials, seed=1)
         left = [p for p in os.listdir(kill_root) if p.startswith((".tmp-", ".trash-", ".deleted-"))]
-        print(f"kill -9 during overwrite: {trials} trials, {lost} runs lost, {len(left)} leftovers "
-              f"after the last listing ({time.perf_counter() - t0:.1f} s)")
-        ok &= lost == 0 and not left
+        print(f"kill -9 during overwrite: {k['trials']} trials, {k['lost']} runs lost; "
+              f"{k['with_leftovers']} kills left a temp/trash folder, {k['between_renames']} came "
+              f"between the two renames (run recovered from trash); {len(left)} leftovers after "
+              f"the last listing ({time.perf_counter() - t0:.1f} s)")
+        ok &= k["lost"] == 0 and not left
     print("OK" if ok else "FAILED")
     return 0 if ok else 1
 

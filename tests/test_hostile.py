@@ -341,8 +341,8 @@ def _overwrite_n(root: str, n: int, seed: int) -> None:
 
 @pytest.mark.slow
 def test_kill_9_at_random_points_of_overwrite_loses_no_run(tmp_path):
-    trials, lost = hostile.kill9_overwrite_trials(tmp_path, 20, seed=0)
-    assert (trials, lost) == (20, 0)
+    counts = hostile.kill9_overwrite_trials(tmp_path, 20, seed=0)
+    assert (counts["trials"], counts["lost"]) == (20, 0), counts
     assert not [p for p in os.listdir(tmp_path) if p.startswith((".tmp-", ".trash-", ".deleted-"))]
 
 
