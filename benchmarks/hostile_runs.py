@@ -76,6 +76,15 @@ def _nan_weights(value: float):
     return apply
 
 
+def _scale_weights(factor: float):
+    def apply(folder: Path) -> None:
+        from safetensors.torch import load_file, save_file
+
+        state = load_file(str(folder / "model.safetensors"))
+        save_file({k: v * factor for k, v in state.items()}, str(folder / "model.safetensors"))
+    return apply
+
+
 def _replace_with_fifo(file: str):
     def apply(folder: Path) -> None:
         (folder / file).unlink()
@@ -136,6 +145,7 @@ def hostile_cases() -> dict[str, object]:
         "run-json-missing": lambda f: (f / "run.json").unlink(),
         "weights-nan-finished": _nan_weights(float("nan")),
         "weights-inf-finished": _nan_weights(float("inf")),
+        "weights-overflow": _scale_weights(1e30),  # finite, but every code overflows
         "weights-truncated": lambda f: (f / "model.safetensors").write_bytes(
             (f / "model.safetensors").read_bytes()[:500]),
         "weights-pickle": lambda f: (f / "model.safetensors").write_bytes(pickle.dumps({"w": [1.0]})),

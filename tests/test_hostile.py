@@ -86,7 +86,8 @@ def reads_cleanly(folder: Path) -> tuple[str, str]:
 
 # --- 1. one bad run.json broke everything ------------------------------------------------------
 
-NOT_BROKEN = {"dataset-etc", "dataset-dev-zero"}  # valid runs whose data set pages refuse
+# Valid runs: pages refuse the data set of the first two; the last one's metrics refuse to run.
+NOT_BROKEN = {"dataset-etc", "dataset-dev-zero", "weights-overflow"}
 DIVERGED = {"weights-nan-finished", "weights-inf-finished"}
 
 
@@ -298,6 +299,19 @@ def test_evidence_and_latent_pages_skip_a_nan_run(checkpoints, fresh_streamlit_c
         boxes = [s for s in at.selectbox if s.label == "VAE run"]
         assert boxes and "nan-vae" not in boxes[0].options
         assert boxes[0].value.name == "demo-vae"
+
+
+@pytest.mark.slow  # evaluate trains its judge classifier first (a few seconds)
+def test_weights_that_overflow_give_a_clear_error_not_a_crash(template, scratch, digits, capsys):
+    from vae_core.metrics import scorecard
+
+    folder = spoiled_copy(template, scratch, hostile.hostile_cases()["weights-overflow"])
+    run = load_run(folder)
+    with pytest.raises(ValueError, match="not finite"):
+        scorecard(run.model, digits, Classifier(digits.image_shape, 10), run=run.name)
+    assert main(["evaluate", str(folder), "--root", str(folder.parent), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not finite" in err
 
 
 # --- 5. crash-safe overwrite --------------------------------------------------------------------
