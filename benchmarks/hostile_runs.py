@@ -348,7 +348,7 @@ def main() -> int:
         leftovers = sorted(p for p in os.listdir(root) if p.startswith(".") and p != ".classifiers")
         print(f"leftover hidden folders after listing: {leftovers}")
         ok = proc_ok and sorted(r.name for r in infos if r.usable) == [
-            "bad-dataset-dev-zero", "bad-dataset-etc", "good-ae", "good-vae"]
+            "bad-dataset-dev-zero", "bad-dataset-etc", "bad-weights-overflow", "good-ae", "good-vae"]
         if not args.no_pages:
             for page, result in render_pages(root).items():
                 print(f"  {page:<28} {result}")
