@@ -205,7 +205,7 @@ if not infos:
     st.info("No saved runs yet.", icon=":material/inventory_2:")
 else:
     st.dataframe([{
-        "name": r.name, "kind": r.kind.upper() or "?",
+        "name": r.label, "kind": r.kind.upper() or "?",
         "beta": r.beta if r.kind == "vae" else None, "latent dim": r.latent_dim,
         "data set": r.dataset, "epochs": r.epochs, "test recon": r.final.get("recon"),
         "test KL": r.final.get("kl"), "status": r.status, "reason": r.reason, "group": r.group,
@@ -217,9 +217,10 @@ else:
 
 def delete_confirmed() -> None:
     errors = []
-    for run_name in st.session_state.pop("train_delete_pending", []):
+    by_label = {r.label: r.name for r in runs()}  # labels are printable; names may not be UTF-8
+    for label in st.session_state.pop("train_delete_pending", []):
         try:
-            delete_run(run_name, checkpoints_root())
+            delete_run(by_label.get(label, label), checkpoints_root())
         except (RunError, OSError) as e:
             errors.append(str(e))
     st.session_state["train_delete_errors"] = errors
@@ -227,7 +228,8 @@ def delete_confirmed() -> None:
 
 
 if infos:
-    to_delete = st.multiselect("Delete runs", [r.name for r in infos], key="train_delete_names")
+    # Every listed entry, broken ones and links included, so a bad run can always be removed.
+    to_delete = st.multiselect("Delete runs", [r.label for r in infos], key="train_delete_names")
     if st.button("Delete selected…", key="train_delete", disabled=not to_delete,
                  icon=":material/delete:"):
         st.session_state["train_delete_pending"] = list(to_delete)

@@ -72,7 +72,11 @@ if section == "Scorecard":
             continue
         if run_dataset(run) is None:
             continue
-        cards[label] = cached_scorecard(str(run.path), run.created, run.dataset, root, DEFAULT_IWAE_K)
+        try:
+            cards[label] = cached_scorecard(str(run.path), run.created, run.dataset, root, DEFAULT_IWAE_K)
+        except ValueError as e:  # e.g. weights so large the codes overflow
+            st.error(f"No scorecard: {e}")
+            continue
         judge_accuracy = cards[label]["classifier_accuracy"]
     if cards["AE"] is None and cards["VAE"] is None:
         st.info("Pick or train a run to see its scorecard.")

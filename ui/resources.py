@@ -13,6 +13,7 @@ import numpy as np
 import streamlit as st
 
 from vae_core import DatasetError, ImageDataset, Run, RunError, RunInfo, list_runs, load_dataset, load_run
+from vae_core.data import check_run_dataset
 from vae_core.jobs import TrainingPool
 from vae_core.latent_tools import encode_dataset
 
@@ -78,7 +79,13 @@ def get_run(info: RunInfo | str | Path) -> Run:
 
 def run_dataset(run: Run) -> ImageDataset | None:
     """The data set a run was trained on, or None after telling the user why it cannot be used:
-    it fails to load, or its images are not the shape the model takes."""
+    a run.json may name only a known data set or an IDX folder inside the data folder (never any
+    path on the server), it fails to load, or its images are not the shape the model takes."""
+    try:
+        check_run_dataset(run.dataset, data_root())
+    except DatasetError as e:
+        st.error(str(e), icon=":material/folder_off:")
+        return None
     data = dataset_or_error(run.dataset)
     if data is not None and tuple(data.image_shape) != tuple(run.model_config.input_shape):
         st.error(f"{run.name} expects images of shape {run.model_config.input_shape} but "

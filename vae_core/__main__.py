@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Sequence
@@ -12,6 +13,7 @@ from .jobs import DEFAULT_SWEEP_BETAS, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS, QUIC
 from .metrics import DEFAULT_IWAE_K
 from .runs import RunError, list_runs, save_run, unique_run_name, validate_run_name
 from .train import train
+from .validate import check_device, check_writable_folder
 
 
 def _progress_line(label: str, rec: dict, width: int = 28) -> str:
@@ -78,7 +80,29 @@ def train_and_save_specs(specs: list[RunSpec], dataset, args: argparse.Namespace
     return 1 if failures else 0
 
 
+def preflight(args: argparse.Namespace, specs: list[RunSpec], group: str | None = None) -> None:
+    """Every user error that can be found before training, raised as ``ValueError``/``RunError``
+    (``main`` prints one line and exits 2): the runs folder is writable, the device exists here,
+    and each run name (and the pair/sweep name) is valid and free unless ``--overwrite``. Ranges
+    and types were checked when ``specs``' configs were built."""
+    from pathlib import Path
+
+    check_writable_folder(args.root, "--root")
+    check_device(args.device)
+    names = [s.name for s in specs]
+    for name in names + ([group] if group else []):
+        validate_run_name(name)
+    root = Path(args.root)
+    taken = [n for n in names if os.path.lexists(root / n)]
+    if taken and not args.overwrite:
+        raise RunError(f"run name(s) already used in {root}: {', '.join(taken)}; choose another "
+                       "--name, delete them, or pass --overwrite")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    check_writable_folder(args.root, "--root")
+    check_device(args.device)
+    train_cfg = _train_config(args, args.beta)  # ranges and types, before the data set loads
     dataset = load_dataset(args.dataset, root=args.data_root)
     base = args.name or f"{args.kind}-{dataset.name.split(':')[0].replace('/', '_')}-z{args.latent_dim}"
     validate_run_name(base)
@@ -86,8 +110,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         base = unique_run_name(base, args.root)
     kinds = ["ae", "vae"] if args.kind == "pair" else [args.kind]
     specs = [RunSpec(f"{base}-{k}" if args.kind == "pair" else base,
-                     _model_config(args, k, dataset.image_shape), _train_config(args, args.beta))
+                     _model_config(args, k, dataset.image_shape), train_cfg)
              for k in kinds]
+    preflight(args, specs, base if args.kind == "pair" else None)
     return train_and_save_specs(specs, dataset, args, group=base if args.kind == "pair" else None)
 
 
@@ -210,6 +235,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise ValueError(f"--betas must be numbers separated by commas, got {args.betas!r}") from e
     if not betas or any(b < 0 for b in betas) or len(set(betas)) != len(betas):
         raise ValueError(f"--betas must be distinct numbers >= 0, got {args.betas!r}")
+    check_writable_folder(args.root, "--root")
+    check_device(args.device)
+    _train_config(args, betas[0])  # ranges and types, before the data set loads
     dataset = load_dataset(args.dataset, root=args.data_root)
     base = args.name or f"sweep-{dataset.name.split(':')[0].replace('/', '_')}-z{args.latent_dim}"
     validate_run_name(base)
@@ -217,8 +245,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         base = unique_run_name(base, args.root)
     specs = [RunSpec(sweep_run_name(base, b), _model_config(args, "vae", dataset.image_shape),
                      _train_config(args, b)) for b in betas]
-    for spec in specs:
-        validate_run_name(spec.name)
+    preflight(args, specs, base)
     code = train_and_save_specs(specs, dataset, args, group=base)
     from .runs import load_run
 
@@ -333,8 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DatasetError, RunError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (DatasetError, RunError, ValueError, OSError) as e:
+        print("error: " + " ".join(str(e).split()), file=sys.stderr)  # one line, always
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

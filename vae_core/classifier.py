@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import uuid
 from dataclasses import dataclass
@@ -25,8 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import validate
 from .data import ImageDataset
 from .models import init_weights
+from .validate import RunError
 
 CLASSIFIER_VERSION = 1
 CACHE_DIR = ".classifiers"
@@ -36,6 +39,7 @@ BATCH = 128
 OUTLIERS = 32
 OUTLIER_WEIGHT = 0.5  # weight of the cross-entropy to the uniform distribution (Hendrycks 2019)
 MAX_META_BYTES = 1 << 20
+MAX_HIDDEN = 4096  # the cache's own width is HIDDEN; anything far above it is not ours
 
 
 class Classifier(nn.Module):
@@ -135,22 +139,43 @@ def _paths(root: str | os.PathLike[str], fingerprint: str) -> tuple[Path, Path]:
     return folder / f"{fingerprint}.safetensors", folder / f"{fingerprint}.json"
 
 
+def classifier_shapes(input_shape: tuple[int, int, int], n_classes: int, hidden: int) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of ``Classifier(...).state_dict()`` by arithmetic (nothing is built)."""
+    c, h, w = input_shape
+    return {"net.1.weight": (hidden, c * h * w), "net.1.bias": (hidden,),
+            "net.3.weight": (n_classes, hidden), "net.3.bias": (n_classes,)}
+
+
 def _load(weights: Path, meta_path: Path, dataset: ImageDataset, fingerprint: str) -> JudgedClassifier:
-    """Load a cached classifier; raise ValueError/OSError for anything unexpected."""
+    """Load a cached classifier; raise ``RunError`` naming the file for anything unexpected.
+
+    The metadata is validated and the weights' header checked against the expected shapes
+    before any tensor is read or any model built: a cache claiming ``hidden: 8000000`` costs
+    nothing."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    if meta_path.stat().st_size > MAX_META_BYTES:
-        raise ValueError("classifier metadata too large")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta = validate.read_json(meta_path, MAX_META_BYTES, RunError)
     if not isinstance(meta, dict) or meta.get("version") != CLASSIFIER_VERSION \
             or meta.get("fingerprint") != fingerprint:
-        raise ValueError("classifier cache is for another version or data set")
-    model = Classifier(dataset.image_shape, n_classes_of(dataset), int(meta.get("hidden", HIDDEN)))
-    state = load_file(str(weights))  # safetensors: no code runs on load
-    model.load_state_dict(state, strict=True)
+        raise RunError(f"{meta_path}: classifier cache is for another version or data set")
+    try:
+        hidden = validate.integer(meta.get("hidden", HIDDEN), "hidden", 1, MAX_HIDDEN)
+        acc = validate.number(meta.get("accuracy"), "accuracy", 0.0, 1.0)
+    except ValueError as e:
+        raise RunError(f"{meta_path}: {e}") from e
+    n_classes = n_classes_of(dataset)
+    expected = classifier_shapes(tuple(dataset.image_shape), n_classes, hidden)
+    validate.check_weights(weights, expected, RunError, 4 * sum(math.prod(s) for s in expected.values())
+                           + validate.MAX_HEADER_BYTES + 8)
+    try:
+        state = load_file(str(weights))  # safetensors: no code runs on load
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise RunError(f"{weights}: not a valid safetensors file ({e})") from e
     if not all(bool(torch.isfinite(t).all()) for t in state.values()):
-        raise ValueError("classifier weights are not finite")
-    acc = float(meta["accuracy"])
+        raise RunError(f"{weights}: classifier weights are not finite")
+    model = Classifier(dataset.image_shape, n_classes, hidden)
+    model.load_state_dict(state, strict=True)
     return JudgedClassifier(model.eval(), acc, fingerprint, weights, False)
 
 
@@ -166,7 +191,7 @@ def load_or_train(dataset: ImageDataset, root: str | os.PathLike[str] | None = "
         if weights.is_file() and meta_path.is_file():
             try:
                 return _load(weights, meta_path, dataset, fingerprint)
-            except Exception:  # corrupt, truncated or foreign cache: retrain below
+            except RunError:  # corrupt, truncated, hostile or foreign cache: retrain below
                 pass
     model, acc = train_classifier(dataset, seed=seed)
     judged = JudgedClassifier(model, acc, fingerprint, None, True)

@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
+from .validate import (MAX_CHANNELS, MAX_LATENT, MAX_LAYERS, MAX_SIDE, MAX_WIDTH, check_model_size,
+                       int_tuple, integer, number, text)
+
 Kind = Literal["ae", "vae"]
 Arch = Literal["mlp", "conv"]
 
@@ -38,19 +41,19 @@ class ModelConfig:
     input_shape: tuple[int, int, int] = (1, 8, 8)  # (C, H, W)
 
     def __post_init__(self) -> None:
-        # JSON gives lists; keep the dataclass hashable and comparable.
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        object.__setattr__(self, "input_shape", tuple(int(s) for s in self.input_shape))
+        # JSON gives lists; keep the dataclass hashable and comparable. Strict types: a run.json
+        # may say ``latent_dim: true`` or ``hidden: [Infinity]``.
+        object.__setattr__(self, "hidden", int_tuple(self.hidden, "hidden", 1, MAX_WIDTH, 1, MAX_LAYERS))
+        object.__setattr__(self, "input_shape", int_tuple(self.input_shape, "input_shape (C, H, W)",
+                                                          1, MAX_SIDE, 3, 3))
+        object.__setattr__(self, "latent_dim", integer(self.latent_dim, "latent_dim", 1, MAX_LATENT))
         if self.kind not in ("ae", "vae"):
             raise ValueError(f"kind must be 'ae' or 'vae', got {self.kind!r}")
         if self.arch not in ("mlp", "conv"):
             raise ValueError(f"arch must be 'mlp' or 'conv', got {self.arch!r}")
-        if not isinstance(self.latent_dim, int) or not 1 <= self.latent_dim <= 512:
-            raise ValueError(f"latent_dim must be an integer in 1..512, got {self.latent_dim!r}")
-        if not self.hidden or any(h < 1 or h > 8192 for h in self.hidden):
-            raise ValueError(f"hidden sizes must be 1..8192 and at least one, got {self.hidden}")
-        if len(self.input_shape) != 3 or any(s < 1 for s in self.input_shape):
-            raise ValueError(f"input_shape must be (C, H, W), got {self.input_shape}")
+        if self.input_shape[0] > MAX_CHANNELS:
+            raise ValueError(f"input_shape has {self.input_shape[0]} channels; at most {MAX_CHANNELS}")
+        check_model_size(self)  # by arithmetic, before anything is allocated
 
     def with_kind(self, kind: Kind) -> "ModelConfig":
         """The same architecture with the other bottleneck: the fair partner of a pair."""
@@ -89,20 +92,19 @@ class TrainConfig:
     kl_warmup_epochs: int = 0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.epochs, int) or not 1 <= self.epochs <= 10_000:
-            raise ValueError(f"epochs must be an integer in 1..10000, got {self.epochs!r}")
-        if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= 65_536:
-            raise ValueError(f"batch_size must be an integer in 1..65536, got {self.batch_size!r}")
-        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < float("inf")):
+        # Booleans are refused (``epochs=True`` is an int in Python); the seed feeds
+        # ``torch.Generator.manual_seed`` (as seed * 3 + k), so it stays well inside 64 bits.
+        integer(self.epochs, "epochs", 1, 10_000)
+        integer(self.batch_size, "batch_size", 1, 65_536)
+        integer(self.seed, "seed", 0, 2**32 - 1)
+        integer(self.kl_warmup_epochs, "kl_warmup_epochs", 0, 10_000)
+        text(self.device, "device", 32)
+        object.__setattr__(self, "lr", number(self.lr, "lr", 0.0, 1e6))
+        if self.lr <= 0:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-        if not (isinstance(self.beta, (int, float)) and 0 <= self.beta < float("inf")):
-            raise ValueError(f"beta must be a number >= 0, got {self.beta!r}")
-        if not isinstance(self.seed, int):
-            raise ValueError(f"seed must be an integer, got {self.seed!r}")
-        if not isinstance(self.kl_warmup_epochs, int) or self.kl_warmup_epochs < 0:
-            raise ValueError(f"kl_warmup_epochs must be an integer >= 0, got {self.kl_warmup_epochs!r}")
-        object.__setattr__(self, "lr", float(self.lr))
-        object.__setattr__(self, "beta", float(self.beta))
+        object.__setattr__(self, "beta", number(self.beta, "beta", 0.0, 1e6))
+        for name in ("epochs", "batch_size", "seed", "kl_warmup_epochs"):
+            object.__setattr__(self, name, int(getattr(self, name)))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

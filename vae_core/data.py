@@ -7,12 +7,16 @@ no DataLoader), which is what makes small runs take seconds on a laptop CPU.
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from .validate import DatasetError, open_regular
 
 DIGITS = "digits"
 MNIST = "mnist"
@@ -25,8 +29,8 @@ SPLIT_SEED = 0  # fixed: the same data set spec always gives the same train/test
 TEST_FRACTION = 0.2
 
 
-class DatasetError(RuntimeError):
-    """A data set that cannot be loaded; the message says what is wrong and what to do."""
+MAX_IDX_BYTES = 1 << 30  # pixels of one IDX file (MNIST's training images: 47 MB)
+MAX_GZIP_RATIO = 1100  # deflate cannot exceed ~1032:1; a header claiming more is a lie
 
 
 @dataclass(frozen=True)
@@ -89,29 +93,56 @@ def load_digits() -> ImageDataset:
 
 # --- IDX files ---------------------------------------------------------------------------------
 
+def _read_exact(f, n: int, path: Path, what: str) -> bytes:
+    """Exactly ``n`` bytes from ``f`` in 4 MB chunks (memory grows with what really arrives, so a
+    file that lies about its size fails without allocating the claim)."""
+    parts, left = [], n
+    while left > 0:
+        chunk = f.read(min(left, 1 << 22))
+        if not chunk:
+            raise DatasetError(f"{path}: truncated: {what} needs {n:,} bytes, the file ends after "
+                               f"{n - left:,}")
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
 def _read_idx(path: Path, expected_magic: int) -> np.ndarray:
-    opener = gzip.open if path.name.endswith(".gz") else open
+    """One IDX file (optionally gzipped), judged by its header before its data is read.
+
+    Regular files only (a FIFO or a link to /dev/zero is refused), sizes computed in exact
+    integers, at most ``MAX_IDX_BYTES``, and a gzip stream decompressed only as far as the header
+    says (plus one byte to detect padding), so a gzip bomb stops early."""
     try:
-        with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        with open_regular(path, DatasetError) as raw_file:
+            file_size = os.fstat(raw_file.fileno()).st_size
+            gz = path.name.endswith(".gz")
+            f = gzip.GzipFile(fileobj=raw_file, mode="rb") if gz else raw_file
+            head = f.read(4)
+            if len(head) < 4:
+                raise DatasetError(f"{path}: too short to be an IDX file ({len(head)} bytes)")
+            magic = int.from_bytes(head, "big")
+            if magic != expected_magic:
+                what = "images (2051)" if expected_magic == IDX_IMAGES_MAGIC else "labels (2049)"
+                raise DatasetError(f"{path}: wrong magic number {magic}; expected IDX {what}")
+            ndim = head[3]
+            dims_raw = _read_exact(f, 4 * ndim, path, "the header")
+            dims = [int.from_bytes(dims_raw[4 * i: 4 * i + 4], "big") for i in range(ndim)]
+            expected = math.prod(dims)  # Python integers: (2^31, 2^31, 4) does not wrap to 0
+            if expected > MAX_IDX_BYTES:
+                raise DatasetError(f"{path}: header says {dims} ({expected:,} bytes); at most "
+                                   f"{MAX_IDX_BYTES:,} bytes per file are read")
+            header = 4 + 4 * ndim
+            bound = file_size * MAX_GZIP_RATIO if gz else file_size - header
+            if expected > bound if gz else expected != bound:
+                raise DatasetError(f"{path}: truncated or padded: header says {dims} "
+                                   f"({expected:,} bytes) but the file holds {max(bound, 0):,}")
+            data = _read_exact(f, expected, path, f"a {dims} array")
+            if f.read(1):
+                raise DatasetError(f"{path}: padded: more data than the header's {dims}")
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise DatasetError(f"{path}: cannot read ({e})") from e
-    if len(raw) < 8:
-        raise DatasetError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
-    magic = int.from_bytes(raw[:4], "big")
-    if magic != expected_magic:
-        what = "images (2051)" if expected_magic == IDX_IMAGES_MAGIC else "labels (2049)"
-        raise DatasetError(f"{path}: wrong magic number {magic}; expected IDX {what}")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DatasetError(f"{path}: truncated header")
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    expected = int(np.prod(dims))
-    if len(raw) - header != expected:
-        raise DatasetError(f"{path}: truncated or padded: header says {dims} "
-                           f"({expected} bytes) but the file holds {len(raw) - header}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims).copy()
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims).copy()
 
 
 def _find_idx_pairs(folder: Path) -> dict[str, tuple[Path, Path]]:
@@ -218,3 +249,21 @@ def load_dataset(spec: str = DIGITS, root: str | os.PathLike[str] = "data") -> I
         return load_idx_folder(folder, names)
     raise DatasetError(f"Unknown data set {spec!r}: use 'digits', 'mnist', 'fashion-mnist', "
                        "or 'idx:PATH' for a folder of IDX files")
+
+
+def check_run_dataset(spec: str, data_root: str | os.PathLike[str]) -> str:
+    """The data set spec a saved run names, if it is safe for a server to load: a known name, or
+    a folder of IDX files inside ``data_root`` (a run.json must not point anywhere on disk).
+    Returns ``spec`` unchanged; raises ``DatasetError`` otherwise."""
+    spec = (spec or DIGITS).strip()
+    key = spec.lower()
+    if key in (DIGITS, MNIST, FASHION_MNIST, "fashion", "fashionmnist"):
+        return spec
+    folder = Path(spec[4:] if key.startswith("idx:") else spec).expanduser()
+    root = Path(data_root).expanduser().resolve()
+    target = folder.resolve()  # links resolved: a link inside the data folder may point out
+    if not folder.is_absolute() or (target != root and root not in target.parents):
+        raise DatasetError(f"The run names the data set {spec!r}, not a folder inside the data "
+                           f"folder {root}; only 'digits', 'mnist', 'fashion-mnist' or IDX folders inside "
+                           "it are loaded for saved runs. Copy the IDX files there.")
+    return spec

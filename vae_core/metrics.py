@@ -309,6 +309,10 @@ def scorecard(model: LatentModel, dataset: ImageDataset, judge: JudgedClassifier
     acc = judge.accuracy if isinstance(judge, JudgedClassifier) else None
     x = dataset.test_x
     mu, logvar = model.encode_all(x)
+    if not bool(torch.isfinite(mu).all()) or (logvar is not None and not bool(torch.isfinite(logvar).all())):
+        # Finite but huge weights (a hand-edited or hostile file) overflow: no metric means anything.
+        raise ValueError(f"{run or 'this model'}: its codes of the test images are not finite "
+                         "(the weights overflow), so no metric can be computed")
     basis = view_basis(mu, view)
     view2d = (mu @ basis).numpy()
     out: dict[str, Any] = {
