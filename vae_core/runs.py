@@ -132,8 +132,10 @@ def _fsync_dir(path: Path) -> None:
 def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
              history: list[dict[str, Any]], name: str, root: str | os.PathLike[str] = "checkpoints",
              *, dataset: str = "digits", status: str = "finished", reason: str = "",
-             pair: str | None = None, overwrite: bool = False) -> Path:
+             pair: str | None = None, overwrite: bool = False, worker: str | None = None) -> Path:
     """Save a run atomically as ``root/name/{model.safetensors, run.json}`` and return its path.
+
+    ``worker``: the Dask worker that trained it (its address), recorded in run.json.
 
     An existing run of that name is kept unless ``overwrite``; then it is replaced in one rename.
     """
@@ -151,7 +153,7 @@ def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
         raise RunError(f"A run named {name!r} already exists in {root_path}; choose another name")
     meta = {"format_version": FORMAT_VERSION, "name": name, "created": time.time(),
             "status": status, "reason": reason, "dataset": dataset, "pair": pair,
-            "model_config": model_cfg.to_dict(), "train_config": train_cfg.to_dict(),
+            "worker": worker, "model_config": model_cfg.to_dict(), "train_config": train_cfg.to_dict(),
             "final": final_metrics(history), "history": history}
     tmp = root_path / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
