@@ -12,7 +12,7 @@ from ui.common import (PAGES, checkpoints_root, default_pair, get_dataset, get_p
                        usable_runs)
 from vae_core import RunError, unique_run_name
 from vae_core.figures import overview_schematic
-from vae_core.jobs import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, quick_pair_specs
+from vae_core.jobs import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, EngineError, quick_pair_specs
 from vae_core.metrics import CLAIMS
 
 LATENT_PAGE = "pages/2_Latent_space.py"
@@ -94,11 +94,17 @@ def quick_progress() -> None:
 def start_quick_pair() -> None:
     data = get_dataset("digits")
     name = unique_run_name("quick", checkpoints_root())
-    st.session_state[JOB_KEY] = get_pool().submit(
-        quick_pair_specs(name, data.image_shape), "digits", root=str(checkpoints_root()), pair=name)
+    try:
+        st.session_state[JOB_KEY] = get_pool().submit(
+            quick_pair_specs(name, data.image_shape), "digits", root=str(checkpoints_root()),
+            pair=name)
+    except EngineError as e:
+        st.session_state["overview_job_error"] = str(e)
 
 
 job = st.session_state.get(JOB_KEY)
+if "overview_job_error" in st.session_state:
+    st.error(st.session_state.pop("overview_job_error"), icon=":material/error:")
 if job is not None and job.active:
     quick_progress()
 elif job is not None and job.state == "failed":

@@ -12,8 +12,8 @@ from ui.common import (checkpoints_root, dataset_or_error, get_pool, page_link, 
 from vae_core import (InvalidRunName, ModelConfig, RunError, TrainConfig, delete_run,
                       unique_run_name, validate_run_name)
 from vae_core.figures import loss_curves
-from vae_core.jobs import (MODES, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, QUICK_PAIR_LR, Job,
-                           parse_betas, plan_runs)
+from vae_core.jobs import (QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, QUICK_PAIR_LR,
+                           EngineError, Job, parse_betas, plan_runs)
 from vae_core.runs import final_metrics
 
 JOB_KEY = "train_job"
@@ -25,6 +25,7 @@ DEFAULT_SWEEP = "0, 0.25, 0.5, 1, 2, 4, 8"
 DATASETS = {"digits": "Digits: 8×8, bundled, offline", "mnist": "MNIST: 28×28 (downloads)",
             "fashion-mnist": "Fashion-MNIST: 28×28 (downloads)", "idx": "A folder of IDX files"}
 BASE_NAMES = {"AE": "ae", "VAE": "vae", "AE+VAE pair": "pair", "Beta sweep": "sweep"}
+MODES = list(BASE_NAMES)  # labels; BASE_NAMES[label] is also plan_runs' mode id
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2]
 
 st.set_page_config(page_title="Train · VAE Lab", layout="wide")
@@ -176,7 +177,7 @@ if clicked and data is not None:
                                 input_shape=data.image_shape)
         train_cfg = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),
                                 beta=float(beta), seed=int(seed), kl_warmup_epochs=int(warmup))
-        specs, group = plan_runs(mode, name, model_cfg, train_cfg, betas)
+        specs, group = plan_runs(BASE_NAMES[mode], name, model_cfg, train_cfg, betas)
         for s in specs:
             validate_run_name(s.name)
         taken = {r.name for r in runs()} | {r.pair for r in runs() if r.pair}
@@ -188,11 +189,16 @@ if clicked and data is not None:
         with settings:
             st.error(str(e), icon=":material/error:")
     else:
-        st.session_state[JOB_KEY] = get_pool().submit(
-            specs, spec, root=str(checkpoints_root()), pair=group,
-            interleave=not is_sweep)  # a sweep: points appear one by one, each run whole
-        st.session_state["train_name_stale"] = True
-        st.rerun()
+        try:
+            st.session_state[JOB_KEY] = get_pool().submit(
+                specs, spec, root=str(checkpoints_root()), pair=group, data=data,
+                interleave=not is_sweep)  # a sweep: points appear one by one, each run whole
+        except EngineError as e:
+            with settings:
+                st.error(str(e), icon=":material/error:")
+        else:
+            st.session_state["train_name_stale"] = True
+            st.rerun()
 
 with live, st.container(key="train_live"):  # the key names this session's area in browser tests
     job = st.session_state.get(JOB_KEY)

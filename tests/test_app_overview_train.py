@@ -67,14 +67,14 @@ def test_loss_curves_draws_recon_and_kl_of_both_members():
 
 def test_plan_runs_modes_and_betas():
     cfg, tcfg = ModelConfig(), TrainConfig(beta=1.0)
-    specs, group = jobs.plan_runs("AE+VAE pair", "p", cfg, tcfg)
+    specs, group = jobs.plan_runs("pair", "p", cfg, tcfg)
     assert [(s.name, s.model_config.kind) for s in specs] == [("p-ae", "ae"), ("p-vae", "vae")]
     assert group == "p" and specs[0].train_config == specs[1].train_config
-    specs, group = jobs.plan_runs("Beta sweep", "s", cfg, tcfg, jobs.parse_betas("0, 0.25,8"))
+    specs, group = jobs.plan_runs("sweep", "s", cfg, tcfg, jobs.parse_betas("0, 0.25,8"))
     assert [(s.name, s.train_config.beta) for s in specs] == [("s-b0", 0.0), ("s-b0.25", 0.25),
                                                               ("s-b8", 8.0)]
     assert group == "s" and {s.model_config.kind for s in specs} == {"vae"}
-    assert jobs.plan_runs("AE", "a", cfg, tcfg) == ([jobs.RunSpec("a", cfg.with_kind("ae"), tcfg)], None)
+    assert jobs.plan_runs("ae", "a", cfg, tcfg) == ([jobs.RunSpec("a", cfg.with_kind("ae"), tcfg)], None)
     for bad in ("", "1, x", "-1", "1, 1"):
         with pytest.raises(ValueError):
             jobs.parse_betas(bad)
@@ -118,7 +118,7 @@ def test_overview_one_click_trains_a_pair_then_opens_latent_space(empty_checkpoi
     job = at.session_state["overview_job"]
     assert job.pair == "quick" and [r.name for r in job.runs] == ["quick-ae", "quick-vae"]
     wait(job)
-    assert job.state == "done", job.error
+    assert job.state == "finished", job.error
     assert {p.name for p in empty_checkpoints.iterdir()} == {"quick-ae", "quick-vae"}
     ok(at.run())
     assert "overview_job" not in at.session_state  # switched to the Latent space page once
@@ -183,7 +183,7 @@ def test_submitting_a_pair_trains_saves_and_shows_results(checkpoints, fresh_str
     assert [r.name for r in job.runs] == ["pair-ae", "pair-vae"] and job.pair == "pair"
     assert job.runs[1].train_config.beta == 0.5  # the slider value, unchanged
     wait(job)
-    assert job.state == "done", job.error
+    assert job.state == "finished", job.error
     ok(at.run())
     results = table(at, RESULTS_TABLE)
     assert list(results["status"]) == ["finished", "finished"]
@@ -211,7 +211,7 @@ def test_beta_sweep_submits_one_vae_per_beta_grouped(checkpoints, fresh_streamli
     assert job.pair == "sweep" and job.interleave is False
     assert {r.train_config.kl_warmup_epochs for r in job.runs} == {1}
     wait(job)
-    assert job.state == "done", job.error
+    assert job.state == "finished", job.error
     ok(at.run())
     assert {"sweep-b0", "sweep-b2"} <= {p.name for p in checkpoints.iterdir()}
 

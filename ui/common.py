@@ -18,7 +18,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 from vae_core import DatasetError, ImageDataset, Run, RunError, RunInfo, figures, list_runs, load_dataset, load_run
 from vae_core.explore import (Projection, dims_projection, encode_dataset, first_of_class, pca_2d,
                               plane_coords, shared_range, tile, upscale)
-from vae_core.jobs import Job, TrainingPool
+from vae_core.jobs import Job, TrainingEngine
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = [  # (file, label, icon): the sidebar order
@@ -42,17 +42,17 @@ def data_root() -> Path:
     return Path(os.environ.get("VAE_LAB_DATA", REPO / "data"))
 
 
-@st.cache_resource(show_spinner=False)
-def get_pool() -> TrainingPool:
-    """One pool for the whole server: at most ``max_workers`` trainings at once, each in a child
-    process. The server's own torch work (encoding and decoding for the pages) runs on one thread:
+@st.cache_resource(show_spinner=False, on_release=lambda engine: engine.shutdown(wait=False))
+def get_pool() -> TrainingEngine:
+    """One training engine for the whole server (vae_core.jobs): a local Dask cluster, or the
+    one at ``VAE_LAB_SCHEDULER``; it starts in the background. The server's own torch work (encoding and decoding for the pages) runs on one thread:
     these small models gain nothing from more, and a spinning OpenMP team per page thread
     oversubscribed 2 busy cores (a 20x20 grid: 0.7 ms on one thread, 48 ms on two, under load).
     """
     import torch
 
     torch.set_num_threads(1)
-    return TrainingPool(data_root=str(data_root()))
+    return TrainingEngine.from_env(data_root=str(data_root()))
 
 
 @st.cache_resource(show_spinner="Loading data set…", max_entries=4)
@@ -111,7 +111,10 @@ def sidebar() -> None:
         st.markdown("### VAE Lab")
         for file, label, icon in PAGES:
             page_link(file, label=label, icon=icon)
-        counts = get_pool().counts()
+        engine = get_pool()
+        counts = engine.counts()
+        if engine.status().state == "unavailable":
+            st.caption(engine.status().message)
         if counts["running"] or counts["queued"]:
             st.caption(f"Training now: {counts['running']} running, {counts['queued']} queued")
 
@@ -322,8 +325,10 @@ def show_job_progress(job: Job) -> None:
     if job.state == "queued":
         pool = get_pool()
         ahead = pool.queue_position(job)
+        eta = job.eta()
         st.info(f"Queued: {ahead} job(s) wait ahead of yours. The server trains "
-                f"{pool.max_workers} jobs at a time for everyone; yours starts when a worker is free.",
+                f"{pool.max_workers} jobs at a time for everyone; yours starts when a worker is free"
+                + (f" (done in about {eta:.0f} s)." if eta is not None else "."),
                 icon=":material/hourglass_top:")
         return
     eta = job.eta()

@@ -35,8 +35,6 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
-from distributed.diagnostics.plugin import WorkerPlugin
-
 from .config import ModelConfig, TrainConfig
 from .data import DIGITS, ImageDataset, load_dataset
 from .runs import RunError, save_run, unique_run_name, validate_run_name
@@ -56,6 +54,7 @@ RECORD_INTERVAL_S = 0.25  # progress batches per second per job: 4 (pages redraw
 STOP_POLL_S = 0.2  # how often a worker asks the scheduler whether its job was stopped
 RECONNECT_S = 5.0
 MODES = ("ae", "vae", "pair", "sweep")
+NAMED_DATASETS = ("digits", "mnist", "fashion-mnist", "fashion", "fashionmnist")  # load anywhere
 
 
 class EngineError(RuntimeError):
@@ -226,16 +225,21 @@ class EngineStatus:
 
 # --- the worker side: runs inside a Dask worker process -----------------------------------------
 
-class _WarmWorker(WorkerPlugin):
-    """Worker plugin: import torch and vae_core, pin torch to one thread (one thread per worker
-    process already, so more would only oversubscribe the cores) and load the digits once, so a
-    job's first record comes within a second of its submission."""
+def _warm_plugin() -> Any:
+    """A worker plugin: import torch and vae_core, pin torch to one thread (one task thread per
+    worker process already; more would only oversubscribe the cores) and train a tiny model on
+    the digits once, so a job's first record comes within a second of its submission. Built
+    here so that importing this module does not import distributed (the CLI's --help stays quick)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
 
-    name = "vae-lab-warm"
-    idempotent = True
+    class WarmWorker(WorkerPlugin):
+        name = "vae-lab-warm"
+        idempotent = True  # registered by every engine; set up once per worker process
 
-    def setup(self, worker: Any) -> None:
-        _warm_up()
+        def setup(self, worker: Any) -> None:
+            _warm_up()
+
+    return WarmWorker()
 
 
 def _warm_up() -> float:
@@ -381,6 +385,47 @@ def train_stage(job_id: str, stage: int, topic: str, stop_event: str, specs: lis
 
 # --- the engine: this process's side --------------------------------------------------------------
 
+_LOCAL_LOCK = threading.Lock()
+_LOCAL: dict[str, Any] = {}  # "cluster": the embedded LocalCluster, one per process
+
+
+def local_cluster(n_workers: int | None = None) -> Any:
+    """The process's embedded ``LocalCluster``, started on first use with ``n_workers`` worker
+    processes (later calls get the same cluster, whatever size they ask for): every engine of a
+    process (the dashboard's, one per cleared cache, a test's) shares these warm workers."""
+    import dask
+    from distributed import LocalCluster
+
+    with _LOCAL_LOCK:
+        cluster = _LOCAL.get("cluster")
+        if cluster is not None and cluster.status.name == "running":
+            return cluster
+        with dask.config.set({
+                # a dead worker fails its job at once (not silently retried elsewhere)
+                "distributed.scheduler.allowed-failures": 0,
+                # progress events the scheduler keeps (all topics), not 100,000
+                "distributed.admin.low-level-log-length": 2000,
+                "distributed.scheduler.worker-saturation": 1.0}):
+            cluster = LocalCluster(n_workers=n_workers or default_local_workers(),
+                                   threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+        _LOCAL["cluster"] = cluster
+        return cluster
+
+
+def local_cluster_running() -> bool:
+    cluster = _LOCAL.get("cluster")
+    return cluster is not None and cluster.status.name == "running"
+
+
+def close_local_cluster() -> None:
+    """End the embedded cluster (the CLI at exit, test fixtures); the next use starts anew."""
+    with _LOCAL_LOCK:
+        cluster = _LOCAL.pop("cluster", None)
+    if cluster is not None:
+        cluster.close()
+
+
 def default_local_workers() -> int:
     """Worker processes of the embedded cluster: one core stays free for the server's own page
     threads (encoding, drawing); a 2-core laptop gets one worker. ``VAE_LAB_WORKERS`` overrides."""
@@ -436,7 +481,6 @@ class TrainingEngine:
         self._state, self._message = "starting", "starting the training workers…"
         self._address: str | None = scheduler
         self._client: Any = None
-        self._cluster: Any = None
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="vae-engine", daemon=True)
         self._thread.start()
@@ -455,12 +499,15 @@ class TrainingEngine:
     def submit(self, runs: list[RunSpec], dataset: str, root: str = "checkpoints",
                pair: str | None = None, interleave: bool = True, *, owner: str | None = None,
                data: ImageDataset | None = None, time_limit_s: float | None | str = "default",
-               overwrite: bool = False) -> Job:
+               overwrite: bool = False, ship_data: bool = True) -> Job:
         """Queue a job and return it at once. Names are validated now. ``owner`` (a session id)
         may have one active job (``OwnerBusyError``); at most ``max_queued`` jobs wait
         (``QueueFullError``); ``EngineUnavailable`` while the cluster cannot be reached.
-        ``data``: the loaded data set, shipped to the workers for an ``idx:`` spec (else read
-        here). On a name clash at save time the run takes a free name, unless ``overwrite``."""
+        A data set other than the named ones (digits, mnist, fashion-mnist), i.e. an IDX folder,
+        is read here (or taken from ``data``) and its tensors shipped to the worker, unless
+        ``ship_data`` is False (every worker sees the same path). ``time_limit_s``: seconds, None
+        for no limit, default the engine's. On a name clash at save time the run takes a free
+        name, unless ``overwrite``."""
         if not runs:
             raise ValueError("a job needs at least one run")
         for spec in runs:
@@ -471,8 +518,9 @@ class TrainingEngine:
         job = Job(runs=list(runs), dataset=dataset, root=str(root), pair=pair,
                   interleave=interleave, owner=owner, time_limit_s=limit, overwrite=overwrite,
                   _engine=weakref.ref(self))
-        shipped = _pack_dataset(data or load_dataset(dataset, root=self.data_root)) \
-            if dataset.startswith("idx:") else None
+        shipped = None
+        if ship_data and dataset.strip().lower() not in NAMED_DATASETS:
+            shipped = _pack_dataset(data or load_dataset(dataset, root=self.data_root))
         with self._lock:
             if self._state == "unavailable":
                 raise EngineUnavailable(self._message)
@@ -524,13 +572,15 @@ class TrainingEngine:
     def status(self) -> EngineStatus:
         return EngineStatus(self._state, self._message, self.max_workers, self._address)
 
-    def shutdown(self) -> None:
-        """Stop every job, close the client (and the embedded cluster). For tests and the CLI."""
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop every job and close this engine's client (the process's embedded cluster stays
+        up for other engines: ``close_local_cluster`` ends it)."""
         with self._lock:
             for job in self._jobs:
                 job.stop.set()
         self._closing.set()
-        self._thread.join(timeout=60)
+        if wait:
+            self._thread.join(timeout=60)
 
     # -- the engine thread ----------------------------------------------------------------------
 
@@ -557,9 +607,10 @@ class TrainingEngine:
                         self._lost_scheduler()
                         next_connect = time.monotonic() + RECONNECT_S
                         continue
-                    if time.monotonic() >= next_info:
+                    if time.monotonic() >= next_info:  # often only while there is work
                         self._refresh_capacity()
-                        next_info = time.monotonic() + 1.0
+                        busy = self._flights or self._pending
+                        next_info = time.monotonic() + (1.0 if busy else 10.0)
                     self._check_flights()
                     self._dispatch()
                 self._prune()
@@ -573,25 +624,14 @@ class TrainingEngine:
 
         try:
             if self.scheduler is None:
-                import dask
-                from distributed import LocalCluster
-
-                with dask.config.set({
-                        # a dead worker fails its job at once (not silently retried elsewhere)
-                        "distributed.scheduler.allowed-failures": 0,
-                        # the scheduler keeps this many progress events, not 100,000
-                        "distributed.admin.low-level-log-length": 2000,
-                        "distributed.scheduler.worker-saturation": 1.0}):
-                    self._cluster = LocalCluster(
-                        n_workers=self.n_workers, threads_per_worker=1, processes=True,
-                        host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
-                    self._client = Client(self._cluster, set_as_default=False)
-                self._address = self._cluster.scheduler_address
+                cluster = local_cluster(self.n_workers)
+                self._address = cluster.scheduler_address
+                self._client = Client(cluster, set_as_default=False)
             else:
                 self._client = Client(self.scheduler, set_as_default=False, timeout=10)
             self._client.subscribe_topic(self.topic, lambda event: self._inbox.put(("event",
                                                                                     event[1])))
-            self._client.register_plugin(_WarmWorker())
+            self._client.register_plugin(_warm_plugin())
             self._refresh_capacity()
             self._state = "ready"
             self._message = f"{self.max_workers} training worker(s) at {self._address}"
@@ -626,13 +666,12 @@ class TrainingEngine:
                          f"Reconnecting every {RECONNECT_S:.0f} s; queued jobs wait.")
 
     def _close(self) -> None:
-        for closable in (self._client, self._cluster):
-            if closable is not None:
-                try:
-                    closable.close()
-                except Exception:
-                    pass
-        self._client = self._cluster = None
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception:
+                pass
+        self._client = None
         self._capacity = 0
 
     def _handle(self, item: tuple) -> None:
