@@ -530,9 +530,12 @@ class TrainingEngine:
             if len(self._pending) >= self.max_queued:
                 raise QueueFullError(f"The training queue is full ({self.max_queued} jobs "
                                      "waiting). Try again in a minute.")
+            # The flight exists before the job is visible in the queue to the engine thread.
+            self._flights[job.id] = _Flight(job, [list(job.runs)] if job.interleave
+                                            else [[r] for r in job.runs], shipped=shipped)
             self._jobs.append(job)
             self._pending.append(job)
-        self._inbox.put(("submit", job, shipped))
+        self._inbox.put(("wake",))  # dispatch now, not at the next tick
         return job
 
     @property
@@ -675,10 +678,7 @@ class TrainingEngine:
         self._capacity = 0
 
     def _handle(self, item: tuple) -> None:
-        if item[0] == "submit":
-            _, job, shipped = item
-            self._flights[job.id] = _Flight(job, [list(job.runs)] if job.interleave
-                                            else [[r] for r in job.runs], shipped=shipped)
+        if item[0] != "event":
             return
         msg = item[1]
         flight = self._flights.get(msg.get("job"))
