@@ -478,6 +478,8 @@ class TrainingEngine:
         self._inbox: queue_module.SimpleQueue = queue_module.SimpleQueue()
         self._durations: deque[float] = deque(maxlen=20)
         self._capacity = 0
+        self._workers: list[str] = []  # worker addresses, as of the last refresh
+        self._restarting: set[str] = set()  # workers restarted after a blocked job
         self._state, self._message = "starting", "starting the training workers…"
         self._address: str | None = scheduler
         self._client: Any = None
@@ -605,6 +607,7 @@ class TrainingEngine:
                         item = self._inbox.get_nowait()
                     except queue_module.Empty:
                         item = None
+                self._drop_stopped()
                 if self._client is not None:
                     if self._client.status not in ("running", "newly-created"):
                         self._lost_scheduler()
@@ -651,6 +654,7 @@ class TrainingEngine:
     def _refresh_capacity(self) -> None:
         try:
             workers = self._client.scheduler_info(n_workers=-1)["workers"]
+            self._workers = list(workers)
             self._capacity = sum(int(w.get("nthreads", 1)) for w in workers.values())
         except Exception:
             return
@@ -676,8 +680,14 @@ class TrainingEngine:
                 pass
         self._client = None
         self._capacity = 0
+        self._restarting.clear()
 
     def _handle(self, item: tuple) -> None:
+        if item[0] == "restarted":
+            self._restarting.discard(item[1])
+            if self._client is not None:
+                self._refresh_capacity()
+            return
         if item[0] != "event":
             return
         msg = item[1]
@@ -697,19 +707,30 @@ class TrainingEngine:
             for name, recs in msg["records"].items():
                 job.records.setdefault(name, []).extend(recs)
 
+    def _drop_stopped(self) -> None:
+        """Waiting jobs that were stopped end now (nothing to train or save)."""
+        with self._lock:
+            stopped = [j for j in self._pending if j.stop.is_set()]
+            for job in stopped:
+                self._pending.remove(job)
+        for job in stopped:
+            self._finish(self._flights[job.id], "stopped", "")
+
     def _dispatch(self) -> None:
         """Send waiting jobs to the cluster while it has free worker threads."""
         while True:
-            in_flight = sum(f.future is not None for f in self._flights.values())
+            in_flight = (sum(f.future is not None for f in self._flights.values())
+                         + len(self._restarting))
             with self._lock:
                 if not self._pending or in_flight >= self._capacity:
                     return
                 job = self._pending.popleft()
-            flight = self._flights[job.id]
-            if job.stop.is_set():  # stopped while queued: nothing to train or save
-                self._finish(flight, "stopped", "")
-                continue
-            self._submit_stage(flight)
+            try:
+                self._submit_stage(self._flights[job.id])
+            except Exception:
+                with self._lock:  # keep its place; the loop reports the error and retries
+                    self._pending.appendleft(job)
+                raise
 
     def _submit_stage(self, flight: _Flight) -> None:
         job = flight.job
@@ -719,42 +740,55 @@ class TrainingEngine:
                                else time.monotonic() + job.time_limit_s)
         left = None if flight.deadline is None else max(0.0, flight.deadline - time.monotonic())
         flight.starts = 0
+        healthy = [w for w in self._workers if w not in self._restarting]
         flight.future = self._client.submit(
             train_stage, job.id, flight.stage, self.topic, flight.event_name,
             flight.stages[flight.stage], job.dataset, self.data_root,
             flight.shipped, job.interleave, left,
-            key=f"vae-lab-{job.id}-{flight.stage}", pure=False)
+            key=f"vae-lab-{job.id}-{flight.stage}", pure=False,
+            workers=healthy if self._restarting and healthy else None)
 
     def _check_flights(self) -> None:
-        now = time.monotonic()
         for flight in list(self._flights.values()):
-            job, future = flight.job, flight.future
-            if future is None:
+            if flight.future is None:
                 continue
-            if flight.starts > 1:
-                self._finish(flight, "failed", f"the Dask worker training this job "
-                                               f"({job.worker}) died; the unfinished runs of "
-                                               "this job were not saved")
-                continue
-            if future.done():
-                self._stage_done(flight)
-                continue
-            deadline = flight.deadline
-            if job.stop.is_set() and not flight.stop_sent:
-                flight.stop_sent = True
-                flight.end_asked = job.stop.at or now
-                threading.Thread(target=self._send_stop, args=(flight.event_name,),
-                                 daemon=True).start()
-            if flight.end_asked is None and deadline is not None and now > deadline:
-                flight.end_asked = deadline
-            if flight.end_asked is not None and now > flight.end_asked + self.grace_s:
-                self._abandon(flight)
+            try:
+                self._check_flight(flight)
+            except Exception as e:  # one job's surprise must not stall the others
+                log.exception("training job %s", flight.job.id)
+                self._finish(flight, "failed", f"{type(e).__name__}: {e}")
 
-    def _send_stop(self, name: str) -> None:
+    def _check_flight(self, flight: _Flight) -> None:
+        job, now = flight.job, time.monotonic()
+        if flight.starts > 1:  # the scheduler retried it elsewhere: its first worker died
+            self._finish(flight, "failed", f"the Dask worker training this job ({job.worker}) "
+                                           "died; the unfinished runs were not saved")
+            self._in_background(self._send_stop, flight.event_name, flight.future)
+            return
+        if flight.future.done():
+            self._stage_done(flight)
+            return
+        if job.stop.is_set() and not flight.stop_sent:
+            flight.stop_sent = True
+            flight.end_asked = job.stop.at or now
+            self._in_background(self._send_stop, flight.event_name)
+        if flight.end_asked is None and flight.deadline is not None and now > flight.deadline:
+            flight.end_asked = flight.deadline
+        if flight.end_asked is not None and now > flight.end_asked + self.grace_s:
+            self._abandon(flight)
+
+    @staticmethod
+    def _in_background(fn: Any, *args: Any) -> None:
+        """Calls that wait on the scheduler run off the engine thread, which must keep ticking."""
+        threading.Thread(target=fn, args=args, daemon=True).start()
+
+    def _send_stop(self, name: str, cancel: Any = None) -> None:
         try:
             from distributed import Event
 
             Event(name, client=self._client).set()
+            if cancel is not None:
+                self._client.cancel([cancel])
         except Exception:
             log.warning("could not forward a stop request", exc_info=True)
 
@@ -763,21 +797,24 @@ class TrainingEngine:
         worker (a thread blocked in a read cannot be interrupted any other way)."""
         job, worker = flight.job, flight.job.worker
         why = "the stop request" if job.stop.is_set() else "its time limit"
+        message = (f"the job did not end within {self.grace_s:.0f} s of {why} (blocked, e.g. "
+                   "reading a file that never ends); it was cancelled and its worker restarted; "
+                   "the unfinished runs were not saved")
         client, future = self._client, flight.future
-        self._finish(flight, "failed", f"the job did not end within {self.grace_s:.0f} s of "
-                                       f"{why} (blocked, e.g. reading a file that never ends); "
-                                       "it was cancelled and its worker restarted; the "
-                                       "unfinished runs were not saved")
+        self._finish(flight, "failed", message)
+        if worker:  # its slot stays taken until the worker is back: no job may land there
+            self._restarting.add(worker)
 
         def restart() -> None:
             try:
                 client.cancel([future], force=True)
                 if worker:
-                    client.restart_workers([worker], raise_for_error=False)
+                    client.restart_workers([worker], timeout=120, raise_for_error=False)
             except Exception:
                 log.warning("could not restart worker %s", worker, exc_info=True)
+            self._inbox.put(("restarted", worker))
 
-        threading.Thread(target=restart, daemon=True).start()
+        self._in_background(restart)
 
     def _stage_done(self, flight: _Flight) -> None:
         job, future = flight.job, flight.future
@@ -855,8 +892,7 @@ class TrainingEngine:
                 self._durations.append(job.finished - job.started)
         job.state = state
         if flight.event_name and flight.stop_sent:
-            threading.Thread(target=self._clear_stop, args=(flight.event_name,),
-                             daemon=True).start()
+            self._in_background(self._clear_stop, flight.event_name)
 
     def _clear_stop(self, name: str) -> None:
         try:  # a cleared event with no waiters is deleted on the scheduler
