@@ -389,6 +389,29 @@ _LOCAL_LOCK = threading.Lock()
 _LOCAL: dict[str, Any] = {}  # "cluster": the embedded LocalCluster, one per process
 
 
+def _spawn_workers_without_main() -> None:
+    """Streamlit runs each page as a fake ``__main__`` module (``__file__`` = the page script) and
+    leaves it installed, and a spawned process re-runs ``__main__``'s file: every worker started
+    (or restarted) by the Nanny would run a page script, call st.* without a session and try to
+    start its own cluster. Dask worker processes need nothing from ``__main__`` (tasks live in
+    vae_core.jobs), so their preparation data drops it; other processes are untouched."""
+    import multiprocessing.spawn as spawn
+
+    if getattr(spawn.get_preparation_data, "vae_lab", False):
+        return
+    original = spawn.get_preparation_data
+
+    def get_preparation_data(name: str) -> dict[str, Any]:
+        data = original(name)
+        if str(name).startswith("Dask Worker process"):
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+        return data
+
+    get_preparation_data.vae_lab = True  # type: ignore[attr-defined]
+    spawn.get_preparation_data = get_preparation_data
+
+
 def local_cluster(n_workers: int | None = None) -> Any:
     """The process's embedded ``LocalCluster``, started on first use with ``n_workers`` worker
     processes (later calls get the same cluster, whatever size they ask for): every engine of a
@@ -400,6 +423,7 @@ def local_cluster(n_workers: int | None = None) -> Any:
         cluster = _LOCAL.get("cluster")
         if cluster is not None and cluster.status.name == "running":
             return cluster
+        _spawn_workers_without_main()
         with dask.config.set({
                 # a dead worker fails its job at once (not silently retried elsewhere)
                 "distributed.scheduler.allowed-failures": 0,
