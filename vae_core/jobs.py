@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import heapq
 import logging
-import math
 import os
 import queue as queue_module
 import threading
