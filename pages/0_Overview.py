@@ -11,7 +11,7 @@ from ui.resources import checkpoints_root, get_dataset, get_pool, get_run, usabl
 from ui.training import show_job_progress
 from vae_core import RunError, unique_run_name
 from vae_core.figures import overview_schematic
-from vae_core.jobs import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, quick_pair_specs
+from vae_core.jobs import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, EngineError, quick_pair_specs
 from vae_core.metrics import CLAIMS
 
 JOB_KEY = "overview_job"
@@ -91,11 +91,17 @@ def quick_progress() -> None:
 def start_quick_pair() -> None:
     data = get_dataset("digits")
     name = unique_run_name("quick", checkpoints_root())
-    st.session_state[JOB_KEY] = get_pool().submit(
-        quick_pair_specs(name, data.image_shape), "digits", root=str(checkpoints_root()), group=name)
+    try:
+        st.session_state[JOB_KEY] = get_pool().submit(
+            quick_pair_specs(name, data.image_shape), "digits", root=str(checkpoints_root()),
+            group=name)
+    except EngineError as e:
+        st.session_state["overview_job_error"] = str(e)
 
 
 job = st.session_state.get(JOB_KEY)
+if "overview_job_error" in st.session_state:
+    st.error(st.session_state.pop("overview_job_error"), icon=":material/error:")
 if job is not None and job.active:
     quick_progress()
 elif job is not None and job.state == "failed":

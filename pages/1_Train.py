@@ -15,7 +15,7 @@ from vae_core import (InvalidRunName, ModelConfig, RunError, TrainConfig, delete
 from vae_core.config import default_hidden
 from vae_core.figures import loss_curves
 from vae_core.jobs import (DEFAULT_SWEEP_BETAS, MODES, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS,
-                           QUICK_PAIR_HIDDEN, QUICK_PAIR_LR, Job, parse_betas, plan_runs)
+                           QUICK_PAIR_HIDDEN, QUICK_PAIR_LR, EngineError, Job, parse_betas, plan_runs)
 from vae_core.runs import final_metrics
 
 JOB_KEY = "train_job"
@@ -181,11 +181,16 @@ if clicked and data is not None:
         with settings:
             st.error(str(e), icon=":material/error:")
     else:
-        st.session_state[JOB_KEY] = get_pool().submit(
-            specs, spec, root=str(checkpoints_root()), group=group,
-            interleave=not is_sweep)  # a sweep: points appear one by one, each run whole
-        st.session_state["train_name_stale"] = True
-        st.rerun()
+        try:
+            st.session_state[JOB_KEY] = get_pool().submit(
+                specs, spec, root=str(checkpoints_root()), group=group, data=data,
+                interleave=not is_sweep)  # a sweep: points appear one by one, each run whole
+        except EngineError as e:
+            with settings:
+                st.error(str(e), icon=":material/error:")
+        else:
+            st.session_state["train_name_stale"] = True
+            st.rerun()
 
 with live, st.container(key="train_live"):  # the key names this session's area in browser tests
     job = st.session_state.get(JOB_KEY)

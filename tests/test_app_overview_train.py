@@ -110,7 +110,7 @@ def test_overview_one_click_trains_a_pair_then_opens_latent_space(empty_checkpoi
     job = at.session_state["overview_job"]
     assert job.group == "quick" and [r.name for r in job.runs] == ["quick-ae", "quick-vae"]
     wait(job)
-    assert job.state == "done", job.error
+    assert job.state == "finished", job.error
     assert {p.name for p in empty_checkpoints.iterdir()} == {"quick-ae", "quick-vae"}
     ok(at.run())
     assert "overview_job" not in at.session_state  # switched to the Latent space page once
@@ -174,7 +174,7 @@ def test_submitting_a_pair_trains_saves_and_shows_results(checkpoints, fresh_str
     assert [r.name for r in job.runs] == ["pair-ae", "pair-vae"] and job.group == "pair"
     assert job.runs[1].train_config.beta == 0.5  # the slider value, unchanged
     wait(job)
-    assert job.state == "done", job.error
+    assert job.state == "finished", job.error
     ok(at.run())
     results = table(at, RESULTS_TABLE)
     # 2 epochs leave a VAE near the prior: it may end "collapsed" (collapse.py), still saved.
@@ -203,7 +203,7 @@ def test_beta_sweep_submits_one_vae_per_beta_grouped(checkpoints, fresh_streamli
     assert job.group == "sweep" and job.interleave is False
     assert {r.train_config.kl_warmup_epochs for r in job.runs} == {1}
     wait(job)
-    assert job.state == "done", job.error
+    assert job.state == "finished", job.error
     ok(at.run())
     assert {"sweep-b0", "sweep-b2"} <= {p.name for p in checkpoints.iterdir()}
 

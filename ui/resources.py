@@ -14,7 +14,7 @@ import streamlit as st
 
 from vae_core import DatasetError, ImageDataset, Run, RunError, RunInfo, list_runs, load_dataset, load_run
 from vae_core.data import check_run_dataset
-from vae_core.jobs import TrainingPool
+from vae_core.jobs import TrainingEngine
 from vae_core.latent_tools import encode_dataset
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,17 +30,18 @@ def data_root() -> Path:
     return Path(os.environ.get("VAE_LAB_DATA", REPO / "data"))
 
 
-@st.cache_resource(show_spinner=False)
-def get_pool() -> TrainingPool:
-    """One pool for the whole server: at most ``max_workers`` trainings at once, each in a child
-    process. The server's own torch work (encoding and decoding for the pages) runs on one thread:
+@st.cache_resource(show_spinner=False, on_release=lambda engine: engine.shutdown(wait=False))
+def get_pool() -> TrainingEngine:
+    """One training engine for the whole server (vae_core.jobs): a local Dask cluster, or the
+    one at ``VAE_LAB_SCHEDULER``; it starts in the background. The server's own torch work
+    (encoding and decoding for the pages) runs on one thread:
     these small models gain nothing from more, and a spinning OpenMP team per page thread
     oversubscribed 2 busy cores (a 20x20 grid: 0.7 ms on one thread, 48 ms on two, under load).
     """
     import torch
 
     torch.set_num_threads(1)
-    return TrainingPool(data_root=str(data_root()))
+    return TrainingEngine.from_env(data_root=str(data_root()))
 
 
 @st.cache_resource(show_spinner="Loading data set…", max_entries=4)

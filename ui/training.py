@@ -12,8 +12,10 @@ def show_job_progress(job: Job) -> None:
     if job.state == "queued":
         pool = get_pool()
         ahead = pool.queue_position(job)
+        eta = job.eta()
         st.info(f"Queued: {ahead} job(s) wait ahead of yours. The server trains "
-                f"{pool.max_workers} jobs at a time for everyone; yours starts when a worker is free.",
+                f"{pool.max_workers} jobs at a time for everyone; yours starts when a worker is free"
+                + (f" (done in about {eta:.0f} s)." if eta is not None else "."),
                 icon=":material/hourglass_top:")
         return
     eta = job.eta()
@@ -25,6 +27,9 @@ def show_job_progress(job: Job) -> None:
 
 def pool_status() -> None:
     """One caption with the shared pool's running and queued jobs (nothing when it is idle)."""
-    counts = get_pool().counts()
+    engine = get_pool()
+    counts = engine.counts()
+    if engine.status().state == "unavailable":
+        st.caption(engine.status().message)
     if counts["running"] or counts["queued"]:
         st.caption(f"Training now: {counts['running']} running, {counts['queued']} queued")

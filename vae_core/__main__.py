@@ -5,14 +5,16 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Sequence
 
 from .config import ModelConfig, TrainConfig, default_hidden
 from .data import DatasetError, load_dataset
-from .jobs import DEFAULT_SWEEP_BETAS, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS, QUICK_PAIR_LR, RunSpec
+from .jobs import (DEFAULT_SWEEP_BETAS, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS, QUICK_PAIR_LR,
+                   SCHEDULER_ENV, EngineError, Job, RunSpec, TrainingEngine, close_local_cluster,
+                   local_cluster_running, plan_runs)
 from .metrics import DEFAULT_IWAE_K
-from .runs import RunError, list_runs, save_run, unique_run_name, validate_run_name
-from .train import train
+from .runs import RunError, final_metrics, list_runs, unique_run_name, validate_run_name
 from .validate import check_device, check_writable_folder
 
 
@@ -26,28 +28,6 @@ def _progress_line(label: str, rec: dict, width: int = 28) -> str:
             f"{secs:5.1f}s eta {eta:4.0f}s")
 
 
-def _train_with_bar(spec: RunSpec, dataset, quiet: bool) -> dict:
-    end: dict = {}
-    tty = sys.stderr.isatty()
-    last_print = 0.0
-    for rec in train(spec.model_config, spec.train_config, dataset):
-        if rec["type"] == "end":
-            end = rec
-            break
-        now = time.perf_counter()
-        if not quiet and (rec["type"] == "epoch" or now - last_print > 0.2):
-            line = _progress_line(spec.name, rec)
-            if rec["type"] == "epoch" and not tty:
-                print(line.strip() + f" | test recon {rec['test_recon']:.2f} kl {rec['test_kl']:.2f}",
-                      file=sys.stderr)
-            elif tty:
-                print(line, end="", file=sys.stderr, flush=True)
-            last_print = now
-    if not quiet and tty:
-        print(file=sys.stderr)
-    return end
-
-
 def _model_config(args: argparse.Namespace, kind: str, input_shape) -> ModelConfig:
     hidden = tuple(args.hidden) if args.hidden else default_hidden(args.arch)
     return ModelConfig(kind=kind, latent_dim=args.latent_dim, arch=args.arch, hidden=hidden,
@@ -59,25 +39,74 @@ def _train_config(args: argparse.Namespace, beta: float) -> TrainConfig:
                        seed=args.seed, device=args.device, kl_warmup_epochs=args.kl_warmup)
 
 
+def _print_records(job: Job, shown: dict[str, int], tty: bool, last_print: list[float]) -> None:
+    """The bar of the run training now, from the records the workers stream back; without a
+    terminal, one line per epoch instead."""
+    for spec in job.runs:
+        records = job.records.get(spec.name, [])
+        for rec in records[shown.get(spec.name, 0):]:
+            if rec["type"] == "epoch" and not tty:
+                print(_progress_line(spec.name, rec).strip() + f" | test recon "
+                      f"{rec['test_recon']:.2f} kl {rec['test_kl']:.2f}", file=sys.stderr)
+        shown[spec.name] = len(records)
+        now = time.perf_counter()
+        if tty and records and spec.name not in job.results and now - last_print[0] > 0.2:
+            print(_progress_line(spec.name, records[-1]), end="", file=sys.stderr, flush=True)
+            last_print[0] = now
+
+
 def train_and_save_specs(specs: list[RunSpec], dataset, args: argparse.Namespace,
-                         group: str | None) -> int:
-    """Train each spec in turn with a progress bar, save it, print one summary line each."""
+                         group: str | None, interleave: bool = True) -> tuple[int, Job]:
+    """Submit the runs as one job to the engine (a local cluster, or ``--scheduler``), show its
+    streamed progress, and print one summary line per saved run. Ctrl-C stops the job and keeps
+    what was trained."""
+    own_cluster = args.scheduler is None and not local_cluster_running()
+    engine = TrainingEngine(args.scheduler, n_workers=1, data_root=args.data_root,
+                            time_limit_s=args.time_limit or None)
+    tty = sys.stderr.isatty() and not args.quiet
+    try:
+        job = engine.submit(specs, args.dataset, root=args.root, group=group, interleave=interleave,
+                            data=dataset, overwrite=args.overwrite)
+        shown: dict[str, int] = {}
+        last_print = [0.0]
+        while job.active:
+            try:
+                time.sleep(0.1)
+                status = engine.status()
+                if job.state == "queued" and status.state == "unavailable":
+                    job.stop.set()
+                    raise EngineError(status.message)
+                if not args.quiet:
+                    _print_records(job, shown, tty, last_print)
+            except KeyboardInterrupt:
+                print("\nstopping (keeps what was trained; Ctrl-C again to quit)…", file=sys.stderr)
+                job.stop.set()
+        if not args.quiet:
+            _print_records(job, shown, False, last_print)
+    finally:
+        engine.shutdown()
+        if own_cluster:  # started for this command (not one a caller in-process shares)
+            close_local_cluster()
+    if tty:
+        print(file=sys.stderr)
     failures = 0
     for spec in specs:
-        end = _train_with_bar(spec, dataset, args.quiet)
-        path = save_run(end["model"], spec.model_config, spec.train_config, end["history"],
-                        spec.name, args.root, dataset=args.dataset, status=end["status"],
-                        reason=end["reason"], group=group, overwrite=args.overwrite)
-        final = end["history"][-1] if end["history"] else {}
-        print(f"{spec.name}: {end['status']} in {end['seconds']:.1f}s "
-              f"(test recon {final.get('test_recon', float('nan')):.2f}, "
-              f"kl {final.get('test_kl', float('nan')):.2f}) -> {path}")
-        if end["status"] == "diverged":
-            print(f"  {end['reason']}", file=sys.stderr)
+        result = job.results.get(spec.name)
+        if result is None:
+            continue
+        final = final_metrics(job.records.get(spec.name, []))
+        print(f"{result['name']}: {result['status']} in {result['seconds']:.1f}s "
+              f"(test recon {final.get('recon', float('nan')):.2f}, "
+              f"kl {final.get('kl', float('nan')):.2f}) -> {result['path'] or 'not saved'}")
+        if result["status"] == "diverged":
+            print(f"  {result['reason']}", file=sys.stderr)
             failures += 1
-        elif end["status"] == "collapsed":  # a valid model, saved, but say why it draws one image
-            print(f"  warning: {end['reason']}", file=sys.stderr)
-    return 1 if failures else 0
+        elif result["status"] == "collapsed":  # a valid model, saved, but say why it draws one image
+            print(f"  warning: {result['reason']}", file=sys.stderr)
+    if job.state == "failed":
+        print(f"error: training failed: {job.error}", file=sys.stderr)
+        failures += 1
+    return (1 if failures else 0), job
 
 
 def preflight(args: argparse.Namespace, specs: list[RunSpec], group: str | None = None) -> None:
@@ -85,7 +114,6 @@ def preflight(args: argparse.Namespace, specs: list[RunSpec], group: str | None 
     (``main`` prints one line and exits 2): the runs folder is writable, the device exists here,
     and each run name (and the pair/sweep name) is valid and free unless ``--overwrite``. Ranges
     and types were checked when ``specs``' configs were built."""
-    from pathlib import Path
 
     check_writable_folder(args.root, "--root")
     check_device(args.device)
@@ -108,12 +136,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     validate_run_name(base)
     if not args.name:
         base = unique_run_name(base, args.root)
-    kinds = ["ae", "vae"] if args.kind == "pair" else [args.kind]
-    specs = [RunSpec(f"{base}-{k}" if args.kind == "pair" else base,
-                     _model_config(args, k, dataset.image_shape), train_cfg)
-             for k in kinds]
-    preflight(args, specs, base if args.kind == "pair" else None)
-    return train_and_save_specs(specs, dataset, args, group=base if args.kind == "pair" else None)
+    specs, group = plan_runs(args.kind, base, _model_config(args, "vae", dataset.image_shape),
+                             train_cfg)
+    preflight(args, specs, group)
+    return train_and_save_specs(specs, dataset, args, group=group)[0]
 
 
 LIST_NOTE = ("recon, kl: the last epoch's test numbers, one sampled z per image (what training "
@@ -144,7 +170,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _resolve_run_path(run: str, root: str):
     """RUN is a run folder path, or a run name under ``root``."""
-    from pathlib import Path
 
     path = Path(run).expanduser()
     if path.is_dir():
@@ -227,7 +252,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .metrics import sweep_point, sweep_run_name
+    from .metrics import sweep_point
 
     try:
         betas = [float(b) for b in args.betas.split(",") if b.strip()]
@@ -243,17 +268,21 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     validate_run_name(base)
     if not args.name:
         base = unique_run_name(base, args.root)
-    specs = [RunSpec(sweep_run_name(base, b), _model_config(args, "vae", dataset.image_shape),
-                     _train_config(args, b)) for b in betas]
-    preflight(args, specs, base)
-    code = train_and_save_specs(specs, dataset, args, group=base)
+    specs, group = plan_runs("sweep", base, _model_config(args, "vae", dataset.image_shape),
+                             _train_config(args, 1.0), betas)
+    preflight(args, specs, group)
+    code, job = train_and_save_specs(specs, dataset, args, group=group, interleave=False)
     from .runs import load_run
 
     points = []
     print(f"\nsweep {base}: rate = test KL, distortion = test recon (nats per image)")
     print(f"{'beta':>6} {'rate':>8} {'distortion':>11} {'recon+KL':>9} {'active':>7}")
     for spec in specs:
-        run = load_run(f"{args.root}/{spec.name}")
+        saved = job.results.get(spec.name, {}).get("path")
+        if not saved:
+            print(f"{spec.train_config.beta:>6g}  not trained")
+            continue
+        run = load_run(saved)
         if run.status == "diverged":
             print(f"{spec.train_config.beta:>6g}  diverged")
             continue
@@ -301,6 +330,13 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing run of the same name (default: refuse)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=os.environ.get(SCHEDULER_ENV),
+                   help="train on an existing Dask cluster (dask scheduler + dask worker) "
+                        f"instead of a local one started for this command (default: ${SCHEDULER_ENV}"
+                        " if set)")
+    p.add_argument("--time-limit", type=float, default=0, metavar="SECONDS",
+                   help="stop the job after this many seconds, keeping what was trained "
+                        "(default: 0, no limit)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -360,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DatasetError, RunError, ValueError, OSError) as e:
+    except (DatasetError, RunError, EngineError, ValueError, OSError) as e:
         print("error: " + " ".join(str(e).split()), file=sys.stderr)  # one line, always
         return 2
     except KeyboardInterrupt:

@@ -204,8 +204,10 @@ def _root_lock(root: Path, blocking: bool = True) -> Iterator[bool]:
 def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
              history: list[dict[str, Any]], name: str, root: str | os.PathLike[str] = "checkpoints",
              *, dataset: str = "digits", status: str = "finished", reason: str = "",
-             group: str | None = None, overwrite: bool = False) -> Path:
+             group: str | None = None, overwrite: bool = False, worker: str | None = None) -> Path:
     """Save a run atomically as ``root/name/{model.safetensors, run.json}`` and return its path.
+
+    ``worker``: the Dask worker that trained it (its address), recorded in run.json.
 
     An existing run of that name is kept unless ``overwrite``; then it is replaced, crash-safely
     (see the module docstring). Concurrent saves to one root take turns.
@@ -223,7 +225,7 @@ def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
     final = root_path / name
     meta = {"format_version": FORMAT_VERSION, "name": name, "created": time.time(),
             "status": status, "reason": reason, "dataset": dataset, "group": group,
-            "model_config": model_cfg.to_dict(), "train_config": train_cfg.to_dict(),
+            "worker": worker, "model_config": model_cfg.to_dict(), "train_config": train_cfg.to_dict(),
             "final": final_metrics(history), "history": history}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     try:
@@ -284,6 +286,7 @@ class RunMeta:
     created: float
     final: dict[str, float]
     history: list[dict[str, Any]]
+    worker: str | None = None  # the Dask worker that trained it
 
 
 def _history(value: Any) -> list[dict[str, Any]]:
@@ -331,7 +334,8 @@ def read_run_meta(path: str | os.PathLike[str]) -> RunMeta:
             validate.number(meta.get("created", 0.0), "created", 0.0, 1e11),
             {validate.text(k, "final key", 64): validate.number(v, f"final.{k}", finite=False)
              for k, v in final.items()},
-            _history(meta.get("history") or []))
+            _history(meta.get("history") or []),
+            None if meta.get("worker") is None else validate.text(meta["worker"], "worker", 200))
     except (TypeError, ValueError) as e:  # TypeError: a config with unknown or missing fields
         raise RunError(f"{meta_path}: {e}") from e
 
