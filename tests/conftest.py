@@ -20,7 +20,7 @@ def train_and_save(root: Path, name: str, cfg: ModelConfig, tcfg: TrainConfig, d
                    pair: str | None = None) -> Path:
     end = run_to_end(train(cfg, tcfg, dataset))
     return save_run(end["model"], cfg, tcfg, end["history"], name, root, dataset=dataset.name,
-                    status=end["status"], reason=end["reason"], pair=pair)
+                    status=end["status"], reason=end["reason"], pair=pair, snapshots=end["snapshots"])
 
 
 @pytest.fixture(scope="session")

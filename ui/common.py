@@ -29,6 +29,9 @@ PAGES = [  # (file, label, icon): the sidebar order
     ("pages/4_Generate.py", "Generate & interpolate", ":material/auto_awesome:"),
     ("pages/5_Reparameterization.py", "Reparameterization & KL", ":material/functions:"),
     ("pages/6_Evidence.py", "Evidence", ":material/fact_check:"),
+    ("pages/7_Training_replay.py", "Training replay", ":material/replay:"),
+    ("pages/8_Draw_a_digit.py", "Draw a digit", ":material/draw:"),
+    ("pages/9_Loss_lab.py", "Loss-convention lab", ":material/science:"),
 ]
 
 
@@ -111,6 +114,9 @@ def sidebar() -> None:
         st.markdown("### VAE Lab")
         for file, label, icon in PAGES:
             page_link(file, label=label, icon=icon)
+        from ui.export import export_format_picker
+
+        export_format_picker()
         counts = get_pool().counts()
         if counts["running"] or counts["queued"]:
             st.caption(f"Training now: {counts['running']} running, {counts['queued']} queued")

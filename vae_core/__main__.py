@@ -64,7 +64,8 @@ def train_and_save_specs(specs: list[RunSpec], dataset, args: argparse.Namespace
         end = _train_with_bar(spec, dataset, args.quiet)
         path = save_run(end["model"], spec.model_config, spec.train_config, end["history"],
                         spec.name, args.root, dataset=args.dataset, status=end["status"],
-                        reason=end["reason"], pair=pair, overwrite=args.overwrite)
+                        reason=end["reason"], pair=pair, overwrite=args.overwrite,
+                        snapshots=end.get("snapshots"))
         final = end["history"][-1] if end["history"] else {}
         print(f"{spec.name}: {end['status']} in {end['seconds']:.1f}s "
               f"(test recon {final.get('test_recon', float('nan')):.2f}, "

@@ -91,7 +91,7 @@ def _save(spec: RunSpec, end: Record, root: str, dataset: str, pair: str | None)
         try:
             path = save_run(end["model"], spec.model_config, spec.train_config, end["history"],
                             name, root, dataset=dataset, status=end["status"],
-                            reason=end["reason"], pair=pair)
+                            reason=end["reason"], pair=pair, snapshots=end.get("snapshots"))
             return {"status": end["status"], "reason": end["reason"], "path": str(path),
                     "name": name, "seconds": end["seconds"]}
         except RunError:

@@ -22,6 +22,7 @@ import torch
 
 from .config import ModelConfig, TrainConfig
 from .models import LatentModel, build_model
+from .replay import SNAPSHOTS_FILE, Snapshot, write_snapshots
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -132,8 +133,12 @@ def _fsync_dir(path: Path) -> None:
 def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
              history: list[dict[str, Any]], name: str, root: str | os.PathLike[str] = "checkpoints",
              *, dataset: str = "digits", status: str = "finished", reason: str = "",
-             pair: str | None = None, overwrite: bool = False) -> Path:
+             pair: str | None = None, overwrite: bool = False,
+             snapshots: list[Snapshot] | None = None) -> Path:
     """Save a run atomically as ``root/name/{model.safetensors, run.json}`` and return its path.
+
+    ``snapshots`` (the end record's, for the training replay) go into the same folder as
+    ``snapshots.safetensors`` (see ``replay``); without them the run simply has no replay.
 
     An existing run of that name is kept unless ``overwrite``; then it is replaced in one rename.
     """
@@ -158,6 +163,8 @@ def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
     try:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format_version": str(FORMAT_VERSION)})
+        if snapshots:
+            write_snapshots(tmp / SNAPSHOTS_FILE, snapshots)
         with open(tmp / META_FILE, "w", encoding="utf-8") as f:
             json.dump(_json_safe(meta), f, separators=(",", ":"))
             f.flush()

@@ -16,6 +16,7 @@ from .config import ModelConfig, TrainConfig
 from .data import ImageDataset
 from .losses import loss_terms
 from .models import LatentModel, build_model
+from .replay import DEFAULT_SNAPSHOTS, Snapshot, snapshot_budget, snapshot_schedule, take_snapshot
 
 Record = dict[str, Any]
 RECORDS_PER_EPOCH = 20  # enough points for a smooth live curve…
@@ -75,7 +76,7 @@ def _params_finite(model: LatentModel) -> bool:
 
 
 def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
-          stop: StopFlag | None = None) -> Iterator[Record]:
+          stop: StopFlag | None = None, snapshots: int = DEFAULT_SNAPSHOTS) -> Iterator[Record]:
     """Train one model, yielding progress records.
 
     Records have ``type`` "step" (train ``recon``/``kl``/``loss`` averaged since the last record)
@@ -85,6 +86,9 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
     ``reason``, ``history`` (all earlier records) and ``model`` (on the CPU, eval mode). A
     "diverged" model is returned only so it can be listed as such: never use it as a good one.
     Setting ``stop`` ends the run between steps and keeps what was trained so far.
+    The end record also holds ``snapshots``: about ``snapshots`` copies of the weights
+    (``replay.Snapshot``), geometrically spaced in steps from the initial weights to the final
+    ones, fewer for models too large for ``replay.MAX_SNAPSHOT_BYTES`` (0 turns them off).
     """
     if tuple(model_cfg.input_shape) != tuple(dataset.image_shape):
         raise ValueError(f"model input_shape {model_cfg.input_shape} does not match the data "
@@ -102,6 +106,11 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
     total_steps = steps_per_epoch * train_cfg.epochs
     log_every = max(1, steps_per_epoch // RECORDS_PER_EPOCH,
                     math.ceil(total_steps / MAX_STEP_RECORDS))
+
+    kept: list[Snapshot] = []
+    due = set(snapshot_schedule(total_steps, snapshot_budget(model, snapshots)))
+    if 0 in due:
+        kept.append(take_snapshot(model, 0, steps_per_epoch))
 
     history: list[Record] = []
     status, reason = "finished", f"trained {train_cfg.epochs} epochs"
@@ -144,6 +153,8 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
             window[1] += recon_value * len(xb)
             window[2] += kl_value * len(xb)
             window[3] += len(xb)
+            if step in due:
+                kept.append(take_snapshot(model, step, steps_per_epoch))
             if i + 1 < steps_per_epoch and step % log_every == 0:
                 history.append(record("step", epoch, beta))
                 yield history[-1]
@@ -163,9 +174,11 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
     model = model.cpu().eval()
     if not _params_finite(model):
         status, reason = "diverged", reason + " The weights are no longer finite."
+    if due and (not kept or kept[-1].step != step):  # stopped early: the last moment is the end
+        kept.append(take_snapshot(model, step, steps_per_epoch))
     yield {"type": "end", "status": status, "reason": reason, "step": step,
            "samples_seen": samples_seen, "seconds": time.perf_counter() - t0,
-           "history": history, "model": model}
+           "history": history, "model": model, "snapshots": kept}
 
 
 def run_to_end(records: Iterator[Record]) -> Record:

@@ -1,0 +1,27 @@
+"""Figure downloads: the Plotly toolbar's camera button saves the chart under a sensible file name,
+as PNG or SVG (Plotly's toolbar has one image button, whose format the sidebar setting picks)."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import streamlit as st
+
+FORMATS = ("png", "svg")
+FORMAT_KEY = "export_format"
+
+
+def export_format_picker() -> None:
+    """The sidebar setting for what the camera button of every chart downloads."""
+    st.radio("Charts download as", FORMATS, horizontal=True, key=FORMAT_KEY,
+             format_func=str.upper, help="The camera icon in each chart's toolbar saves the chart.")
+
+
+def plot_config(name: str) -> dict[str, Any]:
+    """``st.plotly_chart(config=...)``: the camera button saves ``vae-lab-<name>.png`` (or .svg)
+    at twice the screen resolution, without the Plotly logo."""
+    fmt = st.session_state.get(FORMAT_KEY, "png")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "chart"
+    return {"toImageButtonOptions": {"format": fmt if fmt in FORMATS else "png",
+                                     "filename": f"vae-lab-{slug}", "scale": 2},
+            "displaylogo": False}
