@@ -66,7 +66,7 @@ if wrong.status != "finished":
 table = pd.DataFrame(
     [{"number": label, "correct VAE": correct.numbers.get(key), "wrong variant": wrong.numbers.get(key),
       "better": better} for key, label, better in ROWS])
-st.dataframe(table, hide_index=True, width="stretch",
+st.dataframe(table, hide_index=True, width="stretch", height=35 * (len(ROWS) + 1) + 3,
              column_config={c: st.column_config.NumberColumn(format="%.3g") for c in ("correct VAE", "wrong variant")})
 
 st.subheader("Training curves")

@@ -24,7 +24,7 @@ class ReplayPanel:
 
 
 def frame_label(step: int, epoch: float) -> str:
-    return f"step {step} (epoch {epoch:.2g})" if step else "initial weights"
+    return f"step {step} (epoch {epoch:.3g})" if step else "initial weights (step 0)"
 
 
 def _curve_traces(history: list[dict], name: str, color: str, kind: str) -> list[go.Scatter]:
@@ -43,7 +43,7 @@ def _curve_traces(history: list[dict], name: str, color: str, kind: str) -> list
 
 def replay_animation(panels: Sequence[ReplayPanel], labels: np.ndarray, class_names: Sequence[str],
                      steps: Sequence[int], epochs: Sequence[float],
-                     histories: dict[str, list[dict]], active: int = 0, height: int = 480,
+                     histories: dict[str, list[dict]], active: int = 0, height: int = 560,
                      frame_ms: int = 450) -> go.Figure:
     """Latent maps of ``panels`` side by side plus a loss panel (log-scaled steps) with a cursor,
     animated over the K snapshots. ``histories`` maps "AE"/"VAE" to a run's history. The figure
@@ -100,22 +100,23 @@ def replay_animation(panels: Sequence[ReplayPanel], labels: np.ndarray, class_na
     fig.update_yaxes(range=[0, top * 1.05], row=1, col=n_maps + 1)
 
     fig.frames = [go.Frame(name=str(k), traces=animated,
-                           data=[tr for p in panels for tr in map_traces(p, k)] + [cursor(k)],
-                           layout=go.Layout(title_text=frame_label(steps[k], epochs[k])))
+                           data=[tr for p in panels for tr in map_traces(p, k)] + [cursor(k)])
                   for k in range(len(steps))]
+    # play always runs from the first snapshot (the figure usually opens at the last one)
     play = dict(frame=dict(duration=frame_ms, redraw=False), transition=dict(duration=frame_ms * 0.6),
-                fromcurrent=True, mode="immediate")
+                mode="immediate")
     fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=70, b=10), title_text=frame_label(steps[active], epochs[active]),
-        legend=dict(orientation="h", y=-0.35, itemsizing="constant"),
-        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.12, xanchor="left", yanchor="top",
+        height=height, margin=dict(l=10, r=10, t=50, b=10), title_text="AE and VAE codes during training",
+        legend=dict(orientation="h", y=-0.42, itemsizing="constant"),
+        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.2, xanchor="left", yanchor="top",
                           showactive=False, pad=dict(r=8, t=0),
-                          buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
+                          buttons=[dict(label="▶ Play", method="animate",
+                                        args=[[str(k) for k in range(len(steps))], play]),
                                    dict(label="❚❚ Pause", method="animate",
                                         args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False))])])],
-        sliders=[dict(active=active, x=0.12, y=-0.08, len=0.88, xanchor="left", yanchor="top",
-                      currentvalue=dict(prefix="snapshot: "), pad=dict(t=0),
-                      steps=[dict(label=str(k), method="animate",
+        sliders=[dict(active=active, x=0.14, y=-0.16, len=0.86, xanchor="left", yanchor="top",
+                      currentvalue=dict(prefix="optimizer step "), pad=dict(t=0),
+                      steps=[dict(label=str(steps[k]), method="animate",
                                   args=[[str(k)], dict(mode="immediate", frame=dict(duration=0, redraw=False),
                                                        transition=dict(duration=0))])
                              for k in range(len(steps))])])
