@@ -9,6 +9,7 @@ import streamlit as st
 
 from ui.common import (checkpoints_root, dataset_or_error, get_pool, page_link, runs,
                        show_job_progress, sidebar)
+from ui.links import BIND
 from vae_core import (InvalidRunName, ModelConfig, RunError, TrainConfig, delete_run,
                       unique_run_name, validate_run_name)
 from vae_core.figures import loss_curves
@@ -120,7 +121,7 @@ if st.session_state.pop("train_name_stale", False) or "train_name" not in st.ses
 
 settings, live = st.columns([1, 2], gap="large")
 with settings:
-    source = st.selectbox("Data set", list(DATASETS), format_func=DATASETS.get, key="train_dataset")
+    source = st.selectbox("Data set", list(DATASETS), format_func=DATASETS.get, key="train_dataset", bind=BIND)
     spec = source
     if source == "idx":
         folder = st.text_input("IDX folder", key="train_idx_path",
@@ -132,32 +133,32 @@ with settings:
                    f"{data.image_shape[1]}×{data.image_shape[2]}. {data.note}")
 
     mode = st.segmented_control("Model", MODES, default="AE+VAE pair", required=True,
-                                key="train_mode", on_change=refill_name,
+                                key="train_mode", bind=BIND, on_change=refill_name,
                                 format_func=lambda m: m.replace("Beta ", "β "))  # fits the column
     is_ae, is_sweep = mode == "AE", mode == "Beta sweep"
     if is_sweep:
         betas_text = st.text_input("Betas (one VAE each)", DEFAULT_SWEEP, key="train_betas")
         beta = 1.0
     else:
-        beta = st.select_slider("β (weight of the KL term)", BETAS, value=1.0, key="train_beta",
+        beta = st.select_slider("β (weight of the KL term)", BETAS, value=1.0, key="train_beta", bind=BIND,
                                 disabled=is_ae, help="0 = no pull towards the prior; 1 = the "
                                 "plain VAE; larger = smoother latent space, blurrier images. "
                                 "The AE has no KL term.")
-    warmup = st.number_input("KL warm-up epochs (0 = off)", 0, 1000, 0, key="train_warmup",
+    warmup = st.number_input("KL warm-up epochs (0 = off)", 0, 1000, 0, key="train_warmup", bind=BIND,
                              disabled=is_ae, help="Ramp the KL weight from 0 to β over this "
                              "many epochs: a common cure for posterior collapse.")
     c1, c2 = st.columns(2)
-    latent_dim = c1.number_input("Latent size", 1, 32, 2, key="train_latent_dim",
+    latent_dim = c1.number_input("Latent size", 1, 32, 2, key="train_latent_dim", bind=BIND,
                                  help="2 can be drawn directly; larger is shown by projection.")
-    arch = c2.radio("Network", ["mlp", "conv"], horizontal=True, key="train_arch")
+    arch = c2.radio("Network", ["mlp", "conv"], horizontal=True, key="train_arch", bind=BIND)
     width = c1.select_slider("Width", [32, 64, 128, 256, 512], QUICK_PAIR_HIDDEN[0], key="train_width",
                              help="MLP: hidden layers width, width/2. Conv: channels width/4, width/2.")
-    epochs = c2.number_input("Epochs", 1, 10_000, QUICK_PAIR_EPOCHS, key="train_epochs")
+    epochs = c2.number_input("Epochs", 1, 10_000, QUICK_PAIR_EPOCHS, key="train_epochs", bind=BIND)
     batch_size = c1.select_slider("Batch size", [16, 32, 64, 128, 256, 512], QUICK_PAIR_BATCH,
                                   key="train_batch")
     lr = c2.select_slider("Learning rate", LEARNING_RATES, QUICK_PAIR_LR, key="train_lr",
                           format_func=lambda v: f"{v:g}")
-    seed = c1.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
+    seed = c1.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed", bind=BIND)
     name = c2.text_input("Run name", key="train_name", max_chars=70)
 
     job: Job | None = st.session_state.get(JOB_KEY)

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from ui.common import latent_panels, pick_pair, plane_picker, show_images, sidebar, test_codes
+from ui.links import BIND
 from vae_core import figures
 from vae_core.explore import decode_images, posterior_ellipses, selected_indices, subset_indices
 
@@ -23,7 +24,7 @@ if not models:
 plane = plane_picker("latent", [m.latent_dim for m in models])
 has_posterior = any(m.logvar is not None and m.latent_dim > 1 for m in models)
 show_ellipses = st.toggle(f"Draw the VAE's posterior q(z|x) as 2σ ellipses ({N_ELLIPSES} test images)",
-                          key="latent_ellipses", disabled=not has_posterior)
+                          key="latent_ellipses", bind=BIND, disabled=not has_posterior)
 panels, axis_range = latent_panels(models, plane)
 
 CAPTIONS = {

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from ui.common import latent_panels, pick_pair, pick_test_image, plane_picker, sidebar, test_codes
+from ui.links import BIND
 from vae_core import figures
 from vae_core.explore import decode_images, grid_axis, grid_codes, tile
 
@@ -18,16 +19,16 @@ if not models:
     st.stop()
 
 c1, c2, c3 = st.columns(3)
-n = c1.slider("Grid size n (n × n images)", 5, 30, 15, key="grid_n")
-spacing = c2.radio("Grid values", ["Square [-r, r]²", "Normal quantiles"], key="grid_spacing",
+n = c1.slider("Grid size n (n × n images)", 5, 30, 15, key="grid_n", bind=BIND)
+spacing = c2.radio("Grid values", ["Square [-r, r]²", "Normal quantiles"], key="grid_spacing", bind=BIND,
                    horizontal=True)
 quantiles = spacing == "Normal quantiles"
-r = c3.slider("r: half-width of the square", 0.5, 8.0, 3.0, 0.5, key="grid_r", disabled=quantiles)
+r = c3.slider("r: half-width of the square", 0.5, 8.0, 3.0, 0.5, key="grid_r", bind=BIND, disabled=quantiles)
 plane = plane_picker("grid", [m.latent_dim for m in models], allow_pca=False)
 base_index = None
 if max(m.latent_dim for m in models) > 2:
     hold = st.radio("The other latent dims are held at", ["0", "the code of a test image"],
-                    horizontal=True, key="grid_hold")
+                    horizontal=True, key="grid_hold", bind=BIND)
     if hold != "0":
         base_index = pick_test_image("grid_base", models[0].data, "Test image", by_class=False)
 

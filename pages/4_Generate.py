@@ -3,6 +3,7 @@ import streamlit as st
 
 from ui.common import (latent_panels, pick_pair, pick_test_image, plane_picker, show_images,
                        sidebar, test_codes)
+from ui.links import BIND
 from vae_core import figures
 from vae_core.explore import decode_images, interpolate, sample_prior
 
@@ -20,7 +21,7 @@ if not models:
 st.subheader("New images from the prior")
 c1, c2 = st.columns([3, 1])
 temperature = c1.slider("Temperature: multiplies σ of the prior N(0, σ²I)", 0.1, 2.0, 1.0, 0.1,
-                        key="generate_temperature")
+                        key="generate_temperature", bind=BIND)
 if c2.button("Resample", icon=":material/casino:", key="generate_resample"):
     st.session_state["generate_seed"] = st.session_state.get("generate_seed", 0) + 1
 seed = st.session_state.setdefault("generate_seed", 0)
@@ -37,13 +38,13 @@ st.caption("The same random codes go to both decoders. The VAE was trained so th
 st.subheader("Interpolation between two test images")
 data = models[0].data
 by = st.radio("Choose the images by", ["class (its first test image)", "index"], horizontal=True,
-              key="interp_by")
+              key="interp_by", bind=BIND)
 c1, c2, c3 = st.columns(3)
 with c1:
     i0 = pick_test_image("interp_from", data, "From", by_class=by.startswith("class"), default_class=0)
 with c2:
     i1 = pick_test_image("interp_to", data, "To", by_class=by.startswith("class"), default_class=1)
-frames = c3.slider("Frames", 3, 16, 10, key="interp_frames")
+frames = c3.slider("Frames", 3, 16, 10, key="interp_frames", bind=BIND)
 plane = plane_picker("interp", [m.latent_dim for m in models])
 panels, axis_range = latent_panels(models, plane)
 for col, panel in zip(st.columns(len(panels)), panels):

@@ -3,6 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.common import latent_panels, pick_pair, pick_test_image, plane_picker, show_images, sidebar, test_codes
+from ui.links import BIND
 from vae_core import figures
 from vae_core.explore import ellipse_outlines, kl_monte_carlo, posterior_samples, reparam_demo
 
@@ -12,10 +13,10 @@ st.title("Reparameterization & KL")
 
 st.subheader("z = μ + σ·ε: a sample you can differentiate")
 c1, c2, c3, c4 = st.columns(4)
-mu = c1.slider("μ", -3.0, 3.0, 1.0, 0.1, key="reparam_mu")
-sigma = c2.slider("σ", 0.05, 3.0, 0.5, 0.05, key="reparam_sigma")
+mu = c1.slider("μ", -3.0, 3.0, 1.0, 0.1, key="reparam_mu", bind=BIND)
+sigma = c2.slider("σ", 0.05, 3.0, 0.5, 0.05, key="reparam_sigma", bind=BIND)
 n = c3.select_slider("Draws N", [100, 300, 1000, 3000, 10000], value=1000, key="reparam_n")
-seed = int(c4.number_input("Seed", 0, 1_000_000, 0, key="reparam_seed"))
+seed = int(c4.number_input("Seed", 0, 1_000_000, 0, key="reparam_seed", bind=BIND))
 
 demo = reparam_demo(mu, sigma, n, seed)
 left, right = st.columns(2)
@@ -50,8 +51,8 @@ if not models:
 c1, c2, c3 = st.columns(3)
 with c1:
     idx = pick_test_image("reparam_image", models[0].data, "Test image", by_class=True)
-k = c2.slider("K resampled codes", 1, 64, 16, key="reparam_k")
-sample_seed = int(c3.number_input("Sampling seed", 0, 1_000_000, 0, key="reparam_sample_seed"))
+k = c2.slider("K resampled codes", 1, 64, 16, key="reparam_k", bind=BIND)
+sample_seed = int(c3.number_input("Sampling seed", 0, 1_000_000, 0, key="reparam_sample_seed", bind=BIND))
 plane = plane_picker("reparam", [m.latent_dim for m in models])
 panels, axis_range = latent_panels(models, plane)
 for col, panel in zip(st.columns(len(panels)), panels):

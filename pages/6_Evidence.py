@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui.common import (checkpoints_root, dataset_or_error, get_dataset, get_run, pick_pair, sidebar,
                        usable_runs)
+from ui.links import BIND
 from vae_core import RunError
 from vae_core.classifier import JudgedClassifier, load_or_train
 from vae_core.explore import upscale
@@ -59,7 +60,7 @@ ae, vae = pick_pair("evidence")
 root = str(checkpoints_root())
 # A radio, not st.tabs: tabs run every section's code on each rerun, and the posterior grid and
 # sweep are too costly to compute for a section nobody is looking at.
-section = st.radio("Section", SECTIONS, horizontal=True, key="evidence_section",
+section = st.radio("Section", SECTIONS, horizontal=True, key="evidence_section", bind=BIND,
                    label_visibility="collapsed")
 
 if section == "Scorecard":
@@ -112,7 +113,7 @@ elif section == "β sweep":
         st.info("No β sweep yet. Run one from the Train page or the command line: "
                 "`python -m vae_core sweep --betas 0,0.25,0.5,1,2,4,8`.")
     else:
-        sweep_id = st.selectbox("Sweep", list(groups), key="evidence_sweep",
+        sweep_id = st.selectbox("Sweep", list(groups), key="evidence_sweep", bind=BIND,
                                 format_func=lambda g: f"{g} ({len(groups[g])} runs)")
         members = groups[sweep_id]
         ds = dataset_or_error(members[0].dataset)
@@ -139,11 +140,11 @@ elif section == "β sweep":
             c1, c2 = st.columns([3, 1])
             with c1:
                 name = st.selectbox("Run to open (or click a point)", list(by_name),
-                                    key="evidence_sweep_run")
+                                    key="evidence_sweep_run", bind=BIND)
             with c2:
                 st.write("")
                 if st.button("Open its latent plot", key="evidence_open_latent"):
-                    st.session_state["latent_vae_run"] = by_name[name]
+                    st.session_state["latent_vae_run"] = name  # the picker holds run names
                     st.switch_page("pages/2_Latent_space.py")
 
 else:  # True posterior
@@ -155,7 +156,7 @@ else:  # True posterior
     else:
         ds = dataset_or_error(vae.dataset)
         if ds is not None:
-            index = int(st.number_input("Test image", 0, len(ds.test_x) - 1, 0, key="evidence_image"))
+            index = int(st.number_input("Test image", 0, len(ds.test_x) - 1, 0, key="evidence_image", bind=BIND))
             try:
                 gp, iwae_lp = cached_posterior(str(vae.path), vae.created, vae.dataset, index)
             except (RunError, ValueError) as e:

@@ -5,6 +5,7 @@ import torch
 
 from ui.common import dataset_or_error, pick_pair, show_images, sidebar
 from ui.export import plot_config
+from ui.links import BIND
 from vae_core import Run, figures, metrics
 from vae_core.explore import (decode_images, grid_axis, grid_codes, pca_2d, plane_coords,
                               sample_prior, shared_range, subset_indices, tile)
@@ -58,7 +59,7 @@ timeline = replays.get("VAE", replays.get("AE"))[1]
 K = len(timeline.steps)
 k = st.select_slider("Snapshot shown below the chart (decoder grid and prior samples)", options=list(range(K)),
                      value=K - 1, format_func=lambda i: frame_label(timeline.steps[i], timeline.epochs[i]),
-                     key="replay_snapshot")
+                     key="replay_snapshot", bind=BIND)
 
 
 def nearest(codes: ReplayCodes) -> list[int]:

@@ -6,6 +6,7 @@ from ui.canvas import drawing_canvas
 from ui.common import (checkpoints_root, get_dataset, latent_panels, pick_pair, pick_test_image,
                        plane_picker, show_images, sidebar, test_codes)
 from ui.export import plot_config
+from ui.links import BIND
 from vae_core import figures
 from vae_core.classifier import JudgedClassifier, load_or_train
 from vae_core.drawing import DrawingError, image_from_data_url, model_input, read_drawing
@@ -37,7 +38,7 @@ shape = models[0].run.model_config.input_shape
 
 left, right = st.columns([1, 2])
 with left:
-    source = st.radio("Input", ["Draw", "A test image"], horizontal=True, key="draw_source")
+    source = st.radio("Input", ["Draw", "A test image"], horizontal=True, key="draw_source", bind=BIND)
     x = None
     if source == "Draw":
         url = drawing_canvas("draw_canvas")

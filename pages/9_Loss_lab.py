@@ -5,6 +5,7 @@ import streamlit as st
 
 from ui.common import dataset_or_error, show_images, sidebar
 from ui.export import plot_config
+from ui.links import BIND, link_fallback
 from vae_core import figures
 from vae_core.explore import decode_images, sample_prior, shared_range
 from vae_core.lab import LAB_MODEL, LAB_TRAIN, VARIANTS, WRONG, LabRun, diagnose, train_variant
@@ -42,9 +43,10 @@ def lab_run(variant: str, epochs: int) -> LabRun:
 
 if dataset_or_error("digits") is None:
     st.stop()
+link_fallback("lab_variant", WRONG, "the wrong variant", VARIANTS[WRONG[0]].title)
 c1, c2 = st.columns([3, 1])
-variant = c1.selectbox("Wrong variant", WRONG, format_func=lambda k: VARIANTS[k].title, key="lab_variant")
-epochs = c2.slider("Epochs", 10, 150, LAB_TRAIN.epochs, 10, key="lab_epochs")
+variant = c1.selectbox("Wrong variant", WRONG, format_func=lambda k: VARIANTS[k].title, key="lab_variant", bind=BIND)
+epochs = c2.slider("Epochs", 10, 150, LAB_TRAIN.epochs, 10, key="lab_epochs", bind=BIND)
 v = VARIANTS[variant]
 left, right = st.columns(2)
 left.markdown("**Correct**")

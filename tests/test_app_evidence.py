@@ -70,8 +70,8 @@ def test_sweep_point_opens_latent_page(checkpoints, digits, fresh_streamlit_cach
     at.selectbox(key="evidence_sweep_run").set_value("sw-b2")
     at.button(key="evidence_open_latent").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.session_state["latent_vae_run"].name == "sw-b2"
-    assert at.selectbox(key="latent_vae_run").value.name == "sw-b2"  # now on the latent page
+    assert at.session_state["latent_vae_run"] == "sw-b2"
+    assert at.selectbox(key="latent_vae_run").value == "sw-b2"  # now on the latent page
 
 
 def test_no_runs(empty_checkpoints, fresh_streamlit_cache):

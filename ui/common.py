@@ -20,6 +20,8 @@ from vae_core.explore import (Projection, dims_projection, encode_dataset, first
                               plane_coords, shared_range, tile, upscale)
 from vae_core.jobs import Job, TrainingPool
 
+from ui.links import BIND, link_fallback
+
 REPO = Path(__file__).resolve().parent.parent
 PAGES = [  # (file, label, icon): the sidebar order
     ("streamlit_app.py", "Overview", ":material/home:"),
@@ -165,8 +167,13 @@ def pick_pair(key: str) -> tuple[Run | None, Run | None]:
                 st.warning(f"No usable {kind} run yet: train one on the Train page.")
                 chosen.append(None)
                 continue
-            info = st.selectbox(f"{kind} run", options, index=options.index(default) if default in options else 0,
-                                format_func=_label, key=f"{key}_{kind.lower()}_run")
+            by_name = {r.name: r for r in options}
+            first = default if default in options else options[0]
+            widget_key = f"{key}_{kind.lower()}_run"
+            link_fallback(widget_key, by_name, f"the {kind} run", first.name)
+            info = by_name[st.selectbox(f"{kind} run", list(by_name), index=options.index(first),
+                                        format_func=lambda n, runs=by_name: _label(runs[n]), key=widget_key,
+                                        bind=BIND)]
             try:
                 chosen.append(get_run(info))
             except RunError as e:
@@ -237,12 +244,12 @@ def plane_picker(key: str, latent_dims: list[int], allow_pca: bool = True) -> st
     modes = ["PCA projection", "Two latent dims"] if allow_pca else ["Two latent dims"]
     c1, c2, c3 = st.columns([2, 1, 1])
     mode = c1.radio(f"Latent space has up to {top} dims: show", modes, horizontal=True,
-                    key=f"{key}_plane_mode") if allow_pca else modes[0]
+                    key=f"{key}_plane_mode", bind=BIND) if allow_pca else modes[0]
     if mode == "PCA projection":
         c2.caption("PCA is fitted to each model's own codes.")
         return "pca"
-    dx = c2.selectbox("x dim", range(top), index=0, key=f"{key}_dim_x")
-    dy = c3.selectbox("y dim", [d for d in range(top) if d != dx], index=0, key=f"{key}_dim_y")
+    dx = c2.selectbox("x dim", range(top), index=0, key=f"{key}_dim_x", bind=BIND)
+    dy = c3.selectbox("y dim", [d for d in range(top) if d != dx], index=0, key=f"{key}_dim_y", bind=BIND)
     return (int(dx), int(dy))
 
 
@@ -303,9 +310,9 @@ def pick_test_image(key: str, data: ImageDataset, label: str, by_class: bool, de
     if by_class:
         classes = [c for c in range(len(data.class_names)) if first_of_class(data.test_y, c) is not None]
         c = st.selectbox(label, classes, index=min(default_class, len(classes) - 1),
-                         format_func=lambda c: f"class {data.class_names[c]}", key=f"{key}_class")
+                         format_func=lambda c: f"class {data.class_names[c]}", key=f"{key}_class", bind=BIND)
         return int(first_of_class(data.test_y, c))
-    return int(st.number_input(label, 0, n - 1, min(default_class, n - 1), key=f"{key}_index"))
+    return int(st.number_input(label, 0, n - 1, min(default_class, n - 1), key=f"{key}_index", bind=BIND))
 
 
 def show_images(images: np.ndarray, ncols: int, caption: str | None = None, min_width: int = 320) -> None:

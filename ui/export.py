@@ -13,7 +13,7 @@ FORMAT_KEY = "export_format"
 
 def export_format_picker() -> None:
     """The sidebar setting for what the camera button of every chart downloads."""
-    st.radio("Charts download as", FORMATS, horizontal=True, key=FORMAT_KEY,
+    st.radio("Charts download as", FORMATS, horizontal=True, key=FORMAT_KEY, bind="query-params",
              format_func=str.upper, help="The camera icon in each chart's toolbar saves the chart.")
 
 
