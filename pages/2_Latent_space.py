@@ -2,6 +2,7 @@
 import streamlit as st
 
 from ui.common import latent_panels, pick_pair, plane_picker, show_images, sidebar, test_codes
+from ui.export import plot_config
 from ui.links import BIND
 from vae_core import figures
 from vae_core.explore import decode_images, posterior_ellipses, selected_indices, subset_indices
@@ -45,14 +46,14 @@ for col, panel in zip(st.columns(len(panels)), panels):
             ellipses = posterior_ellipses(m.mu[sub], m.logvar[sub], panel.projection)
         events.append(st.plotly_chart(panel.scatter(axis_range, ellipses=ellipses), on_select="rerun",
                                       selection_mode=("points", "box", "lasso"),
-                                      key=f"latent_scatter_{m.label.lower()}"))
+                                      key=f"latent_scatter_{m.label.lower()}", config=plot_config(f"latent_scatter_{m.label.lower()}")))
         st.caption(CAPTIONS[m.label])
         st.plotly_chart(figures.marginal_histograms(
             panel.projection(m.mu), panel.projection.axis_titles, axis_range,
             title=f"{m.label}: marginals of the codes",
             prior_center=panel.projection.prior_center,
             color=figures.AE_COLOR if m.label == "AE" else figures.VAE_COLOR),
-            key=f"latent_marginals_{m.label.lower()}")
+            key=f"latent_marginals_{m.label.lower()}", config=plot_config(f"latent_marginals_{m.label.lower()}"))
 st.caption("If the codes followed the prior, each histogram would follow the black N(0, 1) curve. "
            "The VAE's come close because its loss asks for it; the AE's need not.")
 

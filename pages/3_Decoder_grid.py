@@ -2,6 +2,7 @@
 import streamlit as st
 
 from ui.common import latent_panels, pick_pair, pick_test_image, plane_picker, sidebar, test_codes
+from ui.export import plot_config
 from ui.links import BIND
 from vae_core import figures
 from vae_core.explore import decode_images, grid_axis, grid_codes, tile
@@ -43,11 +44,11 @@ for col, panel in zip(st.columns(len(panels)), panels):
     with col:
         st.plotly_chart(figures.decoded_grid(tile(images, n, pad=1, pad_value=0.5), f"{m.label} decoder: {m.run.name}", axis,
                                              panel.projection.axis_titles, two_d=len(dims) == 2),
-                        key=f"grid_image_{m.label.lower()}")
+                        key=f"grid_image_{m.label.lower()}", config=plot_config(f"grid_image_{m.label.lower()}"))
         fig = panel.scatter(axis_range, title=f"{m.label}: where the grid lies", height=320,
                             marker_size=3, opacity=0.5, show_legend=False)
         figures.add_extent(fig, (axis[0], axis[-1]), (axis[0], axis[-1]) if len(dims) == 2 else (-0.5, 0.5))
-        st.plotly_chart(fig, key=f"grid_scatter_{m.label.lower()}")
+        st.plotly_chart(fig, key=f"grid_scatter_{m.label.lower()}", config=plot_config(f"grid_scatter_{m.label.lower()}"))
 st.caption("The AE's decoder only learned the places its codes occupy: across gaps between clusters "
            "and outside them it draws blurs and hybrids that are not digits. The VAE's decoder gives "
            "a recognisable image almost everywhere inside the prior's ±2σ, changing smoothly from "

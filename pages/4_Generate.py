@@ -3,6 +3,7 @@ import streamlit as st
 
 from ui.common import (latent_panels, pick_pair, pick_test_image, plane_picker, show_images,
                        sidebar, test_codes)
+from ui.export import plot_config
 from ui.links import BIND
 from vae_core import figures
 from vae_core.explore import decode_images, interpolate, sample_prior
@@ -56,7 +57,7 @@ for col, panel in zip(st.columns(len(panels)), panels):
                     caption=f"{m.label}: test #{a} → test #{b}, {frames} equally spaced codes")
         fig = panel.scatter(axis_range, title=f"{m.label}: the straight path", height=380,
                             marker_size=3, opacity=0.4, show_legend=False)
-        st.plotly_chart(figures.add_path(fig, panel.to_plane(path)), key=f"interp_scatter_{m.label.lower()}")
+        st.plotly_chart(figures.add_path(fig, panel.to_plane(path)), key=f"interp_scatter_{m.label.lower()}", config=plot_config(f"interp_scatter_{m.label.lower()}"))
 st.caption("Both paths are straight lines between the two images' codes (square → star). The VAE's "
            "path stays inside the filled part of its space, so the frames morph smoothly. The AE's "
            "path can cross empty gaps, where the frames blur or jump to an unrelated shape.")

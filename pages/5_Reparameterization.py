@@ -3,6 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.common import latent_panels, pick_pair, pick_test_image, plane_picker, show_images, sidebar, test_codes
+from ui.export import plot_config
 from ui.links import BIND
 from vae_core import figures
 from vae_core.explore import ellipse_outlines, kl_monte_carlo, posterior_samples, reparam_demo
@@ -21,11 +22,11 @@ seed = int(c4.number_input("Seed", 0, 1_000_000, 0, key="reparam_seed", bind=BIN
 demo = reparam_demo(mu, sigma, n, seed)
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(figures.reparam_histogram(demo.z, mu, sigma), key="reparam_hist")
+    st.plotly_chart(figures.reparam_histogram(demo.z, mu, sigma), key="reparam_hist", config=plot_config("reparam_hist"))
     st.caption("Draw ε ~ N(0, 1), then shift and stretch it: z = μ + σ·ε follows N(μ, σ²) (black). "
                "The randomness sits in ε alone, outside the network.")
 with right:
-    st.plotly_chart(figures.gradient_scatter(demo.eps, demo.dz_dsigma, demo.dz_dmu), key="reparam_grads")
+    st.plotly_chart(figures.gradient_scatter(demo.eps, demo.dz_dsigma, demo.dz_dmu), key="reparam_grads", config=plot_config("reparam_grads"))
     st.caption("torch.autograd, per draw: ∂z/∂μ = 1 and ∂z/∂σ = ε exactly. Gradients pass through "
                "the sample to μ and σ, so the encoder that outputs them can be trained by backprop; "
                "sampling z directly from N(μ, σ²) would give no gradient.")
@@ -64,7 +65,7 @@ for col, panel in zip(st.columns(len(panels)), panels):
                             opacity=0.25)
         if m.logvar is None:  # the AE has no distribution to sample: its "draws" are one point
             figures.add_points(fig, panel.to_plane(m.mu[i]), f"z of test #{i}", symbol="x", size=12)
-            st.plotly_chart(fig, key=f"reparam_scatter_{m.label.lower()}")
+            st.plotly_chart(fig, key=f"reparam_scatter_{m.label.lower()}", config=plot_config(f"reparam_scatter_{m.label.lower()}"))
             show_images(m.data.test_x[i, 0].numpy()[None], 1, caption="Input", min_width=96)
             st.caption("The AE maps the image to one point. Resampling has nothing to vary: all K "
                        "decodings would be the same image.")
@@ -77,7 +78,7 @@ for col, panel in zip(st.columns(len(panels)), panels):
         figures.add_points(fig, panel.to_plane(post.z), f"{k} draws z = μ + σ·ε", color=figures.VAE_COLOR,
                            symbol="circle", size=7)
         figures.add_points(fig, panel.to_plane(post.mu), "μ", symbol="x", size=12)
-        st.plotly_chart(fig, key=f"reparam_scatter_{m.label.lower()}")
+        st.plotly_chart(fig, key=f"reparam_scatter_{m.label.lower()}", config=plot_config(f"reparam_scatter_{m.label.lower()}"))
         show_images(x[0, 0].numpy()[None], 1, caption="Input", min_width=96)
         show_images(post.images, min(k, 8), caption=f"The {k} draws, decoded")
         st.caption("The VAE maps the image to a cloud q(z|x) = N(μ, σ²). Every draw from it decodes "

@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui.common import (checkpoints_root, dataset_or_error, get_dataset, get_run, pick_pair, sidebar,
                        usable_runs)
+from ui.export import plot_config
 from ui.links import BIND
 from vae_core import RunError
 from vae_core.classifier import JudgedClassifier, load_or_train
@@ -121,7 +122,7 @@ elif section == "β sweep":
             points = cached_sweep(tuple((str(r.path), r.created) for r in members), members[0].dataset)
             event = st.plotly_chart(sweep_figure(points), key="evidence_sweep_chart",
                                     on_select="rerun", selection_mode="points",
-                                    width="stretch")
+                                    width="stretch", config=plot_config("evidence_sweep_chart"))
             selected = [p.get("customdata") for p in (event.selection.points if event else [])
                         if isinstance(p.get("customdata"), str)] if event else []
             by_name = {r.name: r for r in members}
@@ -165,7 +166,7 @@ else:  # True posterior
                 c1, c2 = st.columns([3, 1])
                 with c1:
                     st.plotly_chart(posterior_figure(gp.zs1, gp.zs2, gp.post, gp.mu, gp.sigma),
-                                    key="evidence_posterior", width="stretch")
+                                    key="evidence_posterior", width="stretch", config=plot_config("evidence_posterior"))
                 with c2:
                     st.image(upscale(ds.test_x[index, 0].numpy(), min_width=128), clamp=True,
                              caption=f"test image {index} (label {ds.class_names[int(ds.test_y[index])]})")

@@ -113,7 +113,7 @@ for col, (label, (run, codes)) in zip(st.columns(len(replays)), replays.items())
             st.plotly_chart(figures.decoded_grid(tile(grid, GRID_N, pad=1, pad_value=0.5),
                                                  f"{label} decoder over [-{GRID_R:g}, {GRID_R:g}]² (other dims 0)",
                                                  axis, height=380),
-                            key=f"replay_grid_{label.lower()}")
+                            key=f"replay_grid_{label.lower()}", config=plot_config(f"replay_grid_{label.lower()}"))
         z_prior = sample_prior(N_PRIOR, d, 1.0, seed=0)
         show_images(decode_images(model, z_prior), 8, caption=f"{label}: {N_PRIOR} draws z ~ N(0, I), decoded "
                     "(the same draws at every snapshot)")

@@ -20,6 +20,7 @@ from vae_core.explore import (Projection, dims_projection, encode_dataset, first
                               plane_coords, shared_range, tile, upscale)
 from vae_core.jobs import Job, TrainingPool
 
+from ui.export import notebook_button
 from ui.links import BIND, link_fallback
 
 REPO = Path(__file__).resolve().parent.parent
@@ -176,6 +177,7 @@ def pick_pair(key: str) -> tuple[Run | None, Run | None]:
                                         bind=BIND)]
             try:
                 chosen.append(get_run(info))
+                notebook_button(chosen[-1], key=f"{widget_key}_notebook")
             except RunError as e:
                 st.error(f"Cannot load {info.name}: {e}")
                 chosen.append(None)

@@ -1,11 +1,16 @@
-"""Figure downloads: the Plotly toolbar's camera button saves the chart under a sensible file name,
-as PNG or SVG (Plotly's toolbar has one image button, whose format the sidebar setting picks)."""
+"""Downloads: each chart through the Plotly toolbar's camera button, under a sensible file name,
+as PNG or SVG (Plotly's toolbar has one image button, whose format the sidebar setting picks);
+each run as a Jupyter notebook that reproduces it."""
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import streamlit as st
+
+from vae_core import Run
+from vae_core.notebook import run_notebook
 
 FORMATS = ("png", "svg")
 FORMAT_KEY = "export_format"
@@ -25,3 +30,12 @@ def plot_config(name: str) -> dict[str, Any]:
     return {"toImageButtonOptions": {"format": fmt if fmt in FORMATS else "png",
                                      "filename": f"vae-lab-{slug}", "scale": 2},
             "displaylogo": False}
+
+
+def notebook_button(run: Run, key: str) -> None:
+    """"Export as notebook": an .ipynb that re-trains ``run`` with the public API."""
+    nb = run_notebook(run.name, run.model_config, run.train_config, run.dataset, run.final)
+    st.download_button("Export as notebook", json.dumps(nb, indent=1), file_name=f"{run.name}.ipynb",
+                       mime="application/x-ipynb+json", icon=":material/download:", type="tertiary",
+                       key=key, help="A Jupyter notebook that re-trains this run from its configs "
+                                     "and draws its loss curves and latent map.")
