@@ -84,3 +84,21 @@ def test_loss_lab_trains_and_diagnoses(app, page):
     no_exception(page)
     page.get_by_text("Expected symptom").first.wait_for(timeout=180_000)
     shoot(page, "loss_lab")
+
+
+def test_url_round_trip(app, page):
+    page.goto(f"{app}/Decoder_grid?grid_n=7&grid_vae_run=no-such-run")
+    settle(page, 120_000)
+    no_exception(page)
+    assert page.get_by_text("The link asks for the VAE run 'no-such-run'").count() == 1
+    assert page.locator("[data-testid=stSliderThumbValue]").first.inner_text() == "7"
+    page.get_by_text("Normal quantiles", exact=True).click()
+    settle(page)
+    page.wait_for_timeout(500)
+    assert "grid_spacing=Normal" in page.url and "grid_n=7" in page.url
+    shared = page.url
+    page.goto("about:blank")
+    page.goto(shared)  # a new session from the shared link
+    settle(page, 120_000)
+    assert page.locator("[data-testid=stSliderThumbValue]").first.inner_text() == "7"
+    assert page.get_by_role("radio", name="Normal quantiles").is_checked()
