@@ -10,7 +10,7 @@ from ui.links import BIND
 from vae_core import figures
 from vae_core.classifier import JudgedClassifier, load_or_train
 from vae_core.drawing import DrawingError, image_from_data_url, model_input, read_drawing
-from vae_core.explore import posterior_ellipses
+from vae_core.explore import posterior_ellipses, shared_range
 
 K = 8
 
@@ -60,6 +60,8 @@ with right:
     st.caption(f"Judge classifier: test accuracy {judge.accuracy:.1%} on {data.name}.")
 
 plane = plane_picker("draw", [m.latent_dim for m in models])
+own_axes = st.toggle("Zoom each map to its own codes (off: both maps share one scale)", value=True,
+                     key="draw_own_axes", bind=BIND)
 panels, axis_range = latent_panels(models, plane)
 for col, panel in zip(st.columns(len(panels)), panels):
     m = panel.codes
@@ -67,7 +69,8 @@ for col, panel in zip(st.columns(len(panels)), panels):
         col.error(f"{m.label} expects {m.run.model_config.input_shape} images; skipped.")
         continue
     r = read_drawing(m.run.model, x, K, judge.model)
-    fig = panel.scatter(axis_range, title=f"{m.label}: where your drawing lands", height=420,
+    extent = shared_range(panel.xy, prior_centers=[panel.projection.prior_center]) if own_axes else axis_range
+    fig = panel.scatter(extent, title=f"{m.label}: where your drawing lands", height=420,
                         marker_size=3, opacity=0.35)
     if r.logvar is not None and not panel.one_d:
         for n_sigma, dash in ((1, "solid"), (2, "dot")):

@@ -43,7 +43,7 @@ def lab_run(variant: str, epochs: int) -> LabRun:
 
 if dataset_or_error("digits") is None:
     st.stop()
-link_fallback("lab_variant", WRONG, "the wrong variant", VARIANTS[WRONG[0]].title)
+link_fallback("lab_variant", [VARIANTS[k].title for k in WRONG], "the wrong variant", VARIANTS[WRONG[0]].title)
 c1, c2 = st.columns([3, 1])
 variant = c1.selectbox("Wrong variant", WRONG, format_func=lambda k: VARIANTS[k].title, key="lab_variant", bind=BIND)
 epochs = c2.slider("Epochs", 10, 150, LAB_TRAIN.epochs, 10, key="lab_epochs", bind=BIND)

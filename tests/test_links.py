@@ -28,14 +28,19 @@ def test_a_link_opens_the_same_view(checkpoints, fresh_streamlit_cache):
     state = {k: at.session_state[k] for k in ("grid_n", "grid_spacing", "grid_ae_run", "grid_vae_run")}
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
 
-    shared = open_link(GRID, **{k: str(v) for k, v in state.items()})
+    # what the browser writes into the URL: a selectbox's option label, other widgets' values
+    url = {k: at.selectbox(key=k).format_func(v) if k.endswith("_run") else str(v) for k, v in state.items()}
+    assert url["grid_ae_run"].startswith("demo-ae (digits, latent 2")
+    shared = open_link(GRID, **url)
     assert {k: shared.session_state[k] for k in state} == state
     assert json.loads(shared.get("plotly_chart")[0].proto.spec)["data"] == spec["data"]  # same grid drawn
     assert not shared.warning
 
 
 def test_toggle_and_run_from_a_link(checkpoints, fresh_streamlit_cache):
-    at = open_link(LATENT, latent_ellipses="true", latent_vae_run="demo-vae")
+    label = "demo-vae (digits, latent 2, β=1, finished)"
+    at = open_link(LATENT, latent_ellipses="true", latent_vae_run=label)
+    assert not at.warning and at.selectbox(key="latent_vae_run").value == "demo-vae"
     assert at.toggle(key="latent_ellipses").value is True
     names = [t.get("name") for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"]]
     assert "q(z|x) 2σ" in names
@@ -55,3 +60,5 @@ def test_links_with_garbage_values_never_raise(checkpoints, fresh_streamlit_cach
     at = open_link(LAB, lab_variant="rm -rf", lab_epochs="10")
     assert "'rm -rf'" in " ".join(w.value for w in at.warning)
     assert at.slider(key="lab_epochs").value == 10
+    at = open_link(LAB, lab_variant="KL sign flipped", lab_epochs="10")  # a valid link: no warning
+    assert not at.warning and at.selectbox(key="lab_variant").value == "kl_sign"

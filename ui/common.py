@@ -171,7 +171,8 @@ def pick_pair(key: str) -> tuple[Run | None, Run | None]:
             by_name = {r.name: r for r in options}
             first = default if default in options else options[0]
             widget_key = f"{key}_{kind.lower()}_run"
-            link_fallback(widget_key, by_name, f"the {kind} run", first.name)
+            # a bound selectbox keeps its option's label in the URL
+            link_fallback(widget_key, [_label(r) for r in options], f"the {kind} run", first.name)
             info = by_name[st.selectbox(f"{kind} run", list(by_name), index=options.index(first),
                                         format_func=lambda n, runs=by_name: _label(runs[n]), key=widget_key,
                                         bind=BIND)]

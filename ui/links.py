@@ -1,7 +1,8 @@
 """Shareable links: a page's widget values live in the URL query, so a link opens that exact view.
 
 Widgets opt in with Streamlit's own ``bind="query-params"`` (their key is the parameter name;
-values equal to the default are left out of the URL). Streamlit silently drops a value that is
+values equal to the default are left out of the URL; a widget with a ``format_func`` keeps the
+option's label there, e.g. a run picker's "demo-vae (digits, latent 2, β=1, finished)"). Streamlit silently drops a value that is
 not among a widget's options; ``link_fallback`` says so to the user first, for the values where
 that matters (a run that is not on this server, say).
 """
