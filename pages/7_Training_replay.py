@@ -9,7 +9,8 @@ from ui.links import BIND
 from vae_core import Run, figures, metrics
 from vae_core.explore import (decode_images, grid_axis, grid_codes, pca_2d, plane_coords,
                               sample_prior, shared_range, subset_indices, tile)
-from vae_core.replay import ReplayCodes, ReplayUnavailable, load_snapshots, replay_codes, snapshot_model
+from vae_core.replay import (ReplayCodes, ReplayUnavailable, Snapshot, load_snapshots, replay_codes,
+                             snapshot_model)
 from vae_core.replay_figures import ReplayPanel, frame_label, replay_animation
 
 MAX_POINTS = 1000  # per map and frame: enough to see the shape, light enough to animate
@@ -25,14 +26,21 @@ st.caption("Each run keeps about 20 copies of its weights from training, most of
            "the same moment on the loss curves.")
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _snapshots(path: str, mtime: float) -> list[Snapshot]:
+    """Read and validated once per saved run (shared by all sessions, read-only)."""
+    from ui.common import get_run
+
+    return load_snapshots(path, get_run(path).model_config)
+
+
 @st.cache_data(show_spinner="Replaying the snapshots…", max_entries=16)
 def _codes(path: str, mtime: float, spec: str, n_points: int) -> ReplayCodes:
     from ui.common import get_dataset, get_run
 
-    run = get_run(path)
     x = get_dataset(spec).test_x
     idx = subset_indices(len(x), n_points)
-    return replay_codes(load_snapshots(path, run.model_config), run.model_config, x[idx])
+    return replay_codes(_snapshots(path, mtime), get_run(path).model_config, x[idx])
 
 
 def replay_or_warning(label: str, run: Run | None) -> tuple[Run, ReplayCodes] | None:
@@ -104,7 +112,8 @@ st.markdown("How far the code clouds are from the prior (0 and 0 would be a perf
 st.subheader(f"At {frame_label(timeline.steps[k], timeline.epochs[k])}: decoders and prior samples")
 z_prior = None
 for col, (label, (run, codes)) in zip(st.columns(len(replays)), replays.items()):
-    model = snapshot_model(load_snapshots(run.path, run.model_config)[frames_of[label][k]], run.model_config)
+    mtime = (run.path / "run.json").stat().st_mtime
+    model = snapshot_model(_snapshots(str(run.path), mtime)[frames_of[label][k]], run.model_config)
     d = model.latent_dim
     with col:
         if d >= 2:

@@ -86,12 +86,17 @@ def test_loss_lab_trains_and_diagnoses(app, page):
     shoot(page, "loss_lab")
 
 
+def grid_size(page) -> str:
+    slider = page.locator("[data-testid=stSlider]", has_text="Grid size n")
+    return slider.locator("[data-testid=stSliderThumbValue]").inner_text()
+
+
 def test_url_round_trip(app, page):
     page.goto(f"{app}/Decoder_grid?grid_n=7&grid_vae_run=no-such-run")
     settle(page, 120_000)
     no_exception(page)
     assert page.get_by_text("The link asks for the VAE run 'no-such-run'").count() == 1
-    assert page.locator("[data-testid=stSliderThumbValue]").first.inner_text() == "7"
+    assert grid_size(page) == "7"
     page.get_by_text("Normal quantiles", exact=True).click()
     settle(page)
     page.wait_for_timeout(500)
@@ -100,5 +105,5 @@ def test_url_round_trip(app, page):
     page.goto("about:blank")
     page.goto(shared)  # a new session from the shared link
     settle(page, 120_000)
-    assert page.locator("[data-testid=stSliderThumbValue]").first.inner_text() == "7"
+    assert grid_size(page) == "7"
     assert page.get_by_role("radio", name="Normal quantiles").is_checked()
