@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from test_app_views import values
 from vae_core import load_run
 from vae_core.explore import subset_indices
-from vae_core.replay import SNAPSHOTS_FILE, load_snapshots, replay_codes
+from vae_core.replay import SNAPSHOTS_FILE, load_snapshots
 
 REPLAY = "../pages/7_Training_replay.py"
 

@@ -107,3 +107,15 @@ def test_url_round_trip(app, page):
     settle(page, 120_000)
     assert grid_size(page) == "7"
     assert page.get_by_role("radio", name="Normal quantiles").is_checked()
+
+
+def test_chart_downloads_as_svg_with_its_name(app, page):
+    page.goto(f"{app}/Decoder_grid?export_format=SVG")
+    settle(page, 120_000)
+    chart = page.locator("[data-testid=stPlotlyChart]").first
+    chart.wait_for(timeout=30_000)
+    chart.hover()
+    with page.expect_download(timeout=30_000) as download:
+        chart.locator(".modebar-btn[data-title^='Download plot']").click()
+    assert download.value.suggested_filename == "vae-lab-grid_image_ae.svg"
+    assert download.value.path().read_text().lstrip().startswith("<svg")

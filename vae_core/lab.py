@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from . import metrics
 from .config import ModelConfig, TrainConfig
 from .data import ImageDataset
-from .losses import kl_per_dim, loss_terms
+from .losses import loss_terms
 from .models import LatentModel, ModelOutput, build_model
 from .train import evaluate, make_optimizer
 
