@@ -7,6 +7,7 @@ Prints one row per arm (test split, nats per image) and whether the diagnosis' s
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import sys
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     data = load_dataset("digits")
-    cfg = LAB_TRAIN.__class__(**{**LAB_TRAIN.to_dict(), "epochs": args.epochs})
+    cfg = replace(LAB_TRAIN, epochs=args.epochs)
     correct = train_variant("correct", data, train_cfg=cfg)
     runs = [correct] + [train_variant(k, data, train_cfg=cfg) for k in WRONG]
     print(f"digits, latent 2, MLP 128-64, {args.epochs} epochs, seed 0\n")

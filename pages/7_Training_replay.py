@@ -109,6 +109,21 @@ def spread_sentence(label: str, codes: ReplayCodes, frames: list[int]) -> str:
 st.markdown("How far the code clouds are from the prior (0 and 0 would be a perfect N(0, I) fit): "
             + " ".join(spread_sentence(lbl, c, frames_of[lbl]) for lbl, (_, c) in replays.items()))
 
+
+def prior_misfit(codes: ReplayCodes, frame: int) -> float:
+    t = torch.from_numpy(codes.mu[frame])
+    return metrics.centring(t) + metrics.scale_error(t)
+
+
+if len(replays) == 2:  # the caption's claim, checked on these runs' final codes
+    ae_fit = prior_misfit(replays["AE"][1], frames_of["AE"][-1])
+    vae_fit = prior_misfit(replays["VAE"][1], frames_of["VAE"][-1])
+    if vae_fit >= ae_fit:
+        st.warning(f"In these two runs the VAE's final codes are not closer to the prior than the AE's "
+                   f"(mean distance + spread error {vae_fit:.2f} vs {ae_fit:.2f}): the picture above "
+                   "does not show the usual story. A β near 0, very short training or a collapsed "
+                   "posterior (spread error near 1) can cause this.", icon=":material/warning:")
+
 st.subheader(f"At {frame_label(timeline.steps[k], timeline.epochs[k])}: decoders and prior samples")
 z_prior = None
 for col, (label, (run, codes)) in zip(st.columns(len(replays)), replays.items()):

@@ -1,4 +1,6 @@
 """Loss-convention lab: the correct VAE next to one deliberately wrong variant, trained in seconds."""
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -38,7 +40,7 @@ def lab_run(variant: str, epochs: int) -> LabRun:
     from ui.common import get_dataset
 
     return train_variant(variant, get_dataset("digits"), LAB_MODEL,
-                         LAB_TRAIN.__class__(**{**LAB_TRAIN.to_dict(), "epochs": epochs}))
+                         replace(LAB_TRAIN, epochs=epochs))
 
 
 if dataset_or_error("digits") is None:
