@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.export import export_format_picker
 from ui.navigation import PAGES
 from ui.training import pool_status
 
@@ -14,5 +15,6 @@ st.set_page_config(page_title="VAE Lab", layout="wide")
 page = st.navigation([st.Page(p.file, title=p.title, icon=p.icon, default=i == 0)
                       for i, p in enumerate(PAGES)])
 with st.sidebar:
+    export_format_picker()
     pool_status()
 page.run()

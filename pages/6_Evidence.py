@@ -148,7 +148,7 @@ elif section == "β sweep":
             with c2:
                 st.write("")
                 if st.button("Open its latent plot", key="evidence_open_latent"):
-                    st.session_state[run_choice_key(LATENT, "vae")] = by_name[name]
+                    st.session_state[run_choice_key(LATENT, "vae")] = name
                     st.switch_page(navigation.LATENT_SPACE.file)
 
 else:  # True posterior

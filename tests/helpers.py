@@ -15,18 +15,25 @@ def train_and_save(root: Path, name: str, cfg: ModelConfig, tcfg: TrainConfig, d
                    group: str | None = None) -> Path:
     end = run_to_end(train(cfg, tcfg, dataset))
     return save_run(end["model"], cfg, tcfg, end["history"], name, root, dataset=dataset.name,
-                    status=end["status"], reason=end["reason"], group=group)
+                    status=end["status"], reason=end["reason"], group=group,
+                    snapshots=end["snapshots"])
 
 
-def open_page(page: str | None = None, timeout: float = 90):
-    """The app as a browser session sees it: the frame (``streamlit_app.py``, its st.navigation)
-    running ``page`` (a file of ``ui.navigation.PAGES``; None for the Overview), after one run."""
+def page_app(page: str | None = None, timeout: float = 90):
+    """The app as a browser session opens it, not yet run (set ``query_params`` first): the frame
+    (``streamlit_app.py``, its st.navigation) on ``page`` (a file of ``ui.navigation.PAGES``;
+    None for the Overview)."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(APP, default_timeout=timeout)
     if page is not None:
         at.switch_page(page)
-    return at.run()
+    return at
+
+
+def open_page(page: str | None = None, timeout: float = 90):
+    """``page_app`` after one run."""
+    return page_app(page, timeout).run()
 
 
 def no_exception(at):

@@ -21,7 +21,11 @@ REPARAMETERIZATION = PageDef("pages/5_Reparameterization.py", "Reparameterizatio
                              ":material/functions:")
 EVIDENCE = PageDef("pages/6_Evidence.py", "Evidence", ":material/fact_check:")
 
-PAGES = (OVERVIEW, TRAIN, LATENT_SPACE, DECODER_GRID, GENERATE, REPARAMETERIZATION, EVIDENCE)
+TRAINING_REPLAY = PageDef("pages/7_Training_replay.py", "Training replay", ":material/replay:")
+DRAW_A_DIGIT = PageDef("pages/8_Draw_a_digit.py", "Draw a digit", ":material/draw:")
+LOSS_LAB = PageDef("pages/9_Loss_lab.py", "Loss-convention lab", ":material/science:")
+PAGES = (OVERVIEW, TRAIN, LATENT_SPACE, DECODER_GRID, GENERATE, REPARAMETERIZATION, EVIDENCE,
+         TRAINING_REPLAY, DRAW_A_DIGIT, LOSS_LAB)
 
 # Which page shows the evidence for each claim's metric (vae_core.metrics.CLAIMS).
 CLAIM_PAGES: dict[str, PageDef] = {

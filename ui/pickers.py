@@ -7,6 +7,8 @@ from typing import Any, Mapping
 import streamlit as st
 
 from ui import navigation
+from ui.export import notebook_button
+from ui.links import BIND, link_fallback
 from ui.resources import get_run, usable_runs
 from ui.state import run_choice_key
 from vae_core import ImageDataset, Run, RunError, RunInfo
@@ -52,10 +54,18 @@ def pick_pair(key: str) -> tuple[Run | None, Run | None]:
                 st.warning(f"No usable {kind} run yet: train one on the Train page.")
                 chosen.append(None)
                 continue
-            info = st.selectbox(f"{kind} run", options, index=options.index(default) if default in options else 0,
-                                format_func=run_label, key=run_choice_key(key, kind.lower()))
+            by_name = {r.name: r for r in options}
+            first = default if default in options else options[0]
+            widget_key = run_choice_key(key, kind.lower())
+            # A bound select box keeps its option's label in the URL: a shared link opens this run,
+            # and a link naming a run this server does not have falls back with a message.
+            link_fallback(widget_key, [run_label(r) for r in options], f"the {kind} run", first.name)
+            info = by_name[st.selectbox(f"{kind} run", list(by_name), index=options.index(first),
+                                        format_func=lambda n, runs=by_name: run_label(runs[n]),
+                                        key=widget_key, bind=BIND)]
             try:
                 chosen.append(get_run(info))
+                notebook_button(chosen[-1], key=f"{widget_key}_notebook")
             except RunError as e:
                 st.error(f"Cannot load {info.name}: {e}")
                 chosen.append(None)
@@ -81,12 +91,13 @@ def plane_picker(key: str, latent_dims: list[int], allow_pca: bool = True) -> st
     modes = ["PCA projection", "Two latent dims"] if allow_pca else ["Two latent dims"]
     c1, c2, c3 = st.columns([2, 1, 1])
     mode = c1.radio(f"Latent space has up to {top} dims: show", modes, horizontal=True,
-                    key=f"{key}_plane_mode") if allow_pca else modes[0]
+                    key=f"{key}_plane_mode", bind=BIND) if allow_pca else modes[0]
     if mode == "PCA projection":
         c2.caption("PCA is fitted to each model's own codes.")
         return "pca"
-    dx = c2.selectbox("x dim", range(top), index=0, key=f"{key}_dim_x")
-    dy = c3.selectbox("y dim", [d for d in range(top) if d != dx], index=0, key=f"{key}_dim_y")
+    dx = c2.selectbox("x dim", range(top), index=0, key=f"{key}_dim_x", bind=BIND)
+    dy = c3.selectbox("y dim", [d for d in range(top) if d != dx], index=0, key=f"{key}_dim_y",
+                      bind=BIND)
     return (int(dx), int(dy))
 
 
@@ -96,9 +107,11 @@ def pick_test_image(key: str, data: ImageDataset, label: str, by_class: bool, de
     if by_class:
         classes = [c for c in range(len(data.class_names)) if first_of_class(data.test_y, c) is not None]
         c = st.selectbox(label, classes, index=min(default_class, len(classes) - 1),
-                         format_func=lambda c: f"class {data.class_names[c]}", key=f"{key}_class")
+                         format_func=lambda c: f"class {data.class_names[c]}", key=f"{key}_class",
+                         bind=BIND)
         return int(first_of_class(data.test_y, c))
-    return int(st.number_input(label, 0, n - 1, min(default_class, n - 1), key=f"{key}_index"))
+    return int(st.number_input(label, 0, n - 1, min(default_class, n - 1), key=f"{key}_index",
+                               bind=BIND))
 
 
 def selected_indices(selection_state: Mapping[str, Any] | None) -> list[int]:

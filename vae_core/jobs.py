@@ -36,6 +36,7 @@ from typing import Any, Iterable
 
 from .config import ModelConfig, TrainConfig
 from .data import DIGITS, ImageDataset, load_dataset
+from .replay import pack_snapshots, unpack_snapshots
 from .runs import RunError, save_run, unique_run_name, validate_run_name
 from .train import Record
 
@@ -377,8 +378,9 @@ def train_stage(job_id: str, stage: int, topic: str, stop_event: str, specs: lis
                 reason = (f"stopped at the job's time limit of {seconds_left:.0f} s left, after "
                           f"step {rec['step']}; what was trained is kept")
             model = rec.pop("model")
+            snapshots = pack_snapshots(rec.pop("snapshots", None) or [])
             out[name] = {key: rec[key] for key in rec if key != "type"} | {
-                "reason": reason, "weights": save(model.state_dict())}
+                "reason": reason, "weights": save(model.state_dict()), "snapshots": snapshots}
     progress.flush()
     return {"worker": worker.address, "runs": out}
 
@@ -897,7 +899,8 @@ class TrainingEngine:
                 path = save_run(model, spec.model_config, spec.train_config, outcome["history"],
                                 name, job.root, dataset=job.dataset, status=outcome["status"],
                                 reason=outcome["reason"], group=job.group, worker=worker,
-                                overwrite=job.overwrite)
+                                overwrite=job.overwrite,
+                                snapshots=unpack_snapshots(outcome.get("snapshots")))
                 return summary | {"path": str(path), "name": name}
             except RunError:
                 if attempt == 2 or job.overwrite:

@@ -36,6 +36,7 @@ try:  # POSIX; elsewhere saves are not locked and only old leftovers are recover
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
+from .replay import SNAPSHOTS_FILE, Snapshot, write_snapshots
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -204,10 +205,13 @@ def _root_lock(root: Path, blocking: bool = True) -> Iterator[bool]:
 def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
              history: list[dict[str, Any]], name: str, root: str | os.PathLike[str] = "checkpoints",
              *, dataset: str = "digits", status: str = "finished", reason: str = "",
-             group: str | None = None, overwrite: bool = False, worker: str | None = None) -> Path:
+             group: str | None = None, overwrite: bool = False, worker: str | None = None,
+             snapshots: list[Snapshot] | None = None) -> Path:
     """Save a run atomically as ``root/name/{model.safetensors, run.json}`` and return its path.
 
     ``worker``: the Dask worker that trained it (its address), recorded in run.json.
+    ``snapshots`` (the end record's, for the training replay) go into the same folder as
+    ``snapshots.safetensors`` (see ``replay``); without them the run simply has no replay.
 
     An existing run of that name is kept unless ``overwrite``; then it is replaced, crash-safely
     (see the module docstring). Concurrent saves to one root take turns.
@@ -230,7 +234,7 @@ def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     try:
         with _root_lock(root_path):
-            _write_locked(root_path, name, state, _json_safe(meta), overwrite)
+            _write_locked(root_path, name, state, _json_safe(meta), overwrite, snapshots)
     except RunError:
         raise
     except OSError as e:
@@ -240,7 +244,7 @@ def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
 
 
 def _write_locked(root: Path, name: str, state: dict[str, torch.Tensor], meta: dict[str, Any],
-                  overwrite: bool) -> None:
+                  overwrite: bool, snapshots: list[Snapshot] | None = None) -> None:
     """Write ``root/name`` while holding the root's lock: temp folder, then one or two renames."""
     from safetensors.torch import save_file
 
@@ -251,6 +255,8 @@ def _write_locked(root: Path, name: str, state: dict[str, torch.Tensor], meta: d
     try:
         tmp.mkdir()
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format_version": str(FORMAT_VERSION)})
+        if snapshots:
+            write_snapshots(tmp / SNAPSHOTS_FILE, snapshots)
         with open(tmp / META_FILE, "w", encoding="utf-8") as f:
             json.dump(meta, f, separators=(",", ":"))
             f.flush()

@@ -18,6 +18,7 @@ from .data import ImageDataset
 from .losses import loss_terms
 from .models import LatentModel, build_model
 from .runs import epochs_trained
+from .replay import DEFAULT_SNAPSHOTS, Snapshot, snapshot_budget, snapshot_schedule, take_snapshot
 
 Record = dict[str, Any]
 RECORDS_PER_EPOCH = 20  # enough points for a smooth live curve…
@@ -101,7 +102,7 @@ def _params_finite(model: LatentModel) -> bool:
 
 
 def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
-          stop: StopFlag | None = None) -> Iterator[Record]:
+          stop: StopFlag | None = None, snapshots: int = DEFAULT_SNAPSHOTS) -> Iterator[Record]:
     """Train one model, yielding progress records.
 
     Records have ``type`` "step" (train ``recon``/``kl``/``loss`` averaged since the last record)
@@ -114,6 +115,9 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
     test split, see ``collapse.py``) is a valid model, kept so pages can show collapse; its
     ``reason`` names the cures. The end record also carries ``epochs_trained`` (epochs completed).
     Setting ``stop`` ends the run between steps and keeps what was trained so far.
+    The end record also holds ``snapshots``: about ``snapshots`` copies of the weights
+    (``replay.Snapshot``), geometrically spaced in steps from the initial weights to the final
+    ones, fewer for models too large for ``replay.MAX_SNAPSHOT_BYTES`` (0 turns them off).
     """
     if tuple(model_cfg.input_shape) != tuple(dataset.image_shape):
         raise ValueError(f"model input_shape {model_cfg.input_shape} does not match the data "
@@ -131,6 +135,11 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
     total_steps = steps_per_epoch * train_cfg.epochs
     log_every = max(1, steps_per_epoch // RECORDS_PER_EPOCH,
                     math.ceil(total_steps / MAX_STEP_RECORDS))
+
+    kept: list[Snapshot] = []
+    due = set(snapshot_schedule(total_steps, snapshot_budget(model, snapshots)))
+    if 0 in due:
+        kept.append(take_snapshot(model, 0, steps_per_epoch))
 
     history: list[Record] = []
     status, reason = "finished", f"trained {train_cfg.epochs} epochs"
@@ -166,6 +175,8 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
             step += 1
             samples_seen += len(xb)
             since_record.add(loss_value, recon_value, kl_value, len(xb))
+            if step in due:
+                kept.append(take_snapshot(model, step, steps_per_epoch))
             if i + 1 < steps_per_epoch and step % log_every == 0:
                 history.append(record("step", epoch, beta))
                 yield history[-1]
@@ -190,10 +201,12 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
         check = check_model(model, x_test)
         if check.collapsed:
             status, reason = "collapsed", f"{reason}; {check.reason}"
+    if due and (not kept or kept[-1].step != step):  # stopped early: the last moment is the end
+        kept.append(take_snapshot(model, step, steps_per_epoch))
     yield {"type": "end", "status": status, "reason": reason, "step": step,
            "epochs_trained": epochs_trained(history),
            "samples_seen": samples_seen, "seconds": time.perf_counter() - t0,
-           "history": history, "model": model}
+           "history": history, "model": model, "snapshots": kept}
 
 
 def run_to_end(records: Iterator[Record]) -> Record:

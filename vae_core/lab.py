@@ -1,0 +1,296 @@
+"""The loss-convention lab: the correct VAE next to one deliberately wrong variant.
+
+Each wrong variant is one mistake learners make again and again (issue threads of
+pytorch/examples and keras: sigma vs sigma², the KL's sign, sum vs mean reduction, BCE vs MSE),
+and the first is the formula of the blog post this project grew from. They live ONLY here: the
+dashboard's models train through ``train.train`` and ``losses.loss_terms``, the one correct loss.
+Every arm, the correct one included, trains in the same small loop below, so they differ in the
+one line the variant names; the correct arm's step is exactly ``loss_terms(model(x), x, beta)``.
+
+A variant is a ``forward`` (how z is sampled) and an ``objective`` (what is minimised). After
+training, every model is measured with the project's own, correct tools: ``train.evaluate``
+(Bernoulli recon and KL of q(z|x) as the head's output reads, i.e. as log σ²) and the latent
+statistics of ``metrics``. ``diagnose`` turns those numbers into a sentence and says whether the
+symptom the variant is known for is there.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from . import metrics
+from .config import ModelConfig, TrainConfig
+from .data import ImageDataset
+from .losses import loss_terms
+from .models import LatentModel, ModelOutput, build_model
+from .train import evaluate, make_optimizer
+
+Forward = Callable[[LatentModel, torch.Tensor, torch.Generator], ModelOutput]
+Objective = Callable[[ModelOutput, torch.Tensor, float], dict[str, torch.Tensor]]
+
+# Trains in seconds on the bundled digits and gives the correct VAE 2 active units (latent 2).
+LAB_MODEL = ModelConfig(kind="vae", latent_dim=2, hidden=(128, 64), input_shape=(1, 8, 8))
+LAB_TRAIN = TrainConfig(epochs=60, batch_size=64, lr=3e-3, beta=1.0, seed=0)
+
+
+# --- forwards: how z is drawn ---------------------------------------------------------------------
+
+def correct_forward(model: LatentModel, x: torch.Tensor, gen: torch.Generator) -> ModelOutput:
+    return model(x, generator=gen)  # z = mu + exp(0.5 * logvar) * eps, eps ~ N(0, I)
+
+
+def _decoded(model: LatentModel, z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> ModelOutput:
+    return ModelOutput(model.decode(z), z, mu, logvar)
+
+
+def sigma_squared_forward(model: LatentModel, x: torch.Tensor, gen: torch.Generator) -> ModelOutput:
+    mu, logvar = model.encode(x)
+    eps = torch.randn(mu.shape, generator=gen, dtype=mu.dtype)
+    return _decoded(model, mu + torch.exp(logvar) * eps, mu, logvar)  # sigma² * eps: the blog's formula
+
+
+def exp_logvar_sigma_forward(model: LatentModel, x: torch.Tensor, gen: torch.Generator) -> ModelOutput:
+    mu, s = model.encode(x)  # the head's output is called logvar but treated as log sigma
+    eps = torch.randn(mu.shape, generator=gen, dtype=mu.dtype)
+    # training is self-consistent (sigma = exp(s), KL written for that sigma: logvar = 2s), but
+    # everything reading the saved model takes s for log sigma²
+    return _decoded(model, mu + torch.exp(s) * eps, mu, 2 * s)
+
+
+def uniform_eps_forward(model: LatentModel, x: torch.Tensor, gen: torch.Generator) -> ModelOutput:
+    mu, logvar = model.encode(x)
+    eps = torch.rand(mu.shape, generator=gen, dtype=mu.dtype)  # rand_like, not randn_like: U(0, 1)
+    return _decoded(model, mu + torch.exp(0.5 * logvar) * eps, mu, logvar)
+
+
+# --- objectives: what is minimised ----------------------------------------------------------------
+
+def correct_objective(out: ModelOutput, x: torch.Tensor, beta: float) -> dict[str, torch.Tensor]:
+    return loss_terms(out, x, beta)
+
+
+def mean_pixels_objective(out: ModelOutput, x: torch.Tensor, beta: float) -> dict[str, torch.Tensor]:
+    terms = loss_terms(out, x, beta)
+    recon_mean = terms["recon"] / x[0].numel()  # averaged over pixels: the KL now weighs 64x more
+    return {**terms, "loss": recon_mean + beta * terms["kl"]}
+
+
+def kl_sign_objective(out: ModelOutput, x: torch.Tensor, beta: float) -> dict[str, torch.Tensor]:
+    terms = loss_terms(out, x, beta)
+    return {**terms, "loss": terms["recon"] - beta * terms["kl"]}  # + KL, written with the wrong sign
+
+
+def mse_objective(out: ModelOutput, x: torch.Tensor, beta: float) -> dict[str, torch.Tensor]:
+    terms = loss_terms(out, x, beta)
+    mse = F.mse_loss(torch.sigmoid(out.recon_logits), x)  # mean over pixels and batch, ~0.05 nats' worth
+    return {**terms, "loss": mse + beta * terms["kl"]}
+
+
+# --- the variants ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Variant:
+    key: str
+    title: str
+    code: str  # the line as it is written in the wrong code
+    why: str  # what it does to training
+    forward: Forward
+    objective: Objective
+
+
+VARIANTS: dict[str, Variant] = {v.key: v for v in (
+    Variant("correct", "Correct VAE", "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+            "Bernoulli log-likelihood summed over pixels, KL(q(z|x) ‖ N(0, I)) summed over latent "
+            "dims, both averaged over the batch (losses.loss_terms).", correct_forward, correct_objective),
+    Variant("sigma_squared", "z = mu + sigma² * eps (the blog post's formula)",
+            "z = mu + torch.exp(logvar) * torch.randn_like(mu)",
+            "The noise has std σ² while the KL term believes it is σ: for σ < 1 the decoder is trained "
+            "on narrower noise than q(z|x) claims, so sampling the way the model says is worse.",
+            sigma_squared_forward, correct_objective),
+    Variant("exp_logvar_sigma", "exp(logvar) used as sigma",
+            "std = torch.exp(logvar)  # and the KL written for that std",
+            "Training is consistent, but the head's output is log σ, not log σ²: every tool that reads "
+            "the saved model (KL, ellipses, IWAE) gets the posterior's width wrong.",
+            exp_logvar_sigma_forward, correct_objective),
+    Variant("mean_pixels", "pixels averaged instead of summed",
+            "recon = F.binary_cross_entropy_with_logits(logits, x)  # reduction='mean'",
+            "Averaging over 64 pixels divides the reconstruction by 64 while the KL stays summed: "
+            "the KL is over-weighted 64x (like β = 64), and the posterior collapses to the prior.",
+            correct_forward, mean_pixels_objective),
+    Variant("kl_sign", "KL sign flipped", "loss = recon - kl",
+            "Minimising −KL rewards posteriors far from the prior: the KL grows without bound and the "
+            "codes leave N(0, I).", correct_forward, kl_sign_objective),
+    Variant("uniform_eps", "eps with std ≠ 1 (torch.rand_like)",
+            "z = mu + std * torch.rand_like(std)  # U(0, 1): mean 0.5, std 0.29",
+            "The noise is off-centre and 3.5x narrower than N(0, 1): the decoder learns codes shifted "
+            "by +σ/2 with little spread, so sampling the way the model says is worse.",
+            uniform_eps_forward, correct_objective),
+    Variant("mse_mean", "MSE instead of BCE, at the wrong scale",
+            "recon = F.mse_loss(torch.sigmoid(logits), x)  # mean over pixels",
+            "A per-pixel mean squared error is ~1000x smaller than the summed Bernoulli −log p(x|z), "
+            "so the KL dominates and the posterior collapses to the prior.",
+            correct_forward, mse_objective),
+)}
+WRONG = [k for k in VARIANTS if k != "correct"]
+
+
+# --- training and measuring -----------------------------------------------------------------------
+
+@dataclass
+class LabRun:
+    variant: str
+    model: LatentModel
+    history: list[dict[str, Any]]
+    status: str  # "finished" or "diverged"
+    reason: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+@torch.no_grad()
+def as_trained(model: LatentModel, variant: Variant, x: torch.Tensor, seed: int = 0) -> dict[str, float]:
+    """Recon and KL on ``x`` through the variant's own forward (how training saw the model)."""
+    gen = torch.Generator().manual_seed(seed)
+    out = variant.forward(model, x, gen)
+    terms = loss_terms(out, x)
+    return {"recon": float(terms["recon"]), "kl": float(terms["kl"])}
+
+
+@torch.no_grad()
+def lab_numbers(model: LatentModel, variant: Variant, dataset: ImageDataset, seed: int = 0) -> dict[str, Any]:
+    """The measurements the diagnoses use, on the test split. ``recon``/``kl`` are the correct
+    reading (``train.evaluate``: z = mu + σ·eps, σ² = exp(head's logvar)); ``*_as_trained`` go
+    through the variant's own forward; the rest are ``metrics`` statistics of the codes."""
+    model.eval()
+    x = dataset.test_x
+    correct = evaluate(model, x, seed=seed)
+    trained = as_trained(model, variant, x, seed)
+    mu, logvar = model.encode_all(x)
+    return {"recon": correct["recon"], "kl": correct["kl"], "elbo": -(correct["recon"] + correct["kl"]),
+            "recon_as_trained": trained["recon"], "kl_as_trained": trained["kl"],
+            "recon_gap": correct["recon"] - trained["recon"],
+            "mean_sigma": float(torch.exp(0.5 * logvar).mean()),
+            "active_units": metrics.active_units(mu), "centring": metrics.centring(mu),
+            "scale_error": metrics.scale_error(mu), "prior_kl": metrics.prior_kl(mu)}
+
+
+def train_variant(variant: str, dataset: ImageDataset, model_cfg: ModelConfig = LAB_MODEL,
+                  train_cfg: TrainConfig = LAB_TRAIN) -> LabRun:
+    """Train one arm of the lab on ``dataset`` (CPU) and measure it. Per-epoch records have the
+    ``train.train`` fields (``recon``/``kl`` as the variant's forward sees them, ``loss`` its own
+    objective; ``test_*`` from ``train.evaluate``), so ``figures.loss_curves`` draws them."""
+    v = VARIANTS[variant]
+    if tuple(model_cfg.input_shape) != tuple(dataset.image_shape):
+        raise ValueError(f"model input_shape {model_cfg.input_shape} does not fit {dataset.image_shape}")
+    model = build_model(model_cfg, seed=train_cfg.seed)
+    model.train()
+    optimizer = make_optimizer(model, train_cfg.lr, torch.device("cpu"))
+    shuffle_gen = torch.Generator().manual_seed(train_cfg.seed)
+    noise_gen = torch.Generator().manual_seed(train_cfg.seed + 1)
+    x_train, n, bs = dataset.train_x, len(dataset.train_x), train_cfg.batch_size
+    history: list[dict[str, Any]] = []
+    status, reason, step, t0 = "finished", f"trained {train_cfg.epochs} epochs", 0, time.perf_counter()
+    for epoch in range(1, train_cfg.epochs + 1):
+        sums = torch.zeros(3, dtype=torch.float64)
+        seen = 0
+        perm = torch.randperm(n, generator=shuffle_gen)
+        for start in range(0, n, bs):
+            xb = x_train.index_select(0, perm[start:start + bs])
+            terms = v.objective(v.forward(model, xb, noise_gen), xb, train_cfg.beta)
+            values = torch.stack([terms["loss"], terms["recon"], terms["kl"]]).detach()
+            if not bool(torch.isfinite(values).all()):
+                status, reason = "diverged", f"the objective became non-finite at step {step + 1} (epoch {epoch})"
+                break
+            optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            optimizer.step()
+            if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+                status, reason = "diverged", f"the weights became non-finite at step {step + 1} (epoch {epoch})"
+                break
+            step += 1
+            seen += len(xb)
+            sums += values.double() * len(xb)
+        if status != "finished" and seen == 0:
+            break
+        loss, recon, kl = (sums / max(1, seen)).tolist()
+        test = evaluate(model, dataset.test_x, train_cfg.beta, seed=train_cfg.seed + 2)
+        history.append({"type": "epoch", "step": step, "epoch": epoch, "samples_seen": step * bs,
+                        "progress": epoch / train_cfg.epochs, "seconds": time.perf_counter() - t0,
+                        "loss": loss, "recon": recon, "kl": kl, "beta": train_cfg.beta,
+                        **{f"test_{k}": val for k, val in test.items()}})
+        if status != "finished" or not all(math.isfinite(val) for val in test.values()):
+            status = "diverged"
+            reason = reason if reason.startswith("the") else f"the test loss became non-finite after epoch {epoch}"
+            break
+    model.eval()
+    finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    run = LabRun(variant, model, history, status, reason)
+    if finite:
+        run.numbers = lab_numbers(model, v, dataset, seed=train_cfg.seed + 2)
+    run.numbers.update({"status": status, "seconds": time.perf_counter() - t0})
+    return run
+
+
+# --- diagnoses ------------------------------------------------------------------------------------
+
+COLLAPSE_KL = 0.05  # nats per image: below this q(z|x) is the prior for every x
+GAP_NATS = 1.0  # recon lost by sampling the way the model claims, beyond which sampling is broken
+KL_BLOWUP = 10.0  # times the correct VAE's KL
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    symptom: str  # what the variant is known to do
+    holds: bool  # whether this run's numbers show it
+    text: str  # the numbers that show it (or do not)
+
+
+def _f(x: float) -> str:
+    return f"{x:.3g}" if abs(x) >= 1e4 else f"{x:.2f}"
+
+
+def diagnose(wrong: LabRun, correct: LabRun) -> Diagnosis:
+    """The symptom ``wrong.variant`` is known for, checked against ``correct``'s numbers."""
+    w, c = wrong.numbers, correct.numbers
+    key = wrong.variant
+    if key == "correct":
+        return Diagnosis("none: this is the reference", True, "Same code as the dashboard's VAE.")
+    if "recon" not in w:  # the weights are not finite: nothing can be measured
+        holds = key == "kl_sign"
+        return Diagnosis("the KL grows without bound", holds,
+                         f"Training diverged ({wrong.reason}); the weights are no longer finite.")
+    d = wrong.model.latent_dim
+    if key in ("mean_pixels", "mse_mean"):
+        holds = w["kl"] < COLLAPSE_KL and w["active_units"] == 0
+        return Diagnosis("posterior collapse: KL ≈ 0, no active latent units", holds,
+                         f"KL {_f(w['kl'])} nats per image (correct VAE {_f(c['kl'])}), "
+                         f"{w['active_units']} of {d} latent units active (correct {c['active_units']}): "
+                         + ("every image gets the prior as its posterior, so the decoder draws one "
+                            "average image" if holds else "the posterior did not collapse in this run")
+                         + f"; recon {_f(w['recon'])} vs {_f(c['recon'])} nats.")
+    if key == "kl_sign":
+        holds = wrong.status == "diverged" or w["kl"] > KL_BLOWUP * max(c["kl"], 1.0)
+        return Diagnosis("the KL grows without bound and the codes leave the prior", holds,
+                         f"KL {_f(w['kl'])} nats per image vs {_f(c['kl'])} for the correct VAE; the "
+                         f"codes' mean lies {_f(w['centring'])} from 0 (correct {_f(c['centring'])}) "
+                         f"and their std is off by {_f(w['scale_error'])} (correct {_f(c['scale_error'])})"
+                         + ("." if holds else ": the KL did not blow up in this run."))
+    if key == "exp_logvar_sigma":
+        gap = abs(w["kl"] - w["kl_as_trained"])
+        holds = gap > 0.3 and w["recon_gap"] > GAP_NATS
+        return Diagnosis("tools reading the head as log σ² get the posterior wrong", holds,
+                         f"Training's KL was {_f(w['kl_as_trained'])} nats, but read as log σ² the same "
+                         f"head gives {_f(w['kl'])}; sampling with σ = exp(logvar / 2) makes recon "
+                         f"{_f(w['recon_gap'])} nats worse than in training (correct VAE: "
+                         f"{_f(c['recon_gap'])})" + ("." if holds else ": smaller than expected."))
+    # sigma_squared, uniform_eps: the decoder was trained on other noise than q(z|x) describes
+    holds = w["recon_gap"] > GAP_NATS + max(0.0, c["recon_gap"])
+    return Diagnosis("the decoder was trained on other noise than q(z|x) describes", holds,
+                     f"Through its own sampling the recon is {_f(w['recon_as_trained'])} nats, but "
+                     f"drawing z ~ q(z|x) properly gives {_f(w['recon'])}: {_f(w['recon_gap'])} nats "
+                     f"worse (correct VAE: {_f(c['recon_gap'])}); its ELBO is {_f(w['elbo'])} vs "
+                     f"{_f(c['elbo'])}" + ("." if holds else ": the gap is smaller than expected."))

@@ -1,0 +1,206 @@
+"""Training replay: copies of the weights taken during training, saved with the run.
+
+``train`` keeps about ``DEFAULT_SNAPSHOTS`` snapshots, spaced geometrically in steps (the codes
+move most in the first few hundred steps, so early epochs get most of them), always including
+the initial weights (step 0) and the final ones. A snapshot is a full ``state_dict``: that is all
+it takes to redraw the latent maps, the decoder grid and prior samples at that moment. The
+models are small (the digits MLP is ~33k parameters, ~130 KB), but a 784-400-20 MNIST MLP is
+~2.6 MB, so the total is capped at ``MAX_SNAPSHOT_BYTES``: a big model keeps fewer snapshots
+(still the first and the last), and one too big for two keeps none.
+
+On disk they are one ``snapshots.safetensors`` beside ``model.safetensors``: tensors named
+``s{index:03d}/{parameter}``, metadata ``format_version``, ``steps`` and ``epochs`` (JSON lists).
+``load_snapshots`` validates everything against the run's ``ModelConfig`` and raises
+``ReplayUnavailable`` with a message; the run itself loads whether or not its snapshots do (old
+runs have none).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import ModelConfig
+from .models import LatentModel, build_model
+
+SNAPSHOTS_FILE = "snapshots.safetensors"
+SNAPSHOT_FORMAT_VERSION = 1
+DEFAULT_SNAPSHOTS = 20
+MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024  # all snapshots of one run together
+MAX_SNAPSHOTS = 200  # a file claiming more is not ours
+
+
+class ReplayUnavailable(Exception):
+    """A run's snapshots are missing or unusable; the message says why (the run still loads)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The weights after ``step`` optimizer steps (``epoch`` = steps / steps per epoch)."""
+
+    step: int
+    epoch: float
+    state: dict[str, torch.Tensor]
+
+
+def model_bytes(model: LatentModel) -> int:
+    return sum(t.numel() * t.element_size() for t in model.state_dict().values())
+
+
+def snapshot_budget(model: LatentModel, wanted: int = DEFAULT_SNAPSHOTS,
+                    max_bytes: int = MAX_SNAPSHOT_BYTES) -> int:
+    """How many snapshots of ``model`` fit the size cap: ``wanted`` or fewer, 0 if not even the
+    first and the last fit."""
+    fit = max_bytes // max(1, model_bytes(model))
+    count = min(int(wanted), int(fit))
+    return count if count >= 2 else 0
+
+
+def snapshot_schedule(total_steps: int, count: int) -> list[int]:
+    """About ``count`` distinct steps in 0..total_steps: 0, then geometrically spaced up to the last
+    step (``geomspace(1, total_steps)``), so early training, where codes move most, is dense."""
+    if count <= 0:
+        return []
+    if count == 1 or total_steps <= 0:
+        return [max(0, total_steps)]
+    if count == 2:
+        return [0, total_steps]
+    # geomspace ends at total_steps; rounding merges some early steps, so "about" count
+    return sorted({0} | {int(round(s)) for s in np.geomspace(1, total_steps, count - 1)})
+
+
+def take_snapshot(model: LatentModel, step: int, steps_per_epoch: int) -> Snapshot:
+    state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+    return Snapshot(step=int(step), epoch=step / max(1, steps_per_epoch), state=state)
+
+
+def _snapshot_tensors(snapshots: list[Snapshot]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    tensors = {f"s{i:03d}/{name}": t.contiguous() for i, snap in enumerate(snapshots)
+               for name, t in snap.state.items()}
+    meta = {"format_version": str(SNAPSHOT_FORMAT_VERSION),
+            "steps": json.dumps([s.step for s in snapshots]),
+            "epochs": json.dumps([round(s.epoch, 6) for s in snapshots])}
+    return tensors, meta
+
+
+def write_snapshots(path: str | os.PathLike[str], snapshots: list[Snapshot]) -> None:
+    """Write snapshots as one safetensors file (the caller makes the write atomic)."""
+    from safetensors.torch import save_file
+
+    tensors, meta = _snapshot_tensors(snapshots)
+    save_file(tensors, str(path), metadata=meta)
+
+
+def pack_snapshots(snapshots: list[Snapshot]) -> dict[str, object]:
+    """Snapshots as plain bytes and lists, for a training worker to send back (no pickled
+    tensors): ``unpack_snapshots`` is the inverse."""
+    from safetensors.torch import save
+
+    tensors, _ = _snapshot_tensors(snapshots)
+    return {"tensors": save(tensors), "steps": [s.step for s in snapshots],
+            "epochs": [s.epoch for s in snapshots]}
+
+
+def unpack_snapshots(packed: dict[str, object] | None) -> list[Snapshot]:
+    if not packed:
+        return []
+    from safetensors.torch import load
+
+    tensors = load(packed["tensors"])
+    return [Snapshot(step=int(step), epoch=float(epoch),
+                     state={k.split("/", 1)[1]: t for k, t in tensors.items()
+                            if k.startswith(f"s{i:03d}/")})
+            for i, (step, epoch) in enumerate(zip(packed["steps"], packed["epochs"]))]
+
+
+def _number_list(meta: dict[str, str], key: str, count: int | None = None) -> list[float]:
+    try:
+        values = json.loads(meta[key])
+    except (KeyError, TypeError, json.JSONDecodeError) as e:
+        raise ReplayUnavailable(f"{SNAPSHOTS_FILE}: metadata '{key}' is missing or not JSON") from e
+    if (not isinstance(values, list) or not values or len(values) > MAX_SNAPSHOTS
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                       for v in values)):
+        raise ReplayUnavailable(f"{SNAPSHOTS_FILE}: metadata '{key}' is not a list of numbers")
+    if count is not None and len(values) != count:
+        raise ReplayUnavailable(f"{SNAPSHOTS_FILE}: {len(values)} '{key}' for {count} snapshots")
+    return values
+
+
+def load_snapshots(run_path: str | os.PathLike[str], model_cfg: ModelConfig) -> list[Snapshot]:
+    """The run's snapshots in step order, checked against ``model_cfg``; raises
+    ``ReplayUnavailable`` if there are none or the file is malformed in any way."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(run_path) / SNAPSHOTS_FILE
+    if not path.is_file():
+        raise ReplayUnavailable("This run has no training snapshots (it was saved before replay "
+                                "existed, or its model was too large to keep any). Train it again "
+                                "to replay it.")
+    if path.stat().st_size > MAX_SNAPSHOT_BYTES + 1024 * 1024:
+        raise ReplayUnavailable(f"{SNAPSHOTS_FILE} is larger than any run writes")
+    expected = {k: (tuple(v.shape), v.dtype) for k, v in build_model(model_cfg).state_dict().items()}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            if meta.get("format_version") != str(SNAPSHOT_FORMAT_VERSION):
+                raise ReplayUnavailable(f"{SNAPSHOTS_FILE}: unknown format version "
+                                        f"{meta.get('format_version')!r} (this VAE Lab reads "
+                                        f"{SNAPSHOT_FORMAT_VERSION})")
+            steps = _number_list(meta, "steps")
+            epochs = _number_list(meta, "epochs", len(steps))
+            if any(int(s) != s or s < 0 for s in steps) or steps != sorted(steps):
+                raise ReplayUnavailable(f"{SNAPSHOTS_FILE}: steps must be increasing whole numbers")
+            wanted = {f"s{i:03d}/{name}" for i in range(len(steps)) for name in expected}
+            if set(f.keys()) != wanted:
+                raise ReplayUnavailable(f"{SNAPSHOTS_FILE}: its tensors do not fit this run's model "
+                                        f"config ({len(steps)} snapshots expected)")
+            snapshots = []
+            for i, (step, epoch) in enumerate(zip(steps, epochs)):
+                state = {}
+                for name, (shape, dtype) in expected.items():
+                    t = f.get_tensor(f"s{i:03d}/{name}")
+                    if tuple(t.shape) != shape or t.dtype != dtype:
+                        raise ReplayUnavailable(f"{SNAPSHOTS_FILE}: snapshot {i} tensor {name} has "
+                                                f"shape {tuple(t.shape)}, expected {shape}")
+                    if not bool(torch.isfinite(t).all()):
+                        raise ReplayUnavailable(f"{SNAPSHOTS_FILE}: snapshot {i} holds NaN or inf")
+                    state[name] = t
+                snapshots.append(Snapshot(int(step), float(epoch), state))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise ReplayUnavailable(f"{SNAPSHOTS_FILE} is not a valid safetensors file ({e})") from e
+    return snapshots
+
+
+def snapshot_model(snapshot: Snapshot, model_cfg: ModelConfig) -> LatentModel:
+    """A model (CPU, eval mode) holding the snapshot's weights."""
+    model = build_model(model_cfg)
+    model.load_state_dict(snapshot.state, strict=True)
+    return model.eval()
+
+
+@dataclass(frozen=True)
+class ReplayCodes:
+    """The codes of the same images at every snapshot: ``mu[k]`` is (N, D) after ``steps[k]``."""
+
+    steps: list[int]
+    epochs: list[float]
+    mu: np.ndarray  # (K, N, D)
+    logvar: np.ndarray | None  # (K, N, D) for the VAE
+
+
+def replay_codes(snapshots: list[Snapshot], model_cfg: ModelConfig, x: torch.Tensor) -> ReplayCodes:
+    """Encode ``x`` (N, C, H, W) with every snapshot's encoder."""
+    mus, logvars = [], []
+    for snap in snapshots:
+        mu, logvar = snapshot_model(snap, model_cfg).encode_all(x)
+        mus.append(mu.numpy())
+        logvars.append(None if logvar is None else logvar.numpy())
+    return ReplayCodes(steps=[s.step for s in snapshots], epochs=[s.epoch for s in snapshots],
+                       mu=np.stack(mus).astype(np.float32),
+                       logvar=None if logvars[0] is None else np.stack(logvars).astype(np.float32))
