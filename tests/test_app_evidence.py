@@ -65,7 +65,7 @@ def test_sweep_point_opens_latent_page(checkpoints, digits, fresh_streamlit_cach
     at.button(key="evidence_open_latent").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Latent space"
-    assert at.selectbox(key=run_choice_key(LATENT, "vae")).value.name == "sw-b2"
+    assert at.selectbox(key=run_choice_key(LATENT, "vae")).value == "sw-b2"  # the run name
 
 
 def test_no_runs(empty_checkpoints, fresh_streamlit_cache):

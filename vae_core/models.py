@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .config import ModelConfig
+from .config import ModelConfig, conv_sizes
 
 
 @dataclass
@@ -24,15 +24,6 @@ class ModelOutput:
     z: torch.Tensor  # (B, latent_dim), the code fed to the decoder
     mu: torch.Tensor  # (B, latent_dim); equals z for the AE
     logvar: torch.Tensor | None  # (B, latent_dim) for the VAE
-
-
-def _conv_sizes(h: int, w: int, n_layers: int) -> list[tuple[int, int]]:
-    """Spatial sizes after each stride-2 conv (kernel 3, padding 1): ceil halving."""
-    sizes = [(h, w)]
-    for _ in range(n_layers):
-        h, w = (h + 1) // 2, (w + 1) // 2
-        sizes.append((h, w))
-    return sizes
 
 
 class Encoder(nn.Module):
@@ -54,7 +45,7 @@ class Encoder(nn.Module):
             for out_channels in cfg.hidden:
                 layers += [nn.Conv2d(channels, out_channels, 3, stride=2, padding=1), nn.ReLU()]
                 channels = out_channels
-            fh, fw = _conv_sizes(h, w, len(cfg.hidden))[-1]
+            fh, fw = conv_sizes(h, w, len(cfg.hidden))[-1]
             layers.append(nn.Flatten())
             self.feature_dim = channels * fh * fw
         self.net = nn.Sequential(*layers)
@@ -77,7 +68,7 @@ class Decoder(nn.Module):
                 width = hidden
             layers += [nn.Linear(width, c * h * w), nn.Unflatten(1, (c, h, w))]
         else:
-            sizes = _conv_sizes(h, w, len(cfg.hidden))
+            sizes = conv_sizes(h, w, len(cfg.hidden))
             channels = list(reversed(cfg.hidden))
             fh, fw = sizes[-1]
             layers = [nn.Linear(cfg.latent_dim, channels[0] * fh * fw), nn.ReLU(),

@@ -201,19 +201,13 @@ def _short(value: Any) -> str:
 
 # --- model size from a config, by arithmetic --------------------------------------------------
 
-def _conv_sizes(h: int, w: int, n_layers: int) -> list[tuple[int, int]]:
-    sizes = [(h, w)]
-    for _ in range(n_layers):
-        h, w = (h + 1) // 2, (w + 1) // 2
-        sizes.append((h, w))
-    return sizes
-
-
 def state_shapes(cfg: "ModelConfig") -> dict[str, tuple[int, ...]]:
     """Names and shapes of ``build_model(cfg).state_dict()``, computed without building it.
 
     Mirrors ``models.Encoder``/``Decoder``/``LatentModel`` (a test checks them against real
     models), so a file's header can be checked and a config bounded with no allocation."""
+    from .config import conv_sizes  # config imports this module
+
     c, h, w = cfg.input_shape
     shapes: dict[str, tuple[int, ...]] = {}
     hidden = list(cfg.hidden)
@@ -230,7 +224,7 @@ def state_shapes(cfg: "ModelConfig") -> dict[str, tuple[int, ...]]:
             shapes[f"encoder.net.{2 * i}.weight"] = (out, channels, 3, 3)
             shapes[f"encoder.net.{2 * i}.bias"] = (out,)
             channels = out
-        fh, fw = _conv_sizes(h, w, len(hidden))[-1]
+        fh, fw = conv_sizes(h, w, len(hidden))[-1]
         feature_dim = channels * fh * fw
     head_out = cfg.latent_dim * (2 if cfg.kind == "vae" else 1)
     shapes["head.weight"] = (head_out, feature_dim)
@@ -245,7 +239,7 @@ def state_shapes(cfg: "ModelConfig") -> dict[str, tuple[int, ...]]:
         shapes[f"decoder.net.{2 * i}.weight"] = (c * h * w, width)
         shapes[f"decoder.net.{2 * i}.bias"] = (c * h * w,)
     else:
-        sizes = _conv_sizes(h, w, len(hidden))
+        sizes = conv_sizes(h, w, len(hidden))
         chans = list(reversed(hidden))
         fh, fw = sizes[-1]
         shapes["decoder.net.0.weight"] = (chans[0] * fh * fw, cfg.latent_dim)
