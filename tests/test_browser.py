@@ -75,7 +75,7 @@ def open_page(page, label: str, timeout: float = 60_000) -> None:
     """Follow a sidebar link, which (unlike page.goto) keeps the session; the sidebar holds one
     navigation menu (the st.navigation of streamlit_app.py, no legacy pages/ menu beside it)."""
     nav = page.locator("[data-testid=stSidebarNav]")
-    nav.get_by_role("link", name=label).click()
+    nav.get_by_role("link", name=label, exact=True).click()
     settle(page, timeout)
     assert nav.count() == 1 and page.locator("[data-testid=stSidebarNavLink]").count() == len(PAGES)
 
