@@ -93,8 +93,8 @@ def replay_animation(panels: Sequence[ReplayPanel], labels: np.ndarray, class_na
 
     for i, p in enumerate(panels):
         axis = "" if i == 0 else str(i + 1)
-        fig.update_xaxes(range=list(p.axis_range), row=1, col=i + 1, zeroline=False, title_text="z[0]")
-        fig.update_yaxes(range=list(p.axis_range), row=1, col=i + 1, zeroline=False, title_text="z[1]",
+        fig.update_xaxes(range=list(p.axis_range), row=1, col=i + 1, zeroline=False, title_text="z1")
+        fig.update_yaxes(range=list(p.axis_range), row=1, col=i + 1, zeroline=False, title_text="z2",
                          scaleanchor=f"x{axis}", scaleratio=1)
     fig.update_xaxes(type="log", title_text="step (log scale)", row=1, col=n_maps + 1)
     fig.update_yaxes(range=[0, top * 1.05], row=1, col=n_maps + 1)
