@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui import navigation
+from ui.captions import span_text
 from ui.panels import encoded_models, latent_panels
 from ui.pickers import default_pair
 from ui.resources import checkpoints_root, get_dataset, get_pool, get_run, usable_runs
@@ -33,10 +34,10 @@ def newest_pair_figures() -> dict[str, go.Figure]:
     models = encoded_models(*loaded)
     if not models:
         return {}
-    panels, axis_range = latent_panels(models, (0, 1))
-    return {p.codes.label: p.scatter(axis_range, title=f"{p.codes.label}: {p.codes.run.name}",
+    return {p.codes.label: p.scatter(title=f"{p.codes.label}: {p.codes.run.name} "
+                                           f"(codes span {span_text(p.codes.stats['code_span'])})",
                                      height=MINI_HEIGHT, marker_size=3, show_legend=False)
-            for p in panels}
+            for p in latent_panels(models, (0, 1))}
 
 
 st.title("VAE Lab: why a VAE is more than an AutoEncoder")

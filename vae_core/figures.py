@@ -328,6 +328,56 @@ def decoded_grid(images: np.ndarray, ncols: int, title: str, axis_values: np.nda
     return fig
 
 
+def judged_tiles(images: np.ndarray, ncols: int, title: str, labels: np.ndarray,
+                 confidence: np.ndarray, class_names: tuple[str, ...] | list[str],
+                 threshold: float) -> go.Figure:
+    """Decoded draws (N, H, W) tiled ``ncols`` wide, each captioned under it with the judge's
+    class and confidence: black when confident (>= ``threshold``), red when not."""
+    images = np.asarray(images, np.float32)
+    n, h, w = images.shape[:3]
+    band = max(4, h // 2)  # a white strip under each tile holds its caption
+    banded = np.concatenate([images, np.ones((n, band, *images.shape[2:]), np.float32)], axis=1)
+    fig = decoded_grid(banded, ncols, title)
+    for k in range(n):
+        r, c = divmod(k, ncols)
+        ok = confidence[k] >= threshold
+        name = class_names[int(labels[k])] if 0 <= int(labels[k]) < len(class_names) else str(labels[k])
+        fig.add_annotation(x=c * (w + 1) + (w - 1) / 2, y=r * (h + band + 1) + h + (band - 1) / 2,
+                           text=f"{name} {confidence[k]:.2f}", showarrow=False,
+                           font=dict(size=9, color="black" if ok else "#c92a2a"))
+    return fig
+
+
+def class_histogram(counts: dict[str, np.ndarray], unsure: dict[str, int],
+                    class_names: tuple[str, ...] | list[str], title: str = "") -> go.Figure:
+    """Grouped bars: per series (e.g. "AE, N(0, I)"), the draws the judge confidently gave each
+    class, plus one bar of the draws it was not confident about."""
+    x = [str(c) for c in class_names] + ["not confident"]
+    colors = (AE_COLOR, VAE_COLOR, "#2f9e44", "#ae3ec9")
+    fig = go.Figure([go.Bar(x=x, y=list(np.asarray(v).tolist()) + [unsure[name]], name=name,
+                            marker_color=colors[i % len(colors)],
+                            hovertemplate=f"{name}<br>%{{x}}: %{{y}} draws<extra></extra>")
+                     for i, (name, v) in enumerate(counts.items())])
+    fig.update_layout(title=title, barmode="group", margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis_title="class the judge gives the decoded draw", yaxis_title="draws",
+                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"))
+    return fig
+
+
+def add_draws(fig: go.Figure, xy: np.ndarray, in_gap: np.ndarray, max_points: int = 1000) -> go.Figure:
+    """Generated codes (n, 2) on a latent scatter: near a code as black open circles, in a gap
+    (farther from every code than most codes are from their neighbour) as red crosses."""
+    xy = np.asarray(xy, np.float32)[:max_points]
+    in_gap = np.asarray(in_gap, bool)[:max_points]
+    for mask, name, symbol, color in ((~in_gap, "draw near codes", "circle-open", "black"),
+                                      (in_gap, "draw in a gap", "x-thin-open", "#c92a2a")):
+        fig.add_trace(go.Scatter(x=xy[mask, 0], y=xy[mask, 1], mode="markers",
+                                 name=f"{name} ({int(mask.sum())})", hoverinfo="skip",
+                                 marker=dict(size=6, color=color, symbol=symbol,
+                                             line=dict(width=1.2, color=color))))
+    return fig
+
+
 def reparam_histogram(z: np.ndarray, mu: float, sigma: float, bins: int = 50) -> go.Figure:
     """Histogram (density) of z = mu + sigma * eps against the N(mu, sigma^2) density."""
     z = np.asarray(z, np.float64)
