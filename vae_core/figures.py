@@ -45,7 +45,7 @@ def _run_color(name: str, kind: str | None, i: int) -> str:
 
 def loss_curves(records_by_name: dict[str, list[dict]], kinds: dict[str, str] | None = None,
                 max_points: int = 250) -> go.Figure:
-    """Reconstruction and KL (nats per image) side by side, one colour per run.
+    """Reconstruction and KL (nats per image, KL on a log axis) side by side, one colour per run.
 
     Lines are the training averages between records ("step" and "epoch" records); markers are
     the held-out test values after each epoch. x is images seen, so the two members of a pair
@@ -68,7 +68,7 @@ def loss_curves(records_by_name: dict[str, list[dict]], kinds: dict[str, str] | 
         test = [r for r in every if r.get("type") == "epoch"]
         stride = -(-len(every) // max_points)
         train = every[::-1][::stride][::-1] if every else []  # thin out, keeping the newest
-        for col, term in ((1, "recon"), (2, "kl")):
+        for col, term in ((1, "recon"), (2, "kl")) if kind != "ae" else ((1, "recon"),):
             fig.add_trace(go.Scatter(
                 x=[r["samples_seen"] for r in train], y=[r[term] for r in train], mode="lines",
                 name=f"{name} train", legendgroup=name, showlegend=col == 1,
@@ -83,6 +83,9 @@ def loss_curves(records_by_name: dict[str, list[dict]], kinds: dict[str, str] | 
                                "<extra></extra>"),
                 customdata=[r["epoch"] for r in test]), row=1, col=col)
     fig.update_xaxes(title_text="images seen")
+    # Log KL: a beta = 0 run's KL of ~36 would flatten every other run's 1-5 nats on a linear
+    # axis. The AE has no KL term, so it has no KL curve.
+    fig.update_yaxes(type="log", title_text="log scale", row=1, col=2)
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.25), uirevision="loss_curves")
     return fig
@@ -441,6 +444,9 @@ def sweep_figure(points: list) -> go.Figure:
         fig.add_trace(go.Scatter(x=r, y=c - r, mode="lines", line=dict(color="#adb5bd", dash="dot", width=1),
                                  name="recon + KL = const", legendgroup="iso", showlegend=i == 0,
                                  hovertemplate=f"recon + KL = {c:.1f}<extra></extra>"), row=1, col=1)
+    # Neighbours in rate alternate their label above/below (collapsed runs share rate ~0).
+    label_side = {p.name: ("top right", "bottom right", "middle right")[i % 3]
+                  for i, p in enumerate(sorted(points, key=lambda p: (p.rate, p.distortion)))}
     groups = {}
     for p in points:
         groups.setdefault((p.kl_warmup_epochs > 0, p.collapsed), []).append(p)
@@ -450,7 +456,8 @@ def sweep_figure(points: list) -> go.Figure:
         color = "#e03131" if collapsed else VAE_COLOR if not warm else "#2f9e44"
         fig.add_trace(go.Scatter(
             x=[p.rate for p in ps], y=[p.distortion for p in ps], mode="markers+text",
-            text=[f"β={p.beta:g}" for p in ps], textposition="top right",
+            text=[f"β={p.beta:g}" for p in ps], textposition=[label_side[p.name] for p in ps],
+            cliponaxis=False,  # a collapsed run sits at rate 0, on the axis: draw it whole
             marker=dict(symbol=symbol, size=11, color=color), name=label,
             customdata=[p.name for p in ps],
             hovertemplate="%{customdata}<br>KL %{x:.2f}, recon %{y:.2f}<extra></extra>"), row=1, col=1)
@@ -466,7 +473,7 @@ def sweep_figure(points: list) -> go.Figure:
                      range=[0, max(p.latent_dim for p in points) + 0.5], row=1, col=2)
     pad = 0.1 * max(1.0, float(dists.max() - dists.min()))
     fig.update_yaxes(range=[float(dists.min()) - pad, float(dists.max()) + 2 * pad], row=1, col=1)
-    fig.update_xaxes(range=[0, r_hi], row=1, col=1)
+    fig.update_xaxes(range=[-0.04 * r_hi, r_hi], row=1, col=1)
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.2))
     return fig
