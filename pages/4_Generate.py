@@ -12,6 +12,7 @@ from vae_core.generation import CONFIDENT, SOURCES, generation_scores
 from vae_core.latent_tools import decode_images, interpolate
 
 N_TILES = 64
+MAP_DRAWS = 250
 SOURCE_NAMES = {"prior": "N(0, I)", "fitted": "a Gaussian fitted to its codes",
                 "box": "uniform over its codes' bounding box"}
 
@@ -50,10 +51,12 @@ for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
             f"{m.label}: {N_TILES} of {test.n} draws from {SOURCE_NAMES[source]}",
             test.label, test.confidence, names, CONFIDENT).update_layout(height=520),
             key=f"generate_tiles_{m.label.lower()}", config={"displayModeBar": False})
-        draws_xy = panel.to_plane(test.z)
-        fig = panel.scatter(panel.own_range(draws_xy), title=f"{m.label}: where the {test.n} draws land",
-                            height=420, marker_size=3, opacity=0.35)
-        st.plotly_chart(figures.add_draws(fig, draws_xy, test.in_gap),
+        shown = slice(0, MAP_DRAWS)  # all 1,000 would hide the codes under them
+        draws_xy = panel.to_plane(test.z[shown])
+        fig = panel.scatter(panel.own_range(draws_xy),
+                            title=f"{m.label}: where {MAP_DRAWS} of the {test.n} draws land",
+                            height=460, marker_size=4, opacity=0.6)
+        st.plotly_chart(figures.add_draws(fig, draws_xy, test.in_gap[shown]),
                         key=f"generate_map_{m.label.lower()}")
         st.caption(f"{test.in_gap.sum()} of {test.n} draws ({test.gap_share:.0%}) are in a gap: "
                    f"farther from every test code than 95% of the codes are from their nearest "

@@ -363,22 +363,25 @@ def class_histogram(counts: dict[str, np.ndarray], unsure: dict[str, int],
                      for i, (name, v) in enumerate(counts.items())])
     fig.update_layout(title=title, barmode="group", margin=dict(l=10, r=10, t=40, b=10),
                       xaxis_title="class the judge gives the decoded draw", yaxis_title="draws",
-                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"))
+                      legend=dict(orientation="h", y=-0.3))
+    fig.update_xaxes(type="category")  # class names "0".."9" are labels, not numbers
     return fig
 
 
-def add_draws(fig: go.Figure, xy: np.ndarray, in_gap: np.ndarray, max_points: int = 1000) -> go.Figure:
-    """Generated codes (n, 2) on a latent scatter: near a code as black open circles, in a gap
-    (farther from every code than most codes are from their neighbour) as red crosses."""
-    xy = np.asarray(xy, np.float32)[:max_points]
-    in_gap = np.asarray(in_gap, bool)[:max_points]
-    for mask, name, symbol, color in ((~in_gap, "draw near codes", "circle-open", "black"),
-                                      (in_gap, "draw in a gap", "x-thin-open", "#c92a2a")):
+def add_draws(fig: go.Figure, xy: np.ndarray, in_gap: np.ndarray) -> go.Figure:
+    """Generated codes (n, 2) on a latent scatter: near a code as small black open circles, in a
+    gap (farther from every code than most codes are from their neighbour) as red crosses. Only
+    the draws have legend entries (the classes are the scatter's colours)."""
+    xy = np.asarray(xy, np.float32)
+    in_gap = np.asarray(in_gap, bool)
+    fig.update_traces(showlegend=False)
+    for mask, name, symbol, color, size in ((~in_gap, "draw near codes", "circle-open", "black", 5),
+                                            (in_gap, "draw in a gap", "x-thin-open", "#c92a2a", 7)):
         fig.add_trace(go.Scatter(x=xy[mask, 0], y=xy[mask, 1], mode="markers",
                                  name=f"{name} ({int(mask.sum())})", hoverinfo="skip",
-                                 marker=dict(size=6, color=color, symbol=symbol,
-                                             line=dict(width=1.2, color=color))))
-    return fig
+                                 marker=dict(size=size, color=color, symbol=symbol, opacity=0.6,
+                                             line=dict(width=1, color=color))))
+    return fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.18))
 
 
 def reparam_histogram(z: np.ndarray, mu: float, sigma: float, bins: int = 50) -> go.Figure:
