@@ -1,7 +1,7 @@
 """Latent space: where the AE and the VAE put the test images, drawn over the prior N(0, I)."""
 import streamlit as st
 
-from ui.captions import latent_space_caption
+from ui.captions import latent_space_caption, marginals_caption
 from ui.panels import encoded_models, latent_panels, pair_notes, scale_choice, show_images
 from ui.pickers import pick_pair, plane_picker, selected_indices
 from ui.state import LATENT
@@ -51,8 +51,7 @@ for col, panel in zip(st.columns(len(panels)), panels):
 if show_ellipses:
     st.caption("Each ellipse is one test image's q(z|x) at 2σ: the VAE encodes an image as a cloud, "
                "not a point. Where clouds overlap, the decoder was trained to draw similar images.")
-st.caption("If the codes followed the prior, each histogram would follow the black N(0, 1) curve. "
-           "The VAE's come close because its loss asks for it; the AE's need not.")
+st.caption(marginals_caption(by_label["VAE"].stats if "VAE" in by_label else None))
 
 st.subheader("Selected images and their reconstructions")
 # Indices are positions in a test set; panels of runs on different data sets are kept apart.

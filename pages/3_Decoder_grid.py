@@ -3,7 +3,7 @@ import math
 
 import streamlit as st
 
-from ui.captions import decoder_grid_caption
+from ui.captions import PRIOR_BOX, decoder_grid_caption
 from ui.panels import encoded_models, latent_panels, pair_notes, scale_choice
 from ui.pickers import pick_pair, pick_test_image, plane_picker
 from vae_core import figures
@@ -27,8 +27,8 @@ r_max = float(max(8, math.ceil(max(m.stats["code_span"] for m in models))))
 c1, c2, c3 = st.columns(3)
 n = c1.slider("Grid size n (n × n images)", 5, 30, 15, key="grid_n")
 spacing = c2.radio("Grid values", [FIT, SQUARE, QUANTILES], key="grid_spacing",
-                   help="Fit: each grid spans its own model's codes (0.5–99.5 percentile box), so "
-                        "the AE's empty regions between clusters are on it. Square: one ±r for both. "
+                   help="Fit: each grid spans its own model's codes (0.5–99.5 percentile box, at "
+                        "least the prior's ±2), so the AE's empty regions between clusters are on it. Square: one ±r for both. "
                         "Normal quantiles: equal prior mass per cell.")
 quantiles = spacing == QUANTILES
 r = c3.slider("r: half-width of the square", 0.5, r_max, 3.0, 0.5, key="grid_r",
@@ -49,7 +49,8 @@ for col, panel in zip(st.columns(len(panels)), panels):
     m = panel.codes
     dims = panel.projection.dims
     spans[m.label] = code_span(m.mu, dims)
-    half_width = (spans[m.label] or 1.0) if spacing == FIT else r  # a collapsed VAE's span is ~0
+    # A collapsed VAE's codes span ~0: its fitted grid still covers the prior's 2σ box.
+    half_width = max(spans[m.label], PRIOR_BOX) if spacing == FIT else r
     axis = grid_axis(n, half_width, quantiles)
     base = m.mu[min(base_index, len(m.mu) - 1)] if base_index is not None else None
     images = decode_images(m.run.model, grid_codes(n, m.latent_dim, r=half_width, quantiles=quantiles,

@@ -9,7 +9,7 @@ from ui.panels import upscale
 from ui.pickers import pick_pair
 from ui.resources import get_dataset, get_run, run_dataset, run_scorecard, usable_runs
 from ui.scorecard import compare_rows
-from ui.captions import verdict_label
+from ui.captions import collapse_warning, verdict_label
 from ui.state import EVIDENCE_SECTION, EVIDENCE_SWEEP, LATENT, SWEEP_SECTION, run_choice_key
 from vae_core import RunError
 from vae_core.figures import posterior_figure, sweep_figure
@@ -66,6 +66,9 @@ if section == "Scorecard":
         if cards["AE"] is None or cards["VAE"] is None:
             st.warning("Only one kind of run is available: its numbers are shown without a "
                        "winner. Train an AE+VAE pair to compare.")
+        warning = collapse_warning(cards["VAE"]) if cards["VAE"] is not None else None
+        if warning:
+            st.warning(warning, icon=":material/warning:")
         rows = compare_rows(cards["AE"], cards["VAE"])
         table = pd.DataFrame([{"Claim": r["claim"], "Metric": r["metric"],
                                "AE": r["AE"] + (" ✓" if r["winner"] == "AE" else ""),

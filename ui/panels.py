@@ -131,8 +131,9 @@ def pair_notes(models: list[ModelCodes], shared_axes: bool | None = None) -> Non
         if warning:
             st.warning(warning, icon=":material/warning:")
     if shared_axes is not None and len(by_label) == 2:
-        note = scale_note(by_label["AE"].stats["code_span"], by_label["VAE"].stats["code_span"],
-                          shared_axes)
+        vae = by_label["VAE"].stats
+        note = scale_note(by_label["AE"].stats["code_span"], vae["code_span"], shared_axes,
+                          vae_collapsed=bool(vae["collapsed"]))
         if note:
             st.caption(note)
 
