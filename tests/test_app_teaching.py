@@ -93,3 +93,15 @@ def test_generate_numbers_equal_evaluate_json(checkpoints, fresh_streamlit_cache
         assert row[5] == pytest.approx(card[f"{source}_class_entropy"], abs=1e-12)
         assert row[6] == pytest.approx(card[f"{source}_in_gaps"], abs=1e-12)
     assert f"cover {cards['AE']['prior_classes_covered']} of 10 classes" in markdown(at)
+
+
+def test_offline_mnist_message_names_the_dashboard_choice(empty_checkpoints, tmp_path, monkeypatch,
+                                                          fresh_streamlit_cache):
+    monkeypatch.setenv("VAE_LAB_DATA", str(tmp_path / "no-data"))
+    at = page(navigation.TRAIN.file)
+    at.selectbox(key="train_dataset").set_value("mnist").run()
+    errors = " ".join(e.value for e in at.error)
+    if not errors:
+        pytest.skip("this machine is online: MNIST downloaded")
+    assert "**A folder of IDX files**" in errors and "Train page" in errors
+    assert "idx:" not in errors  # CLI syntax is for the command line, not the dashboard
