@@ -185,7 +185,11 @@ def latent_scatter(codes: np.ndarray, labels: np.ndarray, class_names: tuple[str
             line=dict(color="rgba(20,20,20,0.22)", width=0.8)))
     fig.update_layout(title=title, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(itemsizing="constant"), showlegend=show_legend,
-                      dragmode="select", clickmode="event+select", uirevision=title)
+                      # Pan, not select, as the drag: Streamlit 1.67 turns a click into a
+                      # selection only outside select/lasso drag modes (it then sets clickmode
+                      # "event"), so a click on one code selects it; box and lasso are a toolbar
+                      # click away.
+                      dragmode="pan", clickmode="event+select", uirevision=title)
     _square_axes(fig, axis_range, axis_titles, one_d)
     return fig
 
