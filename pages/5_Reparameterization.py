@@ -75,8 +75,11 @@ for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
     x = m.data.test_x[i:i + 1]
     post = posterior_samples(m.run.model, x, k, sample_seed) if m.logvar is not None else None
     with col:
-        fig = panel.scatter(title=f"{m.label}: test #{i}", height=420, marker_size=3,
-                            opacity=0.25)
+        zoomed = zoom and post is not None and not panel.one_d
+        fig = panel.scatter(title=f"{m.label}: test #{i}" + (" (zoomed to q(z|x))" if zoomed else ""),
+                            height=420, marker_size=3, opacity=0.25)
+        # The legend names only what this view adds (classes are the colours of the points).
+        fig.update_traces(showlegend=False).update_layout(legend=dict(orientation="h", y=-0.2))
         if m.logvar is None:  # the AE has no distribution to sample: its "draws" are one point
             figures.add_points(fig, panel.to_plane(m.mu[i]), f"z of test #{i}", symbol="x", size=12)
             st.plotly_chart(fig, key=f"reparam_scatter_{m.label.lower()}")
@@ -88,7 +91,7 @@ for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
             center, cov = panel.to_plane(post.mu), panel.projection.covariances(post.logvar[None])
             figures.add_ellipses(fig, ellipse_outlines(center, cov, 1.0), "q(z|x) 1σ")
             figures.add_ellipses(fig, ellipse_outlines(center, cov, 2.0), "q(z|x) 2σ", dash="dot")
-            if zoom:
+            if zoomed:
                 zoom_to(fig, center[0], cov[0], panel.to_plane(post.z))
         figures.add_points(fig, panel.to_plane(post.z), f"{k} draws z = μ + σ·ε", color=figures.VAE_COLOR,
                            symbol="circle", size=9)

@@ -470,6 +470,7 @@ def sweep_figure(points: list) -> go.Figure:
             hovertemplate="%{customdata}<br>KL %{x:.2f}, recon %{y:.2f}<extra></extra>"), row=1, col=1)
         fig.add_trace(go.Scatter(
             x=[p.beta for p in ps], y=[p.active_units for p in ps], mode="markers+lines",
+            cliponaxis=False,  # 0 active units sits on the axis
             marker=dict(symbol=symbol, size=10, color=color), line=dict(color=color, width=1),
             name=label, showlegend=False, customdata=[p.name for p in ps],
             hovertemplate="%{customdata}<br>β %{x:g}: %{y} active<extra></extra>"), row=1, col=2)
@@ -477,7 +478,7 @@ def sweep_figure(points: list) -> go.Figure:
     fig.update_yaxes(title_text="distortion: −log p(x|z)", row=1, col=1)
     fig.update_xaxes(title_text="β", row=1, col=2)
     fig.update_yaxes(title_text="active units", rangemode="tozero",
-                     range=[0, max(p.latent_dim for p in points) + 0.5], row=1, col=2)
+                     range=[-0.25, max(p.latent_dim for p in points) + 0.5], row=1, col=2)
     pad = 0.1 * max(1.0, float(dists.max() - dists.min()))
     fig.update_yaxes(range=[float(dists.min()) - pad, float(dists.max()) + 2 * pad], row=1, col=1)
     fig.update_xaxes(range=[-0.04 * r_hi, r_hi], row=1, col=1)
