@@ -107,6 +107,11 @@ for col, panel in zip(st.columns(len(panels)), panels):
         fig = panel.scatter(title=f"{m.label}: the straight path", height=380,
                             marker_size=3, opacity=0.4, show_legend=False)
         st.plotly_chart(figures.add_path(fig, panel.to_plane(path)), key=f"interp_scatter_{m.label.lower()}")
-st.caption("Both paths are straight lines between the two images' codes (square → star). The VAE's "
-           "path stays inside the filled part of its space, so the frames morph smoothly. The AE's "
-           "path can cross empty gaps, where the frames blur or jump to an unrelated shape.")
+path_note = ("Both paths are straight lines between the two images' codes (square → star). The "
+             "AE's path can cross empty gaps, where the frames blur or jump to an unrelated shape.")
+if any(m.label == "VAE" and m.stats["collapsed"] for m in models):
+    path_note += (" The collapsed VAE draws the same average image at every frame: its decoder "
+                  "ignores z.")
+else:
+    path_note += " The VAE's path stays inside the filled part of its space, so the frames morph smoothly."
+st.caption(path_note)

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui.panels import encoded_models, latent_panels, show_images
+from ui.panels import encoded_models, latent_panels, pair_notes, show_images
 from ui.pickers import pick_pair, pick_test_image, plane_picker
 from vae_core import figures
 from vae_core.latent_tools import ellipse_outlines, kl_monte_carlo, posterior_samples, reparam_demo
@@ -61,6 +61,7 @@ ae, vae = pick_pair("reparam")
 models = encoded_models(ae, vae)
 if not models:
     st.stop()
+pair_notes(models)
 c1, c2, c3 = st.columns(3)
 with c1:
     idx = pick_test_image("reparam_image", models[0].data, "Test image", by_class=True)
@@ -99,6 +100,11 @@ for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
         st.plotly_chart(fig, key=f"reparam_scatter_{m.label.lower()}")
         show_images(x[0, 0].numpy()[None], 1, caption="Input", min_width=96)
         show_images(post.images, min(k, 8), caption=f"The {k} draws, decoded")
-        st.caption("The VAE maps the image to a cloud q(z|x) = N(μ, σ²). Every draw from it decodes "
-                   "to a plausible variant of the input: the decoder learned that whole region, not "
-                   "just the point μ.")
+        if m.stats["collapsed"]:
+            st.caption("This VAE collapsed: q(z|x) is the prior N(0, I) whatever the image, and "
+                       "its decoder ignores z, so every draw decodes to the same average image, "
+                       "not a variant of the input.")
+        else:
+            st.caption("The VAE maps the image to a cloud q(z|x) = N(μ, σ²). Every draw from it "
+                       "decodes to a plausible variant of the input: the decoder learned that whole "
+                       "region, not just the point μ.")
