@@ -452,7 +452,7 @@ def sweep_figure(points: list) -> go.Figure:
                                  name="recon + KL = const", legendgroup="iso", showlegend=i == 0,
                                  hovertemplate=f"recon + KL = {c:.1f}<extra></extra>"), row=1, col=1)
     # Neighbours in rate alternate their label above/below (collapsed runs share rate ~0).
-    label_side = {p.name: ("top right", "bottom right", "middle right")[i % 3]
+    label_side = {p.name: ("top right", "bottom right", "middle right", "top left")[i % 4]
                   for i, p in enumerate(sorted(points, key=lambda p: (p.rate, p.distortion)))}
     groups = {}
     for p in points:
