@@ -3,7 +3,8 @@
 Every plot of the dashboard is made here, so pages only lay figures out; a notebook or the CLI
 (``sweep --plot``) imports them without Streamlit. They know no page: the height a figure gets on
 screen is the caller's choice (``fig.update_layout(height=...)``). Colours by class use one
-qualitative palette; AE and VAE panels of a pair always share axes so they can be compared.
+qualitative palette; the caller gives each latent panel its axis range (its own, or one shared by
+the AE and VAE panels of a pair).
 """
 from __future__ import annotations
 
@@ -130,8 +131,8 @@ def overview_schematic(kind: str, seed: int = 0) -> go.Figure:
 
 
 # --- Exploration views (latent space, decoder grid, generation, reparameterization) ----------
-# Latent panels take 2-d plane coordinates (see vae_core.latent_tools.Projection); callers pass one
-# shared ``axis_range`` to the AE and VAE panels so both are drawn at the same scale.
+# Latent panels take 2-d plane coordinates (see vae_core.latent_tools.Projection) and an
+# ``axis_range``: each panel's own (readable) or one shared by the pair (comparable sizes).
 
 PRIOR_LINE = "rgba(90, 90, 90, 0.55)"
 
