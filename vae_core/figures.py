@@ -345,15 +345,16 @@ def judged_tiles(images: np.ndarray, ncols: int, title: str, labels: np.ndarray,
     n, h, w = images.shape[:3]
     band = max(4, h // 2)  # a white strip under each tile holds its caption
     banded = np.concatenate([images, np.ones((n, band, *images.shape[2:]), np.float32)], axis=1)
-    fig = decoded_grid(banded, ncols, title)
+    notes = []
     for k in range(n):
         r, c = divmod(k, ncols)
         ok = confidence[k] >= threshold
         name = class_names[int(labels[k])] if 0 <= int(labels[k]) < len(class_names) else str(labels[k])
-        fig.add_annotation(x=c * (w + 1) + (w - 1) / 2, y=r * (h + band + 1) + h + (band - 1) / 2,
-                           text=f"{name} {confidence[k]:.2f}", showarrow=False,
-                           font=dict(size=9, color="black" if ok else "#c92a2a"))
-    return fig
+        notes.append(dict(x=c * (w + 1) + (w - 1) / 2, y=r * (h + band + 1) + h + (band - 1) / 2,
+                          text=f"{name} {confidence[k]:.2f}", showarrow=False,
+                          font=dict(size=9, color="black" if ok else "#c92a2a")))
+    # One layout update: 64 add_annotation calls took 0.9 s (each validates the whole list).
+    return decoded_grid(banded, ncols, title).update_layout(annotations=notes)
 
 
 def class_histogram(counts: dict[str, np.ndarray], unsure: dict[str, int],
