@@ -354,7 +354,8 @@ def judged_tiles(images: np.ndarray, ncols: int, title: str, labels: np.ndarray,
                           text=f"{name} {confidence[k]:.2f}", showarrow=False,
                           font=dict(size=9, color="black" if ok else "#c92a2a")))
     # One layout update: 64 add_annotation calls took 0.9 s (each validates the whole list).
-    return decoded_grid(banded, ncols, title).update_layout(annotations=notes)
+    fig = decoded_grid(banded, ncols, title).update_layout(annotations=notes)
+    return fig.update_xaxes(visible=False).update_yaxes(visible=False)  # tiles, not coordinates
 
 
 def class_histogram(counts: dict[str, np.ndarray], unsure: dict[str, int],
