@@ -5,38 +5,45 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui import navigation
+from ui.captions import span_text, verdict_label
 from ui.panels import encoded_models, latent_panels
 from ui.pickers import default_pair
-from ui.resources import checkpoints_root, get_dataset, get_pool, get_run, usable_runs
+from ui.resources import checkpoints_root, get_dataset, get_pool, get_run, run_scorecard, usable_runs
+from ui.scorecard import compare_rows
 from ui.training import show_job_progress
-from vae_core import RunError, unique_run_name
+from vae_core import DatasetError, Run, RunError, unique_run_name
 from vae_core.figures import overview_schematic
 from vae_core.jobs import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, EngineError, quick_pair_specs
 from vae_core.metrics import CLAIMS
 
 JOB_KEY = "overview_job"
 MINI_HEIGHT = 300
+LIVE_SCORECARD_MAX = 2000  # test images: the scorecard of a digits pair takes < 1 s, computed on view
 
 
-def newest_pair_figures() -> dict[str, go.Figure]:
-    """Small latent scatters ("AE", "VAE") of the newest usable pair, sharing one scale.
-
-    Missing or unloadable runs are simply absent: the caller draws a schematic instead.
-    """
-    ae_info, vae_info = default_pair(usable_runs())
+def newest_pair() -> tuple[Run | None, Run | None]:
+    """The newest usable AE and VAE (one group if possible), loaded; unloadable ones are None."""
     loaded = []
-    for info in (ae_info, vae_info):
+    for info in default_pair(usable_runs()):
         try:
             loaded.append(get_run(info) if info is not None else None)
         except RunError:
             loaded.append(None)
-    models = encoded_models(*loaded)
+    return loaded[0], loaded[1]
+
+
+def newest_pair_figures() -> dict[str, go.Figure]:
+    """Small latent scatters ("AE", "VAE") of the newest usable pair, each at its own scale.
+
+    Missing or unloadable runs are simply absent: the caller draws a schematic instead.
+    """
+    models = encoded_models(*newest_pair())
     if not models:
         return {}
-    panels, axis_range = latent_panels(models, (0, 1))
-    return {p.codes.label: p.scatter(axis_range, title=f"{p.codes.label}: {p.codes.run.name}",
+    return {p.codes.label: p.scatter(title=f"{p.codes.label}: {p.codes.run.name} "
+                                           f"(codes span {span_text(p.codes.stats['code_span'])})",
                                      height=MINI_HEIGHT, marker_size=3, show_legend=False)
-            for p in panels}
+            for p in latent_panels(models, (0, 1))}
 
 
 st.title("VAE Lab: why a VAE is more than an AutoEncoder")
@@ -122,10 +129,44 @@ if not figs:
 
 # --- claim -> metric -> page -----------------------------------------------------------------------
 st.subheader("Claims, the number behind each, and where to see it")
+ae_run, vae_run = newest_pair()
+cards: dict[str, dict | None] = {"AE": None, "VAE": None}
+test_sizes: dict[str, int] = {}
+for run in (ae_run, vae_run):
+    try:
+        if run is not None:
+            test_sizes[run.name] = len(get_dataset(run.dataset).test_x)
+    except DatasetError:
+        pass  # the pictures above already said why
+pair_runs = [(label, run) for label, run in (("AE", ae_run), ("VAE", vae_run))
+             if run is not None and run.name in test_sizes]
+if pair_runs:
+    small = max(test_sizes.values()) <= LIVE_SCORECARD_MAX
+    if small or st.session_state.get("overview_show_numbers"):
+        for label, run in pair_runs:
+            cards[label] = run_scorecard(run)
+    else:  # a 10,000-image test split takes a while: compute only when asked
+        st.button("Compute this pair's numbers (a few seconds)", key="overview_numbers",
+                  on_click=st.session_state.__setitem__, args=("overview_show_numbers", True))
+rows = {r["metric"]: r for r in compare_rows(cards["AE"], cards["VAE"])} \
+    if any(cards.values()) else {}
+if rows:
+    st.caption(f"Numbers: {', '.join(f'{label} {run.name}' for label, run in pair_runs)} on their "
+               "test split (the newest pair; pick another on Evidence).")
+widths = [5, 2, 1.3, 1.3, 1.6, 2] if rows else [6, 2, 2]
+header = st.columns(widths, vertical_alignment="center")
+for col, title in zip(header, ("**Claim**", "**Metric**", "**AE**", "**VAE**", "**Verdict here**",
+                               "**See it on**") if rows else ("**Claim**", "**Metric**", "**See it on**")):
+    col.markdown(title)
 for c in CLAIMS:
-    claim_col, metric_col, page_col = st.columns([6, 2, 2], vertical_alignment="center")
-    claim_col.markdown(c["claim"])
-    metric_col.code(c["metric"], language=None)
-    with page_col:
+    cols = st.columns(widths, vertical_alignment="center")
+    cols[0].markdown(c["claim"])
+    cols[1].code(c["metric"], language=None)
+    if rows:
+        row = rows[c["metric"]]
+        cols[2].markdown(row["AE"])
+        cols[3].markdown(row["VAE"])
+        cols[4].markdown(verdict_label(row["winner"]))
+    with cols[-1]:
         navigation.link(navigation.CLAIM_PAGES[c["metric"]])
 navigation.link(navigation.EVIDENCE, "All the numbers side by side: Evidence")

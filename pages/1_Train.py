@@ -8,7 +8,8 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import navigation
-from ui.resources import checkpoints_root, dataset_or_error, get_pool, runs
+from ui.resources import IDX_FOLDER_CHOICE, checkpoints_root, dataset_or_error, get_pool, runs
+from ui.state import open_sweep_on_evidence
 from ui.training import show_job_progress
 from vae_core import (InvalidRunName, ModelConfig, RunError, TrainConfig, delete_run,
                       unique_run_name, validate_run_name)
@@ -25,7 +26,7 @@ BETAS = [round(0.05 * i, 2) for i in range(21)] + [1.25, 1.5, 1.75, 2.0, 2.5, 3.
                                                    6.0, 8.0, 10.0]
 DEFAULT_SWEEP = ", ".join(f"{b:g}" for b in DEFAULT_SWEEP_BETAS)
 DATASETS = {"digits": "Digits: 8×8, bundled, offline", "mnist": "MNIST: 28×28 (downloads)",
-            "fashion-mnist": "Fashion-MNIST: 28×28 (downloads)", "idx": "A folder of IDX files"}
+            "fashion-mnist": "Fashion-MNIST: 28×28 (downloads)", "idx": IDX_FOLDER_CHOICE}
 MODE_LABELS = {"ae": "AE", "vae": "VAE", "pair": "AE+VAE pair", "sweep": "β sweep"}  # vae_core.jobs.MODES
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2]
 
@@ -52,6 +53,22 @@ def refill_name() -> None:
 
 
 # --- live view of this session's job ------------------------------------------------------------
+
+def beta_text(beta: float | None) -> str:
+    return "—" if beta is None else f"{beta:g}"
+
+
+def kl_text(kl: float | None) -> str:
+    """An AE has no KL term: "—", never a 0.00 that reads like a measured zero."""
+    return "—" if kl is None else f"{kl:.2f}"
+
+
+def epochs_text(trained: int | None, planned: int | None) -> str:
+    """"21/100": a stopped run shows how far it got, not only what was planned."""
+    if planned is None:
+        return "—"
+    return f"{trained if trained is not None else '?'}/{planned}"
+
 
 def curves(job: Job, key: str) -> None:
     kinds = {r.name: r.model_config.kind for r in job.runs}
@@ -83,24 +100,28 @@ def show_results(job: Job) -> None:
         final = final_metrics(job.records.get(spec.name, []))
         rows.append({"run": result["name"] if result else spec.name,
                      "kind": spec.model_config.kind.upper(),
-                     "beta": spec.train_config.beta if spec.model_config.kind == "vae" else None,
+                     "beta": beta_text(spec.train_config.beta if spec.model_config.kind == "vae" else None),
                      "status": result["status"] if result else "not trained",
-                     "test recon": final.get("recon"), "test KL": final.get("kl"),
+                     "test recon": final.get("recon"),
+                     "test KL": kl_text(final.get("kl") if spec.model_config.kind == "vae" else None),
                      "seconds": result["seconds"] if result else None,
                      "reason": result["reason"] if result else ""})
-        if result and result["status"] == "diverged":
-            st.warning(f"{result['name']} diverged: {result['reason']}", icon=":material/warning:")
+        if result and result["status"] in ("diverged", "collapsed"):
+            st.warning(f"{result['name']} {result['status']}: {result['reason']}",
+                       icon=":material/warning:")
     if rows:
         st.markdown(f"**Last job** ({job.state} in {job.elapsed():.1f} s): "
                     f"{', '.join(r['run'] for r in rows)}. Final numbers per test image, in nats:")
         st.dataframe(rows, hide_index=True, column_config={
             "test recon": st.column_config.NumberColumn(format="%.2f"),
-            "test KL": st.column_config.NumberColumn(format="%.2f"),
             "seconds": st.column_config.NumberColumn(format="%.1f")}, key="train_results")
     if any(job.records.values()):
         curves(job, "train_final_curves")
     if job.group and not job.interleave:  # a beta sweep
-        navigation.link(navigation.EVIDENCE, "See this sweep's rate–distortion plot on Evidence")
+        if st.button("See this sweep's rate–distortion plot on Evidence", key="train_open_sweep",
+                     icon=navigation.EVIDENCE.icon):
+            open_sweep_on_evidence(st.session_state, job.group)
+            st.switch_page(navigation.EVIDENCE.file)
     navigation.link(navigation.LATENT_SPACE, "Look at the latent space")
 
 
@@ -211,12 +232,12 @@ if not infos:
 else:
     st.dataframe([{
         "name": r.label, "kind": r.kind.upper() or "?",
-        "beta": r.beta if r.kind == "vae" else None, "latent dim": r.latent_dim,
-        "data set": r.dataset, "epochs": r.epochs, "test recon": r.final.get("recon"),
-        "test KL": r.final.get("kl"), "status": r.status, "reason": r.reason, "group": r.group,
+        "beta": beta_text(r.beta if r.kind == "vae" else None), "latent dim": r.latent_dim,
+        "data set": r.dataset, "epochs": epochs_text(r.epochs_trained, r.epochs),
+        "test recon": r.final.get("recon"),
+        "test KL": kl_text(r.final.get("kl") if r.kind == "vae" else None), "status": r.status, "reason": r.reason, "group": r.group,
     } for r in infos], hide_index=True, key="train_runs_table", column_config={
         "test recon": st.column_config.NumberColumn(format="%.2f"),
-        "test KL": st.column_config.NumberColumn(format="%.2f"),
         "reason": st.column_config.TextColumn(width="large")})
 
 

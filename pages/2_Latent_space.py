@@ -1,7 +1,8 @@
 """Latent space: where the AE and the VAE put the test images, drawn over the prior N(0, I)."""
 import streamlit as st
 
-from ui.panels import encoded_models, latent_panels, show_images
+from ui.captions import latent_space_caption, marginals_caption
+from ui.panels import encoded_models, latent_panels, pair_notes, scale_choice, show_images
 from ui.pickers import pick_pair, plane_picker, selected_indices
 from ui.state import LATENT
 from vae_core import figures
@@ -13,7 +14,7 @@ MAX_SHOWN = 16
 st.title("Latent space")
 st.caption("Every point is one test image's code: the AE's z, the VAE's posterior mean μ. The grey "
            "circles are the prior N(0, I) at 1, 2 and 3σ: the region the VAE samples from when it "
-           "generates. Both panels share their axes, so sizes can be compared directly.")
+           "generates.")
 
 ae, vae = pick_pair(LATENT)
 models = encoded_models(ae, vae)
@@ -24,16 +25,12 @@ plane = plane_picker("latent", [m.latent_dim for m in models])
 has_posterior = any(m.logvar is not None and m.latent_dim > 1 for m in models)
 show_ellipses = st.toggle(f"Draw the VAE's posterior q(z|x) as 2σ ellipses ({N_ELLIPSES} test images)",
                           key="latent_ellipses", disabled=not has_posterior)
-panels, axis_range = latent_panels(models, plane)
-
-CAPTIONS = {
-    "AE": "Nothing pulls the AE's codes towards the prior: they sit off-centre, at a scale of their "
-          "own, with gaps between classes. A z drawn from N(0, I) often lands where no image was "
-          "encoded, so the decoder was never taught what to draw there.",
-    "VAE": "The KL term pulls the VAE's codes into the prior's disc and packs the classes side by "
-           "side with few holes. With the ellipses on, each image is a cloud, not a point: the clouds "
-           "overlap, so nearby codes must decode to similar images.",
-}
+shared_axes = scale_choice("latent")
+panels = latent_panels(models, plane, shared_axes)
+pair_notes(models, shared_axes)
+by_label = {m.label: m for m in models}
+if len(by_label) == 2:
+    st.markdown(latent_space_caption(by_label["AE"].stats, by_label["VAE"].stats))
 events = []
 for col, panel in zip(st.columns(len(panels)), panels):
     m = panel.codes
@@ -42,18 +39,19 @@ for col, panel in zip(st.columns(len(panels)), panels):
         if show_ellipses and m.logvar is not None and not panel.one_d:
             sub = subset_indices(len(m.mu), N_ELLIPSES)
             ellipses = posterior_ellipses(m.mu[sub], m.logvar[sub], panel.projection)
-        events.append(st.plotly_chart(panel.scatter(axis_range, ellipses=ellipses), on_select="rerun",
+        events.append(st.plotly_chart(panel.scatter(ellipses=ellipses), on_select="rerun",
                                       selection_mode=("points", "box", "lasso"),
                                       key=f"latent_scatter_{m.label.lower()}"))
-        st.caption(CAPTIONS[m.label])
         st.plotly_chart(figures.marginal_histograms(
-            panel.projection(m.mu), panel.projection.axis_titles, axis_range,
+            panel.projection(m.mu), panel.projection.axis_titles, panel.axis_range,
             title=f"{m.label}: marginals of the codes",
             prior_center=panel.projection.prior_center,
             color=figures.AE_COLOR if m.label == "AE" else figures.VAE_COLOR).update_layout(height=230),
             key=f"latent_marginals_{m.label.lower()}")
-st.caption("If the codes followed the prior, each histogram would follow the black N(0, 1) curve. "
-           "The VAE's come close because its loss asks for it; the AE's need not.")
+if show_ellipses:
+    st.caption("Each ellipse is one test image's q(z|x) at 2σ: the VAE encodes an image as a cloud, "
+               "not a point. Where clouds overlap, the decoder was trained to draw similar images.")
+st.caption(marginals_caption(by_label["VAE"].stats if "VAE" in by_label else None))
 
 st.subheader("Selected images and their reconstructions")
 # Indices are positions in a test set; panels of runs on different data sets are kept apart.

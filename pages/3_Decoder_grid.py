@@ -1,10 +1,16 @@
 """Decoder grid: what each decoder draws at every point of a regular grid of latent codes."""
+import math
+
 import streamlit as st
 
-from ui.panels import encoded_models, latent_panels
+from ui.captions import PRIOR_BOX, decoder_grid_caption
+from ui.panels import encoded_models, latent_panels, pair_notes, scale_choice
 from ui.pickers import pick_pair, pick_test_image, plane_picker
 from vae_core import figures
+from vae_core.codes import code_span
 from vae_core.latent_tools import decode_images, grid_axis, grid_codes
+
+FIT, SQUARE, QUANTILES = "Fit to each model's codes", "Square [-r, r]²", "Normal quantiles"
 
 st.title("Decoder grid")
 st.caption("Instead of encoding images, walk the latent space on a regular grid and ask each decoder "
@@ -16,12 +22,17 @@ models = encoded_models(ae, vae)
 if not models:
     st.stop()
 
+# The square's slider must reach the widest model's codes (an AE's can span ±20).
+r_max = float(max(8, math.ceil(max(m.stats["code_span"] for m in models))))
 c1, c2, c3 = st.columns(3)
 n = c1.slider("Grid size n (n × n images)", 5, 30, 15, key="grid_n")
-spacing = c2.radio("Grid values", ["Square [-r, r]²", "Normal quantiles"], key="grid_spacing",
-                   horizontal=True)
-quantiles = spacing == "Normal quantiles"
-r = c3.slider("r: half-width of the square", 0.5, 8.0, 3.0, 0.5, key="grid_r", disabled=quantiles)
+spacing = c2.radio("Grid values", [FIT, SQUARE, QUANTILES], key="grid_spacing",
+                   help="Fit: each grid spans its own model's codes (0.5–99.5 percentile box, at "
+                        "least the prior's ±2), so the AE's empty regions between clusters are on it. Square: one ±r for both. "
+                        "Normal quantiles: equal prior mass per cell.")
+quantiles = spacing == QUANTILES
+r = c3.slider("r: half-width of the square", 0.5, r_max, 3.0, 0.5, key="grid_r",
+              disabled=spacing != SQUARE)
 plane = plane_picker("grid", [m.latent_dim for m in models], allow_pca=False)
 base_index = None
 if max(m.latent_dim for m in models) > 2:
@@ -30,25 +41,36 @@ if max(m.latent_dim for m in models) > 2:
     if hold != "0":
         base_index = pick_test_image("grid_base", models[0].data, "Test image", by_class=False)
 
-axis = grid_axis(n, r, quantiles)
-panels, axis_range = latent_panels(models, plane)
+shared_axes = scale_choice("grid")
+panels = latent_panels(models, plane, shared_axes)
+pair_notes(models, shared_axes)
+spans: dict[str, float] = {}
 for col, panel in zip(st.columns(len(panels)), panels):
     m = panel.codes
     dims = panel.projection.dims
+    spans[m.label] = code_span(m.mu, dims)
+    # A collapsed VAE's codes span ~0: its fitted grid still covers the prior's 2σ box.
+    half_width = max(spans[m.label], PRIOR_BOX) if spacing == FIT else r
+    axis = grid_axis(n, half_width, quantiles)
     base = m.mu[min(base_index, len(m.mu) - 1)] if base_index is not None else None
-    images = decode_images(m.run.model, grid_codes(n, m.latent_dim, r=r, quantiles=quantiles,
+    images = decode_images(m.run.model, grid_codes(n, m.latent_dim, r=half_width, quantiles=quantiles,
                                                    dims=dims, base_z=base))
     with col:
         grid = figures.decoded_grid(images, n, f"{m.label} decoder: {m.run.name}", axis,
                                     panel.projection.axis_titles, two_d=len(dims) == 2)
         st.plotly_chart(grid.update_layout(height=460),
                         key=f"grid_image_{m.label.lower()}")
+        extent = (axis[0], axis[-1])
+        y_extent = extent if len(dims) == 2 else (-0.5, 0.5)
+        axis_range = panel.axis_range if shared_axes else panel.own_range(
+            [[extent[0], y_extent[0]], [extent[1], y_extent[1]]])
         fig = panel.scatter(axis_range, title=f"{m.label}: where the grid lies", height=320,
                             marker_size=3, opacity=0.5, show_legend=False)
-        figures.add_extent(fig, (axis[0], axis[-1]), (axis[0], axis[-1]) if len(dims) == 2 else (-0.5, 0.5))
+        figures.add_extent(fig, extent, y_extent)
         st.plotly_chart(fig, key=f"grid_scatter_{m.label.lower()}")
-st.caption("The AE's decoder only learned the places its codes occupy: across gaps between clusters "
-           "and outside them it draws blurs and hybrids that are not digits. The VAE's decoder gives "
-           "a recognisable image almost everywhere inside the prior's ±2σ, changing smoothly from "
-           "tile to tile. Normal quantiles put an equal share of prior probability in every cell "
-           "(as in the Keras VAE example), which is how often sampling would land there.")
+if {"AE", "VAE"} <= spans.keys() and not quantiles:
+    vae_stats = next(m.stats for m in models if m.label == "VAE")
+    st.markdown(decoder_grid_caption(spans["AE"], spans["VAE"], None if spacing == FIT else r,
+                                     vae_collapsed=bool(vae_stats["collapsed"])))
+st.caption("Normal quantiles put an equal share of prior probability in every cell (as in the Keras "
+           "VAE example), which is how often sampling from N(0, I) would land there.")

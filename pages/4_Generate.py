@@ -1,12 +1,20 @@
-"""Generate & interpolate: decode draws from the prior, and walk straight between two codes."""
+"""Generate & interpolate: decode judged draws from the prior (and, for the AE, from its own codes' Gaussian
+and box), and walk straight between two codes."""
+import pandas as pd
 import streamlit as st
 
-from ui.panels import encoded_models, latent_panels, show_images
+from ui.captions import generation_caption
+from ui.panels import encoded_models, latent_panels, pair_notes, show_images
 from ui.pickers import pick_pair, pick_test_image, plane_picker
+from ui.resources import run_generation_tests
 from vae_core import figures
-from vae_core.latent_tools import decode_images, interpolate, sample_prior
+from vae_core.generation import CONFIDENT, SOURCES, generation_scores
+from vae_core.latent_tools import decode_images, interpolate
 
-N_SAMPLES = 64
+N_TILES = 64
+MAP_DRAWS = 250
+SOURCE_NAMES = {"prior": "N(0, I)", "fitted": "a Gaussian fitted to its codes",
+                "box": "uniform over its codes' bounding box"}
 
 st.title("Generate & interpolate")
 
@@ -14,23 +22,68 @@ ae, vae = pick_pair("generate")
 models = encoded_models(ae, vae)
 if not models:
     st.stop()
+pair_notes(models)
 
-st.subheader("New images from the prior")
+st.subheader("New images: where do the draws land, and what do they decode to?")
+st.caption("Each model gets 1,000 random codes; each is decoded and shown to a judge classifier "
+           f"trained on the same data set (its top class probability is the tile's number; red "
+           f"below {CONFIDENT:g}). The VAE samples its prior N(0, I), as it was trained to. The AE has "
+           "no prior: beside N(0, I) it can also sample a Gaussian fitted to its own codes (the best "
+           "a user could do without one) or the box around its codes.")
 c1, c2 = st.columns([3, 1])
-temperature = c1.slider("Temperature: multiplies σ of the prior N(0, σ²I)", 0.1, 2.0, 1.0, 0.1,
-                        key="generate_temperature")
-if c2.button("Resample", icon=":material/casino:", key="generate_resample"):
-    st.session_state["generate_seed"] = st.session_state.get("generate_seed", 0) + 1
-seed = st.session_state.setdefault("generate_seed", 0)
-for col, m in zip(st.columns(len(models)), models):
+ae_source = c1.radio("The AE's draws come from", SOURCES, format_func=SOURCE_NAMES.get,
+                     horizontal=True, key="generate_source")
+seed = int(c2.number_input("Seed (0: the scorecard's draws)", 0, 1_000_000, 0, key="generate_seed"))
+tests = {m.label: run_generation_tests(m.run, seed) for m in models}
+scores = {m.label: {**m.stats, **generation_scores(tests[m.label])} for m in models}
+if {"AE", "VAE"} <= scores.keys():
+    st.markdown(generation_caption(scores["AE"], scores["VAE"]))
+
+plane = plane_picker("generate", [m.latent_dim for m in models])
+for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
+    m = panel.codes
+    source = ae_source if m.label == "AE" else "prior"
+    test = tests[m.label][source]
+    names = m.data.class_names
     with col:
-        z = sample_prior(N_SAMPLES, m.latent_dim, temperature, seed)  # same seed: same draws for both
-        show_images(decode_images(m.run.model, z), 8, caption=f"{m.label}: {N_SAMPLES} draws z ~ N(0, "
-                    f"{temperature:g}²I), decoded (seed {seed})")
-st.caption("The same random codes go to both decoders. The VAE was trained so that its codes look "
-           "like N(0, I), so its draws mostly decode to digits. The AE's codes live elsewhere (see "
-           "Latent space), so many draws land in empty regions and decode to junk. A lower "
-           "temperature keeps draws near the centre: cleaner but less varied.")
+        st.plotly_chart(figures.judged_tiles(
+            decode_images(m.run.model, test.z[:N_TILES]), 8,
+            f"{m.label}: {N_TILES} of {test.n} draws from {SOURCE_NAMES[source]}",
+            test.label, test.confidence, names, CONFIDENT).update_layout(height=520),
+            key=f"generate_tiles_{m.label.lower()}", config={"displayModeBar": False})
+        shown = slice(0, MAP_DRAWS)  # all 1,000 would hide the codes under them
+        draws_xy = panel.to_plane(test.z[shown])
+        fig = panel.scatter(panel.own_range(draws_xy),
+                            title=f"{m.label}: where {MAP_DRAWS} of the {test.n} draws land",
+                            height=460, marker_size=4, opacity=0.6)
+        st.plotly_chart(figures.add_draws(fig, draws_xy, test.in_gap[shown]),
+                        key=f"generate_map_{m.label.lower()}")
+        st.caption(f"{test.in_gap.sum()} of {test.n} draws ({test.gap_share:.0%}) are in a gap: "
+                   f"farther from every test code than 95% of the codes are from their nearest "
+                   f"neighbour (radius {test.gap_radius:.2g}, measured in all "
+                   f"{m.latent_dim} latent dims). Draws from the codes' own spread land there "
+                   "about 5% of the time.")
+
+series = {f"{m.label}, {SOURCE_NAMES[s]}": tests[m.label][s] for m in models
+          for s in (SOURCES if m.label == "AE" else ("prior",))}
+st.plotly_chart(figures.class_histogram(
+    {name: t.class_counts for name, t in series.items()},
+    {name: int((~t.confident).sum()) for name, t in series.items()}, models[0].data.class_names,
+    title="Classes of the decoded draws (judged with confidence ≥ "
+          f"{CONFIDENT:g}; 1,000 draws each)").update_layout(height=360), key="generate_histogram")
+st.dataframe(pd.DataFrame([{
+    "model": label, "draws from": SOURCE_NAMES[s], "classes covered": t.classes_covered,
+    "judged confidently": t.confident_raw, "confident, capped per class": t.confident_capped,
+    "class entropy (nats)": t.class_entropy, "in gaps": t.gap_share}
+    for label, by_source in tests.items() for s, t in by_source.items()]),
+    hide_index=True, key="generate_numbers", column_config={
+        "judged confidently": st.column_config.NumberColumn(format="percent"),
+        "confident, capped per class": st.column_config.NumberColumn(format="percent"),
+        "class entropy (nats)": st.column_config.NumberColumn(format="%.3f"),
+        "in gaps": st.column_config.NumberColumn(format="percent")})
+st.caption("These are the numbers of `python -m vae_core evaluate --json` (keys prior_…, fitted_…, "
+           "box_…) at seed 0. A class counts as covered when a fifth of its fair share (1/K) of the "
+           "draws are judged confidently as it; the capped share counts each class at most up to its share of the data.")
 
 st.subheader("Interpolation between two test images")
 data = models[0].data
@@ -43,7 +96,7 @@ with c2:
     i1 = pick_test_image("interp_to", data, "To", by_class=by.startswith("class"), default_class=1)
 frames = c3.slider("Frames", 3, 16, 10, key="interp_frames")
 plane = plane_picker("interp", [m.latent_dim for m in models])
-panels, axis_range = latent_panels(models, plane)
+panels = latent_panels(models, plane)
 for col, panel in zip(st.columns(len(panels)), panels):
     m = panel.codes
     a, b = min(i0, len(m.mu) - 1), min(i1, len(m.mu) - 1)  # a run on another data set: same positions
@@ -51,9 +104,14 @@ for col, panel in zip(st.columns(len(panels)), panels):
     with col:
         show_images(decode_images(m.run.model, path), frames,
                     caption=f"{m.label}: test #{a} → test #{b}, {frames} equally spaced codes")
-        fig = panel.scatter(axis_range, title=f"{m.label}: the straight path", height=380,
+        fig = panel.scatter(title=f"{m.label}: the straight path", height=380,
                             marker_size=3, opacity=0.4, show_legend=False)
         st.plotly_chart(figures.add_path(fig, panel.to_plane(path)), key=f"interp_scatter_{m.label.lower()}")
-st.caption("Both paths are straight lines between the two images' codes (square → star). The VAE's "
-           "path stays inside the filled part of its space, so the frames morph smoothly. The AE's "
-           "path can cross empty gaps, where the frames blur or jump to an unrelated shape.")
+path_note = ("Both paths are straight lines between the two images' codes (square → star). The "
+             "AE's path can cross empty gaps, where the frames blur or jump to an unrelated shape.")
+if any(m.label == "VAE" and m.stats["collapsed"] for m in models):
+    path_note += (" The collapsed VAE draws the same average image at every frame: its decoder "
+                  "ignores z.")
+else:
+    path_note += " The VAE's path stays inside the filled part of its space, so the frames morph smoothly."
+st.caption(path_note)

@@ -1,11 +1,26 @@
 """Reparameterization & KL: why z = mu + sigma * eps can be trained, and what the KL term costs."""
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui.panels import encoded_models, latent_panels, show_images
+from ui.panels import encoded_models, latent_panels, pair_notes, show_images
 from ui.pickers import pick_pair, pick_test_image, plane_picker
 from vae_core import figures
 from vae_core.latent_tools import ellipse_outlines, kl_monte_carlo, posterior_samples, reparam_demo
+
+ZOOM_SIGMAS = 3.0  # the zoomed panel holds q(z|x) to 3σ around μ (and every draw)
+
+
+def zoom_to(fig, center: np.ndarray, cov: np.ndarray, draws: np.ndarray) -> None:
+    """Square x and y ranges around ``center`` (2,) holding q(z|x)'s 3σ ellipse (cov (2, 2))
+    and every draw (K, 2): the VAE's region of this one image, readable at any code scale."""
+    half = ZOOM_SIGMAS * float(np.sqrt(np.diag(cov).max()))
+    if len(draws):
+        half = max(half, float(np.abs(draws - center).max()))
+    half = 1.15 * max(half, 1e-3)
+    fig.update_xaxes(range=[center[0] - half, center[0] + half])
+    fig.update_yaxes(range=[center[1] - half, center[1] + half])
+
 
 st.title("Reparameterization & KL")
 
@@ -46,20 +61,26 @@ ae, vae = pick_pair("reparam")
 models = encoded_models(ae, vae)
 if not models:
     st.stop()
+pair_notes(models)
 c1, c2, c3 = st.columns(3)
 with c1:
     idx = pick_test_image("reparam_image", models[0].data, "Test image", by_class=True)
 k = c2.slider("K resampled codes", 1, 64, 16, key="reparam_k")
 sample_seed = int(c3.number_input("Sampling seed", 0, 1_000_000, 0, key="reparam_sample_seed"))
 plane = plane_picker("reparam", [m.latent_dim for m in models])
-panels, axis_range = latent_panels(models, plane)
-for col, panel in zip(st.columns(len(panels)), panels):
+zoom = st.toggle("Zoom the VAE's panel to this image's q(z|x)", value=True, key="reparam_zoom",
+                 help="Off: each panel shows all its test codes at its own scale.")
+for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
     m = panel.codes
     i = min(idx, len(m.mu) - 1)
     x = m.data.test_x[i:i + 1]
+    post = posterior_samples(m.run.model, x, k, sample_seed) if m.logvar is not None else None
     with col:
-        fig = panel.scatter(axis_range, title=f"{m.label}: test #{i}", height=420, marker_size=3,
-                            opacity=0.25)
+        zoomed = zoom and post is not None and not panel.one_d
+        fig = panel.scatter(title=f"{m.label}: test #{i}" + (" (zoomed to q(z|x))" if zoomed else ""),
+                            height=420, marker_size=3, opacity=0.25)
+        # The legend names only what this view adds (classes are the colours of the points).
+        fig.update_traces(showlegend=False).update_layout(legend=dict(orientation="h", y=-0.2))
         if m.logvar is None:  # the AE has no distribution to sample: its "draws" are one point
             figures.add_points(fig, panel.to_plane(m.mu[i]), f"z of test #{i}", symbol="x", size=12)
             st.plotly_chart(fig, key=f"reparam_scatter_{m.label.lower()}")
@@ -67,17 +88,23 @@ for col, panel in zip(st.columns(len(panels)), panels):
             st.caption("The AE maps the image to one point. Resampling has nothing to vary: all K "
                        "decodings would be the same image.")
             continue
-        post = posterior_samples(m.run.model, x, k, sample_seed)
         if not panel.one_d:
             center, cov = panel.to_plane(post.mu), panel.projection.covariances(post.logvar[None])
             figures.add_ellipses(fig, ellipse_outlines(center, cov, 1.0), "q(z|x) 1σ")
             figures.add_ellipses(fig, ellipse_outlines(center, cov, 2.0), "q(z|x) 2σ", dash="dot")
+            if zoomed:
+                zoom_to(fig, center[0], cov[0], panel.to_plane(post.z))
         figures.add_points(fig, panel.to_plane(post.z), f"{k} draws z = μ + σ·ε", color=figures.VAE_COLOR,
-                           symbol="circle", size=7)
+                           symbol="circle", size=9)
         figures.add_points(fig, panel.to_plane(post.mu), "μ", symbol="x", size=12)
         st.plotly_chart(fig, key=f"reparam_scatter_{m.label.lower()}")
         show_images(x[0, 0].numpy()[None], 1, caption="Input", min_width=96)
         show_images(post.images, min(k, 8), caption=f"The {k} draws, decoded")
-        st.caption("The VAE maps the image to a cloud q(z|x) = N(μ, σ²). Every draw from it decodes "
-                   "to a plausible variant of the input: the decoder learned that whole region, not "
-                   "just the point μ.")
+        if m.stats["collapsed"]:
+            st.caption("This VAE collapsed: q(z|x) is the prior N(0, I) whatever the image, and "
+                       "its decoder ignores z, so every draw decodes to the same average image, "
+                       "not a variant of the input.")
+        else:
+            st.caption("The VAE maps the image to a cloud q(z|x) = N(μ, σ²). Every draw from it "
+                       "decodes to a plausible variant of the input: the decoder learned that whole "
+                       "region, not just the point μ.")

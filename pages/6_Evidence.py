@@ -7,14 +7,14 @@ import streamlit as st
 from ui import navigation
 from ui.panels import upscale
 from ui.pickers import pick_pair
-from ui.resources import checkpoints_root, get_dataset, get_run, run_dataset, usable_runs
+from ui.resources import get_dataset, get_run, run_dataset, run_scorecard, usable_runs
 from ui.scorecard import compare_rows
-from ui.state import LATENT, run_choice_key
+from ui.captions import collapse_warning, verdict_label
+from ui.state import EVIDENCE_SECTION, EVIDENCE_SWEEP, LATENT, SWEEP_SECTION, run_choice_key
 from vae_core import RunError
-from vae_core.classifier import JudgedClassifier, load_or_train
 from vae_core.figures import posterior_figure, sweep_figure
 from vae_core.jobs import DEFAULT_SWEEP_BETAS
-from vae_core.metrics import (DEFAULT_IWAE_K, SweepPoint, iwae_nll_per_image, scorecard, sweep_groups,
+from vae_core.metrics import (DEFAULT_IWAE_K, SweepPoint, iwae_nll_per_image, sweep_groups,
                               sweep_point)
 from vae_core.posterior import grid_posterior
 
@@ -22,19 +22,6 @@ st.title("Evidence")
 st.caption("Each claim of the AE-vs-VAE story, measured on the test split. All numbers are per "
            "image and in nats where they are log-probabilities (summed over pixels, averaged over "
            "images).")
-
-
-@st.cache_resource(show_spinner="Training the judge classifier (once per data set, a few seconds)…",
-                   max_entries=4)
-def judge_for(spec: str, root: str) -> JudgedClassifier:
-    return load_or_train(get_dataset(spec), root)
-
-
-@st.cache_data(show_spinner="Computing the scorecard…", max_entries=64)
-def cached_scorecard(path: str, created: float, spec: str, root: str, iwae_k: int) -> dict:
-    """Keyed by run path + created time (a retrained run of the same name is recomputed)."""
-    run = get_run(path)
-    return scorecard(run.model, get_dataset(spec), judge_for(spec, root), iwae_k=iwae_k, run=run.name)
 
 
 @st.cache_data(show_spinner="Measuring the sweep…", max_entries=32)
@@ -56,12 +43,11 @@ def cached_posterior(path: str, created: float, spec: str, index: int):
     return gp, -float(nll[0])
 
 
-SECTIONS = ("Scorecard", "β sweep", "True posterior")
+SECTIONS = ("Scorecard", SWEEP_SECTION, "True posterior")
 ae, vae = pick_pair("evidence")
-root = str(checkpoints_root())
 # A radio, not st.tabs: tabs run every section's code on each rerun, and the posterior grid and
 # sweep are too costly to compute for a section nobody is looking at.
-section = st.radio("Section", SECTIONS, horizontal=True, key="evidence_section",
+section = st.radio("Section", SECTIONS, horizontal=True, key=EVIDENCE_SECTION,
                    label_visibility="collapsed")
 
 if section == "Scorecard":
@@ -73,7 +59,7 @@ if section == "Scorecard":
         if run_dataset(run) is None:
             continue
         try:
-            cards[label] = cached_scorecard(str(run.path), run.created, run.dataset, root, DEFAULT_IWAE_K)
+            cards[label] = run_scorecard(run)
         except ValueError as e:  # e.g. weights so large the codes overflow
             st.error(f"No scorecard: {e}")
             continue
@@ -84,18 +70,18 @@ if section == "Scorecard":
         if cards["AE"] is None or cards["VAE"] is None:
             st.warning("Only one kind of run is available: its numbers are shown without a "
                        "winner. Train an AE+VAE pair to compare.")
+        warning = collapse_warning(cards["VAE"]) if cards["VAE"] is not None else None
+        if warning:
+            st.warning(warning, icon=":material/warning:")
         rows = compare_rows(cards["AE"], cards["VAE"])
         table = pd.DataFrame([{"Claim": r["claim"], "Metric": r["metric"],
                                "AE": r["AE"] + (" ✓" if r["winner"] == "AE" else ""),
                                "VAE": r["VAE"] + (" ✓" if r["winner"] == "VAE" else ""),
-                               "Winner": r["winner"] or "—",
+                               "Winner": verdict_label(r["winner"]),
                                "Better": r["better"], "What it measures": r["meaning"]}
                               for r in rows])
-        st.dataframe(table, hide_index=True, width="stretch",
-                     height=36 * (len(table) + 1) + 4,  # every claim visible without scrolling
-                     column_config={"Claim": st.column_config.TextColumn(width="large"),
-                                    "Winner": st.column_config.TextColumn(width="small"),
-                                    "Better": st.column_config.TextColumn(width="small")})
+        # st.table wraps long cells; a data grid cut them off ("AE codes have an arb…").
+        st.table(table, hide_index=True)
         some = cards["VAE"] or cards["AE"]
         st.caption(f"Test split: {some['n_images']} images of {some['dataset']}; 2-D view: "
                    f"{some['view']}. IWAE with k = {DEFAULT_IWAE_K}.")
@@ -111,14 +97,16 @@ if section == "Scorecard":
         with st.expander("All scorecard numbers (the JSON of `python -m vae_core evaluate`)"):
             st.json({k: v for k, v in cards.items() if v is not None}, expanded=False)
 
-elif section == "β sweep":
+elif section == SWEEP_SECTION:
     groups = sweep_groups(usable_runs())
     if not groups:
         st.info("No β sweep yet. Run one from the Train page or the command line: "
                 "`python -m vae_core sweep --betas "
                 + ",".join(f"{b:g}" for b in DEFAULT_SWEEP_BETAS) + "`.")
     else:
-        sweep_id = st.selectbox("Sweep", list(groups), key="evidence_sweep",
+        if st.session_state.get(EVIDENCE_SWEEP) not in groups:
+            st.session_state.pop(EVIDENCE_SWEEP, None)  # a sweep deleted since it was chosen
+        sweep_id = st.selectbox("Sweep", list(groups), key=EVIDENCE_SWEEP,
                                 format_func=lambda g: f"{g} ({len(groups[g])} runs)")
         members = groups[sweep_id]
         if run_dataset(get_run(members[0])) is not None:

@@ -5,13 +5,12 @@ import streamlit as st
 from ui.canvas import drawing_canvas
 from ui.panels import encoded_models, latent_panels, show_images
 from ui.pickers import pick_pair, pick_test_image, plane_picker
-from ui.resources import checkpoints_root, get_dataset
 from ui.export import plot_config
 from ui.links import BIND
+from ui.resources import get_judge
 from vae_core import figures
-from vae_core.classifier import JudgedClassifier, load_or_train
 from vae_core.drawing import DrawingError, image_from_data_url, model_input, read_drawing
-from vae_core.latent_tools import posterior_ellipses, shared_range
+from vae_core.latent_tools import posterior_ellipses
 
 K = 8
 
@@ -20,12 +19,6 @@ st.caption("Draw with the mouse (or a finger). The drawing is shrunk and centred
            "set's images were, then both encoders place it in their latent spaces: the AE as one "
            "point, the VAE as a cloud q(z|x). Both decoders redraw it, and the VAE draws K codes from "
            "its cloud. A separate judge classifier, trained on the real data, reads every image.")
-
-
-@st.cache_resource(show_spinner="Training the judge classifier (once per data set, a few seconds)…",
-                   max_entries=4)
-def judge_for(spec: str, root: str) -> JudgedClassifier:
-    return load_or_train(get_dataset(spec), root)
 
 
 ae, vae = pick_pair("draw")
@@ -55,20 +48,22 @@ with right:
         st.stop()
     show_images(x[0, 0].numpy()[None], 1, min_width=200,
                 caption=f"What the models see: {shape[1]}×{shape[2]} pixels, preprocessed like {data.name}")
-    judge = judge_for(data.name, str(checkpoints_root()))
+    judge = get_judge(data.name)
     st.caption(f"Judge classifier: test accuracy {judge.accuracy:.1%} on {data.name}.")
 
 plane = plane_picker("draw", [m.latent_dim for m in models])
 own_axes = st.toggle("Zoom each map to its own codes (off: both maps share one scale)", value=True,
                      key="draw_own_axes", bind=BIND)
-panels, axis_range = latent_panels(models, plane)
+panels = latent_panels(models, plane, shared_axes=not own_axes)
 for col, panel in zip(st.columns(len(panels)), panels):
     m = panel.codes
     if tuple(m.run.model_config.input_shape) != tuple(x.shape[1:]):
         col.error(f"{m.label} expects {m.run.model_config.input_shape} images; skipped.")
         continue
     r = read_drawing(m.run.model, x, K, judge.model)
-    extent = shared_range(panel.xy, prior_centers=[panel.projection.prior_center]) if own_axes else axis_range
+    # Own scale: the codes, the prior and wherever the drawing lands (an odd drawing may land far out).
+    landing = [panel.to_plane(z) for z in (r.mu, r.draws_z) if z is not None]
+    extent = panel.own_range(*landing) if own_axes else None
     fig = panel.scatter(extent, title=f"{m.label}: where your drawing lands", height=420,
                         marker_size=3, opacity=0.35)
     if r.logvar is not None and not panel.one_d:

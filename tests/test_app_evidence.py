@@ -28,7 +28,7 @@ def test_scorecard_sweep_and_posterior(checkpoints, digits, fresh_streamlit_cach
         train_and_save(checkpoints, f"sw-b{beta:g}", cfg,
                        TrainConfig(epochs=3, beta=beta, seed=0, kl_warmup_epochs=warm), digits, group="sw")
     at = run_page()
-    table = at.dataframe[0].value
+    table = at.table[0].value  # st.table: long cells wrap instead of being cut off
     assert list(table.columns[:5]) == ["Claim", "Metric", "AE", "VAE", "Winner"]
     assert "centring" in set(table["Metric"]) and len(table) == 12
     assert set(table["Winner"]) <= {"AE", "VAE", "tie", "—"}
@@ -84,7 +84,7 @@ def test_one_kind_only_and_latent_3(checkpoints, digits, fresh_streamlit_cache):
     train_and_save(checkpoints, "z3-vae", cfg, TrainConfig(epochs=2, seed=0), digits)
     at = run_page()
     assert "Only one kind of run" in texts(at)
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert set(table["Winner"]) == {"—"} and (table["AE"] == "—").all()
     at.radio(key="evidence_section").set_value("True posterior").run()
     assert "needs latent size 2" in texts(at)  # the newest VAE has latent 3

@@ -6,6 +6,7 @@ tests wait on the job object the page keeps in ``st.session_state`` (AppTest dri
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -49,12 +50,14 @@ def test_loss_curves_draws_recon_and_kl_of_both_members():
            "test_recon": 26.0, "test_kl": 2.5}
     fig = loss_curves({"p-ae": [rec, end], "p-vae": [rec, end]}, {"p-ae": "ae", "p-vae": "vae"})
     by_axis = {(t.name, t.xaxis) for t in fig.data}
-    for name in ("p-ae", "p-vae"):
-        for kind in ("train", "test"):
-            assert (f"{name} {kind}", "x") in by_axis  # reconstruction panel
-            assert (f"{name} {kind}", "x2") in by_axis  # KL panel
+    for kind in ("train", "test"):
+        assert {(f"p-ae {kind}", "x"), (f"p-vae {kind}", "x")} <= by_axis  # reconstruction panel
+        assert (f"p-vae {kind}", "x2") in by_axis  # KL panel
+        assert (f"p-ae {kind}", "x2") not in by_axis  # the AE has no KL term
     test_kl = next(t for t in fig.data if t.name == "p-vae test" and t.xaxis == "x2")
     assert list(test_kl.y) == [2.5] and list(test_kl.x) == [128]
+    # Log KL axis: a beta = 0 run's KL of ~36 does not flatten the others' 1-5 nats.
+    assert fig.layout.yaxis2.type == "log"
 
 
 def test_plan_runs_modes_and_betas():
@@ -94,9 +97,14 @@ def test_overview_without_runs_shows_story_schematics_and_button(empty_checkpoin
 def test_overview_draws_newest_pair_and_claims(checkpoints, fresh_streamlit_cache):
     at = ok(open_page(timeout=TIMEOUT))
     titles = [s["layout"]["title"]["text"] for s in chart_specs(at)]
-    assert titles[:2] == ["AE: demo-ae", "VAE: demo-vae"]
+    assert titles[0].startswith("AE: demo-ae (codes span ±") and titles[1].startswith("VAE: demo-vae")
     shown = " ".join(m.value for m in at.markdown)
     assert all(c["claim"] in shown for c in CLAIMS)
+    # Each claim shows the newest pair's numbers and verdict (the Evidence scorecard's).
+    assert "**Verdict here**" in shown and "centring" in " ".join(c.value for c in at.code)
+    numbers = [m.value for m in at.markdown if re.match(r"^-?\d+\.\d+", m.value)]
+    assert len(numbers) >= len(CLAIMS)  # AE and VAE values (the AE has none for VAE-only metrics)
+    assert sum(m.value == "VAE" for m in at.markdown) >= 3  # the demo VAE wins the latent claims
 
 
 @pytest.mark.slow
@@ -179,15 +187,16 @@ def test_submitting_a_pair_trains_saves_and_shows_results(checkpoints, fresh_str
     results = table(at, RESULTS_TABLE)
     # 2 epochs leave a VAE near the prior: it may end "collapsed" (collapse.py), still saved.
     assert results["status"][0] == "finished" and results["status"][1] in ("finished", "collapsed")
-    assert (results["test KL"][0] == 0.0) and results["test KL"][1] > 0  # AE has no KL term
+    assert results["test KL"][0] == "—" and float(results["test KL"][1]) >= 0  # AE has no KL term
+    assert results["beta"][0] == "—"
     runs = table(at, RUNS_TABLE)
     assert {"pair-ae", "pair-vae", "demo-ae", "demo-vae"} == set(runs["name"])
     saved = json.loads((checkpoints / "pair-vae" / "run.json").read_text())
     assert saved["group"] == "pair" and saved["train_config"]["beta"] == 0.5
     curves = next(s for s in chart_specs(at) if "images seen" in json.dumps(s["layout"]))
     names = {(t["name"], t.get("xaxis", "x")) for t in curves["data"]}
-    assert {("pair-ae train", "x"), ("pair-ae train", "x2"), ("pair-vae train", "x"),
-            ("pair-vae train", "x2")} <= names
+    assert {("pair-ae train", "x"), ("pair-vae train", "x"), ("pair-vae train", "x2")} <= names
+    assert ("pair-ae train", "x2") not in names  # no KL curve for the AE
     assert at.text_input(key="train_name").value == "pair-2"  # a fresh name for the next job
 
 
@@ -206,6 +215,11 @@ def test_beta_sweep_submits_one_vae_per_beta_grouped(checkpoints, fresh_streamli
     assert job.state == "finished", job.error
     ok(at.run())
     assert {"sweep-b0", "sweep-b2"} <= {p.name for p in checkpoints.iterdir()}
+    # The link opens Evidence on this sweep's section, not on the scorecard.
+    ok(at.button(key="train_open_sweep").click().run())
+    assert at.title[0].value == "Evidence"
+    assert at.radio(key="evidence_section").value == "β sweep"
+    assert at.selectbox(key="evidence_sweep").value == "sweep"
 
 
 def test_bad_betas_show_an_error(checkpoints, fresh_streamlit_cache):

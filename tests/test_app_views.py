@@ -75,8 +75,20 @@ def test_pages_without_runs(page, empty_checkpoints, fresh_streamlit_cache):
 def test_latent_space_panels_and_ellipse_toggle(checkpoints, fresh_streamlit_cache):
     at = run(LATENT)
     ae_scatter, ae_marg, vae_scatter, vae_marg = specs(at)
-    assert ae_scatter["layout"]["xaxis"]["range"] == vae_scatter["layout"]["xaxis"]["range"] \
-        == vae_scatter["layout"]["yaxis"]["range"]
+    # Own scale per panel by default: each range holds its own codes, and the note says the ratio.
+    for spec in (ae_scatter, vae_scatter):
+        lo, hi = spec["layout"]["xaxis"]["range"]
+        codes = np.concatenate([values(t["x"]) for t in spec["data"] if t.get("mode") == "markers"])
+        assert lo <= codes.min() and codes.max() <= hi
+    assert ae_scatter["layout"]["xaxis"]["range"] != vae_scatter["layout"]["xaxis"]["range"]
+    assert any("Own scale per panel" in c.value and "narrower for the VAE" in c.value for c in at.caption)
+    assert any("Here the AE's codes span ±" in m.value for m in at.markdown)
+    at.toggle(key="latent_shared_axes").set_value(True).run()
+    shared_ae, _, shared_vae, _ = specs(at)
+    assert shared_ae["layout"]["xaxis"]["range"] == shared_vae["layout"]["xaxis"]["range"] \
+        == shared_vae["layout"]["yaxis"]["range"]
+    assert any(c.value.startswith("Shared axes") for c in at.caption)
+    at.toggle(key="latent_shared_axes").set_value(False).run()
     assert trace_names(ae_scatter)[:3] == ["prior N(0, I): 1σ, 2σ, 3σ", "prior 2σ", "prior 3σ"]
     assert sum(t.get("mode") == "markers" for t in vae_scatter["data"]) == 10  # one per digit class
     assert [t["type"] for t in vae_marg["data"]] == ["bar", "scatter", "bar", "scatter"]
@@ -91,15 +103,25 @@ def test_latent_space_panels_and_ellipse_toggle(checkpoints, fresh_streamlit_cac
     assert ae_after == ae_scatter  # the AE has no posterior: its panel is unchanged
 
 
-def test_decoder_grid_sliders(checkpoints, fresh_streamlit_cache):
+def test_decoder_grid_fits_codes_then_sliders(checkpoints, fresh_streamlit_cache):
     at = run(GRID)
+    assert at.radio(key="grid_spacing").value == "Fit to each model's codes"
+    assert at.slider(key="grid_r").disabled
     grid_ae, scatter_ae, grid_vae, scatter_vae = specs(at)
     source = grid_vae["data"][0]["source"]
     assert source.startswith("data:image/png;base64,")
     assert trace_names(scatter_vae)[-1] == "grid extent"
-    extent_x = scatter_vae["data"][-1]["x"]
-    assert max(extent_x) == pytest.approx(3.0)  # default r
+    # Fitted: each grid spans its own codes (the AE's reach far beyond the prior's ±3).
+    ae_codes = np.concatenate([values(t["x"]) for t in scatter_ae["data"] if t.get("mode") == "markers"])
+    ae_half = max(scatter_ae["data"][-1]["x"])
+    assert ae_half > 3 and ae_half >= 0.5 * np.abs(ae_codes).max()
+    assert max(scatter_vae["data"][-1]["x"]) < ae_half
+    assert "Each grid spans its own model's codes" in " ".join(m.value for m in at.markdown)
+    assert at.slider(key="grid_r").max >= ae_half  # the square's slider reaches the AE's extent
 
+    at.radio(key="grid_spacing").set_value("Square [-r, r]²").run()
+    assert max(specs(at)[3]["data"][-1]["x"]) == pytest.approx(3.0)  # default r
+    assert "shows only the middle of the AE's space" in " ".join(m.value for m in at.markdown)
     at.slider(key="grid_n").set_value(20).run()
     grid_vae_20 = specs(at)[2]
     assert grid_vae_20["data"][0]["source"] != source
@@ -113,39 +135,53 @@ def test_decoder_grid_sliders(checkpoints, fresh_streamlit_cache):
     assert max(specs(at)[3]["data"][-1]["x"]) == pytest.approx(1.6449, abs=1e-3)  # ppf(0.95)
 
 
-def test_generate_temperature_resample_and_interpolation(checkpoints, fresh_streamlit_cache):
+def test_generate_sources_and_interpolation(checkpoints, fresh_streamlit_cache):
     at = run(GENERATE)
+    tiles_ae, map_ae, tiles_vae, map_vae, histogram = specs(at)[:5]
+    assert tiles_ae["layout"]["title"]["text"] == "AE: 64 of 1000 draws from N(0, I)"
+    assert len(tiles_ae["layout"]["annotations"]) == 64  # the judge's class and confidence per tile
+    assert {"draw near codes", "draw in a gap"} == {n.split(" (")[0] for n in trace_names(map_ae)
+                                                    if n and n.startswith("draw")}
+    assert histogram["layout"]["xaxis"]["type"] == "category"
+    assert histogram["data"][0]["x"][-1] == "not confident"
+    assert "Drawn from N(0, I), the AE's samples cover" in " ".join(m.value for m in at.markdown)
+    assert "junk" not in " ".join(c.value for c in at.caption)
+
+    at.radio(key="generate_source").set_value("fitted").run()
+    assert specs(at)[0]["layout"]["title"]["text"] == "AE: 64 of 1000 draws from a Gaussian fitted to its codes"
+    assert specs(at)[2] == tiles_vae  # the VAE always samples its prior
+
     urls = image_urls(at)
-    assert len(urls) == 4  # 2 sample grids + 2 interpolation strips
-    assert "seed 0" in at.get("image")[0].proto.imgs[0].caption
-
-    at.slider(key="generate_temperature").set_value(0.5).run()
-    after_temp = image_urls(at)
-    assert after_temp[:2] != urls[:2] and after_temp[2:] == urls[2:]
-
-    at.button(key="generate_resample").click().run()
-    assert at.session_state["generate_seed"] == 1
-    after_resample = image_urls(at)
-    assert after_resample[:2] != after_temp[:2]
-
-    path_before = specs(at)[1]["data"][-1]
+    assert len(urls) == 2  # the two interpolation strips
+    path_before = specs(at)[-1]["data"][-1]
     at.selectbox(key="interp_to_class").set_value(7).run()
-    assert image_urls(at)[2:] != after_resample[2:]
-    path_after = specs(at)[1]["data"][-1]
+    assert image_urls(at) != urls
+    path_after = specs(at)[-1]["data"][-1]
     assert path_after["name"] == "path" and path_after["x"] != path_before["x"]
 
     at.radio(key="interp_by").set_value("index").run()
     at.number_input(key="interp_from_index").set_value(5).run()
     at.slider(key="interp_frames").set_value(4).run()
     assert not at.exception
-    assert len(values(specs(at)[1]["data"][-1]["x"])) == 4
+    assert len(values(specs(at)[-1]["data"][-1]["x"])) == 4
 
 
 def test_reparameterization_sliders_and_kl(checkpoints, fresh_streamlit_cache):
     at = run(REPARAM)
     hist, grads, ae_post, vae_post = specs(at)
     assert trace_names(vae_post)[-3:] == ["q(z|x) 2σ", "16 draws z = μ + σ·ε", "μ"]
-    assert len(values(vae_post["data"][-2]["x"])) == 16
+    draws_x, draws_y = values(vae_post["data"][-2]["x"]), values(vae_post["data"][-2]["y"])
+    assert len(draws_x) == 16
+    # Zoomed to this image's q(z|x): centred on μ, every draw and the whole 2σ ellipse inside.
+    (x0, x1), (y0, y1) = vae_post["layout"]["xaxis"]["range"], vae_post["layout"]["yaxis"]["range"]
+    mu_x, mu_y = values(vae_post["data"][-1]["x"])[0], values(vae_post["data"][-1]["y"])[0]
+    assert (x0 + x1) / 2 == pytest.approx(mu_x, abs=1e-4) and (y0 + y1) / 2 == pytest.approx(mu_y, abs=1e-4)
+    ellipse = [v for v in vae_post["data"][-3]["x"] if v is not None]
+    assert x0 < min(ellipse + list(draws_x)) and max(ellipse + list(draws_x)) < x1
+    assert y0 < draws_y.min() and draws_y.max() < y1
+    at.toggle(key="reparam_zoom").set_value(False).run()
+    assert specs(at)[3]["layout"]["xaxis"]["range"] != [x0, x1]  # back to all codes at own scale
+    at.toggle(key="reparam_zoom").set_value(True).run()
     metrics = {m.label: m.value for m in at.metric}
     closed = float(metrics["Closed form (used in training)"].split()[0])
     assert closed == pytest.approx(kl_closed_form(1.0, 0.5), abs=1e-4)

@@ -194,3 +194,37 @@ def test_stop_button_keeps_what_was_trained(server, browser):
     for kind in ("ae", "vae"):
         meta = json.loads((root / f"halted-{kind}" / "run.json").read_text())
         assert meta["status"] == "stopped" and meta["history"]
+
+
+def test_a_click_on_a_latent_point_shows_that_image(server, browser):
+    """One click (not a box or lasso) on a code selects it: its test image and both models'
+    reconstructions appear under the charts (clickmode event+select)."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(url)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    open_page(page, LATENT_SPACE.title)
+    page.wait_for_timeout(1000)  # plotly draws after the script ends
+    chart = page.locator("[data-testid=stPlotlyChart]").first
+    point = chart.locator(".scatterlayer .trace .points path").nth(5)
+    box = point.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    settle(page)
+    no_exception(page)
+    caption = page.get_by_text(re.compile(r"^Inputs: test #\d+$"))
+    caption.wait_for(timeout=30_000)
+    assert "," not in caption.inner_text()  # one point, one image
+    assert page.get_by_text("AE reconstruction, decoded from the code of each input", exact=True).count() == 1
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "latent_click.png"))
+    # Box select (toolbar) still works: a drag over the plot picks many codes.
+    chart.hover()
+    chart.locator("[data-title='Box Select']").click()
+    area = chart.locator(".nsewdrag").first.bounding_box()
+    page.mouse.move(area["x"] + 5, area["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(area["x"] + area["width"] - 5, area["y"] + area["height"] - 5, steps=8)
+    page.mouse.up()
+    settle(page)
+    page.get_by_text(re.compile(r"^Inputs: test #\d+, \d+")).wait_for(timeout=30_000)

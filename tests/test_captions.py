@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from ui.captions import (collapse_warning, decoder_grid_caption, generation_caption,
-                         latent_space_caption, scale_note, span_text, verdict_label)
+                         latent_space_caption, marginals_caption, scale_note, span_text,
+                         verdict_label)
 from vae_core import ModelConfig, TrainConfig, load_run, run_to_end, train
 from vae_core.classifier import load_or_train
 from vae_core.codes import code_stats
@@ -60,6 +61,15 @@ def test_collapsed_vae_flips_every_caption(real):
     assert "cannot show the lesson" in generation_caption(ae, vae)
     assert "every tile is the same image" in decoder_grid_caption(ae["code_span"], vae["code_span"],
                                                                    3.0, vae_collapsed=True)
+    # No "5000x narrower" ratio for a cloud that is one dot, no "close to N(0, 1)" marginals.
+    note = scale_note(ae["code_span"], vae["code_span"], shared_axes=False, vae_collapsed=True)
+    assert "narrower" not in note and "collapsed" in note
+    assert "spike at 0" in marginals_caption(vae) and "come close" not in marginals_caption(vae)
+    ok = real["vae"]  # 12 epochs on digits: its spread is still off unit by about 0.4
+    expected = ("come close" if ok["scale_error"] < 0.25 and ok["centring"] < 0.5
+                else f"are off (mean {ok['centring']:.2f} from 0")
+    assert expected in marginals_caption(ok)
+    assert "come close" in marginals_caption({"collapsed": False, "centring": 0.03, "scale_error": 0.05})
 
 
 def test_generation_caption_quotes_the_draws(real):

@@ -93,8 +93,12 @@ def latent_space_caption(ae: Stats, vae: Stats) -> str:
     return " ".join(out)
 
 
-def scale_note(ae_span: float, vae_span: float, shared_axes: bool) -> str:
-    """How to read AE and VAE panels side by side: the ratio of their spans."""
+def scale_note(ae_span: float, vae_span: float, shared_axes: bool, vae_collapsed: bool = False) -> str:
+    """How to read AE and VAE panels side by side: the ratio of their spans (none for a
+    collapsed VAE, whose codes all sit on the centre)."""
+    if vae_collapsed:
+        return (f"The AE's codes span {span_text(ae_span)}; the collapsed VAE's all sit on the "
+                "centre, so its panel shows the prior's circles around one dot.")
     if vae_span <= 0 or ae_span <= 0:
         return ""
     ratio = ae_span / vae_span
@@ -171,6 +175,21 @@ def generation_caption(ae: Stats, vae: Stats) -> str:
                        "on this data its clusters are compact enough for one Gaussian. The VAE's "
                        "advantage is that its prior is known before training, not fitted after.")
     return " ".join(out)
+
+
+def marginals_caption(vae: Stats | None) -> str:
+    """Under the histograms of the codes: whether the VAE's follow the prior's N(0, 1) here."""
+    out = "If the codes followed the prior, each histogram would follow the black N(0, 1) curve."
+    if vae is None:
+        return out
+    if vae.get("collapsed"):
+        return (out + " This VAE's are a spike at 0, not N(0, 1): its posterior collapsed, so μ "
+                "is the same for every image.")
+    if vae.get("scale_error", 1.0) < UNIT_SCALE and vae.get("centring", 1.0) < CENTRED:
+        return out + " The VAE's come close because its loss asks for it; the AE's need not."
+    return (out + f" This VAE's are off (mean {vae.get('centring', float('nan')):.2f} from 0, "
+            f"spread off unit by {vae.get('scale_error', float('nan')):.2f}): the KL term pulls "
+            "towards the prior but does not force it.")
 
 
 def verdict_label(verdict: str) -> str:

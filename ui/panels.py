@@ -1,5 +1,5 @@
-"""Latent panels: the chosen models with their test sets encoded, each drawn in a plane at one
-scale shared by all panels, and tiled images shown crisp."""
+"""Latent panels: the chosen models with their test sets encoded, each drawn in a plane at its own
+scale or at one scale shared by all panels, and tiled images shown crisp."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui.resources import encoded_test_set, run_dataset
+from ui.captions import collapse_warning, scale_note
+from ui.resources import encoded_test_set, run_code_stats, run_dataset
 from vae_core import ImageDataset, Run, figures
 from vae_core.latent_tools import Projection, dims_projection, pca_2d, plane_coords, shared_range
 
@@ -27,6 +28,11 @@ class ModelCodes:
     @property
     def latent_dim(self) -> int:
         return self.run.model_config.latent_dim
+
+    @property
+    def stats(self) -> dict:
+        """``codes.code_stats`` of these codes (span, centring, collapse…), cached per run."""
+        return run_code_stats(self.run)
 
 
 def encoded_models(ae: Run | None, vae: Run | None) -> list[ModelCodes]:
@@ -59,6 +65,7 @@ class LatentPanel:
     codes: ModelCodes
     projection: Projection
     xy: np.ndarray  # (N, 2)
+    axis_range: tuple[float, float]  # its own, or the one shared by all panels
 
     @property
     def one_d(self) -> bool:
@@ -69,9 +76,15 @@ class LatentPanel:
         p = self.projection(np.asarray(z).reshape(-1, self.codes.latent_dim))
         return np.column_stack([p[:, 0], np.zeros(len(p))]) if self.one_d else p
 
-    def scatter(self, axis_range: tuple[float, float], title: str | None = None, height: int = 460,
-                **kwargs) -> go.Figure:
+    def own_range(self, *extra: np.ndarray) -> tuple[float, float]:
+        """The range that holds this panel's codes, the prior's 3σ circle and ``extra`` points."""
+        return shared_range(self.xy[:, :1] if self.one_d else self.xy, *extra,
+                            prior_centers=[self.projection.prior_center])
+
+    def scatter(self, axis_range: tuple[float, float] | None = None, title: str | None = None,
+                height: int = 460, **kwargs) -> go.Figure:
         m = self.codes
+        axis_range = self.axis_range if axis_range is None else axis_range
         fig = figures.latent_scatter(
             self.xy, m.data.test_y.numpy(), m.data.class_names, title or f"{m.label}: {m.run.name}",
             axis_range, prior_center=tuple(self.projection.prior_center) + (0.0,) * self.one_d,
@@ -79,18 +92,50 @@ class LatentPanel:
         return fig.update_layout(height=height)
 
 
-def latent_panels(models: list[ModelCodes], plane: str | tuple[int, int]) -> tuple[list[LatentPanel], tuple[float, float]]:
-    """Each model's panel plus one axis range shared by all (points and 3-sigma prior circles)."""
-    panels = []
+def latent_panels(models: list[ModelCodes], plane: str | tuple[int, int],
+                  shared_axes: bool = False) -> list[LatentPanel]:
+    """Each model's panel, drawn at its own scale or (``shared_axes``) at one range holding every
+    panel's points and 3-sigma prior circles."""
+    planes = []
     for m in models:
         proj = projection_for(m, plane)
-        panels.append(LatentPanel(m, proj, plane_coords(proj(m.mu))))
-    if any(p.one_d for p in panels):
+        planes.append((m, proj, plane_coords(proj(m.mu))))
+    if any(m.latent_dim == 1 for m in models):
         st.info("A 1-d latent space is drawn along x with random vertical jitter (the height means "
                 "nothing); the 2-d pictures need latent size 2 or more.", icon=":material/info:")
-    axis_range = shared_range(*(p.xy[:, :1] if p.one_d else p.xy for p in panels),
-                              prior_centers=[p.projection.prior_center for p in panels])
-    return panels, axis_range
+
+    def points(m: ModelCodes, xy: np.ndarray) -> np.ndarray:
+        return xy[:, :1] if m.latent_dim == 1 else xy
+
+    shared = shared_range(*(points(m, xy) for m, _, xy in planes),
+                          prior_centers=[proj.prior_center for _, proj, _ in planes])
+    return [LatentPanel(m, proj, xy, shared if shared_axes else
+                        shared_range(points(m, xy), prior_centers=[proj.prior_center]))
+            for m, proj, xy in planes]
+
+
+def scale_choice(key: str) -> bool:
+    """A toggle between own scales (default: each cloud readable) and shared axes; True = shared."""
+    return st.toggle("Shared axes (same scale for both panels)", key=f"{key}_shared_axes",
+                     help="Off: each panel is scaled to its own codes, so both clouds can be read. "
+                          "On: sizes can be compared directly, but a wide AE cloud squeezes the "
+                          "VAE's into the middle of its panel.")
+
+
+def pair_notes(models: list[ModelCodes], shared_axes: bool | None = None) -> None:
+    """The collapse warning for a collapsed VAE, and (given ``shared_axes``) how to read the two
+    panels' scales side by side."""
+    by_label = {m.label: m for m in models}
+    if "VAE" in by_label:
+        warning = collapse_warning(by_label["VAE"].stats)
+        if warning:
+            st.warning(warning, icon=":material/warning:")
+    if shared_axes is not None and len(by_label) == 2:
+        vae = by_label["VAE"].stats
+        note = scale_note(by_label["AE"].stats["code_span"], vae["code_span"], shared_axes,
+                          vae_collapsed=bool(vae["collapsed"]))
+        if note:
+            st.caption(note)
 
 
 def upscale(image: np.ndarray, min_width: int = 320, max_factor: int = 16) -> np.ndarray:

@@ -13,9 +13,13 @@ import numpy as np
 import streamlit as st
 
 from vae_core import DatasetError, ImageDataset, Run, RunError, RunInfo, list_runs, load_dataset, load_run
-from vae_core.data import check_run_dataset
+from vae_core.classifier import JudgedClassifier, load_or_train
+from vae_core.codes import code_stats
+from vae_core.data import DownloadError, check_run_dataset
+from vae_core.generation import GenerationTest, dataset_generation_tests
 from vae_core.jobs import TrainingEngine
 from vae_core.latent_tools import encode_dataset
+from vae_core.metrics import DEFAULT_IWAE_K, scorecard
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,6 +53,9 @@ def _dataset(spec: str, root: str) -> ImageDataset:
     return load_dataset(spec, root=root)
 
 
+IDX_FOLDER_CHOICE = "A folder of IDX files"  # the Train page's data set option for local files
+
+
 def get_dataset(spec: str) -> ImageDataset:
     """The data set for ``spec``, cached; raises ``DatasetError`` (not cached) on failure."""
     return _dataset(spec, str(data_root()))
@@ -58,6 +65,13 @@ def dataset_or_error(spec: str) -> ImageDataset | None:
     """The data set, or None after showing the user why it could not be loaded."""
     try:
         return get_dataset(spec)
+    except DownloadError as e:
+        # The dashboard's own wording: the IDX-folder choice, not the CLI's --dataset idx:PATH.
+        st.error(f"{e.summary} If this machine is offline, copy the four IDX files into "
+                 f"{e.folder}, or choose **{IDX_FOLDER_CHOICE}** as the data set on the Train page "
+                 "and give the folder that holds them. The bundled **digits** data set always "
+                 "works offline.", icon=":material/cloud_off:")
+        return None
     except DatasetError as e:
         st.error(str(e), icon=":material/cloud_off:")
         return None
@@ -103,8 +117,7 @@ def _encoded_test_set(path: str, mtime: float, spec: str, root: str) -> tuple[np
 
 def encoded_test_set(run: Run) -> tuple[np.ndarray, np.ndarray | None]:
     """(mu, logvar) of the run's test split (cached); call after ``run_dataset`` accepted it."""
-    mtime = (run.path / "run.json").stat().st_mtime
-    return _encoded_test_set(str(run.path), mtime, run.dataset, str(data_root()))
+    return _encoded_test_set(str(run.path), _mtime(run), run.dataset, str(data_root()))
 
 
 def runs() -> list[RunInfo]:
@@ -114,3 +127,55 @@ def runs() -> list[RunInfo]:
 
 def usable_runs(kind: str | None = None) -> list[RunInfo]:
     return [r for r in runs() if r.usable and (kind is None or r.kind == kind)]
+
+
+def _mtime(run: Run) -> float:
+    return (run.path / "run.json").stat().st_mtime
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _code_stats(path: str, mtime: float, spec: str, root: str) -> dict:
+    return code_stats(*_encoded_test_set(path, mtime, spec, root))
+
+
+def run_code_stats(run: Run) -> dict:
+    """``vae_core.codes.code_stats`` of the run's test codes (cached): what captions need."""
+    return _code_stats(str(run.path), _mtime(run), run.dataset, str(data_root()))
+
+
+@st.cache_resource(show_spinner="Training the judge classifier (once per data set, a few seconds)…",
+                   max_entries=4)
+def _judge(spec: str, root: str, checkpoints: str) -> JudgedClassifier:
+    return load_or_train(_dataset(spec, root), checkpoints)
+
+
+def get_judge(spec: str) -> JudgedClassifier:
+    """The judge classifier of ``evaluate`` for this data set (cached beside the runs)."""
+    return _judge(spec, str(data_root()), str(checkpoints_root()))
+
+
+@st.cache_data(show_spinner="Drawing, decoding and judging 1,000 codes per source…", max_entries=16)
+def _generation_tests(path: str, mtime: float, spec: str, root: str, checkpoints: str,
+                      seed: int) -> dict[str, GenerationTest]:
+    return dataset_generation_tests(_run(path, mtime).model, _dataset(spec, root),
+                                    _judge(spec, root, checkpoints), seed=seed)
+
+
+def run_generation_tests(run: Run, seed: int = 0) -> dict[str, GenerationTest]:
+    """``generation.dataset_generation_tests`` for the run with the judge of ``evaluate``: at
+    seed 0 its numbers are the scorecard's (cached by run path + mtime)."""
+    return _generation_tests(str(run.path), _mtime(run), run.dataset, str(data_root()),
+                             str(checkpoints_root()), seed)
+
+
+@st.cache_data(show_spinner="Computing the scorecard…", max_entries=64)
+def _scorecard(path: str, mtime: float, spec: str, root: str, checkpoints: str, iwae_k: int) -> dict:
+    run = _run(path, mtime)
+    return scorecard(run.model, _dataset(spec, root), _judge(spec, root, checkpoints),
+                     iwae_k=iwae_k, run=run.name)
+
+
+def run_scorecard(run: Run, iwae_k: int = DEFAULT_IWAE_K) -> dict:
+    """``metrics.scorecard`` of the run (the JSON of ``evaluate``), cached by run path + mtime."""
+    return _scorecard(str(run.path), _mtime(run), run.dataset, str(data_root()),
+                      str(checkpoints_root()), iwae_k)

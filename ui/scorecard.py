@@ -14,6 +14,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
+        value = 0.0 if abs(value) < 5e-4 else value  # no "-0.000"
         return f"{value:.3f}" if abs(value) < 1000 else f"{value:.4g}"
     return str(value)
 

@@ -13,3 +13,14 @@ def run_choice_key(page: str, kind: str) -> str:
 
 
 LATENT = "latent"  # the Latent space page's picker key
+
+EVIDENCE_SECTION = "evidence_section"  # the Evidence page's section radio
+EVIDENCE_SWEEP = "evidence_sweep"  # its sweep select box (a sweep group id)
+SWEEP_SECTION = "β sweep"  # the section that shows a sweep
+
+
+def open_sweep_on_evidence(state, group: str) -> None:
+    """Make the Evidence page open on the β-sweep section with ``group`` chosen (``state`` is
+    ``st.session_state``): the Train page calls it before switching there."""
+    state[EVIDENCE_SECTION] = SWEEP_SECTION
+    state[EVIDENCE_SWEEP] = group

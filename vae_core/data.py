@@ -33,6 +33,20 @@ MAX_IDX_BYTES = 1 << 30  # pixels of one IDX file (MNIST's training images: 47 M
 MAX_GZIP_RATIO = 1100  # deflate cannot exceed ~1032:1; a header claiming more is a lie
 
 
+class DownloadError(DatasetError):
+    """A torchvision data set that could not be downloaded (offline). ``summary`` says what
+    failed and ``folder`` where its IDX files go, so a front end can word its own advice; the
+    message itself gives the command line's (``--dataset idx:PATH``)."""
+
+    def __init__(self, summary: str, folder: Path):
+        self.summary, self.folder = summary, folder
+        super().__init__(
+            f"{summary} If this machine is offline, copy the four IDX files (train-images-idx3-ubyte.gz, "
+            f"train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) "
+            f"into {folder}, or train on any folder of IDX files with --dataset idx:PATH. "
+            f"The bundled 'digits' data set always works offline.")
+
+
 @dataclass(frozen=True)
 class ImageDataset:
     name: str
@@ -220,12 +234,9 @@ def _load_torchvision(spec: str, root: str | os.PathLike[str]) -> ImageDataset:
         train = cls(str(root), train=True, download=True)
         test = cls(str(root), train=False, download=True)
     except Exception as e:  # torchvision raises RuntimeError/URLError/OSError offline
-        raise DatasetError(
-            f"Could not download {spec} ({type(e).__name__}: {str(e).splitlines()[0][:160]}). "
-            f"If this machine is offline, copy the four IDX files (train-images-idx3-ubyte.gz, "
-            f"train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) "
-            f"into {raw.resolve()} or load any folder of IDX files with 'idx:PATH'. "
-            f"The bundled 'digits' data set always works offline.") from e
+        raise DownloadError(
+            f"Could not download {spec} ({type(e).__name__}: {str(e).splitlines()[0][:160]}).",
+            raw.resolve()) from e
     return ImageDataset(spec, _to_float_images(train.data, 255.0), train.targets.long(),
                         _to_float_images(test.data, 255.0), test.targets.long(), names,
                         note=f"torchvision {folder} in {Path(root) / folder}")

@@ -3,7 +3,8 @@
 Every plot of the dashboard is made here, so pages only lay figures out; a notebook or the CLI
 (``sweep --plot``) imports them without Streamlit. They know no page: the height a figure gets on
 screen is the caller's choice (``fig.update_layout(height=...)``). Colours by class use one
-qualitative palette; AE and VAE panels of a pair always share axes so they can be compared.
+qualitative palette; the caller gives each latent panel its axis range (its own, or one shared by
+the AE and VAE panels of a pair).
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def _run_color(name: str, kind: str | None, i: int) -> str:
 
 def loss_curves(records_by_name: dict[str, list[dict]], kinds: dict[str, str] | None = None,
                 max_points: int = 250) -> go.Figure:
-    """Reconstruction and KL (nats per image) side by side, one colour per run.
+    """Reconstruction and KL (nats per image, KL on a log axis) side by side, one colour per run.
 
     Lines are the training averages between records ("step" and "epoch" records); markers are
     the held-out test values after each epoch. x is images seen, so the two members of a pair
@@ -68,7 +69,7 @@ def loss_curves(records_by_name: dict[str, list[dict]], kinds: dict[str, str] | 
         test = [r for r in every if r.get("type") == "epoch"]
         stride = -(-len(every) // max_points)
         train = every[::-1][::stride][::-1] if every else []  # thin out, keeping the newest
-        for col, term in ((1, "recon"), (2, "kl")):
+        for col, term in ((1, "recon"), (2, "kl")) if kind != "ae" else ((1, "recon"),):
             fig.add_trace(go.Scatter(
                 x=[r["samples_seen"] for r in train], y=[r[term] for r in train], mode="lines",
                 name=f"{name} train", legendgroup=name, showlegend=col == 1,
@@ -83,6 +84,9 @@ def loss_curves(records_by_name: dict[str, list[dict]], kinds: dict[str, str] | 
                                "<extra></extra>"),
                 customdata=[r["epoch"] for r in test]), row=1, col=col)
     fig.update_xaxes(title_text="images seen")
+    # Log KL: a beta = 0 run's KL of ~36 would flatten every other run's 1-5 nats on a linear
+    # axis. The AE has no KL term, so it has no KL curve.
+    fig.update_yaxes(type="log", title_text="log scale", row=1, col=2)
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.25), uirevision="loss_curves")
     return fig
@@ -127,8 +131,8 @@ def overview_schematic(kind: str, seed: int = 0) -> go.Figure:
 
 
 # --- Exploration views (latent space, decoder grid, generation, reparameterization) ----------
-# Latent panels take 2-d plane coordinates (see vae_core.latent_tools.Projection); callers pass one
-# shared ``axis_range`` to the AE and VAE panels so both are drawn at the same scale.
+# Latent panels take 2-d plane coordinates (see vae_core.latent_tools.Projection) and an
+# ``axis_range``: each panel's own (readable) or one shared by the pair (comparable sizes).
 
 PRIOR_LINE = "rgba(90, 90, 90, 0.55)"
 
@@ -182,7 +186,11 @@ def latent_scatter(codes: np.ndarray, labels: np.ndarray, class_names: tuple[str
             line=dict(color="rgba(20,20,20,0.22)", width=0.8)))
     fig.update_layout(title=title, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(itemsizing="constant"), showlegend=show_legend,
-                      dragmode="select", clickmode="event+select", uirevision=title)
+                      # Pan, not select, as the drag: Streamlit 1.67 turns a click into a
+                      # selection only outside select/lasso drag modes (it then sets clickmode
+                      # "event"), so a click on one code selects it; box and lasso are a toolbar
+                      # click away.
+                      dragmode="pan", clickmode="event+select", uirevision=title)
     _square_axes(fig, axis_range, axis_titles, one_d)
     return fig
 
@@ -328,6 +336,61 @@ def decoded_grid(images: np.ndarray, ncols: int, title: str, axis_values: np.nda
     return fig
 
 
+def judged_tiles(images: np.ndarray, ncols: int, title: str, labels: np.ndarray,
+                 confidence: np.ndarray, class_names: tuple[str, ...] | list[str],
+                 threshold: float) -> go.Figure:
+    """Decoded draws (N, H, W) tiled ``ncols`` wide, each captioned under it with the judge's
+    class and confidence: black when confident (>= ``threshold``), red when not."""
+    images = np.asarray(images, np.float32)
+    n, h, w = images.shape[:3]
+    band = max(4, h // 2)  # a white strip under each tile holds its caption
+    banded = np.concatenate([images, np.ones((n, band, *images.shape[2:]), np.float32)], axis=1)
+    notes = []
+    for k in range(n):
+        r, c = divmod(k, ncols)
+        ok = confidence[k] >= threshold
+        name = class_names[int(labels[k])] if 0 <= int(labels[k]) < len(class_names) else str(labels[k])
+        notes.append(dict(x=c * (w + 1) + (w - 1) / 2, y=r * (h + band + 1) + h + (band - 1) / 2,
+                          text=f"{name} {confidence[k]:.2f}", showarrow=False,
+                          font=dict(size=9, color="black" if ok else "#c92a2a")))
+    # One layout update: 64 add_annotation calls took 0.9 s (each validates the whole list).
+    fig = decoded_grid(banded, ncols, title).update_layout(annotations=notes)
+    return fig.update_xaxes(visible=False).update_yaxes(visible=False)  # tiles, not coordinates
+
+
+def class_histogram(counts: dict[str, np.ndarray], unsure: dict[str, int],
+                    class_names: tuple[str, ...] | list[str], title: str = "") -> go.Figure:
+    """Grouped bars: per series (e.g. "AE, N(0, I)"), the draws the judge confidently gave each
+    class, plus one bar of the draws it was not confident about."""
+    x = [str(c) for c in class_names] + ["not confident"]
+    colors = (AE_COLOR, VAE_COLOR, "#2f9e44", "#ae3ec9")
+    fig = go.Figure([go.Bar(x=x, y=list(np.asarray(v).tolist()) + [unsure[name]], name=name,
+                            marker_color=colors[i % len(colors)],
+                            hovertemplate=f"{name}<br>%{{x}}: %{{y}} draws<extra></extra>")
+                     for i, (name, v) in enumerate(counts.items())])
+    fig.update_layout(title=title, barmode="group", margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis_title="class the judge gives the decoded draw", yaxis_title="draws",
+                      legend=dict(orientation="h", y=-0.3))
+    fig.update_xaxes(type="category")  # class names "0".."9" are labels, not numbers
+    return fig
+
+
+def add_draws(fig: go.Figure, xy: np.ndarray, in_gap: np.ndarray) -> go.Figure:
+    """Generated codes (n, 2) on a latent scatter: near a code as small black open circles, in a
+    gap (farther from every code than most codes are from their neighbour) as red crosses. Only
+    the draws have legend entries (the classes are the scatter's colours)."""
+    xy = np.asarray(xy, np.float32)
+    in_gap = np.asarray(in_gap, bool)
+    fig.update_traces(showlegend=False)
+    for mask, name, symbol, color, size in ((~in_gap, "draw near codes", "circle-open", "black", 5),
+                                            (in_gap, "draw in a gap", "x-thin-open", "#c92a2a", 7)):
+        fig.add_trace(go.Scatter(x=xy[mask, 0], y=xy[mask, 1], mode="markers",
+                                 name=f"{name} ({int(mask.sum())})", hoverinfo="skip",
+                                 marker=dict(size=size, color=color, symbol=symbol, opacity=0.6,
+                                             line=dict(width=1, color=color))))
+    return fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.18))
+
+
 def reparam_histogram(z: np.ndarray, mu: float, sigma: float, bins: int = 50) -> go.Figure:
     """Histogram (density) of z = mu + sigma * eps against the N(mu, sigma^2) density."""
     z = np.asarray(z, np.float64)
@@ -391,6 +454,9 @@ def sweep_figure(points: list) -> go.Figure:
         fig.add_trace(go.Scatter(x=r, y=c - r, mode="lines", line=dict(color="#adb5bd", dash="dot", width=1),
                                  name="recon + KL = const", legendgroup="iso", showlegend=i == 0,
                                  hovertemplate=f"recon + KL = {c:.1f}<extra></extra>"), row=1, col=1)
+    # Neighbours in rate alternate their label above/below (collapsed runs share rate ~0).
+    label_side = {p.name: ("top right", "bottom right", "middle right", "top left")[i % 4]
+                  for i, p in enumerate(sorted(points, key=lambda p: (p.rate, p.distortion)))}
     groups = {}
     for p in points:
         groups.setdefault((p.kl_warmup_epochs > 0, p.collapsed), []).append(p)
@@ -400,12 +466,14 @@ def sweep_figure(points: list) -> go.Figure:
         color = "#e03131" if collapsed else VAE_COLOR if not warm else "#2f9e44"
         fig.add_trace(go.Scatter(
             x=[p.rate for p in ps], y=[p.distortion for p in ps], mode="markers+text",
-            text=[f"β={p.beta:g}" for p in ps], textposition="top right",
+            text=[f"β={p.beta:g}" for p in ps], textposition=[label_side[p.name] for p in ps],
+            cliponaxis=False,  # a collapsed run sits at rate 0, on the axis: draw it whole
             marker=dict(symbol=symbol, size=11, color=color), name=label,
             customdata=[p.name for p in ps],
             hovertemplate="%{customdata}<br>KL %{x:.2f}, recon %{y:.2f}<extra></extra>"), row=1, col=1)
         fig.add_trace(go.Scatter(
             x=[p.beta for p in ps], y=[p.active_units for p in ps], mode="markers+lines",
+            cliponaxis=False,  # 0 active units sits on the axis
             marker=dict(symbol=symbol, size=10, color=color), line=dict(color=color, width=1),
             name=label, showlegend=False, customdata=[p.name for p in ps],
             hovertemplate="%{customdata}<br>β %{x:g}: %{y} active<extra></extra>"), row=1, col=2)
@@ -413,10 +481,10 @@ def sweep_figure(points: list) -> go.Figure:
     fig.update_yaxes(title_text="distortion: −log p(x|z)", row=1, col=1)
     fig.update_xaxes(title_text="β", row=1, col=2)
     fig.update_yaxes(title_text="active units", rangemode="tozero",
-                     range=[0, max(p.latent_dim for p in points) + 0.5], row=1, col=2)
+                     range=[-0.25, max(p.latent_dim for p in points) + 0.5], row=1, col=2)
     pad = 0.1 * max(1.0, float(dists.max() - dists.min()))
     fig.update_yaxes(range=[float(dists.min()) - pad, float(dists.max()) + 2 * pad], row=1, col=1)
-    fig.update_xaxes(range=[0, r_hi], row=1, col=1)
+    fig.update_xaxes(range=[-0.04 * r_hi, r_hi], row=1, col=1)
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.2))
     return fig

@@ -1,0 +1,107 @@
+"""Issue 8 on real tiny runs: a collapsed VAE is named as such on every page, captions flip for
+it, and the Generate page shows exactly the numbers of ``python -m vae_core evaluate --json``."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from helpers import REPO, no_exception, open_page, train_and_save
+from ui import navigation
+from vae_core import ModelConfig, TrainConfig
+from vae_core.generation import SOURCES
+
+TIMEOUT = 90
+
+
+@pytest.fixture(scope="module")
+def collapsed_root(tmp_path_factory, pair_root, digits):
+    """The demo AE beside a beta = 8 VAE of the same net: beta 8 collapses within a few epochs."""
+    root = tmp_path_factory.mktemp("collapsed")
+    shutil.copytree(pair_root / "demo-ae", root / "demo-ae")
+    cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(64, 32), input_shape=digits.image_shape)
+    path = train_and_save(root, "b8-vae", cfg, TrainConfig(epochs=4, batch_size=64, lr=3e-3, beta=8.0,
+                                                            seed=0), digits)
+    assert json.loads((path / "run.json").read_text())["status"] == "collapsed"
+    return root
+
+
+@pytest.fixture
+def collapsed(tmp_path, collapsed_root, monkeypatch, fresh_streamlit_cache):
+    root = tmp_path / "collapsed"
+    shutil.copytree(collapsed_root, root)
+    monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(root))
+    return root
+
+
+def page(file: str):
+    return no_exception(open_page(file, timeout=TIMEOUT))
+
+
+def markdown(at) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def test_collapsed_vae_is_warned_and_captions_flip(collapsed):
+    at = page(navigation.LATENT_SPACE.file)
+    assert "collapsed" in at.selectbox(key="latent_vae_run").format_func(at.selectbox(key="latent_vae_run").value)
+    warning = " ".join(w.value for w in at.warning)
+    assert "posterior collapsed" in warning and "lower β" in warning and "KL warm-up" in warning
+    assert "has not packed the VAE's classes" in markdown(at)
+    assert "narrower for the VAE" not in " ".join(c.value for c in at.caption)  # no 5000x ratio
+    assert "spike at 0" in " ".join(c.value for c in at.caption)
+
+    at = page(navigation.GENERATE.file)
+    assert "posterior collapsed" in " ".join(w.value for w in at.warning)
+    assert "cannot show the lesson: the VAE collapsed" in markdown(at)
+
+    at = page(navigation.DECODER_GRID.file)
+    assert "The VAE collapsed" in markdown(at)
+
+    at = page(navigation.EVIDENCE.file)
+    winners = set(at.table[0].value["Winner"])
+    assert "VAE" not in winners and "none: the VAE's lead comes from collapse" in winners
+
+
+def test_train_page_lists_collapse_epochs_and_no_ae_kl(collapsed):
+    at = page(navigation.TRAIN.file)
+    runs = next(d for d in at.dataframe if "group" in d.value.columns).value.set_index("name")
+    assert runs.loc["b8-vae", "status"] == "collapsed" and runs.loc["b8-vae", "epochs"] == "4/4"
+    assert runs.loc["demo-ae", "test KL"] == "—" and runs.loc["demo-ae", "beta"] == "—"
+    assert float(runs.loc["b8-vae", "test KL"]) < 0.1
+
+
+@pytest.mark.slow
+def test_generate_numbers_equal_evaluate_json(checkpoints, fresh_streamlit_cache):
+    """The Generate page's table is the scorecard's generation test, number for number."""
+    cards = {}
+    for name, label in (("demo-ae", "AE"), ("demo-vae", "VAE")):
+        out = subprocess.run([sys.executable, "-m", "vae_core", "evaluate", name, "--root", str(checkpoints),
+                              "--json", "--quiet"], cwd=REPO, capture_output=True, text=True, check=True)
+        cards[label] = json.loads(out.stdout)
+    at = page(navigation.GENERATE.file)
+    table = next(d for d in at.dataframe if "draws from" in d.value.columns).value
+    assert len(table) == 2 * len(SOURCES)
+    for row, source in zip(table.itertuples(index=False), SOURCES * 2):
+        card = cards[row[0]]
+        assert row[2] == card[f"{source}_classes_covered"]
+        assert row[3] == pytest.approx(card[f"{source}_confident_raw"], abs=1e-12)
+        assert row[4] == pytest.approx(card[f"{source}_confident"], abs=1e-12)
+        assert row[5] == pytest.approx(card[f"{source}_class_entropy"], abs=1e-12)
+        assert row[6] == pytest.approx(card[f"{source}_in_gaps"], abs=1e-12)
+    assert f"cover {cards['AE']['prior_classes_covered']} of 10 classes" in markdown(at)
+
+
+def test_offline_mnist_message_names_the_dashboard_choice(empty_checkpoints, tmp_path, monkeypatch,
+                                                          fresh_streamlit_cache):
+    monkeypatch.setenv("VAE_LAB_DATA", str(tmp_path / "no-data"))
+    at = page(navigation.TRAIN.file)
+    at.selectbox(key="train_dataset").set_value("mnist").run()
+    errors = " ".join(e.value for e in at.error)
+    if not errors:
+        pytest.skip("this machine is online: MNIST downloaded")
+    assert "**A folder of IDX files**" in errors and "Train page" in errors
+    assert "idx:" not in errors  # CLI syntax is for the command line, not the dashboard
