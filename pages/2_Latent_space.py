@@ -2,6 +2,8 @@
 import streamlit as st
 
 from ui.captions import latent_space_caption, marginals_caption
+from ui.export import plot_config
+from ui.links import BIND
 from ui.panels import encoded_models, latent_panels, pair_notes, scale_choice, show_images
 from ui.pickers import pick_pair, plane_picker, selected_indices
 from ui.state import LATENT
@@ -24,7 +26,7 @@ if not models:
 plane = plane_picker("latent", [m.latent_dim for m in models])
 has_posterior = any(m.logvar is not None and m.latent_dim > 1 for m in models)
 show_ellipses = st.toggle(f"Draw the VAE's posterior q(z|x) as 2σ ellipses ({N_ELLIPSES} test images)",
-                          key="latent_ellipses", disabled=not has_posterior)
+                          key="latent_ellipses", disabled=not has_posterior, bind=BIND)
 shared_axes = scale_choice("latent")
 panels = latent_panels(models, plane, shared_axes)
 pair_notes(models, shared_axes)
@@ -41,13 +43,13 @@ for col, panel in zip(st.columns(len(panels)), panels):
             ellipses = posterior_ellipses(m.mu[sub], m.logvar[sub], panel.projection)
         events.append(st.plotly_chart(panel.scatter(ellipses=ellipses), on_select="rerun",
                                       selection_mode=("points", "box", "lasso"),
-                                      key=f"latent_scatter_{m.label.lower()}"))
+                                      key=f"latent_scatter_{m.label.lower()}", config=plot_config(f"latent_scatter_{m.label.lower()}")))
         st.plotly_chart(figures.marginal_histograms(
             panel.projection(m.mu), panel.projection.axis_titles, panel.axis_range,
             title=f"{m.label}: marginals of the codes",
             prior_center=panel.projection.prior_center,
             color=figures.AE_COLOR if m.label == "AE" else figures.VAE_COLOR).update_layout(height=230),
-            key=f"latent_marginals_{m.label.lower()}")
+            key=f"latent_marginals_{m.label.lower()}", config=plot_config(f"latent_marginals_{m.label.lower()}"))
 if show_ellipses:
     st.caption("Each ellipse is one test image's q(z|x) at 2σ: the VAE encodes an image as a cloud, "
                "not a point. Where clouds overlap, the decoder was trained to draw similar images.")

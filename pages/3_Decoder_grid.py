@@ -4,6 +4,8 @@ import math
 import streamlit as st
 
 from ui.captions import PRIOR_BOX, decoder_grid_caption
+from ui.export import plot_config
+from ui.links import BIND
 from ui.panels import encoded_models, latent_panels, pair_notes, scale_choice
 from ui.pickers import pick_pair, pick_test_image, plane_picker
 from vae_core import figures
@@ -25,19 +27,19 @@ if not models:
 # The square's slider must reach the widest model's codes (an AE's can span ±20).
 r_max = float(max(8, math.ceil(max(m.stats["code_span"] for m in models))))
 c1, c2, c3 = st.columns(3)
-n = c1.slider("Grid size n (n × n images)", 5, 30, 15, key="grid_n")
+n = c1.slider("Grid size n (n × n images)", 5, 30, 15, key="grid_n", bind=BIND)
 spacing = c2.radio("Grid values", [FIT, SQUARE, QUANTILES], key="grid_spacing",
                    help="Fit: each grid spans its own model's codes (0.5–99.5 percentile box, at "
                         "least the prior's ±2), so the AE's empty regions between clusters are on it. Square: one ±r for both. "
-                        "Normal quantiles: equal prior mass per cell.")
+                        "Normal quantiles: equal prior mass per cell.", bind=BIND)
 quantiles = spacing == QUANTILES
 r = c3.slider("r: half-width of the square", 0.5, r_max, 3.0, 0.5, key="grid_r",
-              disabled=spacing != SQUARE)
+              disabled=spacing != SQUARE, bind=BIND)
 plane = plane_picker("grid", [m.latent_dim for m in models], allow_pca=False)
 base_index = None
 if max(m.latent_dim for m in models) > 2:
     hold = st.radio("The other latent dims are held at", ["0", "the code of a test image"],
-                    horizontal=True, key="grid_hold")
+                    horizontal=True, key="grid_hold", bind=BIND)
     if hold != "0":
         base_index = pick_test_image("grid_base", models[0].data, "Test image", by_class=False)
 
@@ -59,7 +61,7 @@ for col, panel in zip(st.columns(len(panels)), panels):
         grid = figures.decoded_grid(images, n, f"{m.label} decoder: {m.run.name}", axis,
                                     panel.projection.axis_titles, two_d=len(dims) == 2)
         st.plotly_chart(grid.update_layout(height=460),
-                        key=f"grid_image_{m.label.lower()}")
+                        key=f"grid_image_{m.label.lower()}", config=plot_config(f"grid_image_{m.label.lower()}"))
         extent = (axis[0], axis[-1])
         y_extent = extent if len(dims) == 2 else (-0.5, 0.5)
         axis_range = panel.axis_range if shared_axes else panel.own_range(
@@ -67,7 +69,7 @@ for col, panel in zip(st.columns(len(panels)), panels):
         fig = panel.scatter(axis_range, title=f"{m.label}: where the grid lies", height=320,
                             marker_size=3, opacity=0.5, show_legend=False)
         figures.add_extent(fig, extent, y_extent)
-        st.plotly_chart(fig, key=f"grid_scatter_{m.label.lower()}")
+        st.plotly_chart(fig, key=f"grid_scatter_{m.label.lower()}", config=plot_config(f"grid_scatter_{m.label.lower()}"))
 if {"AE", "VAE"} <= spans.keys() and not quantiles:
     vae_stats = next(m.stats for m in models if m.label == "VAE")
     st.markdown(decoder_grid_caption(spans["AE"], spans["VAE"], None if spacing == FIT else r,

@@ -4,6 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from ui.captions import generation_caption
+from ui.export import plot_config
+from ui.links import BIND
 from ui.panels import encoded_models, latent_panels, pair_notes, show_images
 from ui.pickers import pick_pair, pick_test_image, plane_picker
 from ui.resources import run_generation_tests
@@ -32,8 +34,8 @@ st.caption("Each model gets 1,000 random codes; each is decoded and shown to a j
            "a user could do without one) or the box around its codes.")
 c1, c2 = st.columns([3, 1])
 ae_source = c1.radio("The AE's draws come from", SOURCES, format_func=SOURCE_NAMES.get,
-                     horizontal=True, key="generate_source")
-seed = int(c2.number_input("Seed (0: the scorecard's draws)", 0, 1_000_000, 0, key="generate_seed"))
+                     horizontal=True, key="generate_source", bind=BIND)
+seed = int(c2.number_input("Seed (0: the scorecard's draws)", 0, 1_000_000, 0, key="generate_seed", bind=BIND))
 tests = {m.label: run_generation_tests(m.run, seed) for m in models}
 scores = {m.label: {**m.stats, **generation_scores(tests[m.label])} for m in models}
 if {"AE", "VAE"} <= scores.keys():
@@ -57,7 +59,7 @@ for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
                             title=f"{m.label}: where {MAP_DRAWS} of the {test.n} draws land",
                             height=460, marker_size=4, opacity=0.6)
         st.plotly_chart(figures.add_draws(fig, draws_xy, test.in_gap[shown]),
-                        key=f"generate_map_{m.label.lower()}")
+                        key=f"generate_map_{m.label.lower()}", config=plot_config(f"generate_map_{m.label.lower()}"))
         st.caption(f"{test.in_gap.sum()} of {test.n} draws ({test.gap_share:.0%}) are in a gap: "
                    f"farther from every test code than 95% of the codes are from their nearest "
                    f"neighbour (radius {test.gap_radius:.2g}, measured in all "
@@ -70,7 +72,7 @@ st.plotly_chart(figures.class_histogram(
     {name: t.class_counts for name, t in series.items()},
     {name: int((~t.confident).sum()) for name, t in series.items()}, models[0].data.class_names,
     title="Classes of the decoded draws (judged with confidence ≥ "
-          f"{CONFIDENT:g}; 1,000 draws each)").update_layout(height=360), key="generate_histogram")
+          f"{CONFIDENT:g}; 1,000 draws each)").update_layout(height=360), key="generate_histogram", config=plot_config("generate_histogram"))
 st.dataframe(pd.DataFrame([{
     "model": label, "draws from": SOURCE_NAMES[s], "classes covered": t.classes_covered,
     "judged confidently": t.confident_raw, "confident, capped per class": t.confident_capped,
@@ -88,13 +90,13 @@ st.caption("These are the numbers of `python -m vae_core evaluate --json` (keys 
 st.subheader("Interpolation between two test images")
 data = models[0].data
 by = st.radio("Choose the images by", ["class (its first test image)", "index"], horizontal=True,
-              key="interp_by")
+              key="interp_by", bind=BIND)
 c1, c2, c3 = st.columns(3)
 with c1:
     i0 = pick_test_image("interp_from", data, "From", by_class=by.startswith("class"), default_class=0)
 with c2:
     i1 = pick_test_image("interp_to", data, "To", by_class=by.startswith("class"), default_class=1)
-frames = c3.slider("Frames", 3, 16, 10, key="interp_frames")
+frames = c3.slider("Frames", 3, 16, 10, key="interp_frames", bind=BIND)
 plane = plane_picker("interp", [m.latent_dim for m in models])
 panels = latent_panels(models, plane)
 for col, panel in zip(st.columns(len(panels)), panels):
@@ -106,7 +108,7 @@ for col, panel in zip(st.columns(len(panels)), panels):
                     caption=f"{m.label}: test #{a} → test #{b}, {frames} equally spaced codes")
         fig = panel.scatter(title=f"{m.label}: the straight path", height=380,
                             marker_size=3, opacity=0.4, show_legend=False)
-        st.plotly_chart(figures.add_path(fig, panel.to_plane(path)), key=f"interp_scatter_{m.label.lower()}")
+        st.plotly_chart(figures.add_path(fig, panel.to_plane(path)), key=f"interp_scatter_{m.label.lower()}", config=plot_config(f"interp_scatter_{m.label.lower()}"))
 path_note = ("Both paths are straight lines between the two images' codes (square → star). The "
              "AE's path can cross empty gaps, where the frames blur or jump to an unrelated shape.")
 if any(m.label == "VAE" and m.stats["collapsed"] for m in models):

@@ -3,6 +3,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from ui.export import plot_config
+from ui.links import BIND
 from ui.panels import encoded_models, latent_panels, pair_notes, show_images
 from ui.pickers import pick_pair, pick_test_image, plane_picker
 from vae_core import figures
@@ -26,19 +28,19 @@ st.title("Reparameterization & KL")
 
 st.subheader("z = μ + σ·ε: a sample you can differentiate")
 c1, c2, c3, c4 = st.columns(4)
-mu = c1.slider("μ", -3.0, 3.0, 1.0, 0.1, key="reparam_mu")
-sigma = c2.slider("σ", 0.05, 3.0, 0.5, 0.05, key="reparam_sigma")
-n = c3.select_slider("Draws N", [100, 300, 1000, 3000, 10000], value=1000, key="reparam_n")
-seed = int(c4.number_input("Seed", 0, 1_000_000, 0, key="reparam_seed"))
+mu = c1.slider("μ", -3.0, 3.0, 1.0, 0.1, key="reparam_mu", bind=BIND)
+sigma = c2.slider("σ", 0.05, 3.0, 0.5, 0.05, key="reparam_sigma", bind=BIND)
+n = c3.select_slider("Draws N", [100, 300, 1000, 3000, 10000], value=1000, key="reparam_n", bind=BIND)
+seed = int(c4.number_input("Seed", 0, 1_000_000, 0, key="reparam_seed", bind=BIND))
 
 demo = reparam_demo(mu, sigma, n, seed)
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(figures.reparam_histogram(demo.z, mu, sigma).update_layout(height=340), key="reparam_hist")
+    st.plotly_chart(figures.reparam_histogram(demo.z, mu, sigma).update_layout(height=340), key="reparam_hist", config=plot_config("reparam_hist"))
     st.caption("Draw ε ~ N(0, 1), then shift and stretch it: z = μ + σ·ε follows N(μ, σ²) (black). "
                "The randomness sits in ε alone, outside the network.")
 with right:
-    st.plotly_chart(figures.gradient_scatter(demo.eps, demo.dz_dsigma, demo.dz_dmu).update_layout(height=340), key="reparam_grads")
+    st.plotly_chart(figures.gradient_scatter(demo.eps, demo.dz_dsigma, demo.dz_dmu).update_layout(height=340), key="reparam_grads", config=plot_config("reparam_grads"))
     st.caption("torch.autograd, per draw: ∂z/∂μ = 1 and ∂z/∂σ = ε exactly. Gradients pass through "
                "the sample to μ and σ, so the encoder that outputs them can be trained by backprop; "
                "sampling z directly from N(μ, σ²) would give no gradient.")
@@ -65,11 +67,11 @@ pair_notes(models)
 c1, c2, c3 = st.columns(3)
 with c1:
     idx = pick_test_image("reparam_image", models[0].data, "Test image", by_class=True)
-k = c2.slider("K resampled codes", 1, 64, 16, key="reparam_k")
-sample_seed = int(c3.number_input("Sampling seed", 0, 1_000_000, 0, key="reparam_sample_seed"))
+k = c2.slider("K resampled codes", 1, 64, 16, key="reparam_k", bind=BIND)
+sample_seed = int(c3.number_input("Sampling seed", 0, 1_000_000, 0, key="reparam_sample_seed", bind=BIND))
 plane = plane_picker("reparam", [m.latent_dim for m in models])
 zoom = st.toggle("Zoom the VAE's panel to this image's q(z|x)", value=True, key="reparam_zoom",
-                 help="Off: each panel shows all its test codes at its own scale.")
+                 help="Off: each panel shows all its test codes at its own scale.", bind=BIND)
 for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
     m = panel.codes
     i = min(idx, len(m.mu) - 1)
@@ -83,7 +85,7 @@ for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
         fig.update_traces(showlegend=False).update_layout(legend=dict(orientation="h", y=-0.2))
         if m.logvar is None:  # the AE has no distribution to sample: its "draws" are one point
             figures.add_points(fig, panel.to_plane(m.mu[i]), f"z of test #{i}", symbol="x", size=12)
-            st.plotly_chart(fig, key=f"reparam_scatter_{m.label.lower()}")
+            st.plotly_chart(fig, key=f"reparam_scatter_{m.label.lower()}", config=plot_config(f"reparam_scatter_{m.label.lower()}"))
             show_images(m.data.test_x[i, 0].numpy()[None], 1, caption="Input", min_width=96)
             st.caption("The AE maps the image to one point. Resampling has nothing to vary: all K "
                        "decodings would be the same image.")
@@ -97,7 +99,7 @@ for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
         figures.add_points(fig, panel.to_plane(post.z), f"{k} draws z = μ + σ·ε", color=figures.VAE_COLOR,
                            symbol="circle", size=9)
         figures.add_points(fig, panel.to_plane(post.mu), "μ", symbol="x", size=12)
-        st.plotly_chart(fig, key=f"reparam_scatter_{m.label.lower()}")
+        st.plotly_chart(fig, key=f"reparam_scatter_{m.label.lower()}", config=plot_config(f"reparam_scatter_{m.label.lower()}"))
         show_images(x[0, 0].numpy()[None], 1, caption="Input", min_width=96)
         show_images(post.images, min(k, 8), caption=f"The {k} draws, decoded")
         if m.stats["collapsed"]:

@@ -5,11 +5,13 @@ import pandas as pd
 import streamlit as st
 
 from ui import navigation
+from ui.captions import collapse_warning, verdict_label
+from ui.export import plot_config
+from ui.links import BIND
 from ui.panels import upscale
 from ui.pickers import pick_pair
 from ui.resources import get_dataset, get_run, run_dataset, run_scorecard, usable_runs
 from ui.scorecard import compare_rows
-from ui.captions import collapse_warning, verdict_label
 from ui.state import EVIDENCE_SECTION, EVIDENCE_SWEEP, LATENT, SWEEP_SECTION, run_choice_key
 from vae_core import RunError
 from vae_core.figures import posterior_figure, sweep_figure
@@ -48,7 +50,7 @@ ae, vae = pick_pair("evidence")
 # A radio, not st.tabs: tabs run every section's code on each rerun, and the posterior grid and
 # sweep are too costly to compute for a section nobody is looking at.
 section = st.radio("Section", SECTIONS, horizontal=True, key=EVIDENCE_SECTION,
-                   label_visibility="collapsed")
+                   label_visibility="collapsed", bind=BIND)
 
 if section == "Scorecard":
     cards: dict[str, dict | None] = {"AE": None, "VAE": None}
@@ -107,13 +109,13 @@ elif section == SWEEP_SECTION:
         if st.session_state.get(EVIDENCE_SWEEP) not in groups:
             st.session_state.pop(EVIDENCE_SWEEP, None)  # a sweep deleted since it was chosen
         sweep_id = st.selectbox("Sweep", list(groups), key=EVIDENCE_SWEEP,
-                                format_func=lambda g: f"{g} ({len(groups[g])} runs)")
+                                format_func=lambda g: f"{g} ({len(groups[g])} runs)", bind=BIND)
         members = groups[sweep_id]
         if run_dataset(get_run(members[0])) is not None:
             points = cached_sweep(tuple((str(r.path), r.created) for r in members), members[0].dataset)
             event = st.plotly_chart(sweep_figure(points).update_layout(height=420), key="evidence_sweep_chart",
                                     on_select="rerun", selection_mode="points",
-                                    width="stretch")
+                                    width="stretch", config=plot_config("evidence_sweep_chart"))
             selected = [p.get("customdata") for p in (event.selection.points if event else [])
                         if isinstance(p.get("customdata"), str)] if event else []
             by_name = {r.name: r for r in members}
@@ -132,7 +134,7 @@ elif section == SWEEP_SECTION:
             c1, c2 = st.columns([3, 1])
             with c1:
                 name = st.selectbox("Run to open (or click a point)", list(by_name),
-                                    key="evidence_sweep_run")
+                                    key="evidence_sweep_run", bind=BIND)
             with c2:
                 st.write("")
                 if st.button("Open its latent plot", key="evidence_open_latent"):
@@ -148,7 +150,7 @@ else:  # True posterior
     else:
         ds = run_dataset(vae)
         if ds is not None:
-            index = int(st.number_input("Test image", 0, len(ds.test_x) - 1, 0, key="evidence_image"))
+            index = int(st.number_input("Test image", 0, len(ds.test_x) - 1, 0, key="evidence_image", bind=BIND))
             try:
                 gp, iwae_lp = cached_posterior(str(vae.path), vae.created, vae.dataset, index)
             except (RunError, ValueError) as e:
@@ -158,7 +160,7 @@ else:  # True posterior
                 with c1:
                     st.plotly_chart(posterior_figure(gp.zs1, gp.zs2, gp.post, gp.mu, gp.sigma)
                                     .update_layout(height=460),
-                                    key="evidence_posterior", width="stretch")
+                                    key="evidence_posterior", width="stretch", config=plot_config("evidence_posterior"))
                 with c2:
                     st.image(upscale(ds.test_x[index, 0].numpy(), min_width=128), clamp=True,
                              caption=f"test image {index} (label {ds.class_names[int(ds.test_y[index])]})")

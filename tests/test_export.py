@@ -32,7 +32,8 @@ def test_notebook_reproduces_the_run(pair_root):
 
 def test_chart_downloads_and_notebook_button_on_a_page(checkpoints, fresh_streamlit_cache):
     at = page_app(GRID, 60)
-    at.query_params["export_format"] = "SVG"  # bound widgets put their option labels in the URL
+    # The sidebar setting (the frame's radio; its URL binding is checked in the browser test)
+    at.session_state["export_format"] = "svg"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     config = json.loads(at.get("plotly_chart")[0].proto.config)

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui.captions import collapse_warning, scale_note
+from ui.links import BIND
 from ui.resources import encoded_test_set, run_code_stats, run_dataset
 from vae_core import ImageDataset, Run, figures
 from vae_core.latent_tools import Projection, dims_projection, pca_2d, plane_coords, shared_range
@@ -119,7 +120,7 @@ def scale_choice(key: str) -> bool:
     return st.toggle("Shared axes (same scale for both panels)", key=f"{key}_shared_axes",
                      help="Off: each panel is scaled to its own codes, so both clouds can be read. "
                           "On: sizes can be compared directly, but a wide AE cloud squeezes the "
-                          "VAE's into the middle of its panel.")
+                          "VAE's into the middle of its panel.", bind=BIND)
 
 
 def pair_notes(models: list[ModelCodes], shared_axes: bool | None = None) -> None:
