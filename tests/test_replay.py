@@ -14,7 +14,7 @@ from vae_core.replay import (SNAPSHOTS_FILE, ReplayUnavailable, load_snapshots, 
                              snapshot_budget, snapshot_schedule, write_snapshots)
 
 CFG = ModelConfig(kind="vae", latent_dim=2, hidden=(32, 16), input_shape=(1, 8, 8))
-TCFG = TrainConfig(epochs=20, batch_size=64, lr=3e-3, seed=0)  # 20 epochs: past the early collapse
+TCFG = TrainConfig(epochs=20, batch_size=64, lr=3e-3, seed=0, device="cpu")  # 20 CPU epochs: past the early collapse
 
 
 @pytest.fixture(scope="module")
