@@ -217,7 +217,8 @@ if clicked and data is not None:
         try:
             st.session_state[JOB_KEY] = get_pool().submit(
                 specs, spec, root=str(checkpoints_root()), group=group, data=data,
-                interleave=not is_sweep, owner=session_owner())  # a sweep: points appear one by one, each run whole
+                interleave=not is_sweep,  # a sweep: points appear one by one, each run whole
+                owner=session_owner())  # one active job per session (OwnerBusyError)
         except EngineError as e:
             with settings:
                 st.error(str(e), icon=":material/error:")
@@ -258,12 +259,12 @@ def delete_confirmed() -> None:
     by_label = {r.label: r for r in runs()}  # labels are printable; names may not be UTF-8
     for label in st.session_state.pop("train_delete_pending", []):
         info = by_label.get(label)
-        refusal = may_delete(info) if info is not None else None  # checked again: on the server
-        if refusal:
+        refusal = f"{label} is no longer listed." if info is None else may_delete(info)
+        if refusal:  # checked again at the confirmation: the rule holds on the server
             errors.append(refusal)
             continue
         try:
-            delete_run(info.name if info is not None else label, checkpoints_root())
+            delete_run(info.name, checkpoints_root())
         except (RunError, OSError) as e:
             errors.append(str(e))
     st.session_state["train_delete_errors"] = errors
