@@ -6,8 +6,8 @@
 Not a timed test: it prints a markdown table. What it does, in order:
 1. Starts ``dask scheduler`` on localhost and one ``dask worker`` process (one thread), and a
    ``TrainingEngine`` connected to it. Jobs per minute: ``--throughput-jobs`` digits pairs with 1
-   worker; again after a second worker joined; again while a third ``dask worker`` process joins
-   ``--join-after`` seconds into the batch (the stand-in for a second machine). The third worker
+   worker; again after a second worker joined; again (twice as many jobs) while a third ``dask
+   worker`` process joins ``--join-after`` seconds into the batch (the stand-in for a second machine). The third worker
    then leaves, so the class below runs on 2 workers.
 2. Starts ``streamlit run`` with ``VAE_LAB_SCHEDULER`` pointing at that scheduler and opens
    ``--browsers`` headless Chromium sessions (one browser, one context each) on the Train page;
@@ -86,8 +86,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 def jobs_per_minute(engine: TrainingEngine, root: Path, tag: str, n: int, epochs: int,
-                    during=None) -> tuple[float, int]:
-    """Submit ``n`` pairs at once; jobs finished per minute of wall time, and how many failed."""
+                    during=None) -> tuple[float, int, int]:
+    """Submit ``n`` pairs at once: jobs finished per minute of wall time, how many failed, and
+    how many workers trained them."""
     start = time.perf_counter()
     jobs = [engine.submit(quick_pair_specs(f"{tag}{i}", DIGITS_SHAPE, epochs=epochs), "digits",
                           root=str(root)) for i in range(n)]
@@ -95,7 +96,7 @@ def jobs_per_minute(engine: TrainingEngine, root: Path, tag: str, n: int, epochs
         during()
     wait_for(lambda: not any(j.active for j in jobs), 600, f"the {tag} jobs")
     wall = time.perf_counter() - start
-    return n / wall * 60, sum(j.state != "finished" for j in jobs)
+    return n / wall * 60, sum(j.state != "finished" for j in jobs), len({j.worker for j in jobs})
 
 
 def main() -> None:
@@ -104,8 +105,8 @@ def main() -> None:
     parser.add_argument("--engine-jobs", type=int, default=30)
     parser.add_argument("--epochs", type=int, default=3, help="epochs of every class job")
     parser.add_argument("--throughput-jobs", type=int, default=8)
-    parser.add_argument("--throughput-epochs", type=int, default=5)
-    parser.add_argument("--join-after", type=float, default=5.0,
+    parser.add_argument("--throughput-epochs", type=int, default=10)
+    parser.add_argument("--join-after", type=float, default=1.0,
                         help="seconds into the last batch when the third worker joins")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     args = parser.parse_args()
@@ -140,35 +141,51 @@ def main() -> None:
 
         # 1. throughput with 1, 2 and 2 + 1 joined workers (the first two after a warm-up job each)
         jobs_per_minute(engine, root, "warm1-", 1, 1)
-        rate1, lost1 = jobs_per_minute(engine, root, "t1-", args.throughput_jobs,
+        rate1, lost1, _ = jobs_per_minute(engine, root, "t1-", args.throughput_jobs,
                                        args.throughput_epochs)
         add_worker("w2")
         wait_for(lambda: engine.max_workers == 2, 120, "the second worker")
         jobs_per_minute(engine, root, "warm2-", 2, 1)
-        rate2, lost2 = jobs_per_minute(engine, root, "t2-", args.throughput_jobs,
+        rate2, lost2, _ = jobs_per_minute(engine, root, "t2-", args.throughput_jobs,
                                        args.throughput_epochs)
         extra: list[subprocess.Popen] = []
-        rate3, lost3 = jobs_per_minute(
-            engine, root, "t3-", args.throughput_jobs, args.throughput_epochs,
+        rate3, lost3, used3 = jobs_per_minute(
+            engine, root, "t3-", 2 * args.throughput_jobs, args.throughput_epochs,
             during=lambda: (time.sleep(args.join_after), extra.append(add_worker("w3"))))
-        joined = engine.max_workers
         stop(extra[0])
         wait_for(lambda: engine.max_workers == 2, 60, "the third worker to leave")
         print(f"throughput: {rate1:.1f} / {rate2:.1f} / {rate3:.1f} jobs/min "
-              f"(1, 2, 2+1 joined: {joined} workers at the end)", flush=True)
+              f"(1, 2, 2+1 joined: {used3} workers trained the last batch)", flush=True)
 
         # 2. the class: browsers and engine jobs at once, on 2 workers
         with streamlit_process(root, work / "streamlit.log",
                                env={**ENV, "VAE_LAB_SCHEDULER": address}) as (url, server, _, _), \
                 sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            def switch(page, title: str) -> tuple[float, float]:
+                """Seconds from the sidebar click to the new page's heading, and to its script
+                run's end."""
+                t0 = time.perf_counter()
+                nav = page.locator("[data-testid=stSidebarNav]")
+                nav.get_by_role("link", name=title, exact=True).click()
+                page.get_by_role("heading", level=1).filter(
+                    has_text=re.compile("VAE Lab" if title == "Overview" else title)).wait_for(
+                    timeout=120_000)
+                drawn = time.perf_counter() - t0
+                page.wait_for_timeout(100)
+                page.wait_for_selector(IDLE, timeout=120_000)
+                return drawn, time.perf_counter() - t0
+
             pages = []
             for i in range(args.browsers):
                 page = browser.new_context(viewport={"width": 1300, "height": 1000}).new_page()
                 page.goto(url)
                 page.wait_for_selector(IDLE, timeout=120_000)
-                nav = page.locator("[data-testid=stSidebarNav]")
-                nav.get_by_role("link", name="Train", exact=True).click()
+                if i < 2:  # the page switchers below have visited each page once, as students do
+                    for title in SWITCH_PAGES:
+                        switch(page, title)
+                else:
+                    switch(page, "Train")
                 page.get_by_label("Epochs", exact=True).wait_for(timeout=120_000)
                 for label, value in (("Epochs", str(args.epochs)), ("Run name", f"s{i}")):
                     box = page.get_by_label(label, exact=True)
@@ -184,29 +201,21 @@ def main() -> None:
                 engine.submit(quick_pair_specs(f"e{i}", DIGITS_SHAPE, epochs=args.epochs),
                               "digits", root=str(root), owner=f"bench-{i}")
                 for i in range(args.engine_jobs)]
-            t_class = time.perf_counter()
+            t_class, cpu_class = time.perf_counter(), cpu_seconds(server.pid)
 
             def all_busy() -> bool:
                 busy = engine._client.processing()  # noqa: SLF001 - a benchmark may look inside
                 return bool(busy) and all(busy.values())
 
-            switches, busy_switches = [], []
+            switches, busy_switches, busy_drawn = [], [], []
             n = 0
             while any(j.active for j in class_jobs) and len(switches) < 40:
-                page = pages[n % 2]
-                title = SWITCH_PAGES[n % len(SWITCH_PAGES)]
                 busy = all_busy()
-                t0 = time.perf_counter()
-                nav = page.locator("[data-testid=stSidebarNav]")
-                nav.get_by_role("link", name=title, exact=True).click()
-                page.get_by_role("heading", level=1).filter(
-                    has_text=re.compile("VAE Lab" if title == "Overview" else title)).wait_for(
-                    timeout=60_000)
-                page.wait_for_selector(IDLE, timeout=60_000)
-                latency = time.perf_counter() - t0
+                drawn, latency = switch(pages[n % 2], SWITCH_PAGES[n % len(SWITCH_PAGES)])
                 switches.append(latency)
                 if busy and all_busy():
                     busy_switches.append(latency)
+                    busy_drawn.append(drawn)
                 n += 1
             browser_owner_runs = lambda: [r for r in list_runs(root)  # noqa: E731
                                           if r.owner and not r.owner.startswith("bench-")]
@@ -215,6 +224,7 @@ def main() -> None:
                                               or len(browser_owner_runs()) < 2 * args.browsers):
                 time.sleep(0.5)
             class_wall = time.perf_counter() - t_class
+            class_cpu = (cpu_seconds(server.pid) - cpu_class) / class_wall
             engine_done = sum(j.state == "finished" for j in class_jobs)
             browser_done = len(browser_owner_runs()) // 2
             waits = [j.started - j.submitted for j in class_jobs if j.started]
@@ -230,7 +240,8 @@ def main() -> None:
             browser.close()
         log_text = (work / "streamlit.log").read_text(errors="replace")
 
-        busy_p95 = f"{percentile(busy_switches, 0.95):.2f} s" if busy_switches else "n/a"
+        busy_p95 = (f"{percentile(busy_switches, 0.95):.2f} s (heading drawn: "
+                    f"{percentile(busy_drawn, 0.95):.2f} s)" if busy_switches else "n/a")
         rows = [
             ("jobs finished / lost", f"{engine_done + browser_done} / {total - engine_done - browser_done}"
              f" ({args.browsers} browser sessions + {args.engine_jobs} engine jobs, digits pairs, "
@@ -240,13 +251,16 @@ def main() -> None:
             ("page switch p95 while every worker is busy", f"{busy_p95} over {len(busy_switches)} "
              f"switches (all switches: p50 {percentile(switches, 0.5):.2f} s, p95 "
              f"{percentile(switches, 0.95):.2f} s, n={len(switches)}); goal <= 2 s"),
+            ("server CPU while the class trains", f"{class_cpu * 100:.0f} % of a core (one "
+             f"Python process; the {args.browsers} Chromium tabs run on the same machine)"),
             ("server CPU, idle, tabs open", f"{idle_cpu * 100:.1f} % of a core over 10 s, "
              f"{args.browsers} tabs (goal ~ 0)"),
             ("jobs per minute, 1 worker", f"{rate1:.1f} ({args.throughput_jobs} pairs x "
              f"{args.throughput_epochs} epochs, {lost1} lost)"),
             ("jobs per minute, 2 workers", f"{rate2:.1f} ({lost2} lost)"),
-            ("jobs per minute, 2 workers + 1 joined", f"{rate3:.1f} (third `dask worker` joined "
-             f"after {args.join_after:g} s; {joined} workers at the end; {lost3} lost)"),
+            ("jobs per minute, 2 workers + 1 joined", f"{rate3:.1f} ({2 * args.throughput_jobs} "
+             f"pairs; third `dask worker` started {args.join_after:g} s in; {used3} workers "
+             f"trained them; {lost3} lost)"),
             ("'missing ScriptRunContext' lines in the server log",
              str(log_text.count("missing ScriptRunContext"))),
             ("load average (1 min) before / after",

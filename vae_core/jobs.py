@@ -171,7 +171,7 @@ class Job:
     root: str
     group: str | None = None  # the pair or sweep name the runs are saved under
     interleave: bool = True  # pair: step both models in turn so their curves grow together
-    owner: str | None = None
+    owner: str | None = None  # who submitted it (an opaque token); saved in run.json
     time_limit_s: float | None = DEFAULT_TIME_LIMIT_S
     overwrite: bool = False
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
