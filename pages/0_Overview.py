@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui import navigation
+from ui.access import session_owner
 from ui.captions import span_text, verdict_label
 from ui.panels import encoded_models, latent_panels
 from ui.pickers import default_pair
@@ -101,7 +102,7 @@ def start_quick_pair() -> None:
     try:
         st.session_state[JOB_KEY] = get_pool().submit(
             quick_pair_specs(name, data.image_shape), "digits", root=str(checkpoints_root()),
-            group=name)
+            group=name, owner=session_owner())
     except EngineError as e:
         st.session_state["overview_job_error"] = str(e)
 

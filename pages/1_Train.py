@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.links import BIND
 from ui import navigation
-from ui.resources import IDX_FOLDER_CHOICE, checkpoints_root, dataset_or_error, get_pool, runs
+from ui.access import is_hosted, may_delete, session_owner, teacher_login
+from ui.resources import IDX_FOLDER_CHOICE, checkpoints_root, data_root, dataset_or_error, get_pool, runs
 from ui.state import open_sweep_on_evidence
 from ui.training import show_job_progress
 from vae_core import (InvalidRunName, ModelConfig, RunError, TrainConfig, delete_run,
                       unique_run_name, validate_run_name)
 from vae_core.config import default_hidden
+from vae_core.data import MAX_UPLOAD_BYTES, DatasetError, save_idx_upload
 from vae_core.figures import loss_curves
 from vae_core.jobs import (DEFAULT_SWEEP_BETAS, MODES, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS,
                            QUICK_PAIR_HIDDEN, QUICK_PAIR_LR, EngineError, Job, parse_betas, plan_runs)
@@ -27,6 +30,7 @@ BETAS = [round(0.05 * i, 2) for i in range(21)] + [1.25, 1.5, 1.75, 2.0, 2.5, 3.
 DEFAULT_SWEEP = ", ".join(f"{b:g}" for b in DEFAULT_SWEEP_BETAS)
 DATASETS = {"digits": "Digits: 8×8, bundled, offline", "mnist": "MNIST: 28×28 (downloads)",
             "fashion-mnist": "Fashion-MNIST: 28×28 (downloads)", "idx": IDX_FOLDER_CHOICE}
+HOSTED_IDX_LABEL = "Upload IDX files"  # a hosted server takes uploads, never a typed server path
 MODE_LABELS = {"ae": "AE", "vae": "VAE", "pair": "AE+VAE pair", "sweep": "β sweep"}  # vae_core.jobs.MODES
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2]
 
@@ -125,6 +129,28 @@ def show_results(job: Job) -> None:
     navigation.link(navigation.LATENT_SPACE, "Look at the latent space")
 
 
+def uploaded_idx_spec() -> str:
+    """The spec of the IDX files uploaded in this session ('' until they are), saved once per
+    upload into a folder under the data root (vae_core.data.save_idx_upload)."""
+    files = st.file_uploader(f"IDX files (at most {MAX_UPLOAD_BYTES // 2**20} MB in all)",
+                             accept_multiple_files=True, key="train_idx_upload",
+                             help="train-images-idx3-ubyte.gz with train-labels-idx1-ubyte.gz, "
+                             "and/or the t10k-… pair (gzipped or not)")
+    if not files:
+        return ""
+    ids = tuple(f.file_id for f in files)
+    saved = st.session_state.get("train_idx_saved")
+    if saved and saved[0] == ids:
+        return saved[1]
+    try:
+        spec = save_idx_upload({f.name: f.getvalue() for f in files}, data_root())
+    except DatasetError as e:
+        st.error(str(e), icon=":material/error:")
+        return ""
+    st.session_state["train_idx_saved"] = (ids, spec)
+    return spec
+
+
 # --- settings ------------------------------------------------------------------------------------
 
 st.title("Train")
@@ -135,43 +161,51 @@ if st.session_state.pop("train_name_stale", False) or "train_name" not in st.ses
 
 settings, live = st.columns([1, 2], gap="large")
 with settings:
-    source = st.selectbox("Data set", list(DATASETS), format_func=DATASETS.get, key="train_dataset")
+    hosted = is_hosted()
+    labels = DATASETS | ({"idx": HOSTED_IDX_LABEL} if hosted else {})
+    source = st.selectbox("Data set", list(DATASETS), format_func=labels.get, key="train_dataset", bind=BIND)
     spec = source
-    if source == "idx":
+    if source == "idx" and hosted:
+        spec = uploaded_idx_spec()
+    elif source == "idx":
         folder = st.text_input("IDX folder", key="train_idx_path",
                                placeholder="/path/to/folder with *-images-idx3-ubyte.gz")
         spec = f"idx:{folder.strip()}" if folder.strip() else ""
     data = dataset_or_error(spec) if spec else None
+    if data is None and hosted and source in ("mnist", "fashion-mnist"):
+        st.info(f"On this server, choose **{HOSTED_IDX_LABEL}** and upload the IDX files "
+                "instead (the four files, or one images file with its labels file).",
+                icon=":material/upload_file:")
     if data is not None:
         st.caption(f"{len(data.train_x):,} training and {len(data.test_x):,} test images of "
                    f"{data.image_shape[1]}×{data.image_shape[2]}. {data.note}")
 
     mode = st.segmented_control("Model", MODES, default="pair", required=True,
-                                key="train_mode", on_change=refill_name, format_func=MODE_LABELS.get)
+                                key="train_mode", on_change=refill_name, format_func=MODE_LABELS.get, bind=BIND)
     is_ae, is_sweep = mode == "ae", mode == "sweep"
     if is_sweep:
-        betas_text = st.text_input("Betas (one VAE each)", DEFAULT_SWEEP, key="train_betas")
+        betas_text = st.text_input("Betas (one VAE each)", DEFAULT_SWEEP, key="train_betas", bind=BIND)
         beta = 1.0
     else:
         beta = st.select_slider("β (weight of the KL term)", BETAS, value=1.0, key="train_beta",
                                 disabled=is_ae, help="0 = no pull towards the prior; 1 = the "
                                 "plain VAE; larger = smoother latent space, blurrier images. "
-                                "The AE has no KL term.")
+                                "The AE has no KL term.", bind=BIND)
     warmup = st.number_input("KL warm-up epochs (0 = off)", 0, 1000, 0, key="train_warmup",
                              disabled=is_ae, help="Ramp the KL weight from 0 to β over this "
-                             "many epochs: a common cure for posterior collapse.")
+                             "many epochs: a common cure for posterior collapse.", bind=BIND)
     c1, c2 = st.columns(2)
     latent_dim = c1.number_input("Latent size", 1, 32, 2, key="train_latent_dim",
-                                 help="2 can be drawn directly; larger is shown by projection.")
-    arch = c2.radio("Network", ["mlp", "conv"], horizontal=True, key="train_arch")
+                                 help="2 can be drawn directly; larger is shown by projection.", bind=BIND)
+    arch = c2.radio("Network", ["mlp", "conv"], horizontal=True, key="train_arch", bind=BIND)
     width = c1.select_slider("Width", [32, 64, 128, 256, 512], QUICK_PAIR_HIDDEN[0], key="train_width",
-                             help="MLP: hidden layers width, width/2. Conv: channels width/4, width/2.")
-    epochs = c2.number_input("Epochs", 1, 10_000, QUICK_PAIR_EPOCHS, key="train_epochs")
+                             help="MLP: hidden layers width, width/2. Conv: channels width/4, width/2.", bind=BIND)
+    epochs = c2.number_input("Epochs", 1, 10_000, QUICK_PAIR_EPOCHS, key="train_epochs", bind=BIND)
     batch_size = c1.select_slider("Batch size", [16, 32, 64, 128, 256, 512], QUICK_PAIR_BATCH,
-                                  key="train_batch")
+                                  key="train_batch", bind=BIND)
     lr = c2.select_slider("Learning rate", LEARNING_RATES, QUICK_PAIR_LR, key="train_lr",
-                          format_func=lambda v: f"{v:g}")
-    seed = c1.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
+                          format_func=lambda v: f"{v:g}", bind=BIND)
+    seed = c1.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed", bind=BIND)
     name = c2.text_input("Run name", key="train_name", max_chars=70)
 
     job: Job | None = st.session_state.get(JOB_KEY)
@@ -205,7 +239,8 @@ if clicked and data is not None:
         try:
             st.session_state[JOB_KEY] = get_pool().submit(
                 specs, spec, root=str(checkpoints_root()), group=group, data=data,
-                interleave=not is_sweep)  # a sweep: points appear one by one, each run whole
+                interleave=not is_sweep,  # a sweep: points appear one by one, each run whole
+                owner=session_owner())  # one active job per session (OwnerBusyError)
         except EngineError as e:
             with settings:
                 st.error(str(e), icon=":material/error:")
@@ -243,10 +278,15 @@ else:
 
 def delete_confirmed() -> None:
     errors = []
-    by_label = {r.label: r.name for r in runs()}  # labels are printable; names may not be UTF-8
+    by_label = {r.label: r for r in runs()}  # labels are printable; names may not be UTF-8
     for label in st.session_state.pop("train_delete_pending", []):
+        info = by_label.get(label)
+        refusal = f"{label} is no longer listed." if info is None else may_delete(info)
+        if refusal:  # checked again at the confirmation: the rule holds on the server
+            errors.append(refusal)
+            continue
         try:
-            delete_run(by_label.get(label, label), checkpoints_root())
+            delete_run(info.name, checkpoints_root())
         except (RunError, OSError) as e:
             errors.append(str(e))
     st.session_state["train_delete_errors"] = errors
@@ -255,10 +295,21 @@ def delete_confirmed() -> None:
 
 if infos:
     # Every listed entry, broken ones and links included, so a bad run can always be removed.
-    to_delete = st.multiselect("Delete runs", [r.label for r in infos], key="train_delete_names")
+    to_delete = st.multiselect("Delete runs", [r.label for r in infos], key="train_delete_names",
+                               help="You may delete the runs trained in this browser session "
+                               "(a reload starts a new one); the teacher may delete any run; "
+                               "the shipped demo runs are read-only.")
     if st.button("Delete selected…", key="train_delete", disabled=not to_delete,
                  icon=":material/delete:"):
-        st.session_state["train_delete_pending"] = list(to_delete)
+        by_label = {r.label: r for r in infos}
+        refusals = {label: may_delete(by_label[label]) for label in to_delete if label in by_label}
+        st.session_state["train_delete_errors"] = [r for r in refusals.values() if r]
+        allowed = [label for label in to_delete if not refusals.get(label)]
+        if allowed:
+            st.session_state["train_delete_pending"] = allowed
+        else:
+            st.session_state.pop("train_delete_pending", None)
+    teacher_login()
 pending = st.session_state.get("train_delete_pending")
 if pending:
     st.warning(f"Delete {len(pending)} run(s) for good: {', '.join(pending)}?",

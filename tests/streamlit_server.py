@@ -26,8 +26,17 @@ def streamlit_server(checkpoints: Path, log: Path, script: str = "") -> Iterator
     """Yields (url, t_start, t_health) with perf_counter times; always stops the server.
 
     Runs the repo's streamlit_app.py, or ``script`` inside the folder ``checkpoints``."""
+    with streamlit_process(checkpoints, log, script) as (url, _, t_start, t_health):
+        yield url, t_start, t_health
+
+
+@contextmanager
+def streamlit_process(checkpoints: Path, log: Path, script: str = "", env: dict[str, str] | None = None
+                      ) -> Iterator[tuple[str, subprocess.Popen, float, float]]:
+    """``streamlit_server`` that also yields the server's process (its pid, e.g. to read its CPU
+    time) and takes extra environment variables (e.g. ``VAE_LAB_SCHEDULER``)."""
     port = free_port()
-    env = {**os.environ, "VAE_LAB_CHECKPOINTS": str(checkpoints)}
+    env = {**os.environ, "VAE_LAB_CHECKPOINTS": str(checkpoints), **(env or {})}
     url = f"http://127.0.0.1:{port}"
     with open(log, "w") as out:
         t_start = time.perf_counter()
@@ -49,7 +58,7 @@ def streamlit_server(checkpoints: Path, log: Path, script: str = "") -> Iterator
                 except OSError:
                     pass
                 time.sleep(0.02)
-            yield url, t_start, time.perf_counter()
+            yield url, proc, t_start, time.perf_counter()
         finally:
             proc.terminate()
             try:

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from ui.access import is_hosted
+
 from vae_core import DatasetError, ImageDataset, Run, RunError, RunInfo, list_runs, load_dataset, load_run
 from vae_core.classifier import JudgedClassifier, load_or_train
 from vae_core.codes import code_stats
@@ -67,10 +69,12 @@ def dataset_or_error(spec: str) -> ImageDataset | None:
         return get_dataset(spec)
     except DownloadError as e:
         # The dashboard's own wording: the IDX-folder choice, not the CLI's --dataset idx:PATH.
-        st.error(f"{e.summary} If this machine is offline, copy the four IDX files into "
-                 f"{e.folder}, or choose **{IDX_FOLDER_CHOICE}** as the data set on the Train page "
-                 "and give the folder that holds them. The bundled **digits** data set always "
-                 "works offline.", icon=":material/cloud_off:")
+        todo = ("upload the IDX files on the Train page (choose **Upload IDX files** as the data "
+                "set)" if is_hosted() else
+                f"copy the four IDX files into {e.folder}, or choose **{IDX_FOLDER_CHOICE}** as the "
+                "data set on the Train page and give the folder that holds them")
+        st.error(f"{e.summary} If this server is offline, {todo}. The bundled **digits** data set "
+                 "always works offline.", icon=":material/cloud_off:")
         return None
     except DatasetError as e:
         st.error(str(e), icon=":material/cloud_off:")

@@ -7,9 +7,14 @@ no DataLoader), which is what makes small runs take seconds on a laptop CPU.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import os
+import re
+import shutil
+import uuid
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,6 +224,58 @@ def load_idx_folder(folder: str | os.PathLike[str], class_names: tuple[str, ...]
     names = class_names if class_names and len(class_names) >= n_classes else tuple(
         str(i) for i in range(n_classes))
     return ImageDataset(f"idx:{path}", tx, ty, vx, vy, names, note=note)
+
+
+# --- uploaded IDX files (a hosted server: no typed paths) ---------------------------------------
+
+UPLOADS_FOLDER = "uploads"
+MAX_UPLOAD_BYTES = 60 * 1024 * 1024  # all files of one upload: MNIST's four .gz files are 11 MB
+IDX_UPLOAD_NAME = re.compile(r"(train|t10k|test)-(images-idx3|labels-idx1)-ubyte(\.gz)?")
+
+
+def save_idx_upload(files: Mapping[str, bytes], data_root: str | os.PathLike[str]) -> str:
+    """Save uploaded IDX files into their own folder under ``data_root/uploads`` and return the
+    data set spec (``idx:FOLDER``), which ``check_run_dataset`` accepts for saved runs later.
+
+    ``files`` maps the uploaded names (only the IDX names such as ``train-images-idx3-ubyte.gz``
+    are accepted; a path in a name is refused) to their bytes, at most ``MAX_UPLOAD_BYTES`` in
+    all. The folder is named by a hash of the content, so the same upload is saved once. The
+    files are loaded before the folder is made visible: a bad upload raises ``DatasetError``
+    and leaves nothing behind."""
+    if not files:
+        raise DatasetError("Upload the IDX files: an images file and its labels file "
+                           "(e.g. train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz)")
+    for name in files:
+        if not IDX_UPLOAD_NAME.fullmatch(name):
+            raise DatasetError(f"{name!r} is not an IDX file name: expected "
+                               "train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
+                               "t10k-images-idx3-ubyte[.gz] or t10k-labels-idx1-ubyte[.gz]")
+    total = sum(len(b) for b in files.values())
+    if total > MAX_UPLOAD_BYTES:
+        raise DatasetError(f"The upload holds {total / 2**20:.1f} MB; at most "
+                           f"{MAX_UPLOAD_BYTES / 2**20:.0f} MB in all")
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    uploads = Path(data_root).expanduser().resolve() / UPLOADS_FOLDER
+    final = uploads / digest.hexdigest()[:24]
+    if not final.is_dir():
+        tmp = uploads / f".tmp-{uuid.uuid4().hex[:8]}"
+        try:
+            tmp.mkdir(parents=True)
+            for name, content in files.items():
+                (tmp / name).write_bytes(content)
+            load_idx_folder(tmp)  # refuse a bad upload before it becomes visible
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if not final.is_dir():  # else: the same upload, saved meanwhile by another session
+                    raise
+        except OSError as e:
+            raise DatasetError(f"Could not save the upload in {uploads} ({e.strerror or e})") from e
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return f"idx:{final}"
 
 
 # --- torchvision -------------------------------------------------------------------------------

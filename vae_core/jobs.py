@@ -37,8 +37,9 @@ from typing import Any, Iterable
 from .config import ModelConfig, TrainConfig
 from .data import DIGITS, ImageDataset, load_dataset
 from .replay import pack_snapshots, unpack_snapshots
-from .runs import RunError, save_run, unique_run_name, validate_run_name
+from .runs import MAX_OWNER_CHARS, RunError, save_run, unique_run_name, validate_run_name
 from .train import Record
+from .validate import text as validate_text
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ class Job:
     root: str
     group: str | None = None  # the pair or sweep name the runs are saved under
     interleave: bool = True  # pair: step both models in turn so their curves grow together
-    owner: str | None = None
+    owner: str | None = None  # who submitted it (an opaque token); saved in run.json
     time_limit_s: float | None = DEFAULT_TIME_LIMIT_S
     overwrite: bool = False
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -528,7 +529,8 @@ class TrainingEngine:
                group: str | None = None, interleave: bool = True, *, owner: str | None = None,
                data: ImageDataset | None = None, time_limit_s: float | None | str = "default",
                overwrite: bool = False, ship_data: bool = True) -> Job:
-        """Queue a job and return it at once. Names are validated now. ``owner`` (a session id)
+        """Queue a job and return it at once. Names are validated now. ``owner`` (an opaque
+        token of a browser session, saved in the runs' run.json)
         may have one active job (``OwnerBusyError``); at most ``max_queued`` jobs wait
         (``QueueFullError``); ``EngineUnavailable`` while the cluster cannot be reached.
         A data set other than the named ones (digits, mnist, fashion-mnist), i.e. an IDX folder,
@@ -540,6 +542,8 @@ class TrainingEngine:
             raise ValueError("a job needs at least one run")
         for spec in runs:
             validate_run_name(spec.name)
+        if owner is not None:
+            validate_text(owner, "owner", MAX_OWNER_CHARS)
         if len({s.name for s in runs}) != len(runs):
             raise ValueError("run names inside one job must differ")
         limit = self.time_limit_s if time_limit_s == "default" else time_limit_s
@@ -899,7 +903,7 @@ class TrainingEngine:
                 path = save_run(model, spec.model_config, spec.train_config, outcome["history"],
                                 name, job.root, dataset=job.dataset, status=outcome["status"],
                                 reason=outcome["reason"], group=job.group, worker=worker,
-                                overwrite=job.overwrite,
+                                owner=job.owner, overwrite=job.overwrite,
                                 snapshots=unpack_snapshots(outcome.get("snapshots")))
                 return summary | {"path": str(path), "name": name}
             except RunError:

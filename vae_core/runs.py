@@ -47,6 +47,7 @@ MAX_HISTORY = 200_000
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 STATUSES = ("finished", "stopped", "collapsed", "diverged")  # collapsed: see collapse.py
 _TMP, _TRASH, _DELETED = ".tmp-", ".trash-", ".deleted-"
+MAX_OWNER_CHARS = 128
 _STALE_SECONDS = 600.0  # without a lock, leftovers older than this are surely not in use
 
 __all__ = ["RunError", "InvalidRunName", "Run", "RunInfo", "save_run", "load_run", "run_info",
@@ -119,6 +120,8 @@ class RunInfo:
     group: str | None = None  # the pair or beta sweep the run belongs to
     created: float = 0.0
     epochs_trained: int | None = None  # completed, from the history (a stopped run: fewer)
+    owner: str | None = None  # who trained it (an opaque token); None: unknown, e.g. the CLI
+    read_only: bool = False  # a shipped demo run: no one deletes it from the dashboard
 
     @property
     def usable(self) -> bool:
@@ -206,10 +209,12 @@ def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
              history: list[dict[str, Any]], name: str, root: str | os.PathLike[str] = "checkpoints",
              *, dataset: str = "digits", status: str = "finished", reason: str = "",
              group: str | None = None, overwrite: bool = False, worker: str | None = None,
-             snapshots: list[Snapshot] | None = None) -> Path:
+             owner: str | None = None, snapshots: list[Snapshot] | None = None) -> Path:
     """Save a run atomically as ``root/name/{model.safetensors, run.json}`` and return its path.
 
     ``worker``: the Dask worker that trained it (its address), recorded in run.json.
+    ``owner``: an opaque token of who trained it (the dashboard stores a hash of the browser
+    session, never the session id itself), recorded so that only its owner may delete it.
     ``snapshots`` (the end record's, for the training replay) go into the same folder as
     ``snapshots.safetensors`` (see ``replay``); without them the run simply has no replay.
 
@@ -219,6 +224,8 @@ def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
     validate_run_name(name)
     if group is not None:
         validate_run_name(group)
+    if owner is not None:
+        validate.text(owner, "owner", MAX_OWNER_CHARS)
     if status not in STATUSES:
         raise RunError(f"Unknown run status {status!r}")
     root_path = Path(root)
@@ -229,7 +236,7 @@ def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
     final = root_path / name
     meta = {"format_version": FORMAT_VERSION, "name": name, "created": time.time(),
             "status": status, "reason": reason, "dataset": dataset, "group": group,
-            "worker": worker, "model_config": model_cfg.to_dict(), "train_config": train_cfg.to_dict(),
+            "worker": worker, "owner": owner, "model_config": model_cfg.to_dict(), "train_config": train_cfg.to_dict(),
             "final": final_metrics(history), "history": history}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     try:
@@ -293,6 +300,8 @@ class RunMeta:
     final: dict[str, float]
     history: list[dict[str, Any]]
     worker: str | None = None  # the Dask worker that trained it
+    owner: str | None = None  # an opaque token of who trained it (save_run's ``owner``)
+    read_only: bool = False  # shipped demo runs: "read_only": true in their run.json
 
 
 def _history(value: Any) -> list[dict[str, Any]]:
@@ -307,6 +316,12 @@ def _history(value: Any) -> list[dict[str, Any]]:
                 validate.text(v, f"history[{i}].type", 32)
             elif v is not None and not isinstance(v, str):
                 validate.number(v, f"history[{i}].{k}", finite=False)
+    return value
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, not {validate._short(value)}")
     return value
 
 
@@ -341,7 +356,9 @@ def read_run_meta(path: str | os.PathLike[str]) -> RunMeta:
             {validate.text(k, "final key", 64): validate.number(v, f"final.{k}", finite=False)
              for k, v in final.items()},
             _history(meta.get("history") or []),
-            None if meta.get("worker") is None else validate.text(meta["worker"], "worker", 200))
+            None if meta.get("worker") is None else validate.text(meta["worker"], "worker", 200),
+            None if meta.get("owner") is None else validate.text(meta["owner"], "owner", MAX_OWNER_CHARS),
+            _flag(meta.get("read_only", False), "read_only"))
     except (TypeError, ValueError) as e:  # TypeError: a config with unknown or missing fields
         raise RunError(f"{meta_path}: {e}") from e
 
@@ -429,7 +446,8 @@ def run_info(path: str | os.PathLike[str]) -> RunInfo:
                    latent_dim=meta.model_config.latent_dim, arch=meta.model_config.arch,
                    dataset=meta.dataset, epochs=meta.train_config.epochs, final=_final(meta),
                    group=meta.group, created=meta.created,
-                   epochs_trained=epochs_trained(meta.history))
+                   epochs_trained=epochs_trained(meta.history), owner=meta.owner,
+                   read_only=meta.read_only)
 
 
 # --- listing: cached by file state; leftovers recovered ------------------------------------------
