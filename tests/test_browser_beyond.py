@@ -110,8 +110,13 @@ def test_url_round_trip(app, page):
 
 
 def test_chart_downloads_as_svg_with_its_name(app, page):
+    # The first visitor of a fresh server, by a shared link to a page: it must get the app's
+    # frame (one menu, our sidebar), not Streamlit's legacy pages/ mode (ui/__init__.py).
     page.goto(f"{app}/Decoder_grid?export_format=SVG")
     settle(page, 120_000)
+    page.get_by_text("Charts download as").wait_for(timeout=30_000)  # after the one rerun
+    settle(page, 60_000)
+    assert page.get_by_text("streamlit app", exact=True).count() == 0
     chart = page.locator("[data-testid=stPlotlyChart]").first
     chart.wait_for(timeout=30_000)
     chart.hover()
