@@ -23,7 +23,8 @@ from vae_core.jobs import (DEFAULT_SWEEP_BETAS, MODES, QUICK_PAIR_BATCH, QUICK_P
 from vae_core.runs import final_metrics
 
 JOB_KEY = "train_job"
-REFRESH_S = 0.5
+REFRESH_S = 0.5  # live curves on a quiet server…
+BUSY_REFRESH_S = 2.0  # …and while many jobs run: each redraw costs ~50 ms of the server's GIL
 # Fine steps below 1 (where posterior collapse and blurriness trade off), coarse above.
 BETAS = [round(0.05 * i, 2) for i in range(21)] + [1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0,
                                                    6.0, 8.0, 10.0]
@@ -80,7 +81,15 @@ def curves(job: Job, key: str) -> None:
     st.plotly_chart(loss_curves(records, kinds).update_layout(height=340), key=key, config={"displayModeBar": False})
 
 
-@st.fragment(run_every=REFRESH_S)
+def refresh_interval() -> float:
+    """Seconds between live redraws: 0.5 s with up to two jobs on the server, slower as a class
+    trains (ten tabs redrawing twice a second kept a 2-core server's pages waiting)."""
+    counts = get_pool().counts()
+    busy = counts["running"] + counts["queued"]
+    return REFRESH_S if busy <= 2 else min(BUSY_REFRESH_S, REFRESH_S * busy / 2)
+
+
+@st.fragment(run_every=refresh_interval())
 def live_job() -> None:
     # Reads the plain job object that a pool thread fills; no st.* call happens in that thread.
     job: Job = st.session_state[JOB_KEY]
