@@ -4,8 +4,8 @@ import streamlit as st
 from ui.captions import latent_space_caption, marginals_caption
 from ui.export import plot_config
 from ui.links import BIND
-from ui.panels import encoded_models, latent_panels, pair_notes, scale_choice, show_images
-from ui.pickers import pick_pair, plane_picker, selected_indices
+from ui.panels import latent_panels, pair_notes, pick_encoded_models, scale_choice, show_images
+from ui.pickers import plane_picker, selected_indices
 from ui.state import LATENT
 from vae_core import figures
 from vae_core.latent_tools import decode_images, posterior_ellipses, subset_indices
@@ -18,10 +18,7 @@ st.caption("Every point is one test image's code: the AE's z, the VAE's posterio
            "circles are the prior N(0, I) at 1, 2 and 3σ: the region the VAE samples from when it "
            "generates.")
 
-ae, vae = pick_pair(LATENT)
-models = encoded_models(ae, vae)
-if not models:
-    st.stop()
+models = pick_encoded_models(LATENT)
 
 plane = plane_picker("latent", [m.latent_dim for m in models])
 has_posterior = any(m.logvar is not None and m.latent_dim > 1 for m in models)

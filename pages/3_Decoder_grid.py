@@ -6,8 +6,8 @@ import streamlit as st
 from ui.captions import PRIOR_BOX, decoder_grid_caption
 from ui.export import plot_config
 from ui.links import BIND
-from ui.panels import encoded_models, latent_panels, pair_notes, scale_choice
-from ui.pickers import pick_pair, pick_test_image, plane_picker
+from ui.panels import latent_panels, pair_notes, pick_encoded_models, scale_choice
+from ui.pickers import pick_test_image, plane_picker
 from vae_core import figures
 from vae_core.codes import code_span
 from vae_core.latent_tools import decode_images, grid_axis, grid_codes
@@ -19,10 +19,7 @@ st.caption("Instead of encoding images, walk the latent space on a regular grid 
            "what it draws there. The small scatter under each grid shows where that grid lies "
            "relative to the codes of real test images.")
 
-ae, vae = pick_pair("grid")
-models = encoded_models(ae, vae)
-if not models:
-    st.stop()
+models = pick_encoded_models("grid")
 
 # The square's slider must reach the widest model's codes (an AE's can span ±20).
 r_max = float(max(8, math.ceil(max(m.stats["code_span"] for m in models))))

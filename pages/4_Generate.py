@@ -6,8 +6,8 @@ import streamlit as st
 from ui.captions import generation_caption
 from ui.export import plot_config
 from ui.links import BIND
-from ui.panels import encoded_models, latent_panels, pair_notes, show_images
-from ui.pickers import pick_pair, pick_test_image, plane_picker
+from ui.panels import latent_panels, pair_notes, pick_encoded_models, show_images
+from ui.pickers import pick_test_image, plane_picker
 from ui.resources import run_generation_tests
 from vae_core import figures
 from vae_core.generation import CONFIDENT, SOURCES, generation_scores
@@ -20,10 +20,7 @@ SOURCE_NAMES = {"prior": "N(0, I)", "fitted": "a Gaussian fitted to its codes",
 
 st.title("Generate & interpolate")
 
-ae, vae = pick_pair("generate")
-models = encoded_models(ae, vae)
-if not models:
-    st.stop()
+models = pick_encoded_models("generate")
 pair_notes(models)
 
 st.subheader("New images: where do the draws land, and what do they decode to?")

@@ -5,8 +5,8 @@ import streamlit as st
 
 from ui.export import plot_config
 from ui.links import BIND
-from ui.panels import encoded_models, latent_panels, pair_notes, show_images
-from ui.pickers import pick_pair, pick_test_image, plane_picker
+from ui.panels import latent_panels, pair_notes, pick_encoded_models, show_images
+from ui.pickers import pick_test_image, plane_picker
 from vae_core import figures
 from vae_core.latent_tools import ellipse_outlines, kl_monte_carlo, posterior_samples, reparam_demo
 
@@ -59,10 +59,7 @@ st.caption("The closed form ½(μ² + σ² − 1 − log σ²) is exact; the Mon
            "σ = 1: it is the price, per latent dim, that each image's code pays for leaving the prior.")
 
 st.subheader("A trained model: q(z|x) for one test image")
-ae, vae = pick_pair("reparam")
-models = encoded_models(ae, vae)
-if not models:
-    st.stop()
+models = pick_encoded_models("reparam")
 pair_notes(models)
 c1, c2, c3 = st.columns(3)
 with c1:

@@ -3,8 +3,8 @@ import numpy as np
 import streamlit as st
 
 from ui.canvas import drawing_canvas
-from ui.panels import encoded_models, latent_panels, show_images
-from ui.pickers import pick_pair, pick_test_image, plane_picker
+from ui.panels import latent_panels, pick_encoded_models, show_images
+from ui.pickers import pick_test_image, plane_picker
 from ui.export import plot_config
 from ui.links import BIND
 from ui.resources import get_judge
@@ -21,10 +21,7 @@ st.caption("Draw with the mouse (or a finger). The drawing is shrunk and centred
            "its cloud. A separate judge classifier, trained on the real data, reads every image.")
 
 
-ae, vae = pick_pair("draw")
-models = encoded_models(ae, vae)
-if not models:
-    st.stop()
+models = pick_encoded_models("draw")
 data = models[0].data
 shape = models[0].run.model_config.input_shape
 

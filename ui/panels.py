@@ -11,6 +11,7 @@ import streamlit as st
 
 from ui.captions import collapse_warning, scale_note
 from ui.links import BIND
+from ui.pickers import pick_pair
 from ui.resources import encoded_test_set, run_code_stats, run_dataset
 from vae_core import ImageDataset, Run, figures
 from vae_core.latent_tools import Projection, dims_projection, pca_2d, plane_coords, shared_range
@@ -45,6 +46,15 @@ def encoded_models(ae: Run | None, vae: Run | None) -> list[ModelCodes]:
         if data is not None:
             out.append(ModelCodes(label, run, data, *encoded_test_set(run)))
     return out
+
+
+def pick_encoded_models(key: str) -> list[ModelCodes]:
+    """The run pickers of a page (``pick_pair(key)``) and the chosen models with their test sets
+    encoded; the page stops here, after the pickers' notice, when there is nothing to show."""
+    models = encoded_models(*pick_pair(key))
+    if not models:
+        st.stop()
+    return models
 
 
 def projection_for(codes: ModelCodes, plane: str | tuple[int, int]) -> Projection:
