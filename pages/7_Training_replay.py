@@ -84,11 +84,12 @@ for label, (run, codes) in replays.items():
     if d > 2:  # one PCA plane for all frames, fitted to the final codes
         proj = pca_2d(mu[-1])
         xy = np.stack([proj(m) for m in mu])
-        center = tuple(proj.prior_center)
+        center, titles = tuple(proj.prior_center), tuple(proj.axis_titles)
     else:
         xy = np.stack([plane_coords(m) for m in mu])
-        center = (0.0, 0.0)
-    panels.append(ReplayPanel(label, xy, shared_range(xy.reshape(-1, 2), prior_centers=[center]), center))
+        center, titles = (0.0, 0.0), ("z1", "z2")
+    panels.append(ReplayPanel(label, xy, shared_range(xy.reshape(-1, 2), prior_centers=[center]),
+                              center, titles))
 histories = {label: run.history for label, (run, _) in replays.items()}
 fig = replay_animation(panels, labels, any_data.class_names, timeline.steps, timeline.epochs, histories,
                        active=k)

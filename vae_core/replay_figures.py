@@ -21,6 +21,7 @@ class ReplayPanel:
     xy: np.ndarray
     axis_range: tuple[float, float]
     prior_center: tuple[float, float] = (0.0, 0.0)
+    axis_titles: tuple[str, str] = ("z1", "z2")  # a PCA plane names its components
 
 
 def frame_label(step: int, epoch: float) -> str:
@@ -93,8 +94,8 @@ def replay_animation(panels: Sequence[ReplayPanel], labels: np.ndarray, class_na
 
     for i, p in enumerate(panels):
         axis = "" if i == 0 else str(i + 1)
-        fig.update_xaxes(range=list(p.axis_range), row=1, col=i + 1, zeroline=False, title_text="z1")
-        fig.update_yaxes(range=list(p.axis_range), row=1, col=i + 1, zeroline=False, title_text="z2",
+        fig.update_xaxes(range=list(p.axis_range), row=1, col=i + 1, zeroline=False, title_text=p.axis_titles[0])
+        fig.update_yaxes(range=list(p.axis_range), row=1, col=i + 1, zeroline=False, title_text=p.axis_titles[1],
                          scaleanchor=f"x{axis}", scaleratio=1)
     fig.update_xaxes(type="log", title_text="step (log scale)", row=1, col=n_maps + 1)
     fig.update_yaxes(range=[0, top * 1.05], row=1, col=n_maps + 1)
