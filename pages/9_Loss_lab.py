@@ -51,9 +51,9 @@ epochs = c2.slider("Epochs", 10, 150, LAB_TRAIN.epochs, 10, key="lab_epochs", bi
 v = VARIANTS[variant]
 left, right = st.columns(2)
 left.markdown("**Correct**")
-left.code(VARIANTS["correct"].code, language="python")
+left.code(VARIANTS["correct"].code, language="python", wrap_lines=True)
 right.markdown(f"**Wrong: {v.title}**")
-right.code(v.code, language="python")
+right.code(v.code, language="python", wrap_lines=True)
 st.caption(v.why)
 
 with st.spinner(f"Training both arms for {epochs} epochs (a few seconds each)…"):

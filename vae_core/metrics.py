@@ -120,7 +120,8 @@ CLAIMS: list[dict[str, str]] = [
      "metric": "largest_gap"},
     {"claim": "Nearby points decode to similar images: z = (-2, 2) looks like (-2.1, 2.1)",
      "metric": "smoothness"},
-    {"claim": "Decoding z ~ N(0, I) gives recognisable images from a VAE, often junk from an AE",
+    {"claim": "Decoding z ~ N(0, I) gives recognisable images of many classes from a VAE; an AE's "
+              "draws reach only the classes near 0",
      "metric": "prior_confident"},
     {"claim": "Prior samples cover all classes, not a few",
      "metric": "prior_class_entropy"},
