@@ -95,7 +95,7 @@ with c2:
     i1 = pick_test_image("interp_to", data, "To", by_class=by.startswith("class"), default_class=1)
 frames = c3.slider("Frames", 3, 16, 10, key="interp_frames", bind=BIND)
 plane = plane_picker("interp", [m.latent_dim for m in models])
-panels = latent_panels(models, plane)
+panels = latent_panels(models, plane, one_d_notice=False)  # explained above
 for col, panel in zip(st.columns(len(panels)), panels):
     m = panel.codes
     a, b = min(i0, len(m.mu) - 1), min(i1, len(m.mu) - 1)  # a run on another data set: same positions

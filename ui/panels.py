@@ -104,14 +104,15 @@ class LatentPanel:
 
 
 def latent_panels(models: list[ModelCodes], plane: str | tuple[int, int],
-                  shared_axes: bool = False) -> list[LatentPanel]:
+                  shared_axes: bool = False, one_d_notice: bool = True) -> list[LatentPanel]:
     """Each model's panel, drawn at its own scale or (``shared_axes``) at one range holding every
-    panel's points and 3-sigma prior circles."""
+    panel's points and 3-sigma prior circles. ``one_d_notice``: explain a 1-d latent axis (once
+    per page)."""
     planes = []
     for m in models:
         proj = projection_for(m, plane)
         planes.append((m, proj, plane_coords(proj(m.mu))))
-    if any(m.latent_dim == 1 for m in models):
+    if one_d_notice and any(m.latent_dim == 1 for m in models):
         st.info("A 1-d latent space is drawn along x with random vertical jitter (the height means "
                 "nothing); the 2-d pictures need latent size 2 or more.", icon=":material/info:")
 
