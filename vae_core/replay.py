@@ -10,6 +10,9 @@ models are small (the digits MLP is ~33k parameters, ~130 KB), but a 784-400-20 
 
 On disk they are one ``snapshots.safetensors`` beside ``model.safetensors``: tensors named
 ``s{index:03d}/{parameter}``, metadata ``format_version``, ``steps`` and ``epochs`` (JSON lists).
+The earlier snapshots are stored as float16 (a picture of training needs no more, and the file is
+half the size); the last one is not stored at all: it is the run's own ``model.safetensors``, so
+the replay ends exactly on the saved model.
 ``load_snapshots`` validates everything against the run's ``ModelConfig`` and raises
 ``ReplayUnavailable`` with a message; the run itself loads whether or not its snapshots do (old
 runs have none).
@@ -29,7 +32,9 @@ from .config import ModelConfig
 from .models import LatentModel, build_model
 
 SNAPSHOTS_FILE = "snapshots.safetensors"
-SNAPSHOT_FORMAT_VERSION = 1
+SNAPSHOT_FORMAT_VERSION = 2  # 2: float16, the last snapshot read from the run's weights
+STORED_DTYPE = torch.float16
+WEIGHTS_FILE = "model.safetensors"  # runs.WEIGHTS_FILE (runs imports this module)
 DEFAULT_SNAPSHOTS = 20
 MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024  # all snapshots of one run together
 MAX_SNAPSHOTS = 200  # a file claiming more is not ours
@@ -79,9 +84,10 @@ def take_snapshot(model: LatentModel, step: int, steps_per_epoch: int) -> Snapsh
     return Snapshot(step=int(step), epoch=step / max(1, steps_per_epoch), state=state)
 
 
-def _snapshot_tensors(snapshots: list[Snapshot]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    tensors = {f"s{i:03d}/{name}": t.contiguous() for i, snap in enumerate(snapshots)
-               for name, t in snap.state.items()}
+def _snapshot_tensors(snapshots: list[Snapshot], dtype: torch.dtype | None = None
+                      ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    tensors = {f"s{i:03d}/{name}": t.to(dtype or t.dtype).contiguous()
+               for i, snap in enumerate(snapshots) for name, t in snap.state.items()}
     meta = {"format_version": str(SNAPSHOT_FORMAT_VERSION),
             "steps": json.dumps([s.step for s in snapshots]),
             "epochs": json.dumps([round(s.epoch, 6) for s in snapshots])}
@@ -89,10 +95,12 @@ def _snapshot_tensors(snapshots: list[Snapshot]) -> tuple[dict[str, torch.Tensor
 
 
 def write_snapshots(path: str | os.PathLike[str], snapshots: list[Snapshot]) -> None:
-    """Write snapshots as one safetensors file (the caller makes the write atomic)."""
+    """Write snapshots as one safetensors file beside the run's weights (the caller makes the
+    write atomic): all but the last in float16; the last is the saved model itself."""
     from safetensors.torch import save_file
 
-    tensors, meta = _snapshot_tensors(snapshots)
+    tensors, _ = _snapshot_tensors(snapshots[:-1], STORED_DTYPE)
+    _, meta = _snapshot_tensors(snapshots)  # steps and epochs of every snapshot
     save_file(tensors, str(path), metadata=meta)
 
 
@@ -133,9 +141,11 @@ def _number_list(meta: dict[str, str], key: str, count: int | None = None) -> li
 
 
 def load_snapshots(run_path: str | os.PathLike[str], model_cfg: ModelConfig) -> list[Snapshot]:
-    """The run's snapshots in step order, checked against ``model_cfg``; raises
-    ``ReplayUnavailable`` if there are none or the file is malformed in any way."""
+    """The run's snapshots in step order, checked against ``model_cfg`` (float32, the last one
+    the run's saved weights); raises ``ReplayUnavailable`` if there are none or the file is
+    malformed in any way."""
     from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_file
 
     path = Path(run_path) / SNAPSHOTS_FILE
     if not path.is_file():
@@ -144,7 +154,7 @@ def load_snapshots(run_path: str | os.PathLike[str], model_cfg: ModelConfig) -> 
                                 "to replay it.")
     if path.stat().st_size > MAX_SNAPSHOT_BYTES + 1024 * 1024:
         raise ReplayUnavailable(f"{SNAPSHOTS_FILE} is larger than any run writes")
-    expected = {k: (tuple(v.shape), v.dtype) for k, v in build_model(model_cfg).state_dict().items()}
+    expected = {k: tuple(v.shape) for k, v in build_model(model_cfg).state_dict().items()}
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
@@ -156,22 +166,24 @@ def load_snapshots(run_path: str | os.PathLike[str], model_cfg: ModelConfig) -> 
             epochs = _number_list(meta, "epochs", len(steps))
             if any(int(s) != s or s < 0 for s in steps) or steps != sorted(steps):
                 raise ReplayUnavailable(f"{SNAPSHOTS_FILE}: steps must be increasing whole numbers")
-            wanted = {f"s{i:03d}/{name}" for i in range(len(steps)) for name in expected}
+            wanted = {f"s{i:03d}/{name}" for i in range(len(steps) - 1) for name in expected}
             if set(f.keys()) != wanted:
                 raise ReplayUnavailable(f"{SNAPSHOTS_FILE}: its tensors do not fit this run's model "
                                         f"config ({len(steps)} snapshots expected)")
-            snapshots = []
-            for i, (step, epoch) in enumerate(zip(steps, epochs)):
-                state = {}
-                for name, (shape, dtype) in expected.items():
-                    t = f.get_tensor(f"s{i:03d}/{name}")
-                    if tuple(t.shape) != shape or t.dtype != dtype:
-                        raise ReplayUnavailable(f"{SNAPSHOTS_FILE}: snapshot {i} tensor {name} has "
-                                                f"shape {tuple(t.shape)}, expected {shape}")
-                    if not bool(torch.isfinite(t).all()):
-                        raise ReplayUnavailable(f"{SNAPSHOTS_FILE}: snapshot {i} holds NaN or inf")
-                    state[name] = t
-                snapshots.append(Snapshot(int(step), float(epoch), state))
+            stored = [{name: f.get_tensor(f"s{i:03d}/{name}") for name in expected}
+                      for i in range(len(steps) - 1)]
+        final = load_file(str(Path(run_path) / WEIGHTS_FILE))  # the last snapshot
+        snapshots = []
+        for i, (step, epoch, state) in enumerate(zip(steps, epochs, stored + [final])):
+            for name, shape in expected.items():
+                t = state.get(name)
+                if t is None or tuple(t.shape) != shape or not t.is_floating_point():
+                    raise ReplayUnavailable(f"{SNAPSHOTS_FILE}: snapshot {i} tensor {name} does not "
+                                            f"fit this run's model (expected shape {shape})")
+                if not bool(torch.isfinite(t).all()):
+                    raise ReplayUnavailable(f"{SNAPSHOTS_FILE}: snapshot {i} holds NaN or inf")
+            snapshots.append(Snapshot(int(step), float(epoch),
+                                      {name: state[name].float() for name in expected}))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise ReplayUnavailable(f"{SNAPSHOTS_FILE} is not a valid safetensors file ({e})") from e
     return snapshots
