@@ -1,14 +1,14 @@
 """Training replay: scrub or play through a pair's training and watch the two latent spaces form."""
 import numpy as np
 import streamlit as st
-import torch
 
 from ui.panels import show_images
 from ui.pickers import pick_pair
 from ui.resources import dataset_or_error
 from ui.export import plot_config
 from ui.links import BIND
-from vae_core import Run, figures, metrics
+from vae_core import Run, figures
+from vae_core.codes import code_stats
 from vae_core.latent_tools import (decode_images, grid_axis, grid_codes, pca_2d, plane_coords,
                               sample_prior, shared_range, subset_indices)
 from vae_core.replay import (ReplayCodes, ReplayUnavailable, Snapshot, load_snapshots, replay_codes,
@@ -102,8 +102,8 @@ st.caption("Each map keeps one axis range over the whole replay (covering all it
 def spread_sentence(label: str, codes: ReplayCodes, frames: list[int]) -> str:
     first, last = codes.mu[frames[0]], codes.mu[frames[-1]]
     def stats(m: np.ndarray) -> str:
-        t = torch.from_numpy(m)
-        return f"mean {metrics.centring(t):.2f} from 0, spread error {metrics.scale_error(t):.2f}"
+        c = code_stats(m)
+        return f"mean {c['centring']:.2f} from 0, spread error {c['scale_error']:.2f}"
     return f"**{label}**: initial codes {stats(first)}; final codes {stats(last)}."
 
 
@@ -112,8 +112,8 @@ st.markdown("How far the code clouds are from the prior (0 and 0 would be a perf
 
 
 def prior_misfit(codes: ReplayCodes, frame: int) -> float:
-    t = torch.from_numpy(codes.mu[frame])
-    return metrics.centring(t) + metrics.scale_error(t)
+    c = code_stats(codes.mu[frame])
+    return c["centring"] + c["scale_error"]
 
 
 if len(replays) == 2:  # the caption's claim, checked on these runs' final codes
