@@ -20,7 +20,6 @@ runs have none).
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import validate
 from .config import ModelConfig
 from .models import LatentModel, build_model
+from .validate import state_shapes
 
 SNAPSHOTS_FILE = "snapshots.safetensors"
 SNAPSHOT_FORMAT_VERSION = 2  # 2: float16, the last snapshot read from the run's weights
@@ -131,10 +132,12 @@ def _number_list(meta: dict[str, str], key: str, count: int | None = None) -> li
         values = json.loads(meta[key])
     except (KeyError, TypeError, json.JSONDecodeError) as e:
         raise ReplayUnavailable(f"{SNAPSHOTS_FILE}: metadata '{key}' is missing or not JSON") from e
-    if (not isinstance(values, list) or not values or len(values) > MAX_SNAPSHOTS
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                       for v in values)):
+    if not isinstance(values, list) or not values or len(values) > MAX_SNAPSHOTS:
         raise ReplayUnavailable(f"{SNAPSHOTS_FILE}: metadata '{key}' is not a list of numbers")
+    try:
+        values = [validate.number(v, f"{key}[{i}]") for i, v in enumerate(values)]
+    except ValueError as e:
+        raise ReplayUnavailable(f"{SNAPSHOTS_FILE}: metadata {e}") from e
     if count is not None and len(values) != count:
         raise ReplayUnavailable(f"{SNAPSHOTS_FILE}: {len(values)} '{key}' for {count} snapshots")
     return values
@@ -154,7 +157,7 @@ def load_snapshots(run_path: str | os.PathLike[str], model_cfg: ModelConfig) -> 
                                 "to replay it.")
     if path.stat().st_size > MAX_SNAPSHOT_BYTES + 1024 * 1024:
         raise ReplayUnavailable(f"{SNAPSHOTS_FILE} is larger than any run writes")
-    expected = {k: tuple(v.shape) for k, v in build_model(model_cfg).state_dict().items()}
+    expected = state_shapes(model_cfg)  # names and shapes, without building the model
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
