@@ -9,9 +9,11 @@ import streamlit as st
 
 from ui.export import export_format_picker
 from ui.navigation import PAGES
+from ui.resources import pin_torch_threads
 from ui.training import pool_status
 
 st.set_page_config(page_title="VAE Lab", layout="wide")
+pin_torch_threads()
 page = st.navigation([st.Page(p.file, title=p.title, icon=p.icon, default=i == 0)
                       for i, p in enumerate(PAGES)])
 with st.sidebar:

@@ -217,7 +217,7 @@ def baseline_round(browser, folder: Path, rounds: int, log: Path, timeout_ms: fl
             for p in range(1 + rounds):
                 for label in ("Blank", "Charts", "Home"):
                     t = time.perf_counter()
-                    page.locator("[data-testid=stSidebar]").get_by_role("link", name=label).click()
+                    page.locator("[data-testid=stSidebar]").get_by_role("link", name=label, exact=True).click()
                     t_ready = wait_ready(page, f"{label} page", timeout_ms)
                     t_charts = wait_charts(page)
                     kind = "first" if p == 0 else "repeat"
@@ -284,7 +284,7 @@ def one_round(browser, checkpoints: Path, pages: list[tuple[str, str, str]], rep
             for p in range(1 + repeats):
                 for file, label, title in order:
                     kind = "first" if p == 0 and file != overview[0] else "repeat"
-                    link = page.locator("[data-testid=stSidebar]").get_by_role("link", name=label)
+                    link = page.locator("[data-testid=stSidebar]").get_by_role("link", name=label, exact=True)
                     try:
                         wall, t = time.time(), time.perf_counter()
                         link.click()

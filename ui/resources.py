@@ -7,6 +7,7 @@ are ``st.cache_data``; per-user state lives in ``st.session_state`` under page-p
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -36,18 +37,32 @@ def data_root() -> Path:
     return Path(os.environ.get("VAE_LAB_DATA", REPO / "data"))
 
 
+def pin_torch_threads() -> None:
+    """The server's own torch work (encoding and decoding for the pages) runs on one thread: these
+    small models gain nothing from more, and a spinning OpenMP team per page thread oversubscribed
+    2 busy cores (a 20x20 grid: 0.7 ms on one thread, 48 ms on two, under load)."""
+    import torch
+
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
+_ENGINE_REQUESTED = threading.Event()  # process-wide, like the cached engine itself
+
+
 @st.cache_resource(show_spinner=False, on_release=lambda engine: engine.shutdown(wait=False))
 def get_pool() -> TrainingEngine:
     """One training engine for the whole server (vae_core.jobs): a local Dask cluster, or the
-    one at ``VAE_LAB_SCHEDULER``; it starts in the background. The server's own torch work
-    (encoding and decoding for the pages) runs on one thread:
-    these small models gain nothing from more, and a spinning OpenMP team per page thread
-    oversubscribed 2 busy cores (a 20x20 grid: 0.7 ms on one thread, 48 ms on two, under load).
-    """
-    import torch
-
-    torch.set_num_threads(1)
+    one at ``VAE_LAB_SCHEDULER``; it starts in the background. Pages that train (Train, the
+    Overview's button) ask for it; merely showing a page does not start a cluster."""
+    _ENGINE_REQUESTED.set()
     return TrainingEngine.from_env(data_root=str(data_root()))
+
+
+def started_pool() -> TrainingEngine | None:
+    """The engine if some page has already started it, else None (the sidebar's status must not
+    start worker processes on a server's first page view: that doubled its cold start)."""
+    return get_pool() if _ENGINE_REQUESTED.is_set() else None
 
 
 @st.cache_resource(show_spinner="Loading data set…", max_entries=4)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.resources import get_pool
+from ui.resources import get_pool, started_pool
 from vae_core.jobs import Job
 
 
@@ -26,8 +26,11 @@ def show_job_progress(job: Job) -> None:
 
 
 def pool_status() -> None:
-    """One caption with the shared pool's running and queued jobs (nothing when it is idle)."""
-    engine = get_pool()
+    """One caption with the shared pool's running and queued jobs (nothing when it is idle or
+    not started yet)."""
+    engine = started_pool()
+    if engine is None:
+        return
     counts = engine.counts()
     if engine.status().state == "unavailable":
         st.caption(engine.status().message)
