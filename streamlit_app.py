@@ -8,13 +8,16 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.export import export_format_picker
+from ui.i18n import _, language_switch
 from ui.navigation import PAGES
 from ui.resources import pin_torch_threads
 from ui.training import pool_status
 
 st.set_page_config(page_title="VAE Lab", layout="wide")
 pin_torch_threads()
-page = st.navigation([st.Page(p.file, title=p.title, icon=p.icon, default=i == 0)
+with st.sidebar:
+    language_switch()  # first: every _() below reads it
+page = st.navigation([st.Page(p.file, title=_(p.title), icon=p.icon, default=i == 0)
                       for i, p in enumerate(PAGES)])
 with st.sidebar:
     export_format_picker()

@@ -1,8 +1,10 @@
-"""The app's pages, defined once: ``streamlit_app.py`` builds its ``st.navigation`` from ``PAGES``
+"""The app's pages, defined once (titles marked for the catalogs, translated when shown): ``streamlit_app.py`` builds its ``st.navigation`` from ``PAGES``
 and every in-app link names a page by its file here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from vae_core.text import N_
 
 
 @dataclass(frozen=True)
@@ -12,18 +14,18 @@ class PageDef:
     icon: str
 
 
-OVERVIEW = PageDef("pages/0_Overview.py", "Overview", ":material/home:")
-TRAIN = PageDef("pages/1_Train.py", "Train", ":material/model_training:")
-LATENT_SPACE = PageDef("pages/2_Latent_space.py", "Latent space", ":material/scatter_plot:")
-DECODER_GRID = PageDef("pages/3_Decoder_grid.py", "Decoder grid", ":material/grid_on:")
-GENERATE = PageDef("pages/4_Generate.py", "Generate & interpolate", ":material/auto_awesome:")
-REPARAMETERIZATION = PageDef("pages/5_Reparameterization.py", "Reparameterization & KL",
+OVERVIEW = PageDef("pages/0_Overview.py", N_("Overview"), ":material/home:")
+TRAIN = PageDef("pages/1_Train.py", N_("Train"), ":material/model_training:")
+LATENT_SPACE = PageDef("pages/2_Latent_space.py", N_("Latent space"), ":material/scatter_plot:")
+DECODER_GRID = PageDef("pages/3_Decoder_grid.py", N_("Decoder grid"), ":material/grid_on:")
+GENERATE = PageDef("pages/4_Generate.py", N_("Generate & interpolate"), ":material/auto_awesome:")
+REPARAMETERIZATION = PageDef("pages/5_Reparameterization.py", N_("Reparameterization & KL"),
                              ":material/functions:")
-EVIDENCE = PageDef("pages/6_Evidence.py", "Evidence", ":material/fact_check:")
+EVIDENCE = PageDef("pages/6_Evidence.py", N_("Evidence"), ":material/fact_check:")
 
-TRAINING_REPLAY = PageDef("pages/7_Training_replay.py", "Training replay", ":material/replay:")
-DRAW_A_DIGIT = PageDef("pages/8_Draw_a_digit.py", "Draw a digit", ":material/draw:")
-LOSS_LAB = PageDef("pages/9_Loss_lab.py", "Loss-convention lab", ":material/science:")
+TRAINING_REPLAY = PageDef("pages/7_Training_replay.py", N_("Training replay"), ":material/replay:")
+DRAW_A_DIGIT = PageDef("pages/8_Draw_a_digit.py", N_("Draw a digit"), ":material/draw:")
+LOSS_LAB = PageDef("pages/9_Loss_lab.py", N_("Loss-convention lab"), ":material/science:")
 PAGES = (OVERVIEW, TRAIN, LATENT_SPACE, DECODER_GRID, GENERATE, REPARAMETERIZATION, EVIDENCE,
          TRAINING_REPLAY, DRAW_A_DIGIT, LOSS_LAB)
 
@@ -40,4 +42,6 @@ def link(page: PageDef, label: str | None = None, icon: str | None = None) -> No
     """A link to ``page`` that keeps the session (a URL load would start a new one)."""
     import streamlit as st
 
-    st.page_link(page.file, label=label or page.title, icon=icon or page.icon)
+    from ui.i18n import _
+
+    st.page_link(page.file, label=label or _(page.title), icon=icon or page.icon)

@@ -14,6 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .latent_tools import ellipse_outlines
+from vae_core.text import Translate, no_translation
 
 CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -45,7 +46,7 @@ def _run_color(name: str, kind: str | None, i: int) -> str:
 
 
 def loss_curves(records_by_name: dict[str, list[dict]], kinds: dict[str, str] | None = None,
-                max_points: int = 250) -> go.Figure:
+                max_points: int = 250, gettext: Translate = no_translation) -> go.Figure:
     """Reconstruction and KL (nats per image, KL on a log axis) side by side, one colour per run.
 
     Lines are the training averages between records ("step" and "epoch" records); markers are
@@ -98,7 +99,7 @@ def _circle(center: tuple[float, float], radius: float, n: int = 100) -> tuple[n
     return outline[:, 0], outline[:, 1]
 
 
-def overview_schematic(kind: str, seed: int = 0) -> go.Figure:
+def overview_schematic(kind: str, seed: int = 0, gettext: Translate = no_translation) -> go.Figure:
     """A made-up 2-D latent picture for the Overview when no run exists yet: the AE as points
     scattered at a scale of their own, the VAE as small Gaussians packed inside the prior."""
     rng = np.random.default_rng(seed)
@@ -153,7 +154,7 @@ def latent_scatter(codes: np.ndarray, labels: np.ndarray, class_names: tuple[str
                    ellipses: np.ndarray | None = None, *, indices: np.ndarray | None = None,
                    prior_center: tuple[float, float] | np.ndarray = (0.0, 0.0),
                    axis_titles: tuple[str, ...] = ("z1", "z2"), one_d: bool = False, marker_size: float = 4, opacity: float = 0.7,
-                   show_legend: bool = True) -> go.Figure:
+                   show_legend: bool = True, gettext: Translate = no_translation) -> go.Figure:
     """Codes (N, 2) as points (WebGL when many), one trace per class present (legend toggles classes), over
     the prior N(0, I)'s 1/2/3-sigma circles; optional ellipse outlines (M, P, 2) in one trace.
 
@@ -206,7 +207,7 @@ def _polylines(lines: np.ndarray) -> dict[str, list]:
 
 
 def add_extent(fig: go.Figure, x_range: tuple[float, float], y_range: tuple[float, float],
-               name: str = "grid extent", color: str = "black") -> go.Figure:
+               name: str = "grid extent", color: str = "black", gettext: Translate = no_translation) -> go.Figure:
     """Outline a rectangle (e.g. the region a decoder grid covers) as a trace."""
     (x0, x1), (y0, y1) = x_range, y_range
     fig.add_trace(go.Scatter(x=[x0, x1, x1, x0, x0], y=[y0, y0, y1, y1, y0], mode="lines",
@@ -214,7 +215,7 @@ def add_extent(fig: go.Figure, x_range: tuple[float, float], y_range: tuple[floa
     return fig
 
 
-def add_path(fig: go.Figure, xy: np.ndarray, name: str = "path", color: str = "black") -> go.Figure:
+def add_path(fig: go.Figure, xy: np.ndarray, name: str = "path", color: str = "black", gettext: Translate = no_translation) -> go.Figure:
     """A path of points (S, 2) as a line with markers; the start is a square, the end a star."""
     xy = np.asarray(xy, np.float32)
     fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=name,
@@ -225,7 +226,7 @@ def add_path(fig: go.Figure, xy: np.ndarray, name: str = "path", color: str = "b
 
 
 def add_points(fig: go.Figure, xy: np.ndarray, name: str, color: str = "black",
-               symbol: str = "x", size: float = 8) -> go.Figure:
+               symbol: str = "x", size: float = 8, gettext: Translate = no_translation) -> go.Figure:
     """Highlighted points (K, 2), e.g. resampled codes or one image's code."""
     xy = np.asarray(xy, np.float32).reshape(-1, 2)
     fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="markers", name=name, hoverinfo="skip",
@@ -235,7 +236,7 @@ def add_points(fig: go.Figure, xy: np.ndarray, name: str, color: str = "black",
 
 
 def add_ellipses(fig: go.Figure, outlines: np.ndarray, name: str, color: str = "black",
-                 dash: str = "solid") -> go.Figure:
+                 dash: str = "solid", gettext: Translate = no_translation) -> go.Figure:
     """Ellipse outlines (M, P, 2) as one line trace."""
     fig.add_trace(go.Scatter(**_polylines(outlines), mode="lines", name=name, hoverinfo="skip",
                              line=dict(color=color, width=2, dash=dash)))
@@ -248,7 +249,7 @@ def _normal_pdf(x: np.ndarray, mu: float = 0.0, sigma: float = 1.0) -> np.ndarra
 
 def marginal_histograms(codes: np.ndarray, axis_titles: tuple[str, ...], axis_range: tuple[float, float],
                         title: str = "", prior_center: tuple[float, float] | np.ndarray = (0.0, 0.0),
-                        bins: int = 40, color: str = VAE_COLOR) -> go.Figure:
+                        bins: int = 40, color: str = VAE_COLOR, gettext: Translate = no_translation) -> go.Figure:
     """Histogram (as density) of each plotted coordinate of codes (N, k), k = 1 or 2, against
     the prior's N(0, 1) marginal. Binned here so the figure carries 2x``bins`` numbers, not N."""
     from plotly.subplots import make_subplots
@@ -306,7 +307,7 @@ def _png_data_uri(image: np.ndarray) -> str:
 
 def decoded_grid(images: np.ndarray, ncols: int, title: str, axis_values: np.ndarray | None = None,
                  axis_titles: tuple[str, ...] = ("z1", "z2"), two_d: bool = True,
-                 max_ticks: int = 7) -> go.Figure:
+                 max_ticks: int = 7, gettext: Translate = no_translation) -> go.Figure:
     """Decoded images (N, H, W[, C]) tiled ``ncols`` wide with grey 1-pixel gaps, as one image
     with the latent value of the cell centres as ticks.
 
@@ -338,7 +339,7 @@ def decoded_grid(images: np.ndarray, ncols: int, title: str, axis_values: np.nda
 
 def judged_tiles(images: np.ndarray, ncols: int, title: str, labels: np.ndarray,
                  confidence: np.ndarray, class_names: tuple[str, ...] | list[str],
-                 threshold: float) -> go.Figure:
+                 threshold: float, gettext: Translate = no_translation) -> go.Figure:
     """Decoded draws (N, H, W) tiled ``ncols`` wide, each captioned under it with the judge's
     class and confidence: black when confident (>= ``threshold``), red when not."""
     images = np.asarray(images, np.float32)
@@ -359,7 +360,7 @@ def judged_tiles(images: np.ndarray, ncols: int, title: str, labels: np.ndarray,
 
 
 def class_histogram(counts: dict[str, np.ndarray], unsure: dict[str, int],
-                    class_names: tuple[str, ...] | list[str], title: str = "") -> go.Figure:
+                    class_names: tuple[str, ...] | list[str], title: str = "", gettext: Translate = no_translation) -> go.Figure:
     """Grouped bars: per series (e.g. "AE, N(0, I)"), the draws the judge confidently gave each
     class, plus one bar of the draws it was not confident about."""
     x = [str(c) for c in class_names] + ["not confident"]
@@ -375,7 +376,7 @@ def class_histogram(counts: dict[str, np.ndarray], unsure: dict[str, int],
     return fig
 
 
-def add_draws(fig: go.Figure, xy: np.ndarray, in_gap: np.ndarray) -> go.Figure:
+def add_draws(fig: go.Figure, xy: np.ndarray, in_gap: np.ndarray, gettext: Translate = no_translation) -> go.Figure:
     """Generated codes (n, 2) on a latent scatter: near a code as small black open circles, in a
     gap (farther from every code than most codes are from their neighbour) as red crosses. Only
     the draws have legend entries (the classes are the scatter's colours)."""
@@ -391,7 +392,7 @@ def add_draws(fig: go.Figure, xy: np.ndarray, in_gap: np.ndarray) -> go.Figure:
     return fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.18))
 
 
-def reparam_histogram(z: np.ndarray, mu: float, sigma: float, bins: int = 50) -> go.Figure:
+def reparam_histogram(z: np.ndarray, mu: float, sigma: float, bins: int = 50, gettext: Translate = no_translation) -> go.Figure:
     """Histogram (density) of z = mu + sigma * eps against the N(mu, sigma^2) density."""
     z = np.asarray(z, np.float64)
     lo, hi = min(z.min(), mu - 4 * sigma), max(z.max(), mu + 4 * sigma)
@@ -411,7 +412,7 @@ def reparam_histogram(z: np.ndarray, mu: float, sigma: float, bins: int = 50) ->
 
 
 def gradient_scatter(eps: np.ndarray, dz_dsigma: np.ndarray, dz_dmu: np.ndarray,
-                     max_points: int = 2000) -> go.Figure:
+                     max_points: int = 2000, gettext: Translate = no_translation) -> go.Figure:
     """Autograd's per-draw derivatives against eps: dz/dsigma lies on the line y = eps and
     dz/dmu on y = 1."""
     eps, dz_dsigma, dz_dmu = (np.asarray(a, np.float64)[:max_points] for a in (eps, dz_dsigma, dz_dmu))
@@ -432,7 +433,7 @@ def gradient_scatter(eps: np.ndarray, dz_dsigma: np.ndarray, dz_dmu: np.ndarray,
 
 # --- Evidence views (scorecard, beta sweep, true posterior) ----------------------------------
 
-def sweep_figure(points: list) -> go.Figure:
+def sweep_figure(points: list, gettext: Translate = no_translation) -> go.Figure:
     """Rate (KL) against distortion (recon) with lines of equal recon + KL, and active units
     against beta. ``points`` are ``metrics.SweepPoint``; warm-up runs get a diamond marker and
     collapsed ones (no active unit) a red X. ``customdata`` holds the run name."""
@@ -491,7 +492,7 @@ def sweep_figure(points: list) -> go.Figure:
 
 
 def posterior_figure(zs1: np.ndarray, zs2: np.ndarray, post: np.ndarray, mu: np.ndarray,
-                     sigma: np.ndarray) -> go.Figure:
+                     sigma: np.ndarray, gettext: Translate = no_translation) -> go.Figure:
     """Heatmap of the true p(z|x) on its grid with q(z|x)'s 1- and 2-sigma ellipses on top."""
     fig = go.Figure(go.Heatmap(x=zs1, y=zs2, z=post, colorscale="Viridis", colorbar=dict(title="p(z|x)"),
                                hovertemplate="z=(%{x:.2f}, %{y:.2f})<br>p=%{z:.3g}<extra></extra>"))

@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .figures import AE_COLOR, PRIOR_LINE, VAE_COLOR, _circle, class_color
+from vae_core.text import Translate, no_translation
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class ReplayPanel:
     axis_titles: tuple[str, str] = ("z1", "z2")  # a PCA plane names its components
 
 
-def frame_label(step: int, epoch: float) -> str:
+def frame_label(step: int, epoch: float, gettext: Translate = no_translation) -> str:
     return f"step {step} (epoch {epoch:.3g})" if step else "initial weights (step 0)"
 
 
@@ -45,7 +46,7 @@ def _curve_traces(history: list[dict], name: str, color: str, kind: str) -> list
 def replay_animation(panels: Sequence[ReplayPanel], labels: np.ndarray, class_names: Sequence[str],
                      steps: Sequence[int], epochs: Sequence[float],
                      histories: dict[str, list[dict]], active: int = 0, height: int = 560,
-                     frame_ms: int = 450) -> go.Figure:
+                     frame_ms: int = 450, gettext: Translate = no_translation) -> go.Figure:
     """Latent maps of ``panels`` side by side plus a loss panel (log-scaled steps) with a cursor,
     animated over the K snapshots. ``histories`` maps "AE"/"VAE" to a run's history. The figure
     opens at frame ``active``; its slider and play button move all panels together."""

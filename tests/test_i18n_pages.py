@@ -1,0 +1,36 @@
+"""Every page in both languages, walked as a person reads it (AppTest): no exception, and in the
+``qps`` pseudo-locale no visible word that skipped the catalogs (``tests/i18n_walk.py``)."""
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import REPO, no_exception, page_app
+from tests.i18n_walk import untranslated, visible_text
+from ui.navigation import PAGES
+from vae_core import list_runs
+
+PAGE_FILES = [p.file for p in PAGES]
+
+
+def data_words() -> list[str]:
+    """Names that are data, not language: the runs and data sets on screen."""
+    runs = list_runs(REPO / "checkpoints")
+    return [r.name for r in runs] + sorted({r.dataset for r in runs if r.dataset})
+
+
+@pytest.mark.parametrize("page", PAGE_FILES)
+def test_page_has_no_text_outside_the_catalog(page):
+    at = page_app(page)
+    at.query_params["lang"] = "qps"
+    no_exception(at.run())
+    assert len(visible_text(at)) > 3
+    assert untranslated(at, data_words()) == []
+
+
+@pytest.mark.parametrize("page", PAGE_FILES)
+def test_page_renders_in_korean(page):
+    at = page_app(page)
+    at.query_params["lang"] = "ko"
+    no_exception(at.run())
+    text = " ".join(visible_text(at))
+    assert sum("가" <= ch <= "힣" for ch in text) > 20, text[:300]
