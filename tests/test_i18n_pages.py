@@ -34,3 +34,17 @@ def test_page_renders_in_korean(page):
     no_exception(at.run())
     text = " ".join(visible_text(at))
     assert sum("가" <= ch <= "힣" for ch in text) > 20, text[:300]
+
+
+def test_the_switch_sets_the_language_and_the_url():
+    at = page_app()
+    at.query_params["lang"] = "ko"
+    no_exception(at.run())
+    switch = at.sidebar.button_group(key="lang")
+    assert switch.options == ["English", "한국어"] and switch.value == "ko"
+    assert "학습" in " ".join(visible_text(at))
+    switch.set_value("en").run()
+    no_exception(at)
+    # (AppTest shows neither the frame's sidebar nor the URL after a rerun: the browser test
+    # tests_browser_i18n.py checks those.)
+    assert "학습" not in " ".join(visible_text(at)) and visible_text(at)

@@ -5,8 +5,8 @@ One gettext catalog per language, ``ui/locales/<lang>/LC_MESSAGES/messages.po``,
 whole, with named placeholders: ``_("The AE's codes span ±{ae:.1f}", ae=span)``, so a translator
 can move the number where the grammar wants it. vae_core's builders take ``gettext=_``.
 
-The language is the sidebar switch, kept in the URL (``?lang=ko``) by Streamlit's query-param
-binding; a session without one starts in the browser's locale, else English. ``qps`` is a
+The language is the sidebar switch, kept in the URL (``?lang=ko``); a session without one
+starts in the browser's locale, else English. ``qps`` is a
 pseudo-locale for tests: it wraps every translated string in ⟦ ⟧, so a page walked in it shows at
 once any visible text that skipped the catalog.
 """
@@ -62,15 +62,15 @@ def browser_language() -> str:
         return SOURCE_LANGUAGE
 
 
-def _pseudo_requested() -> bool:
-    return PSEUDO_LANGUAGE in (st.query_params.get(LANGUAGE_KEY), st.session_state.get(LANGUAGE_KEY))
+def _valid(lang: object) -> bool:
+    return lang in LANGUAGES or lang == PSEUDO_LANGUAGE
 
 
 def current_language() -> str:
-    """The switch's value once it is drawn; before that the URL's, else the browser's."""
-    lang = st.session_state.get(LANGUAGE_KEY) or st.query_params.get(LANGUAGE_KEY)
-    if lang in LANGUAGES or lang == PSEUDO_LANGUAGE:
-        return lang
+    """The switch's value once the frame has drawn it; before that the URL's, else the browser's."""
+    for lang in (st.session_state.get(LANGUAGE_KEY), st.query_params.get(LANGUAGE_KEY)):
+        if _valid(lang):
+            return lang
     return browser_language()
 
 
@@ -96,10 +96,21 @@ def placeholders(message: str) -> set[str]:
 
 
 def language_switch() -> None:
-    """한국어 / English, at the top of the sidebar; the URL keeps it (``?lang=ko``), so a shared
-    link opens in its language. Each language is named in itself."""
-    options = list(LANGUAGES) + ([PSEUDO_LANGUAGE] if _pseudo_requested() else [])
-    st.segmented_control("Language / 언어", options, key=LANGUAGE_KEY, bind="query-params",
-                         default=browser_language(), required=True,
+    """한국어 / English, at the top of the sidebar, each language named in itself. A session starts
+    in the URL's language (``?lang=ko``), else the browser's; the frame writes the choice back to
+    the URL on every page, so a shared link opens in its language. (Not Streamlit's query-param
+    binding: with a ``format_func`` that would put "한국어" in the URL, not ``ko``.)"""
+    url_lang = st.query_params.get(LANGUAGE_KEY)
+    if not _valid(st.session_state.get(LANGUAGE_KEY)):
+        st.session_state[LANGUAGE_KEY] = url_lang if _valid(url_lang) else browser_language()
+    options = list(LANGUAGES) + ([PSEUDO_LANGUAGE] if st.session_state[LANGUAGE_KEY] == PSEUDO_LANGUAGE
+                                 else [])
+    st.segmented_control("Language / 언어", options, key=LANGUAGE_KEY, required=True,
                          format_func=lambda code: LANGUAGES.get(code, code),
                          label_visibility="collapsed")
+    lang = st.session_state[LANGUAGE_KEY]
+    if lang != SOURCE_LANGUAGE or browser_language() != SOURCE_LANGUAGE:
+        if url_lang != lang:
+            st.query_params[LANGUAGE_KEY] = lang
+    elif url_lang is not None:
+        del st.query_params[LANGUAGE_KEY]
