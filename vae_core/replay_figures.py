@@ -126,7 +126,7 @@ def replay_animation(panels: Sequence[ReplayPanel], labels: np.ndarray, class_na
                                         args=[[str(k) for k in range(len(steps))], play]),
                                    dict(label=gettext("❚❚ Pause"), method="animate",
                                         args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False))])])],
-        sliders=[dict(active=active, x=0.14, y=-0.16, len=0.86, xanchor="left", yanchor="top",
+        sliders=[dict(active=active, x=0.17, y=-0.16, len=0.83, xanchor="left", yanchor="top",
                       currentvalue=dict(prefix=gettext("optimizer step ")), pad=dict(t=0),
                       steps=[dict(label=str(steps[k]), method="animate",
                                   args=[[str(k)], dict(mode="immediate", frame=dict(duration=0, redraw=False),
