@@ -6,24 +6,25 @@ from ui.panels import show_images
 from ui.pickers import pick_pair
 from ui.resources import dataset_or_error
 from ui.export import plot_config
+from ui.i18n import _
 from ui.links import BIND
 from vae_core import Run, figures
 from vae_core.codes import code_stats
 from vae_core.latent_tools import (decode_images, grid_axis, grid_codes, pca_2d, plane_coords,
                               sample_prior, shared_range, subset_indices)
-from vae_core.replay import (ReplayCodes, ReplayUnavailable, Snapshot, load_snapshots, replay_codes,
-                             snapshot_model)
+from vae_core.replay import (NO_SNAPSHOTS, NoSnapshots, ReplayCodes, ReplayUnavailable, Snapshot,
+                             load_snapshots, replay_codes, snapshot_model)
 from vae_core.replay_figures import ReplayPanel, frame_label, replay_animation
 
 MAX_POINTS = 1000  # per map and frame: enough to see the shape, light enough to animate
 GRID_N, GRID_R, N_PRIOR = 10, 3.0, 16
 
-st.title("Training replay")
-st.caption("Each run keeps about 20 copies of its weights from training, most of them early, when "
-           "the codes move most. Press play or drag the slider under the chart: the AE's codes "
-           "spread wherever the reconstruction takes them, while the KL term keeps pulling the "
-           "VAE's into the prior N(0, I) (grey circles: 1, 2, 3σ). The black line on the right is "
-           "the same moment on the loss curves.")
+st.title(_("Training replay"))
+st.caption(_("Each run keeps about 20 copies of its weights from training, most of them early, when "
+             "the codes move most. Press play or drag the slider under the chart: the AE's codes "
+             "spread wherever the reconstruction takes them, while the KL term keeps pulling the "
+             "VAE's into the prior N(0, I) (grey circles: 1, 2, 3σ). The black line on the right is "
+             "the same moment on the loss curves."))
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -34,7 +35,7 @@ def _snapshots(path: str, mtime: float) -> list[Snapshot]:
     return load_snapshots(path, get_run(path).model_config)
 
 
-@st.cache_data(show_spinner="Replaying the snapshots…", max_entries=16)
+@st.cache_data(show_spinner=_("Replaying the snapshots…"), max_entries=16)
 def _codes(path: str, mtime: float, spec: str, n_points: int) -> ReplayCodes:
     from ui.resources import get_dataset, get_run
 
@@ -52,7 +53,11 @@ def replay_or_warning(label: str, run: Run | None) -> tuple[Run, ReplayCodes] | 
             return None
         return run, _codes(str(run.path), mtime, run.dataset, MAX_POINTS)
     except ReplayUnavailable as e:
-        st.warning(f"{label} run {run.name}: replay unavailable. {e}", icon=":material/history_toggle_off:")
+        # An old run's missing snapshots are the usual case and have a translated message; a
+        # damaged file's details stay as vae_core words them.
+        detail = _(NO_SNAPSHOTS) if isinstance(e, NoSnapshots) else str(e)
+        st.warning(_("{model} run {run}: replay unavailable. {detail}", model=label, run=run.name,
+                     detail=detail), icon=":material/history_toggle_off:")
         return None
 
 
@@ -64,10 +69,12 @@ if not replays:
 
 # One timeline: the VAE's snapshot steps (a pair shares them); the AE shows its nearest snapshot.
 timeline = replays.get("VAE", replays.get("AE"))[1]
-K = len(timeline.steps)
-k = st.select_slider("Snapshot shown below the chart (decoder grid and prior samples)", options=list(range(K)),
-                     value=K - 1, format_func=lambda i: frame_label(timeline.steps[i], timeline.epochs[i]),
-                     key="replay_snapshot", bind=BIND)
+# The options are the optimizer steps themselves, shown and kept in the URL as plain numbers: a
+# worded label would be what the URL keeps, and a link would not open in the other language.
+step = st.select_slider(_("Snapshot shown below the chart, by optimizer step (decoder grid and prior samples)"),
+                        options=list(timeline.steps), value=timeline.steps[-1], key="replay_snapshot",
+                        bind=BIND)
+k = list(timeline.steps).index(step)
 
 
 def nearest(codes: ReplayCodes) -> list[int]:
@@ -90,25 +97,25 @@ for label, (run, codes) in replays.items():
         center, titles = (0.0, 0.0), ("z1", "z2")
     panels.append(ReplayPanel(label, xy, shared_range(xy.reshape(-1, 2), prior_centers=[center]),
                               center, titles))
-histories = {label: run.history for label, (run, _) in replays.items()}
+histories = {label: run.history for label, (run, _replay) in replays.items()}
 fig = replay_animation(panels, labels, any_data.class_names, timeline.steps, timeline.epochs, histories,
-                       active=k)
+                       active=k, gettext=_)
 st.plotly_chart(fig, key="replay_animation", config=plot_config(f"replay-{timeline.steps[k]}"))
-st.caption("Each map keeps one axis range over the whole replay (covering all its frames and the "
-           "prior's 3σ circle), so movement on screen is movement in latent space. Above 2 latent "
-           "dims the plane is the PCA plane of the final codes.")
+st.caption(_("Each map keeps one axis range over the whole replay (covering all its frames and the "
+             "prior's 3σ circle), so movement on screen is movement in latent space. Above 2 latent "
+             "dims the plane is the PCA plane of the final codes."))
 
 
 def spread_sentence(label: str, codes: ReplayCodes, frames: list[int]) -> str:
-    first, last = codes.mu[frames[0]], codes.mu[frames[-1]]
-    def stats(m: np.ndarray) -> str:
-        c = code_stats(m)
-        return f"mean {c['centring']:.2f} from 0, spread error {c['scale_error']:.2f}"
-    return f"**{label}**: initial codes {stats(first)}; final codes {stats(last)}."
+    first, last = code_stats(codes.mu[frames[0]]), code_stats(codes.mu[frames[-1]])
+    return _("**{model}**: initial codes mean {first_mean:.2f} from 0, spread error {first_spread:.2f}; "
+             "final codes mean {last_mean:.2f} from 0, spread error {last_spread:.2f}.", model=label,
+             first_mean=first["centring"], first_spread=first["scale_error"],
+             last_mean=last["centring"], last_spread=last["scale_error"])
 
 
-st.markdown("How far the code clouds are from the prior (0 and 0 would be a perfect N(0, I) fit): "
-            + " ".join(spread_sentence(lbl, c, frames_of[lbl]) for lbl, (_, c) in replays.items()))
+st.markdown(" ".join([_("How far the code clouds are from the prior (0 and 0 would be a perfect N(0, I) fit):")]
+                     + [spread_sentence(lbl, c, frames_of[lbl]) for lbl, (_run, c) in replays.items()]))
 
 
 def prior_misfit(codes: ReplayCodes, frame: int) -> float:
@@ -120,12 +127,14 @@ if len(replays) == 2:  # the caption's claim, checked on these runs' final codes
     ae_fit = prior_misfit(replays["AE"][1], frames_of["AE"][-1])
     vae_fit = prior_misfit(replays["VAE"][1], frames_of["VAE"][-1])
     if vae_fit >= ae_fit:
-        st.warning(f"In these two runs the VAE's final codes are not closer to the prior than the AE's "
-                   f"(mean distance + spread error {vae_fit:.2f} vs {ae_fit:.2f}): the picture above "
-                   "does not show the usual story. A β near 0, very short training or a collapsed "
-                   "posterior (spread error near 1) can cause this.", icon=":material/warning:")
+        st.warning(_("In these two runs the VAE's final codes are not closer to the prior than the AE's "
+                     "(mean distance + spread error {vae_fit:.2f} vs {ae_fit:.2f}): the picture above "
+                     "does not show the usual story. A β near 0, very short training or a collapsed "
+                     "posterior (spread error near 1) can cause this.", vae_fit=vae_fit, ae_fit=ae_fit),
+                   icon=":material/warning:")
 
-st.subheader(f"At {frame_label(timeline.steps[k], timeline.epochs[k])}: decoders and prior samples")
+st.subheader(_("At {moment}: decoders and prior samples",
+               moment=frame_label(timeline.steps[k], timeline.epochs[k], gettext=_)))
 z_prior = None
 for col, (label, (run, codes)) in zip(st.columns(len(replays)), replays.items()):
     mtime = (run.path / "run.json").stat().st_mtime
@@ -135,10 +144,10 @@ for col, (label, (run, codes)) in zip(st.columns(len(replays)), replays.items())
         if d >= 2:
             axis = grid_axis(GRID_N, GRID_R)
             grid = decode_images(model, grid_codes(GRID_N, d, r=GRID_R))
-            st.plotly_chart(figures.decoded_grid(grid, GRID_N,
-                                                 f"{label} decoder over [-{GRID_R:g}, {GRID_R:g}]² (other dims 0)",
-                                                 axis).update_layout(height=380),
+            title = _("{model} decoder over [-{r:g}, {r:g}]² (other dims 0)", model=label, r=GRID_R)
+            st.plotly_chart(figures.decoded_grid(grid, GRID_N, title, axis, gettext=_).update_layout(height=380),
                             key=f"replay_grid_{label.lower()}", config=plot_config(f"replay_grid_{label.lower()}"))
         z_prior = sample_prior(N_PRIOR, d, 1.0, seed=0)
-        show_images(decode_images(model, z_prior), 8, caption=f"{label}: {N_PRIOR} draws z ~ N(0, I), decoded "
-                    "(the same draws at every snapshot)")
+        show_images(decode_images(model, z_prior), 8,
+                    caption=_("{model}: {n} draws z ~ N(0, I), decoded (the same draws at every snapshot)",
+                              model=label, n=N_PRIOR))

@@ -399,14 +399,14 @@ def reparam_histogram(z: np.ndarray, mu: float, sigma: float, bins: int = 50, ge
     density, edges = np.histogram(z, bins=bins, range=(lo, hi), density=True)
     grid = np.linspace(lo, hi, 300)
     fig = go.Figure([
-        go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=density, width=np.diff(edges), name=f"{len(z)} draws of z",
+        go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=density, width=np.diff(edges), name=gettext("{n} draws of z").format(n=len(z)),
                marker_color=VAE_COLOR, opacity=0.6),
-        go.Scatter(x=grid, y=_normal_pdf(grid, mu, sigma), mode="lines", name="N(μ, σ²) density",
+        go.Scatter(x=grid, y=_normal_pdf(grid, mu, sigma), mode="lines", name=gettext("N(μ, σ²) density"),
                    line=dict(color="black", width=2)),
     ])
     fig.add_vline(x=mu, line_dash="dot", line_color="black", annotation_text="μ")
     fig.update_layout(bargap=0, margin=dict(l=10, r=10, t=30, b=10),
-                      xaxis_title="z = μ + σ·ε", yaxis_title="density",
+                      xaxis_title="z = μ + σ·ε", yaxis_title=gettext("density"),
                       legend=dict(orientation="h", y=1.12))
     return fig
 
@@ -420,13 +420,13 @@ def gradient_scatter(eps: np.ndarray, dz_dsigma: np.ndarray, dz_dmu: np.ndarray,
     trace = points_trace(2 * len(eps))
     fig = go.Figure([
         go.Scatter(x=line, y=line, mode="lines", name="y = ε", line=dict(color="black", dash="dot")),
-        trace(x=eps, y=dz_dsigma, mode="markers", name="∂z/∂σ (autograd)",
+        trace(x=eps, y=dz_dsigma, mode="markers", name=gettext("∂z/∂σ (autograd)"),
               marker=dict(size=5, color=VAE_COLOR)),
-        trace(x=eps, y=dz_dmu, mode="markers", name="∂z/∂μ (autograd)",
+        trace(x=eps, y=dz_dmu, mode="markers", name=gettext("∂z/∂μ (autograd)"),
               marker=dict(size=5, color=AE_COLOR)),
     ])
     fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), xaxis_title="ε",
-                      yaxis_title="derivative", legend=dict(orientation="h", y=1.12))
+                      yaxis_title=gettext("derivative"), legend=dict(orientation="h", y=1.12))
     return fig
 
 

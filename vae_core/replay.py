@@ -30,6 +30,7 @@ import torch
 from . import validate
 from .config import ModelConfig
 from .models import LatentModel, build_model
+from .text import N_
 from .validate import state_shapes
 
 SNAPSHOTS_FILE = "snapshots.safetensors"
@@ -41,8 +42,18 @@ MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024  # all snapshots of one run together
 MAX_SNAPSHOTS = 200  # a file claiming more is not ours
 
 
+NO_SNAPSHOTS = N_("This run has no training snapshots (it was saved before replay existed, or its "
+                  "model was too large to keep any). Train it again to replay it.")
+
+
 class ReplayUnavailable(Exception):
     """A run's snapshots are missing or unusable; the message says why (the run still loads)."""
+
+
+class NoSnapshots(ReplayUnavailable):
+    """The run kept no snapshots (an old run, or a model too big for any): the common case, with
+    the fixed message ``NO_SNAPSHOTS`` that a UI can translate; other ``ReplayUnavailable``
+    messages are details of a damaged file."""
 
 
 @dataclass(frozen=True)
@@ -152,9 +163,7 @@ def load_snapshots(run_path: str | os.PathLike[str], model_cfg: ModelConfig) -> 
 
     path = Path(run_path) / SNAPSHOTS_FILE
     if not path.is_file():
-        raise ReplayUnavailable("This run has no training snapshots (it was saved before replay "
-                                "existed, or its model was too large to keep any). Train it again "
-                                "to replay it.")
+        raise NoSnapshots(NO_SNAPSHOTS)
     if path.stat().st_size > MAX_SNAPSHOT_BYTES + 1024 * 1024:
         raise ReplayUnavailable(f"{SNAPSHOTS_FILE} is larger than any run writes")
     expected = state_shapes(model_cfg)  # names and shapes, without building the model

@@ -26,20 +26,29 @@ class ReplayPanel:
 
 
 def frame_label(step: int, epoch: float, gettext: Translate = no_translation) -> str:
-    return f"step {step} (epoch {epoch:.3g})" if step else "initial weights (step 0)"
+    """"step 120 (epoch 3)", or the initial weights at step 0: a snapshot's moment for people."""
+    if not step:
+        return gettext("initial weights (step 0)")
+    return gettext("step {step} (epoch {epoch:.3g})").format(step=step, epoch=epoch)
 
 
-def _curve_traces(history: list[dict], name: str, color: str, kind: str) -> list[go.Scatter]:
+def _curve_traces(history: list[dict], name: str, color: str, kind: str,
+                  gettext: Translate = no_translation) -> list[go.Scatter]:
     """Train recon (and KL for the VAE) per step, the x-axis being optimizer steps."""
     recs = [r for r in history if r.get("type") in ("step", "epoch") and r.get("step", 0) > 0]
     steps = [r["step"] for r in recs]
-    traces = [go.Scatter(x=steps, y=[r["recon"] for r in recs], mode="lines", name=f"{name} recon",
+    # Plotly's hover fields go in as placeholder values, so a translation cannot break them.
+    fields = dict(model=name, value="%{y:.2f}", step="%{x}")
+    traces = [go.Scatter(x=steps, y=[r["recon"] for r in recs], mode="lines",
+                         name=gettext("{model} recon").format(model=name),
                          line=dict(color=color, width=1.5),
-                         hovertemplate=f"{name} recon %{{y:.2f}} at step %{{x}}<extra></extra>")]
+                         hovertemplate=gettext("{model} recon {value} at step {step}").format(**fields)
+                         + "<extra></extra>")]
     if kind == "vae":
         traces.append(go.Scatter(x=steps, y=[r["kl"] for r in recs], mode="lines", name=f"{name} KL",
                                  line=dict(color=color, width=1.5, dash="dot"),
-                                 hovertemplate=f"{name} KL %{{y:.2f}} at step %{{x}}<extra></extra>"))
+                                 hovertemplate=gettext("{model} KL {value} at step {step}").format(**fields)
+                                 + "<extra></extra>"))
     return traces
 
 
@@ -55,7 +64,8 @@ def replay_animation(panels: Sequence[ReplayPanel], labels: np.ndarray, class_na
     labels = np.asarray(labels)
     classes = [int(c) for c in np.unique(labels)]
     n_maps = len(panels)
-    titles = [f"{p.label} codes" for p in panels] + ["Training loss (nats / image)"]
+    titles = ([gettext("{model} codes").format(model=p.label) for p in panels]
+              + [gettext("Training loss (nats / image)")])
     fig = make_subplots(rows=1, cols=n_maps + 1, subplot_titles=titles, horizontal_spacing=0.06)
 
     def map_traces(p: ReplayPanel, k: int) -> list[go.Scatter]:
@@ -83,7 +93,7 @@ def replay_animation(panels: Sequence[ReplayPanel], labels: np.ndarray, class_na
                           row=1, col=i + 1)
     for label, history in histories.items():
         color = AE_COLOR if label == "AE" else VAE_COLOR
-        for tr in _curve_traces(history, label, color, label.lower()):
+        for tr in _curve_traces(history, label, color, label.lower(), gettext):
             fig.add_trace(tr, row=1, col=n_maps + 1)
     animated: list[int] = []
     for i, p in enumerate(panels):
@@ -98,7 +108,7 @@ def replay_animation(panels: Sequence[ReplayPanel], labels: np.ndarray, class_na
         fig.update_xaxes(range=list(p.axis_range), row=1, col=i + 1, zeroline=False, title_text=p.axis_titles[0])
         fig.update_yaxes(range=list(p.axis_range), row=1, col=i + 1, zeroline=False, title_text=p.axis_titles[1],
                          scaleanchor=f"x{axis}", scaleratio=1)
-    fig.update_xaxes(type="log", title_text="step (log scale)", row=1, col=n_maps + 1)
+    fig.update_xaxes(type="log", title_text=gettext("step (log scale)"), row=1, col=n_maps + 1)
     fig.update_yaxes(range=[0, top * 1.05], row=1, col=n_maps + 1)
 
     fig.frames = [go.Frame(name=str(k), traces=animated,
@@ -108,16 +118,16 @@ def replay_animation(panels: Sequence[ReplayPanel], labels: np.ndarray, class_na
     play = dict(frame=dict(duration=frame_ms, redraw=False), transition=dict(duration=frame_ms * 0.6),
                 mode="immediate")
     fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=50, b=10), title_text="AE and VAE codes during training",
+        height=height, margin=dict(l=10, r=10, t=50, b=10), title_text=gettext("AE and VAE codes during training"),
         legend=dict(orientation="h", y=-0.42, itemsizing="constant"),
         updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.2, xanchor="left", yanchor="top",
                           showactive=False, pad=dict(r=8, t=0),
-                          buttons=[dict(label="▶ Play", method="animate",
+                          buttons=[dict(label=gettext("▶ Play"), method="animate",
                                         args=[[str(k) for k in range(len(steps))], play]),
-                                   dict(label="❚❚ Pause", method="animate",
+                                   dict(label=gettext("❚❚ Pause"), method="animate",
                                         args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False))])])],
-        sliders=[dict(active=active, x=0.14, y=-0.16, len=0.86, xanchor="left", yanchor="top",
-                      currentvalue=dict(prefix="optimizer step "), pad=dict(t=0),
+        sliders=[dict(active=active, x=0.17, y=-0.16, len=0.83, xanchor="left", yanchor="top",
+                      currentvalue=dict(prefix=gettext("optimizer step ")), pad=dict(t=0),
                       steps=[dict(label=str(steps[k]), method="animate",
                                   args=[[str(k)], dict(mode="immediate", frame=dict(duration=0, redraw=False),
                                                        transition=dict(duration=0))])
