@@ -46,5 +46,5 @@ def test_the_switch_sets_the_language_and_the_url():
     switch.set_value("en").run()
     no_exception(at)
     # (AppTest shows neither the frame's sidebar nor the URL after a rerun: the browser test
-    # tests_browser_i18n.py checks those.)
+    # test_browser_i18n.py checks those.)
     assert "학습" not in " ".join(visible_text(at)) and visible_text(at)
