@@ -166,8 +166,9 @@ titles = ((N_("Claim"), N_("Metric"), "AE", "VAE", N_("Verdict here"), N_("See i
 for col, title in zip(header, titles):
     col.markdown(f"**{_(title)}**")
 for c in CLAIMS:
+    claim = c["claim"]  # marked N_ in vae_core.metrics
     cols = st.columns(widths, vertical_alignment="center")
-    cols[0].markdown(_(c["claim"]))
+    cols[0].markdown(_(claim))
     cols[1].code(c["metric"], language=None)
     if rows:
         row = rows[c["metric"]]

@@ -32,11 +32,11 @@ def compare_rows(ae: dict[str, Any] | None, vae: dict[str, Any] | None) -> list[
     rows = []
     vae_collapsed = bool(vae and vae.get("collapsed"))
     for c in CLAIMS:
-        m = c["metric"]
+        m, claim = c["metric"], c["claim"]  # the claim is marked N_ in vae_core.metrics
         a = ae.get(m) if ae else None
         v = vae.get(m) if vae else None
         better, meaning = METRICS[m]
-        rows.append({"claim": _(c["claim"]), "metric": m, "AE": format_value(a),
+        rows.append({"claim": _(claim), "metric": m, "AE": format_value(a),
                      "VAE": format_value(v), "winner": claim_verdict(m, a, v, vae_collapsed),
                      "better": _(BETTER_LABELS[better]), "meaning": _(meaning)})
     return rows
