@@ -99,9 +99,9 @@ if section == "Scorecard":
         # st.table wraps long cells; a data grid cut them off ("AE codes have an arb…").
         st.table(table, hide_index=True)
         some = cards["VAE"] or cards["AE"]
+        view = VIEW_LABELS.get(some["view"], some["view"])
         st.caption(_("Test split: {n} images of {dataset}; 2-D view: {view}. IWAE with k = {k}.",
-                     n=some["n_images"], dataset=some["dataset"], view=_(VIEW_LABELS.get(some["view"], some["view"])),
-                     k=DEFAULT_IWAE_K))
+                     n=some["n_images"], dataset=some["dataset"], view=_(view), k=DEFAULT_IWAE_K))
         if judge_accuracy is not None:
             st.metric(_("Judge classifier test accuracy"), f"{judge_accuracy:.1%}",
                       help=_("A small MLP trained on the same data set (cached beside the runs) "

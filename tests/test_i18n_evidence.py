@@ -13,7 +13,7 @@ from helpers import no_exception, page_app, train_and_save
 from i18n_walk import untranslated, visible_text
 from ui.i18n import translate
 from ui.navigation import EVIDENCE, OVERVIEW
-from ui.state import EVIDENCE_SECTION, SWEEP_SECTION
+from ui.state import EVIDENCE_SECTION, SWEEP_SECTION, run_choice_key
 from vae_core import ModelConfig, TrainConfig, list_runs
 from vae_core.jobs import Job
 
@@ -92,7 +92,7 @@ def test_evidence_with_a_sweep_and_a_collapsed_vae(checkpoints, digits, fresh_st
                        TrainConfig(epochs=3, beta=beta, seed=0, kl_warmup_epochs=warm), digits,
                        group="sw")
     at = in_qps(EVIDENCE.file)
-    at.session_state["evidence_vae_run"] = "sw-b40"
+    at.session_state[run_choice_key("evidence", "vae")] = "sw-b40"  # the collapsed run
     no_exception(at.run())
     assert at.warning  # the collapse warning over the scorecard
     assert_all_translated(at, checkpoints)
