@@ -7,6 +7,7 @@ import streamlit as st
 from ui import navigation
 from ui.captions import collapse_warning, verdict_label
 from ui.export import plot_config
+from ui.i18n import _
 from ui.links import BIND
 from ui.panels import upscale
 from ui.pickers import pick_pair
@@ -19,14 +20,20 @@ from vae_core.jobs import DEFAULT_SWEEP_BETAS
 from vae_core.metrics import (DEFAULT_IWAE_K, SweepPoint, iwae_nll_per_image, sweep_groups,
                               sweep_point)
 from vae_core.posterior import grid_posterior
+from vae_core.text import N_
 
-st.title("Evidence")
-st.caption("Each claim of the AE-vs-VAE story, measured on the test split. All numbers are per "
-           "image and in nats where they are log-probabilities (summed over pixels, averaged over "
-           "images).")
+POSTERIOR_IWAE_K = 5000  # samples for one image's log p(x) beside the grid's exact sum
+# The scorecard's 2-D view ("view" key of metrics.scorecard) as the caption names it.
+VIEW_LABELS = {"latent": N_("the latent space itself"), "pca": N_("the codes' top-2 PCA plane"),
+               "dims 0,1": N_("latent dims 0 and 1")}
+
+st.title(_("Evidence"))
+st.caption(_("Each claim of the AE-vs-VAE story, measured on the test split. All numbers are per "
+             "image and in nats where they are log-probabilities (summed over pixels, averaged over "
+             "images)."))
 
 
-@st.cache_data(show_spinner="Measuring the sweep…", max_entries=32)
+@st.cache_data(show_spinner=_("Measuring the sweep…"), max_entries=32)
 def cached_sweep(runs_key: tuple[tuple[str, float], ...], spec: str) -> list[SweepPoint]:
     points = []
     for path, _created in runs_key:
@@ -36,21 +43,27 @@ def cached_sweep(runs_key: tuple[tuple[str, float], ...], spec: str) -> list[Swe
     return points
 
 
-@st.cache_data(show_spinner="Evaluating p(x|z) p(z) on a 200×200 grid…", max_entries=32)
+@st.cache_data(show_spinner=_("Evaluating p(x|z) p(z) on a 200×200 grid…"), max_entries=32)
 def cached_posterior(path: str, created: float, spec: str, index: int):
     run = get_run(path)
     x = get_dataset(spec).test_x[index]
     gp = grid_posterior(run.model, x)
-    nll, _ = iwae_nll_per_image(run.model, x.unsqueeze(0), k=5000, seed=1)
+    nll, _recon = iwae_nll_per_image(run.model, x.unsqueeze(0), k=POSTERIOR_IWAE_K, seed=1)
     return gp, -float(nll[0])
 
 
-SECTIONS = ("Scorecard", SWEEP_SECTION, "True posterior")
+# Section ids (the radio's values, also what ui.state and the Train page use) -> their labels.
+# Bound to the URL, the radio keeps the label shown, so an English link reads as before.
+SECTION_LABELS = {"Scorecard": N_("Scorecard"), SWEEP_SECTION: N_("β sweep"),
+                  "True posterior": N_("True posterior")}
 ae, vae = pick_pair("evidence")
 # A radio, not st.tabs: tabs run every section's code on each rerun, and the posterior grid and
 # sweep are too costly to compute for a section nobody is looking at.
-section = st.radio("Section", SECTIONS, horizontal=True, key=EVIDENCE_SECTION,
-                   label_visibility="collapsed", bind=BIND)
+# Labels are translated here, in the script run: a format_func calling _() later (AppTest does)
+# would not know the session's language.
+section_labels = {s: _(label) for s, label in SECTION_LABELS.items()}
+section = st.radio(_("Section"), list(section_labels), horizontal=True, key=EVIDENCE_SECTION,
+                   format_func=section_labels.__getitem__, label_visibility="collapsed", bind=BIND)
 
 if section == "Scorecard":
     cards: dict[str, dict | None] = {"AE": None, "VAE": None}
@@ -63,57 +76,61 @@ if section == "Scorecard":
         try:
             cards[label] = run_scorecard(run)
         except ValueError as e:  # e.g. weights so large the codes overflow
-            st.error(f"No scorecard: {e}")
+            st.error(_("No scorecard: {detail}", detail=str(e)))
             continue
         judge_accuracy = cards[label]["classifier_accuracy"]
     if cards["AE"] is None and cards["VAE"] is None:
-        st.info("Pick or train a run to see its scorecard.")
+        st.info(_("Pick or train a run to see its scorecard."))
     else:
         if cards["AE"] is None or cards["VAE"] is None:
-            st.warning("Only one kind of run is available: its numbers are shown without a "
-                       "winner. Train an AE+VAE pair to compare.")
+            st.warning(_("Only one kind of run is available: its numbers are shown without a "
+                         "winner. Train an AE+VAE pair to compare."))
         warning = collapse_warning(cards["VAE"]) if cards["VAE"] is not None else None
         if warning:
             st.warning(warning, icon=":material/warning:")
         rows = compare_rows(cards["AE"], cards["VAE"])
-        table = pd.DataFrame([{"Claim": r["claim"], "Metric": r["metric"],
+        # st.table renders Markdown: the metric is the scorecard's JSON key, shown as code.
+        table = pd.DataFrame([{_("Claim"): r["claim"], _("Metric"): f"`{r['metric']}`",
                                "AE": r["AE"] + (" ✓" if r["winner"] == "AE" else ""),
                                "VAE": r["VAE"] + (" ✓" if r["winner"] == "VAE" else ""),
-                               "Winner": verdict_label(r["winner"]),
-                               "Better": r["better"], "What it measures": r["meaning"]}
+                               _("Winner"): verdict_label(r["winner"]),
+                               _("Better"): r["better"], _("What it measures"): r["meaning"]}
                               for r in rows])
         # st.table wraps long cells; a data grid cut them off ("AE codes have an arb…").
         st.table(table, hide_index=True)
         some = cards["VAE"] or cards["AE"]
-        st.caption(f"Test split: {some['n_images']} images of {some['dataset']}; 2-D view: "
-                   f"{some['view']}. IWAE with k = {DEFAULT_IWAE_K}.")
+        view = VIEW_LABELS.get(some["view"], some["view"])
+        st.caption(_("Test split: {n} images of {dataset}; 2-D view: {view}. IWAE with k = {k}.",
+                     n=some["n_images"], dataset=some["dataset"], view=_(view), k=DEFAULT_IWAE_K))
         if judge_accuracy is not None:
-            st.metric("Judge classifier test accuracy", f"{judge_accuracy:.1%}",
-                      help="A small MLP trained on the same data set (cached beside the runs) "
-                           "labels decoded prior samples for prior_confident and "
-                           "prior_class_entropy.")
+            st.metric(_("Judge classifier test accuracy"), f"{judge_accuracy:.1%}",
+                      help=_("A small MLP trained on the same data set (cached beside the runs) "
+                             "labels decoded prior samples for `prior_confident` and "
+                             "`prior_class_entropy`."))
         if cards["VAE"] is not None and cards["VAE"]["kl_per_dim"] is not None:
-            st.caption("VAE KL per latent dim (nats): " + ", ".join(
-                f"{v:.2f}" for v in cards["VAE"]["kl_per_dim"])
-                + f" — active units: {cards['VAE']['active_units']}")
-        with st.expander("All scorecard numbers (the JSON of `python -m vae_core evaluate`)"):
+            st.caption(_("VAE KL per latent dim (nats): {values} — active units: {active}",
+                         values=", ".join(f"{v:.2f}" for v in cards["VAE"]["kl_per_dim"]),
+                         active=cards["VAE"]["active_units"]))
+        with st.expander(_("All scorecard numbers (the JSON of `python -m vae_core evaluate`)")):
             st.json({k: v for k, v in cards.items() if v is not None}, expanded=False)
 
 elif section == SWEEP_SECTION:
     groups = sweep_groups(usable_runs())
     if not groups:
-        st.info("No β sweep yet. Run one from the Train page or the command line: "
-                "`python -m vae_core sweep --betas "
-                + ",".join(f"{b:g}" for b in DEFAULT_SWEEP_BETAS) + "`.")
+        st.info(_("No β sweep yet. Run one from the Train page or the command line: "
+                  "`python -m vae_core sweep --betas {betas}`.",
+                  betas=",".join(f"{b:g}" for b in DEFAULT_SWEEP_BETAS)))
     else:
         if st.session_state.get(EVIDENCE_SWEEP) not in groups:
             st.session_state.pop(EVIDENCE_SWEEP, None)  # a sweep deleted since it was chosen
-        sweep_id = st.selectbox("Sweep", list(groups), key=EVIDENCE_SWEEP,
-                                format_func=lambda g: f"{g} ({len(groups[g])} runs)", bind=BIND)
+        sweep_labels = {g: _("{sweep} ({n} runs)", sweep=g, n=len(runs)) for g, runs in groups.items()}
+        sweep_id = st.selectbox(_("Sweep"), list(groups), key=EVIDENCE_SWEEP,
+                                format_func=sweep_labels.__getitem__, bind=BIND)
         members = groups[sweep_id]
         if run_dataset(get_run(members[0])) is not None:
             points = cached_sweep(tuple((str(r.path), r.created) for r in members), members[0].dataset)
-            event = st.plotly_chart(sweep_figure(points).update_layout(height=420), key="evidence_sweep_chart",
+            event = st.plotly_chart(sweep_figure(points, gettext=_).update_layout(height=420),
+                                    key="evidence_sweep_chart",
                                     on_select="rerun", selection_mode="points",
                                     width="stretch", config=plot_config("evidence_sweep_chart"))
             selected = [p.get("customdata") for p in (event.selection.points if event else [])
@@ -123,50 +140,56 @@ elif section == SWEEP_SECTION:
                 st.session_state["evidence_sweep_run"] = selected[0]
             collapsed = [p for p in points if p.collapsed]
             if collapsed:
-                st.error("Posterior collapse (no active unit; the decoder ignores z) at β = "
-                         + ", ".join(f"{p.beta:g}" for p in collapsed), icon=":material/warning:")
-            st.dataframe(pd.DataFrame([{"run": p.name, "β": p.beta, "rate (KL)": round(p.rate, 3),
-                                        "distortion (recon)": round(p.distortion, 3),
-                                        "recon + KL": round(p.rate + p.distortion, 3),
-                                        "active units": p.active_units,
-                                        "KL warm-up epochs": p.kl_warmup_epochs} for p in points]),
+                st.error(_("Posterior collapse (no active unit; the decoder ignores z) at β = {betas}",
+                           betas=", ".join(f"{p.beta:g}" for p in collapsed)),
+                         icon=":material/warning:")
+            st.dataframe(pd.DataFrame([{_("run"): p.name, "β": p.beta,
+                                        _("rate (KL)"): round(p.rate, 3),
+                                        _("distortion (recon)"): round(p.distortion, 3),
+                                        _("recon + KL"): round(p.rate + p.distortion, 3),
+                                        _("active units"): p.active_units,
+                                        _("KL warm-up epochs"): p.kl_warmup_epochs} for p in points]),
                          hide_index=True, width="stretch")
             c1, c2 = st.columns([3, 1])
             with c1:
-                name = st.selectbox("Run to open (or click a point)", list(by_name),
+                name = st.selectbox(_("Run to open (or click a point)"), list(by_name),
                                     key="evidence_sweep_run", bind=BIND)
             with c2:
                 st.write("")
-                if st.button("Open its latent plot", key="evidence_open_latent"):
+                if st.button(_("Open its latent plot"), key="evidence_open_latent"):
                     st.session_state[run_choice_key(LATENT, "vae")] = name
                     st.switch_page(navigation.LATENT_SPACE.file)
 
 else:  # True posterior
     if vae is None:
-        st.info("The true posterior view needs a VAE run.")
+        st.info(_("The true posterior view needs a VAE run."))
     elif vae.model_config.latent_dim != 2:
-        st.info(f"The true posterior on a grid needs latent size 2; this VAE has "
-                f"{vae.model_config.latent_dim}. Pick or train a latent-2 VAE.")
+        st.info(_("The true posterior on a grid needs latent size 2; this VAE has {latent_dim}. "
+                  "Pick or train a latent-2 VAE.", latent_dim=vae.model_config.latent_dim))
     else:
         ds = run_dataset(vae)
         if ds is not None:
-            index = int(st.number_input("Test image", 0, len(ds.test_x) - 1, 0, key="evidence_image", bind=BIND))
+            index = int(st.number_input(_("Test image"), 0, len(ds.test_x) - 1, 0, key="evidence_image",
+                                        bind=BIND))
             try:
                 gp, iwae_lp = cached_posterior(str(vae.path), vae.created, vae.dataset, index)
             except (RunError, ValueError) as e:
-                st.error(str(e))
+                st.error(_("The posterior of this image cannot be computed: {detail}", detail=str(e)))
             else:
                 c1, c2 = st.columns([3, 1])
                 with c1:
-                    st.plotly_chart(posterior_figure(gp.zs1, gp.zs2, gp.post, gp.mu, gp.sigma)
+                    st.plotly_chart(posterior_figure(gp.zs1, gp.zs2, gp.post, gp.mu, gp.sigma, gettext=_)
                                     .update_layout(height=460),
                                     key="evidence_posterior", width="stretch", config=plot_config("evidence_posterior"))
                 with c2:
                     st.image(upscale(ds.test_x[index, 0].numpy(), min_width=128), clamp=True,
-                             caption=f"test image {index} (label {ds.class_names[int(ds.test_y[index])]})")
-                    st.metric("log p(x), grid", f"{gp.log_px:.3f} nats")
-                    st.metric("ELBO", f"{gp.elbo:.3f} nats")
-                    st.metric("gap = KL(q ‖ p(z|x))", f"{gp.gap if abs(gp.gap) >= 5e-4 else 0.0:.3f} nats")  # no "-0.000"
-                    st.caption(f"IWAE (k = 5000) log p(x): {iwae_lp:.3f} nats. The grid sums "
-                               "p(x|z) p(z) over 200×200 cells; q(z|x)'s 1σ and 2σ ellipses are "
-                               "drawn in white. The closer q hugs the heatmap, the smaller the gap.")
+                             caption=_("test image {index} (label {label})", index=index,
+                                       label=ds.class_names[int(ds.test_y[index])]))
+                    gap = gp.gap if abs(gp.gap) >= 5e-4 else 0.0  # no "-0.000"
+                    st.metric(_("log p(x), grid"), _("{value:.3f} nats", value=gp.log_px))
+                    st.metric("ELBO", _("{value:.3f} nats", value=gp.elbo))
+                    st.metric(_("gap = KL(q ‖ p(z|x))"), _("{value:.3f} nats", value=gap))
+                    st.caption(_("IWAE (k = {k}) log p(x): {value:.3f} nats. The grid sums "
+                                 "p(x|z) p(z) over 200×200 cells; q(z|x)'s 1σ and 2σ ellipses are "
+                                 "drawn in white. The closer q hugs the heatmap, the smaller the gap.",
+                                 k=POSTERIOR_IWAE_K, value=iwae_lp))

@@ -30,7 +30,7 @@ def test_scorecard_sweep_and_posterior(checkpoints, digits, fresh_streamlit_cach
     at = run_page()
     table = at.table[0].value  # st.table: long cells wrap instead of being cut off
     assert list(table.columns[:5]) == ["Claim", "Metric", "AE", "VAE", "Winner"]
-    assert "centring" in set(table["Metric"]) and len(table) == 12
+    assert "`centring`" in set(table["Metric"]) and len(table) == 12  # the metric key, as code
     assert set(table["Winner"]) <= {"AE", "VAE", "tie", "—"}
     assert at.metric[0].label == "Judge classifier test accuracy"
     assert float(at.metric[0].value.rstrip("%")) > 90

@@ -1,16 +1,22 @@
-"""The scorecard as a table: one row per teaching claim, values formatted for the screen."""
+"""The scorecard as a table: one row per teaching claim, values formatted for the screen and its
+words (claims, directions, explanations) in the session's language."""
 from __future__ import annotations
 
 from typing import Any
 
+from ui.i18n import _
 from vae_core.metrics import CLAIMS, METRICS, claim_verdict
+from vae_core.text import N_
+
+# metrics.METRICS' better direction ("lower" / "higher") as the table shows it.
+BETTER_LABELS = {"lower": N_("lower"), "higher": N_("higher")}
 
 
 def format_value(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, dict):
-        return f"{value['mean']:.4f} (max {value['max']:.3f})"
+        return _("{mean:.4f} (max {max:.3f})", mean=value["mean"], max=value["max"])
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
@@ -21,13 +27,16 @@ def format_value(value: Any) -> str:
 
 def compare_rows(ae: dict[str, Any] | None, vae: dict[str, Any] | None) -> list[dict[str, Any]]:
     """One row per claim: claim, metric, AE value, VAE value, winner (``claim_verdict``: "AE",
-    "VAE", "tie", "collapsed" or ""), better direction, meaning."""
+    "VAE", "tie", "collapsed" or ""), better direction, meaning. ``metric`` and ``winner`` are
+    ids; the other cells are translated."""
     rows = []
     vae_collapsed = bool(vae and vae.get("collapsed"))
     for c in CLAIMS:
-        m = c["metric"]
+        m, claim = c["metric"], c["claim"]  # the claim is marked N_ in vae_core.metrics
         a = ae.get(m) if ae else None
         v = vae.get(m) if vae else None
-        rows.append({"claim": c["claim"], "metric": m, "AE": format_value(a), "VAE": format_value(v),
-                     "winner": claim_verdict(m, a, v, vae_collapsed), "better": METRICS[m][0], "meaning": METRICS[m][1]})
+        better, meaning = METRICS[m]
+        rows.append({"claim": _(claim), "metric": m, "AE": format_value(a),
+                     "VAE": format_value(v), "winner": claim_verdict(m, a, v, vae_collapsed),
+                     "better": _(BETTER_LABELS[better]), "meaning": _(meaning)})
     return rows

@@ -126,8 +126,8 @@ def overview_schematic(kind: str, seed: int = 0, gettext: Translate = no_transla
     fig.update_xaxes(range=[-4, 4], showticklabels=False, zeroline=False)
     fig.update_yaxes(range=[-4, 4], showticklabels=False, zeroline=False, scaleanchor="x")
     fig.update_layout(margin=dict(l=0, r=0, t=30, b=0),
-                      title=("AE: one point per image" if kind == "ae"
-                             else "VAE: one Gaussian per image"))
+                      title=(gettext("AE: one point per image") if kind == "ae"
+                             else gettext("VAE: one Gaussian per image")))
     return fig
 
 
@@ -440,7 +440,8 @@ def sweep_figure(points: list, gettext: Translate = no_translation) -> go.Figure
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.12,
-                        subplot_titles=("Rate vs distortion (nats per image)", "Active units vs β"))
+                        subplot_titles=(gettext("Rate vs distortion (nats per image)"),
+                                        gettext("Active units vs β")))
     if not points:
         return fig
     rates = np.array([p.rate for p in points], float)
@@ -453,16 +454,20 @@ def sweep_figure(points: list, gettext: Translate = no_translation) -> go.Figure
     for i, c in enumerate(levels):
         r = np.array([0.0, r_hi])
         fig.add_trace(go.Scatter(x=r, y=c - r, mode="lines", line=dict(color="#adb5bd", dash="dot", width=1),
-                                 name="recon + KL = const", legendgroup="iso", showlegend=i == 0,
-                                 hovertemplate=f"recon + KL = {c:.1f}<extra></extra>"), row=1, col=1)
+                                 name=gettext("recon + KL = const"), legendgroup="iso", showlegend=i == 0,
+                                 hovertemplate=gettext("recon + KL = {total:.1f}").format(total=c)
+                                 + "<extra></extra>"), row=1, col=1)
     # Neighbours in rate alternate their label above/below (collapsed runs share rate ~0).
     label_side = {p.name: ("top right", "bottom right", "middle right", "top left")[i % 4]
                   for i, p in enumerate(sorted(points, key=lambda p: (p.rate, p.distortion)))}
     groups = {}
     for p in points:
         groups.setdefault((p.kl_warmup_epochs > 0, p.collapsed), []).append(p)
+    legend_names = {(True, False): gettext("KL warm-up"), (False, False): gettext("no warm-up"),
+                    (True, True): gettext("KL warm-up, collapsed"),
+                    (False, True): gettext("no warm-up, collapsed")}
     for (warm, collapsed), ps in sorted(groups.items()):
-        label = ("KL warm-up" if warm else "no warm-up") + (", collapsed" if collapsed else "")
+        label = legend_names[warm, collapsed]
         symbol = "x" if collapsed else ("diamond" if warm else "circle")
         color = "#e03131" if collapsed else VAE_COLOR if not warm else "#2f9e44"
         fig.add_trace(go.Scatter(
@@ -471,17 +476,19 @@ def sweep_figure(points: list, gettext: Translate = no_translation) -> go.Figure
             cliponaxis=False,  # a collapsed run sits at rate 0, on the axis: draw it whole
             marker=dict(symbol=symbol, size=11, color=color), name=label,
             customdata=[p.name for p in ps],
-            hovertemplate="%{customdata}<br>KL %{x:.2f}, recon %{y:.2f}<extra></extra>"), row=1, col=1)
+            hovertemplate=gettext("%{customdata}<br>KL %{x:.2f}, recon %{y:.2f}") + "<extra></extra>"),
+            row=1, col=1)
         fig.add_trace(go.Scatter(
             x=[p.beta for p in ps], y=[p.active_units for p in ps], mode="markers+lines",
             cliponaxis=False,  # 0 active units sits on the axis
             marker=dict(symbol=symbol, size=10, color=color), line=dict(color=color, width=1),
             name=label, showlegend=False, customdata=[p.name for p in ps],
-            hovertemplate="%{customdata}<br>β %{x:g}: %{y} active<extra></extra>"), row=1, col=2)
-    fig.update_xaxes(title_text="rate: KL(q(z|x) ‖ p(z))", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text="distortion: −log p(x|z)", row=1, col=1)
+            hovertemplate=gettext("%{customdata}<br>β %{x:g}: %{y} active") + "<extra></extra>"),
+            row=1, col=2)
+    fig.update_xaxes(title_text=gettext("rate: KL(q(z|x) ‖ p(z))"), rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text=gettext("distortion: −log p(x|z)"), row=1, col=1)
     fig.update_xaxes(title_text="β", row=1, col=2)
-    fig.update_yaxes(title_text="active units", rangemode="tozero",
+    fig.update_yaxes(title_text=gettext("active units"), rangemode="tozero",
                      range=[-0.25, max(p.latent_dim for p in points) + 0.5], row=1, col=2)
     pad = 0.1 * max(1.0, float(dists.max() - dists.min()))
     fig.update_yaxes(range=[float(dists.min()) - pad, float(dists.max()) + 2 * pad], row=1, col=1)
@@ -500,7 +507,7 @@ def posterior_figure(zs1: np.ndarray, zs2: np.ndarray, post: np.ndarray, mu: np.
     for k, dash in ((1, "solid"), (2, "dash")):
         add_ellipses(fig, ellipse_outlines(np.asarray(mu)[None], cov, k, 120), f"q(z|x) {k}σ",
                      color="white", dash=dash)
-    fig.add_trace(go.Scatter(x=[mu[0]], y=[mu[1]], mode="markers", name="q mean",
+    fig.add_trace(go.Scatter(x=[mu[0]], y=[mu[1]], mode="markers", name=gettext("q mean"),
                              marker=dict(color="white", symbol="x", size=10)))
     fig.update_layout(margin=dict(l=10, r=10, t=30, b=10),
                       xaxis_title="z1", yaxis_title="z2",

@@ -96,6 +96,7 @@ from .generation import (GENERATION_SAMPLES, GenerationTest, class_shares,
                          dataset_generation_tests, generation_scores, judge_codes, sample_codes)
 from .losses import kl_per_dim, log_joint, recon_per_image
 from .models import LatentModel, reparameterize
+from .text import N_
 from .train import evaluate
 
 RADIUS = 2.0  # the prior's 2-sigma disk / box
@@ -107,49 +108,51 @@ CONFIDENT = 0.9
 DEFAULT_IWAE_K = 25
 COV_JITTER = 1e-6
 
+# Claims and explanations are English, marked with N_ for the catalogs: a UI translates them
+# where it shows them (the CLI's JSON carries only the metric keys).
 CLAIMS: list[dict[str, str]] = [
-    {"claim": "VAE codes sit around the prior's centre 0; AE codes drift anywhere",
+    {"claim": N_("VAE codes sit around the prior's centre 0; AE codes drift anywhere"),
      "metric": "centring"},
-    {"claim": "VAE codes have unit spread in every direction; AE codes have an arbitrary scale",
+    {"claim": N_("VAE codes have unit spread in every direction; AE codes have an arbitrary scale"),
      "metric": "scale_error"},
-    {"claim": "As a whole, the VAE's code cloud matches the prior N(0, I)",
+    {"claim": N_("As a whole, the VAE's code cloud matches the prior N(0, I)"),
      "metric": "prior_kl"},
-    {"claim": "The VAE fills the prior's 2-sigma disk; the AE leaves regions with no code",
+    {"claim": N_("The VAE fills the prior's 2-sigma disk; the AE leaves regions with no code"),
      "metric": "coverage"},
-    {"claim": "The holes between AE codes are larger than the VAE's",
+    {"claim": N_("The holes between AE codes are larger than the VAE's"),
      "metric": "largest_gap"},
-    {"claim": "Nearby points decode to similar images: z = (-2, 2) looks like (-2.1, 2.1)",
+    {"claim": N_("Nearby points decode to similar images: z = (-2, 2) looks like (-2.1, 2.1)"),
      "metric": "smoothness"},
-    {"claim": "Decoding z ~ N(0, I) gives recognisable images of many classes from a VAE; an AE's "
-              "draws reach only the classes near 0",
+    {"claim": N_("Decoding z ~ N(0, I) gives recognisable images of many classes from a VAE; an "
+                 "AE's draws reach only the classes near 0"),
      "metric": "prior_confident"},
-    {"claim": "Prior samples cover all classes, not a few",
+    {"claim": N_("Prior samples cover all classes, not a few"),
      "metric": "prior_class_entropy"},
-    {"claim": "The AE reconstructs a little better: the VAE pays for its regular space",
+    {"claim": N_("The AE reconstructs a little better: the VAE pays for its regular space"),
      "metric": "recon"},
-    {"claim": "The KL term measures how far each q(z|x) is from the prior",
+    {"claim": N_("The KL term measures how far each q(z|x) is from the prior"),
      "metric": "kl"},
-    {"claim": "The ELBO is a lower bound of log p(x); the gap is KL(q(z|x) || p(z|x))",
+    {"claim": N_("The ELBO is a lower bound of log p(x); the gap is KL(q(z|x) || p(z|x))"),
      "metric": "iwae_nll"},
-    {"claim": "Too large a beta collapses the posterior: no active latent units",
+    {"claim": N_("Too large a beta collapses the posterior: no active latent units"),
      "metric": "active_units"},
 ]
 
 # metric -> (better direction, one-line explanation for the scorecard table)
 METRICS: dict[str, tuple[str, str]] = {
-    "centring": ("lower", "distance of the codes' mean from 0"),
-    "scale_error": ("lower", "mean |std - 1| over latent dims"),
-    "prior_kl": ("lower", "KL of the codes' Gaussian fit from N(0, I), nats"),
-    "coverage": ("higher", "share of the 2-sigma disk's cells holding a code"),
-    "largest_gap": ("lower", "radius of the largest empty circle inside the 2-sigma disk"),
-    "smoothness": ("lower", "mean pixel change between neighbouring z (step 0.1) in the 2-sigma box"),
-    "prior_confident": ("higher", "share of decoded N(0, I) samples the judge labels with p >= 0.9"),
-    "prior_class_entropy": ("higher", "entropy of their predicted classes, nats (ln 10 = 2.30 is all)"),
-    "recon": ("lower", "test -log p(x|z) per image, nats"),
-    "kl": ("lower", "KL(q(z|x) || p(z)) per image, nats (VAE only)"),
-    "elbo": ("higher", "ELBO per image, nats (VAE only)"),
-    "iwae_nll": ("lower", "importance-weighted estimate of -log p(x), nats (VAE only)"),
-    "active_units": ("higher", "latent dims with Var_x(E[z_d|x]) > 0.01 (VAE only)"),
+    "centring": ("lower", N_("distance of the codes' mean from 0")),
+    "scale_error": ("lower", N_("mean |std - 1| over latent dims")),
+    "prior_kl": ("lower", N_("KL of the codes' Gaussian fit from N(0, I), nats")),
+    "coverage": ("higher", N_("share of the 2-sigma disk's cells holding a code")),
+    "largest_gap": ("lower", N_("radius of the largest empty circle inside the 2-sigma disk")),
+    "smoothness": ("lower", N_("mean pixel change between neighbouring z (step 0.1) in the 2-sigma box")),
+    "prior_confident": ("higher", N_("share of decoded N(0, I) samples the judge labels with p >= 0.9")),
+    "prior_class_entropy": ("higher", N_("entropy of their predicted classes, nats (ln 10 = 2.30 is all)")),
+    "recon": ("lower", N_("test -log p(x|z) per image, nats")),
+    "kl": ("lower", N_("KL(q(z|x) || p(z)) per image, nats (VAE only)")),
+    "elbo": ("higher", N_("ELBO per image, nats (VAE only)")),
+    "iwae_nll": ("lower", N_("importance-weighted estimate of -log p(x), nats (VAE only)")),
+    "active_units": ("higher", N_("latent dims with Var_x(E[z_d|x]) > 0.01 (VAE only)")),
 }
 
 
