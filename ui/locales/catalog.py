@@ -69,12 +69,12 @@ def problems(lang: str, messages: dict[str, list[str]]) -> dict[str, list[str]]:
 
 
 def update(lang: str, messages: dict[str, list[str]], extra: list[Path] = ()) -> int:
-    """Rewrite ``lang``'s catalog for ``messages``; translations from ``extra`` .po files fill
-    the entries still empty. Returns how many remain untranslated."""
+    """Rewrite ``lang``'s catalog for ``messages``, taking translations from the ``extra`` .po
+    files (in order) and then from the catalog itself. Returns how many remain untranslated."""
     old = read_catalog(po_path(lang), lang)
-    known = {m.id: m.string for m in old if m.id and m.string and not m.fuzzy}
-    for path in extra:
-        for m in read_catalog(path, lang):
+    known: dict[str, str] = {}
+    for source in [read_catalog(path, lang) for path in extra] + [old]:  # fragments win
+        for m in source:
             if m.id and m.string and not m.fuzzy:
                 known.setdefault(m.id, m.string)
     new = Catalog(locale=lang, project="VAE Lab", version="1", fuzzy=False,
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="report problems, change nothing")
     parser.add_argument("--merge", nargs="*", type=Path, default=[],
-                        help=".po files whose translations fill empty entries")
+                        help=".po files whose translations come first")
     parser.add_argument("--fragment", type=Path, help="write a partial catalog for --files")
     parser.add_argument("--files", nargs="*", default=[], help="repository paths, for --fragment")
     args = parser.parse_args(argv)
