@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .text import N_
 from .validate import DatasetError, open_regular
 
 DIGITS = "digits"
@@ -107,7 +108,7 @@ def load_digits() -> ImageDataset:
     y = torch.as_tensor(labels, dtype=torch.int64)
     tx, ty, vx, vy = _seeded_split(x, y)
     return ImageDataset(DIGITS, tx, ty, vx, vy, tuple(str(i) for i in range(10)),
-                        note="scikit-learn's 8x8 digits, 80/20 split with seed 0")
+                        note=N_("scikit-learn's 8x8 digits, 80/20 split with seed 0"))
 
 
 # --- IDX files ---------------------------------------------------------------------------------
@@ -215,7 +216,7 @@ def load_idx_folder(folder: str | os.PathLike[str], class_names: tuple[str, ...]
         if tx.shape[1:] != vx.shape[1:]:
             raise DatasetError(f"{path}: train images are {tuple(tx.shape[2:])} but test images "
                                f"are {tuple(vx.shape[2:])}")
-        note = "train and test splits from IDX files"
+        note = N_("train and test splits from IDX files")
     else:
         (only, (x, y)), = splits.items()
         tx, ty, vx, vy = _seeded_split(x, y)
