@@ -190,8 +190,9 @@ if st.session_state.pop("train_name_stale", False) or "train_name" not in st.ses
 settings, live = st.columns([1, 2], gap="large")
 with settings:
     hosted = is_hosted()
-    labels = DATASETS | ({"idx": HOSTED_IDX_LABEL} if hosted else {})
-    source = st.selectbox(_("Data set"), list(DATASETS), format_func=lambda v: _(labels[v]),
+    # Labels translated now, in this script run: AppTest calls format_func outside of it.
+    labels = {k: _(v) for k, v in (DATASETS | ({"idx": HOSTED_IDX_LABEL} if hosted else {})).items()}
+    source = st.selectbox(_("Data set"), list(DATASETS), format_func=labels.get,
                           key="train_dataset", bind=BIND)
     spec = source
     if source == "idx" and hosted:
@@ -212,7 +213,8 @@ with settings:
 
     mode = st.segmented_control(_("Model"), MODES, default="pair", required=True,
                                 key="train_mode", on_change=refill_name,
-                                format_func=lambda m: _(MODE_LABELS[m]), bind=BIND)
+                                format_func={m: _(label) for m, label in MODE_LABELS.items()}.get,
+                                bind=BIND)
     is_ae, is_sweep = mode == "ae", mode == "sweep"
     if is_sweep:
         betas_text = st.text_input(_("Betas (one VAE each)"), DEFAULT_SWEEP, key="train_betas", bind=BIND)
@@ -230,7 +232,7 @@ with settings:
                                  help=_("2 can be drawn directly; larger is shown by projection."),
                                  bind=BIND)
     arch = c2.radio(_("Network"), list(ARCH_LABELS), horizontal=True, key="train_arch",
-                    format_func=lambda a: _(ARCH_LABELS[a]), bind=BIND)
+                    format_func={a: _(label) for a, label in ARCH_LABELS.items()}.get, bind=BIND)
     width = c1.select_slider(_("Width"), [32, 64, 128, 256, 512], QUICK_PAIR_HIDDEN[0], key="train_width",
                              help=_("MLP: hidden layers width, width/2. Conv: channels width/4, "
                                     "width/2."), bind=BIND)
