@@ -145,6 +145,25 @@ def test_full_queue_refusal_in_qps(checkpoints, monkeypatch, fresh_streamlit_cac
     assert_all_translated(at, checkpoints)
 
 
+def test_data_set_choices_in_qps(empty_checkpoints, tmp_path, monkeypatch, fresh_streamlit_cache):
+    monkeypatch.setenv("VAE_LAB_DATA", str(tmp_path / "no-data"))
+    at = train_page()
+    assert_all_translated(at, empty_checkpoints)  # no saved runs yet
+    ok(at.selectbox(key="train_dataset").set_value("idx").run())
+    assert_all_translated(at, empty_checkpoints)  # the IDX folder box
+    ok(at.selectbox(key="train_dataset").set_value("mnist").run())
+    if not at.error:
+        pytest.skip("this machine is online: MNIST downloaded")
+    assert_all_translated(at, empty_checkpoints)  # the offline advice
+
+
+def test_hosted_upload_choice_in_qps(empty_checkpoints, hosted, fresh_streamlit_cache):  # noqa: F811
+    at = train_page()
+    ok(at.selectbox(key="train_dataset").set_value("idx").run())
+    assert at.get("file_uploader")
+    assert_all_translated(at, empty_checkpoints)
+
+
 # --- reasons and engine messages -----------------------------------------------------------------
 
 def sample_values(template: str) -> dict[str, float]:

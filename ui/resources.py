@@ -21,12 +21,11 @@ from ui.i18n import _
 from vae_core import DatasetError, ImageDataset, Run, RunError, RunInfo, list_runs, load_dataset, load_run
 from vae_core.classifier import JudgedClassifier, load_or_train
 from vae_core.codes import code_stats
-from vae_core.data import DownloadError, check_run_dataset
+from vae_core.data import DOWNLOAD_FAILED, DownloadError, check_run_dataset
 from vae_core.generation import GenerationTest, dataset_generation_tests
 from vae_core.jobs import TrainingEngine
 from vae_core.latent_tools import encode_dataset
 from vae_core.metrics import DEFAULT_IWAE_K, scorecard
-from vae_core.outcomes import localize
 from vae_core.text import N_
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,7 +97,8 @@ def dataset_or_error(spec: str) -> ImageDataset | None:
                      "**{choice}** as the data set on the Train page and give the folder that "
                      "holds them.", folder=str(e.folder), choice=_(IDX_FOLDER_CHOICE))
         st.error(_("{problem} {todo} The bundled **digits** data set always works offline.",
-                   problem=localize(e.summary, _), todo=todo), icon=":material/cloud_off:")
+                   problem=_(DOWNLOAD_FAILED, dataset=e.dataset, error=e.error), todo=todo),
+                 icon=":material/cloud_off:")
         return None
     except DatasetError as e:
         st.error(_("This data set cannot be loaded: {detail}", detail=str(e)),

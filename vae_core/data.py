@@ -39,15 +39,20 @@ MAX_IDX_BYTES = 1 << 30  # pixels of one IDX file (MNIST's training images: 47 M
 MAX_GZIP_RATIO = 1100  # deflate cannot exceed ~1032:1; a header claiming more is a lie
 
 
+DOWNLOAD_FAILED = N_("Could not download {dataset} ({error}).")
+
+
 class DownloadError(DatasetError):
     """A torchvision data set that could not be downloaded (offline). ``summary`` says what
-    failed and ``folder`` where its IDX files go, so a front end can word its own advice; the
-    message itself gives the command line's (``--dataset idx:PATH``)."""
+    failed (``DOWNLOAD_FAILED`` filled with ``dataset`` and ``error``) and ``folder`` where its
+    IDX files go, so a front end can word its own advice, in its own language; the message itself
+    gives the command line's (``--dataset idx:PATH``)."""
 
-    def __init__(self, summary: str, folder: Path):
-        self.summary, self.folder = summary, folder
+    def __init__(self, dataset: str, error: str, folder: Path):
+        self.dataset, self.error, self.folder = dataset, error, folder
+        self.summary = DOWNLOAD_FAILED.format(dataset=dataset, error=error)
         super().__init__(
-            f"{summary} If this machine is offline, copy the four IDX files (train-images-idx3-ubyte.gz, "
+            f"{self.summary} If this machine is offline, copy the four IDX files (train-images-idx3-ubyte.gz, "
             f"train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) "
             f"into {folder}, or train on any folder of IDX files with --dataset idx:PATH. "
             f"The bundled 'digits' data set always works offline.")
@@ -292,9 +297,8 @@ def _load_torchvision(spec: str, root: str | os.PathLike[str]) -> ImageDataset:
         train = cls(str(root), train=True, download=True)
         test = cls(str(root), train=False, download=True)
     except Exception as e:  # torchvision raises RuntimeError/URLError/OSError offline
-        raise DownloadError(
-            f"Could not download {spec} ({type(e).__name__}: {str(e).splitlines()[0][:160]}).",
-            raw.resolve()) from e
+        raise DownloadError(spec, f"{type(e).__name__}: {str(e).splitlines()[0][:160]}",
+                            raw.resolve()) from e
     return ImageDataset(spec, _to_float_images(train.data, 255.0), train.targets.long(),
                         _to_float_images(test.data, 255.0), test.targets.long(), names,
                         note=f"torchvision {folder} in {Path(root) / folder}")
