@@ -14,7 +14,7 @@ from ui.access import is_hosted, may_delete, session_owner, teacher_login
 from ui.resources import IDX_FOLDER_CHOICE, checkpoints_root, data_root, dataset_or_error, get_pool, runs
 from ui.state import open_sweep_on_evidence
 from ui.training import show_job_progress
-from vae_core import (InvalidRunName, ModelConfig, RunError, TrainConfig, delete_run,
+from vae_core import (InvalidRunName, ModelConfig, RunError, RunInfo, TrainConfig, delete_run,
                       unique_run_name, validate_run_name)
 from vae_core.config import default_hidden
 from vae_core.data import MAX_UPLOAD_BYTES, DatasetError, save_idx_upload
@@ -82,6 +82,14 @@ def epochs_text(trained: int | None, planned: int | None) -> str:
     if planned is None:
         return "—"
     return f"{trained if trained is not None else '?'}/{planned}"
+
+
+def reason_text(info: RunInfo) -> str:
+    """Why a run ended, in the session's language; a broken entry's reason is a file problem in
+    vae_core's English words (a path, a field), framed in a translated sentence."""
+    if info.status == "broken":
+        return _("cannot be read as a run: {detail}", detail=info.reason)
+    return localize(info.reason, _)
 
 
 def headed(rows: list[dict]) -> list[dict]:
@@ -307,7 +315,7 @@ else:
         "data set": r.dataset, "epochs": epochs_text(r.epochs_trained, r.epochs),
         "test recon": r.final.get("recon"),
         "test KL": kl_text(r.final.get("kl") if r.kind == "vae" else None),
-        "status": status_word(r.status, _), "reason": localize(r.reason, _), "group": r.group,
+        "status": status_word(r.status, _), "reason": reason_text(r), "group": r.group,
     } for r in infos]), hide_index=True, key="train_runs_table", column_config={
         _(COLUMNS["test recon"]): st.column_config.NumberColumn(format="%.2f"),
         _(COLUMNS["reason"]): st.column_config.TextColumn(width="large")})

@@ -137,6 +137,14 @@ def test_delete_refusals_in_qps(checkpoints, hosted, fresh_streamlit_cache):  # 
     assert_all_translated(at, checkpoints)
 
 
+def test_a_broken_run_in_the_table_in_qps(checkpoints, fresh_streamlit_cache):
+    set_meta(checkpoints / "demo-ae", created="yesterday")  # a hand-edited run.json
+    at = train_page()
+    runs = next(d for d in at.dataframe if "⟦group⟧" in d.value.columns).value
+    assert "⟦broken⟧" in set(runs["⟦status⟧"])
+    assert_all_translated(at, checkpoints)
+
+
 def test_full_queue_refusal_in_qps(checkpoints, monkeypatch, fresh_streamlit_cache):
     monkeypatch.setenv("VAE_LAB_MAX_QUEUED", "0")
     at = train_page()
