@@ -19,9 +19,9 @@ from vae_core import (InvalidRunName, ModelConfig, RunError, RunInfo, TrainConfi
 from vae_core.config import default_hidden
 from vae_core.data import MAX_UPLOAD_BYTES, DatasetError, save_idx_upload
 from vae_core.figures import loss_curves
-from vae_core.outcomes import localize, status_word
 from vae_core.jobs import (DEFAULT_SWEEP_BETAS, MODES, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS,
                            QUICK_PAIR_HIDDEN, QUICK_PAIR_LR, EngineError, Job, parse_betas, plan_runs)
+from vae_core.outcomes import localize, status_word
 from vae_core.runs import final_metrics
 from vae_core.text import N_
 
