@@ -21,6 +21,7 @@ import time
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from ui.i18n import _
 from vae_core import RunInfo
 
 LOCAL_ADDRESSES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -68,12 +69,13 @@ def delete_refusal(info: RunInfo, owner: str | None, everything: bool) -> str | 
     """Why ``owner`` may not delete ``info`` (None: allowed). ``everything``: teacher mode or
     the single local user (``owns_everything``)."""
     if info.read_only:
-        return (f"{info.label} is a demo run shipped with VAE Lab and is read-only (it feeds the "
-                "Overview pictures for everyone). Remove its folder on the server to delete it.")
+        return _("{run} is a demo run shipped with VAE Lab and is read-only (it feeds the "
+                 "Overview pictures for everyone). Remove its folder on the server to delete it.",
+                 run=info.label)
     if everything or (owner is not None and info.owner == owner):
         return None
-    return (f"{info.label} was trained in another browser session (or from the command line): "
-            "only that session, or the teacher, can delete it.")
+    return _("{run} was trained in another browser session (or from the command line): only "
+             "that session, or the teacher, can delete it.", run=info.label)
 
 
 def may_delete(info: RunInfo) -> str | None:
@@ -87,13 +89,13 @@ def teacher_login() -> None:
     password = teacher_password()
     if password is None or is_teacher():
         if is_teacher():
-            st.caption("Teacher mode: you may delete any run except the shipped demo runs.")
+            st.caption(_("Teacher mode: you may delete any run except the shipped demo runs."))
         return
-    with st.expander("Teacher", icon=":material/school:"):
-        typed = st.text_input("Teacher password", type="password", key="access_password")
-        if st.button("Unlock deleting any run", key="access_unlock") and typed:
+    with st.expander(_("Teacher"), icon=":material/school:"):
+        typed = st.text_input(_("Teacher password"), type="password", key="access_password")
+        if st.button(_("Unlock deleting any run"), key="access_unlock") and typed:
             if hmac.compare_digest(typed.encode(), password.encode()):
                 st.session_state[TEACHER_KEY] = True
                 st.rerun()
             time.sleep(WRONG_PASSWORD_DELAY_S)
-            st.error("Wrong teacher password.", icon=":material/lock:")
+            st.error(_("Wrong teacher password."), icon=":material/lock:")

@@ -1,6 +1,8 @@
 """Cached resources shared by every session: the training pool, data sets, loaded runs.
 
-Caching follows Streamlit's advice by kind: data sets, loaded runs and the training pool are
+Spinners are drawn by the callers (``st.spinner(_(...))``, shown only when a call takes a while), not
+by the cache decorators, whose text would be fixed in one language at import. Caching follows
+Streamlit's advice by kind: data sets, loaded runs and the training pool are
 ``st.cache_resource`` (shared by every session, so treated as read-only); small derived arrays
 are ``st.cache_data``; per-user state lives in ``st.session_state`` under page-prefixed keys.
 """
@@ -14,15 +16,17 @@ import numpy as np
 import streamlit as st
 
 from ui.access import is_hosted
+from ui.i18n import _
 
 from vae_core import DatasetError, ImageDataset, Run, RunError, RunInfo, list_runs, load_dataset, load_run
 from vae_core.classifier import JudgedClassifier, load_or_train
 from vae_core.codes import code_stats
-from vae_core.data import DownloadError, check_run_dataset
+from vae_core.data import DOWNLOAD_FAILED, DownloadError, check_run_dataset
 from vae_core.generation import GenerationTest, dataset_generation_tests
 from vae_core.jobs import TrainingEngine
 from vae_core.latent_tools import encode_dataset
 from vae_core.metrics import DEFAULT_IWAE_K, scorecard
+from vae_core.text import N_
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -65,17 +69,18 @@ def started_pool() -> TrainingEngine | None:
     return get_pool() if _ENGINE_REQUESTED.is_set() else None
 
 
-@st.cache_resource(show_spinner="Loading data set…", max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _dataset(spec: str, root: str) -> ImageDataset:
     return load_dataset(spec, root=root)
 
 
-IDX_FOLDER_CHOICE = "A folder of IDX files"  # the Train page's data set option for local files
+IDX_FOLDER_CHOICE = N_("A folder of IDX files")  # the Train page's data set option for local files
 
 
 def get_dataset(spec: str) -> ImageDataset:
     """The data set for ``spec``, cached; raises ``DatasetError`` (not cached) on failure."""
-    return _dataset(spec, str(data_root()))
+    with st.spinner(_("Loading data set…")):
+        return _dataset(spec, str(data_root()))
 
 
 def dataset_or_error(spec: str) -> ImageDataset | None:
@@ -84,15 +89,20 @@ def dataset_or_error(spec: str) -> ImageDataset | None:
         return get_dataset(spec)
     except DownloadError as e:
         # The dashboard's own wording: the IDX-folder choice, not the CLI's --dataset idx:PATH.
-        todo = ("upload the IDX files on the Train page (choose **Upload IDX files** as the data "
-                "set)" if is_hosted() else
-                f"copy the four IDX files into {e.folder}, or choose **{IDX_FOLDER_CHOICE}** as the "
-                "data set on the Train page and give the folder that holds them")
-        st.error(f"{e.summary} If this server is offline, {todo}. The bundled **digits** data set "
-                 "always works offline.", icon=":material/cloud_off:")
+        if is_hosted():
+            todo = _("If this server is offline, upload the IDX files on the Train page (choose "
+                     "**Upload IDX files** as the data set).")
+        else:
+            todo = _("If this server is offline, copy the four IDX files into {folder}, or choose "
+                     "**{choice}** as the data set on the Train page and give the folder that "
+                     "holds them.", folder=str(e.folder), choice=_(IDX_FOLDER_CHOICE))
+        st.error(_("{problem} {todo} The bundled **digits** data set always works offline.",
+                   problem=_(DOWNLOAD_FAILED, dataset=e.dataset, error=e.error), todo=todo),
+                 icon=":material/cloud_off:")
         return None
     except DatasetError as e:
-        st.error(str(e), icon=":material/cloud_off:")
+        st.error(_("This data set cannot be loaded: {detail}", detail=str(e)),
+                 icon=":material/cloud_off:")
         return None
 
 
@@ -107,7 +117,7 @@ def get_run(info: RunInfo | str | Path) -> Run:
     try:
         mtime = (path / "run.json").stat().st_mtime
     except OSError as e:
-        raise RunError(f"{path.name}: cannot be read ({e})") from e
+        raise RunError(_("{run}: cannot be read ({error})", run=path.name, error=str(e))) from e
     return _run(str(path), mtime)
 
 
@@ -118,17 +128,19 @@ def run_dataset(run: Run) -> ImageDataset | None:
     try:
         check_run_dataset(run.dataset, data_root())
     except DatasetError as e:
-        st.error(str(e), icon=":material/folder_off:")
+        st.error(_("The data set of this run cannot be used: {detail}", detail=str(e)),
+                 icon=":material/folder_off:")
         return None
     data = dataset_or_error(run.dataset)
     if data is not None and tuple(data.image_shape) != tuple(run.model_config.input_shape):
-        st.error(f"{run.name} expects images of shape {run.model_config.input_shape} but "
-                 f"{run.dataset} has {data.image_shape}.")
+        st.error(_("{run} expects images of shape {expected} but {dataset} has {shape}.",
+                   run=run.name, expected=str(run.model_config.input_shape), dataset=run.dataset,
+                   shape=str(data.image_shape)))
         return None
     return data
 
 
-@st.cache_data(show_spinner="Encoding the test set…", max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=16)
 def _encoded_test_set(path: str, mtime: float, spec: str, root: str) -> tuple[np.ndarray, np.ndarray | None]:
     # Keyed by run path + mtime: a retrained run under the same name is encoded again.
     return encode_dataset(_run(path, mtime).model, _dataset(spec, root).test_x)
@@ -136,7 +148,8 @@ def _encoded_test_set(path: str, mtime: float, spec: str, root: str) -> tuple[np
 
 def encoded_test_set(run: Run) -> tuple[np.ndarray, np.ndarray | None]:
     """(mu, logvar) of the run's test split (cached); call after ``run_dataset`` accepted it."""
-    return _encoded_test_set(str(run.path), _mtime(run), run.dataset, str(data_root()))
+    with st.spinner(_("Encoding the test set…")):
+        return _encoded_test_set(str(run.path), _mtime(run), run.dataset, str(data_root()))
 
 
 def runs() -> list[RunInfo]:
@@ -162,18 +175,18 @@ def run_code_stats(run: Run) -> dict:
     return _code_stats(str(run.path), _mtime(run), run.dataset, str(data_root()))
 
 
-@st.cache_resource(show_spinner="Training the judge classifier (once per data set, a few seconds)…",
-                   max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _judge(spec: str, root: str, checkpoints: str) -> JudgedClassifier:
     return load_or_train(_dataset(spec, root), checkpoints)
 
 
 def get_judge(spec: str) -> JudgedClassifier:
     """The judge classifier of ``evaluate`` for this data set (cached beside the runs)."""
-    return _judge(spec, str(data_root()), str(checkpoints_root()))
+    with st.spinner(_("Training the judge classifier (once per data set, a few seconds)…")):
+        return _judge(spec, str(data_root()), str(checkpoints_root()))
 
 
-@st.cache_data(show_spinner="Drawing, decoding and judging 1,000 codes per source…", max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=16)
 def _generation_tests(path: str, mtime: float, spec: str, root: str, checkpoints: str,
                       seed: int) -> dict[str, GenerationTest]:
     return dataset_generation_tests(_run(path, mtime).model, _dataset(spec, root),
@@ -183,11 +196,12 @@ def _generation_tests(path: str, mtime: float, spec: str, root: str, checkpoints
 def run_generation_tests(run: Run, seed: int = 0) -> dict[str, GenerationTest]:
     """``generation.dataset_generation_tests`` for the run with the judge of ``evaluate``: at
     seed 0 its numbers are the scorecard's (cached by run path + mtime)."""
-    return _generation_tests(str(run.path), _mtime(run), run.dataset, str(data_root()),
-                             str(checkpoints_root()), seed)
+    with st.spinner(_("Drawing, decoding and judging 1,000 codes per source…")):
+        return _generation_tests(str(run.path), _mtime(run), run.dataset, str(data_root()),
+                                 str(checkpoints_root()), seed)
 
 
-@st.cache_data(show_spinner="Computing the scorecard…", max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=64)
 def _scorecard(path: str, mtime: float, spec: str, root: str, checkpoints: str, iwae_k: int) -> dict:
     run = _run(path, mtime)
     return scorecard(run.model, _dataset(spec, root), _judge(spec, root, checkpoints),
@@ -196,5 +210,6 @@ def _scorecard(path: str, mtime: float, spec: str, root: str, checkpoints: str, 
 
 def run_scorecard(run: Run, iwae_k: int = DEFAULT_IWAE_K) -> dict:
     """``metrics.scorecard`` of the run (the JSON of ``evaluate``), cached by run path + mtime."""
-    return _scorecard(str(run.path), _mtime(run), run.dataset, str(data_root()),
-                      str(checkpoints_root()), iwae_k)
+    with st.spinner(_("Computing the scorecard…")):
+        return _scorecard(str(run.path), _mtime(run), run.dataset, str(data_root()),
+                          str(checkpoints_root()), iwae_k)

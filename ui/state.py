@@ -5,6 +5,8 @@ contract between pages: change it here and every page follows.
 """
 from __future__ import annotations
 
+from vae_core.text import N_
+
 
 def run_choice_key(page: str, kind: str) -> str:
     """The select box of ``ui.pickers.pick_pair(page)`` that holds the chosen ``kind`` ("ae" or
@@ -16,7 +18,7 @@ LATENT = "latent"  # the Latent space page's picker key
 
 EVIDENCE_SECTION = "evidence_section"  # the Evidence page's section radio
 EVIDENCE_SWEEP = "evidence_sweep"  # its sweep select box (a sweep group id)
-SWEEP_SECTION = "β sweep"  # the section that shows a sweep
+SWEEP_SECTION = N_("β sweep")  # the section that shows a sweep (an option value: shown via _())
 
 
 def open_sweep_on_evidence(state, group: str) -> None:

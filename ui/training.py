@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.i18n import _
 from ui.resources import get_pool, started_pool
 from vae_core.jobs import Job
+from vae_core.outcomes import localize
 
 
 def show_job_progress(job: Job) -> None:
@@ -13,16 +15,27 @@ def show_job_progress(job: Job) -> None:
         pool = get_pool()
         ahead = pool.queue_position(job)
         eta = job.eta()
-        st.info(f"Queued: {ahead} job(s) wait ahead of yours. The server trains "
-                f"{pool.max_workers} jobs at a time for everyone; yours starts when a worker is free"
-                + (f" (done in about {eta:.0f} s)." if eta is not None else "."),
-                icon=":material/hourglass_top:")
+        if eta is None:
+            text = _("Queued: {ahead} job(s) wait ahead of yours. The server trains {workers} jobs "
+                     "at a time for everyone; yours starts when a worker is free.",
+                     ahead=ahead, workers=pool.max_workers)
+        else:
+            text = _("Queued: {ahead} job(s) wait ahead of yours. The server trains {workers} jobs "
+                     "at a time for everyone; yours starts when a worker is free (done in about "
+                     "{eta:.0f} s).", ahead=ahead, workers=pool.max_workers, eta=eta)
+        st.info(text, icon=":material/hourglass_top:")
         return
-    eta = job.eta()
-    text = f"Training: {job.progress():.0%} · {job.elapsed():.0f} s elapsed"
-    if job.active:
-        text += f" · about {eta:.0f} s left" if eta is not None else " · estimating time left…"
-    st.progress(job.progress(), text=text)
+    eta, progress, elapsed = job.eta(), job.progress(), job.elapsed()
+    if not job.active:
+        text = _("Training: {progress:.0%} · {elapsed:.0f} s elapsed", progress=progress,
+                 elapsed=elapsed)
+    elif eta is None:
+        text = _("Training: {progress:.0%} · {elapsed:.0f} s elapsed · estimating time left…",
+                 progress=progress, elapsed=elapsed)
+    else:
+        text = _("Training: {progress:.0%} · {elapsed:.0f} s elapsed · about {eta:.0f} s left",
+                 progress=progress, elapsed=elapsed, eta=eta)
+    st.progress(progress, text=text)
 
 
 def pool_status() -> None:
@@ -33,6 +46,7 @@ def pool_status() -> None:
         return
     counts = engine.counts()
     if engine.status().state == "unavailable":
-        st.caption(engine.status().message)
+        st.caption(localize(engine.status().message, _))
     if counts["running"] or counts["queued"]:
-        st.caption(f"Training now: {counts['running']} running, {counts['queued']} queued")
+        st.caption(_("Training now: {running} running, {queued} queued", running=counts["running"],
+                     queued=counts["queued"]))

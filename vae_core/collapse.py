@@ -23,11 +23,10 @@ from dataclasses import dataclass
 import torch
 
 from .losses import kl_per_dim
+from .outcomes import POSTERIOR_COLLAPSE, render
 
 ACTIVE_VAR = 0.01  # Var_x(E[z_d|x]) above this: the dim carries information (Burda et al. 2016)
 COLLAPSE_KL = 0.1  # nats per image; bounds I(x; z) from above
-CURES = ("lower β, a KL warm-up (ramp the KL weight from 0 over the first epochs), "
-         "or a bigger network / a smaller learning rate")
 
 
 def active_units(mu: torch.Tensor, threshold: float = ACTIVE_VAR) -> int:
@@ -48,12 +47,11 @@ class CollapseCheck:
 
     @property
     def reason(self) -> str:
-        """One sentence for a status line or a warning ('' when not collapsed)."""
+        """One sentence for a status line or a warning, naming the cures ('' when not collapsed;
+        ``outcomes.localize`` translates it)."""
         if not self.collapsed:
             return ""
-        return (f"posterior collapse: {self.active_units} of {self.latent_dim} latent dims active "
-                f"and test KL {self.kl:.3g} nats per image, so the decoder ignores z and every "
-                f"image decodes alike. Cures: {CURES}.")
+        return render(POSTERIOR_COLLAPSE, active=self.active_units, dims=self.latent_dim, kl=self.kl)
 
 
 def is_collapsed(active: int | None, kl: float | None) -> bool:

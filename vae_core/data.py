@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .text import N_
 from .validate import DatasetError, open_regular
 
 DIGITS = "digits"
@@ -38,15 +39,20 @@ MAX_IDX_BYTES = 1 << 30  # pixels of one IDX file (MNIST's training images: 47 M
 MAX_GZIP_RATIO = 1100  # deflate cannot exceed ~1032:1; a header claiming more is a lie
 
 
+DOWNLOAD_FAILED = N_("Could not download {dataset} ({error}).")
+
+
 class DownloadError(DatasetError):
     """A torchvision data set that could not be downloaded (offline). ``summary`` says what
-    failed and ``folder`` where its IDX files go, so a front end can word its own advice; the
-    message itself gives the command line's (``--dataset idx:PATH``)."""
+    failed (``DOWNLOAD_FAILED`` filled with ``dataset`` and ``error``) and ``folder`` where its
+    IDX files go, so a front end can word its own advice, in its own language; the message itself
+    gives the command line's (``--dataset idx:PATH``)."""
 
-    def __init__(self, summary: str, folder: Path):
-        self.summary, self.folder = summary, folder
+    def __init__(self, dataset: str, error: str, folder: Path):
+        self.dataset, self.error, self.folder = dataset, error, folder
+        self.summary = DOWNLOAD_FAILED.format(dataset=dataset, error=error)
         super().__init__(
-            f"{summary} If this machine is offline, copy the four IDX files (train-images-idx3-ubyte.gz, "
+            f"{self.summary} If this machine is offline, copy the four IDX files (train-images-idx3-ubyte.gz, "
             f"train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) "
             f"into {folder}, or train on any folder of IDX files with --dataset idx:PATH. "
             f"The bundled 'digits' data set always works offline.")
@@ -107,7 +113,7 @@ def load_digits() -> ImageDataset:
     y = torch.as_tensor(labels, dtype=torch.int64)
     tx, ty, vx, vy = _seeded_split(x, y)
     return ImageDataset(DIGITS, tx, ty, vx, vy, tuple(str(i) for i in range(10)),
-                        note="scikit-learn's 8x8 digits, 80/20 split with seed 0")
+                        note=N_("scikit-learn's 8x8 digits, 80/20 split with seed 0"))
 
 
 # --- IDX files ---------------------------------------------------------------------------------
@@ -215,7 +221,7 @@ def load_idx_folder(folder: str | os.PathLike[str], class_names: tuple[str, ...]
         if tx.shape[1:] != vx.shape[1:]:
             raise DatasetError(f"{path}: train images are {tuple(tx.shape[2:])} but test images "
                                f"are {tuple(vx.shape[2:])}")
-        note = "train and test splits from IDX files"
+        note = N_("train and test splits from IDX files")
     else:
         (only, (x, y)), = splits.items()
         tx, ty, vx, vy = _seeded_split(x, y)
@@ -291,9 +297,8 @@ def _load_torchvision(spec: str, root: str | os.PathLike[str]) -> ImageDataset:
         train = cls(str(root), train=True, download=True)
         test = cls(str(root), train=False, download=True)
     except Exception as e:  # torchvision raises RuntimeError/URLError/OSError offline
-        raise DownloadError(
-            f"Could not download {spec} ({type(e).__name__}: {str(e).splitlines()[0][:160]}).",
-            raw.resolve()) from e
+        raise DownloadError(spec, f"{type(e).__name__}: {str(e).splitlines()[0][:160]}",
+                            raw.resolve()) from e
     return ImageDataset(spec, _to_float_images(train.data, 255.0), train.targets.long(),
                         _to_float_images(test.data, 255.0), test.targets.long(), names,
                         note=f"torchvision {folder} in {Path(root) / folder}")

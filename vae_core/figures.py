@@ -59,8 +59,11 @@ def loss_curves(records_by_name: dict[str, list[dict]], kinds: dict[str, str] | 
 
     kinds = kinds or {}
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
-                        subplot_titles=("Reconstruction −log p(x|z) (nats / image)",
-                                        "KL(q(z|x) ‖ N(0, I)) (nats / image)"))
+                        subplot_titles=(gettext("Reconstruction −log p(x|z) (nats / image)"),
+                                        gettext("KL(q(z|x) ‖ N(0, I)) (nats / image)")))
+    terms = {"recon": gettext("recon"), "kl": "KL"}
+    images = gettext("{count} images").format(count="%{x}")  # Plotly fills %{x} on hover
+    after_epoch = gettext("after epoch {epoch}").format(epoch="%{customdata}")
     n_vae = 0
     for name, records in records_by_name.items():
         kind = kinds.get(name)
@@ -71,23 +74,24 @@ def loss_curves(records_by_name: dict[str, list[dict]], kinds: dict[str, str] | 
         stride = -(-len(every) // max_points)
         train = every[::-1][::stride][::-1] if every else []  # thin out, keeping the newest
         for col, term in ((1, "recon"), (2, "kl")) if kind != "ae" else ((1, "recon"),):
+            train_term = gettext("{run} train {term}").format(run=name, term=terms[term])
+            test_term = gettext("{run} test {term}").format(run=name, term=terms[term])
             fig.add_trace(go.Scatter(
                 x=[r["samples_seen"] for r in train], y=[r[term] for r in train], mode="lines",
-                name=f"{name} train", legendgroup=name, showlegend=col == 1,
-                line=dict(color=color, width=1.5),
-                hovertemplate=f"{name} train {term}: %{{y:.2f}}<br>%{{x}} images<extra></extra>"),
+                name=gettext("{run} train").format(run=name), legendgroup=name,
+                showlegend=col == 1, line=dict(color=color, width=1.5),
+                hovertemplate=f"{train_term}: %{{y:.2f}}<br>{images}<extra></extra>"),
                 row=1, col=col)
             fig.add_trace(go.Scatter(
                 x=[r["samples_seen"] for r in test], y=[r[f"test_{term}"] for r in test],
-                mode="markers", name=f"{name} test", legendgroup=name, showlegend=col == 1,
-                marker=dict(color=color, size=5, symbol="circle-open"),
-                hovertemplate=(f"{name} test {term}: %{{y:.2f}}<br>after epoch %{{customdata}}"
-                               "<extra></extra>"),
+                mode="markers", name=gettext("{run} test").format(run=name), legendgroup=name,
+                showlegend=col == 1, marker=dict(color=color, size=5, symbol="circle-open"),
+                hovertemplate=f"{test_term}: %{{y:.2f}}<br>{after_epoch}<extra></extra>",
                 customdata=[r["epoch"] for r in test]), row=1, col=col)
-    fig.update_xaxes(title_text="images seen")
+    fig.update_xaxes(title_text=gettext("images seen"))
     # Log KL: a beta = 0 run's KL of ~36 would flatten every other run's 1-5 nats on a linear
     # axis. The AE has no KL term, so it has no KL curve.
-    fig.update_yaxes(type="log", title_text="log scale", row=1, col=2)
+    fig.update_yaxes(type="log", title_text=gettext("log scale"), row=1, col=2)
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.25), uirevision="loss_curves")
     return fig

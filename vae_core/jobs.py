@@ -34,6 +34,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
+from . import outcomes
 from .config import ModelConfig, TrainConfig
 from .data import DIGITS, ImageDataset, load_dataset
 from .replay import pack_snapshots, unpack_snapshots
@@ -91,11 +92,11 @@ def parse_betas(text: str) -> list[float]:
     try:
         betas = [float(t) for t in text.replace(";", ",").split(",") if t.strip()]
     except ValueError:
-        raise ValueError(f"Betas must be numbers separated by commas, got {text!r}") from None
+        raise ValueError(outcomes.render(outcomes.BETAS_NOT_NUMBERS, text=text)) from None
     if not betas or any(not 0 <= b < float("inf") for b in betas):
-        raise ValueError("Give at least one beta, each a number >= 0")
+        raise ValueError(outcomes.BETAS_NONE)
     if len(set(betas)) != len(betas):
-        raise ValueError("Each beta may appear only once")
+        raise ValueError(outcomes.BETAS_REPEATED)
     return betas
 
 
@@ -376,8 +377,8 @@ def train_stage(job_id: str, stage: int, topic: str, stop_event: str, specs: lis
             live.remove(name)
             reason = rec["reason"]
             if stop.timed_out and rec["status"] == "stopped":
-                reason = (f"stopped at the job's time limit of {seconds_left:.0f} s left, after "
-                          f"step {rec['step']}; what was trained is kept")
+                reason = outcomes.render(outcomes.STOPPED_AT_TIME_LIMIT, seconds=seconds_left,
+                                         step=rec["step"])
             model = rec.pop("model")
             snapshots = pack_snapshots(rec.pop("snapshots", None) or [])
             out[name] = {key: rec[key] for key in rec if key != "type"} | {
@@ -507,7 +508,7 @@ class TrainingEngine:
         self._capacity = 0
         self._workers: list[str] = []  # worker addresses, as of the last refresh
         self._restarting: set[str] = set()  # workers restarted after a blocked job
-        self._state, self._message = "starting", "starting the training workers…"
+        self._state, self._message = "starting", outcomes.ENGINE_STARTING
         self._address: str | None = scheduler
         self._client: Any = None
         self._closing = threading.Event()
@@ -557,11 +558,9 @@ class TrainingEngine:
             if self._state == "unavailable":
                 raise EngineUnavailable(self._message)
             if owner is not None and any(j.owner == owner and j.active for j in self._jobs):
-                raise OwnerBusyError("You already have a training job queued or running: stop "
-                                     "it or wait for it to finish.")
+                raise OwnerBusyError(outcomes.OWNER_BUSY)
             if len(self._pending) >= self.max_queued:
-                raise QueueFullError(f"The training queue is full ({self.max_queued} jobs "
-                                     "waiting). Try again in a minute.")
+                raise QueueFullError(outcomes.render(outcomes.QUEUE_FULL, waiting=self.max_queued))
             # The flight exists before the job is visible in the queue to the engine thread.
             self._flights[job.id] = _Flight(job, [list(job.runs)] if job.interleave
                                             else [[r] for r in job.runs], shipped=shipped)
@@ -670,15 +669,16 @@ class TrainingEngine:
             self._client.register_plugin(_warm_plugin())
             self._refresh_capacity()
             self._state = "ready"
-            self._message = f"{self.max_workers} training worker(s) at {self._address}"
+            self._message = outcomes.render(outcomes.ENGINE_READY, workers=self.max_workers,
+                                            address=self._address)
             return True
         except Exception as e:
             self._close()
             self._state = "unavailable"
-            what = (f"cannot reach the Dask scheduler at {self.scheduler}" if self.scheduler
-                    else "the local training workers did not start")
-            self._message = (f"Training is unavailable: {what} ({type(e).__name__}: {e}). "
-                             f"Retrying every {RECONNECT_S:.0f} s.")
+            what = (outcomes.render(outcomes.SCHEDULER_UNREACHABLE, address=self.scheduler)
+                    if self.scheduler else outcomes.LOCAL_WORKERS_FAILED)
+            self._message = outcomes.render(outcomes.ENGINE_UNAVAILABLE, what=what,
+                                            error=f"{type(e).__name__}: {e}", seconds=RECONNECT_S)
             return False
 
     def _refresh_capacity(self) -> None:
@@ -689,18 +689,19 @@ class TrainingEngine:
         except Exception:
             return
         if self._state == "ready":
-            self._message = (f"{self._capacity} training worker(s) at {self._address}"
-                             if self._capacity else "No training workers are connected yet.")
+            self._message = (outcomes.render(outcomes.ENGINE_READY, workers=self._capacity,
+                                             address=self._address)
+                             if self._capacity else outcomes.ENGINE_NO_WORKERS)
 
     def _lost_scheduler(self) -> None:
         where = self._address or self.scheduler
         for flight in [f for f in self._flights.values() if f.future is not None]:
-            self._finish(flight, "failed", f"lost contact with the Dask scheduler at {where}; "
-                                           "the unfinished runs of this job were not saved")
+            self._finish(flight, "failed", outcomes.render(outcomes.JOB_LOST_SCHEDULER,
+                                                           address=where))
         self._close()
         self._state = "unavailable"
-        self._message = (f"Training is unavailable: the Dask scheduler at {where} went away. "
-                         f"Reconnecting every {RECONNECT_S:.0f} s; queued jobs wait.")
+        self._message = outcomes.render(outcomes.SCHEDULER_GONE, address=where,
+                                        seconds=RECONNECT_S)
 
     def _close(self) -> None:
         if self._client is not None:
@@ -826,10 +827,8 @@ class TrainingEngine:
         """A job that ignored its stop or time limit for ``grace_s``: cancel it and restart its
         worker (a thread blocked in a read cannot be interrupted any other way)."""
         job, worker = flight.job, flight.job.worker
-        why = "the stop request" if job.stop.is_set() else "its time limit"
-        message = (f"the job did not end within {self.grace_s:.0f} s of {why} (blocked, e.g. "
-                   "reading a file that never ends); it was cancelled and its worker restarted; "
-                   "the unfinished runs were not saved")
+        why = outcomes.BLOCKED_AFTER_STOP if job.stop.is_set() else outcomes.BLOCKED_AFTER_TIME_LIMIT
+        message = outcomes.render(outcomes.JOB_BLOCKED, seconds=self.grace_s, why=why)
         client, future = self._client, flight.future
         self._finish(flight, "failed", message)
         if worker:  # its slot stays taken until the worker is back: no job may land there
@@ -852,14 +851,16 @@ class TrainingEngine:
             try:
                 payload = future.result(timeout=60)
             except Exception as e:
-                return self._finish(flight, "failed", f"could not fetch the results: {e}")
+                return self._finish(flight, "failed",
+                                    outcomes.render(outcomes.JOB_RESULTS_LOST, error=e))
             for spec in flight.stages[flight.stage]:
                 outcome = payload["runs"][spec.name]
                 job.records[spec.name] = list(outcome["history"])  # complete, whatever arrived
                 try:
                     job.results[spec.name] = self._save(job, spec, outcome, payload["worker"])
                 except (RunError, OSError, ValueError) as e:
-                    return self._finish(flight, "failed", f"{spec.name} could not be saved: {e}")
+                    return self._finish(flight, "failed", outcomes.render(
+                        outcomes.JOB_SAVE_FAILED, name=spec.name, error=e))
             flight.stage += 1
             if flight.stage < len(flight.stages) and not job.stop.is_set() and not any(
                     r["status"] == "stopped" for r in job.results.values()):
@@ -874,13 +875,11 @@ class TrainingEngine:
             from distributed.scheduler import KilledWorker
 
             if isinstance(exc, KilledWorker):
-                message = (f"the Dask worker training this job ({job.worker}) died (its process "
-                           "ended or lost contact); the unfinished runs were not saved")
+                message = outcomes.render(outcomes.JOB_WORKER_DIED, worker=job.worker)
             else:
                 message = f"{type(exc).__name__}: {exc}"
             return self._finish(flight, "failed", message)
-        self._finish(flight, "failed", "the job was cancelled on the Dask cluster; the "
-                                       "unfinished runs were not saved")
+        self._finish(flight, "failed", outcomes.JOB_CANCELLED)
 
     def _save(self, job: Job, spec: RunSpec, outcome: dict[str, Any], worker: str) -> dict:
         """Rebuild the model from its safetensors bytes and save it atomically; on a clash with
@@ -888,7 +887,7 @@ class TrainingEngine:
         summary = {"status": outcome["status"], "reason": outcome["reason"], "path": None,
                    "name": spec.name, "seconds": outcome["seconds"], "worker": worker}
         if outcome["step"] == 0:  # stopped before its first step: an untrained net is no run
-            summary["reason"] += "; nothing was trained, so nothing was saved"
+            summary["reason"] += f"; {outcomes.NOTHING_SAVED}"
             return summary
         from safetensors.torch import load
 

@@ -28,6 +28,8 @@ import torch
 
 from . import validate
 from .collapse import relabel_status
+from .outcomes import (DELETE_FAILED, INVALID_RUN_NAME, NO_SUCH_RUN, NOT_A_RUN,
+                       SAVED_WEIGHTS_NOT_FINITE, render)
 from .config import ModelConfig, TrainConfig
 from .models import LatentModel, build_model
 from .validate import RunError
@@ -61,9 +63,7 @@ class InvalidRunName(RunError, ValueError):
 def validate_run_name(name: str) -> str:
     """Return ``name`` if it is a safe folder name, else raise ``InvalidRunName``."""
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or ".." in name:
-        raise InvalidRunName(
-            f"Invalid run name {name!r}: use 1-80 letters, digits, '.', '_' or '-', starting with "
-            "a letter or digit (no '/', '..', spaces or control characters)")
+        raise InvalidRunName(render(INVALID_RUN_NAME, name=name))
     return name
 
 
@@ -393,7 +393,7 @@ def load_run(path: str | os.PathLike[str]) -> Run:
                        f"({' '.join(str(e).splitlines()[:3])[:300]})") from e
     status, reason = _status(meta)
     if not all(bool(torch.isfinite(t).all()) for t in state.values()):
-        status, reason = "diverged", "the saved weights contain NaN or inf"
+        status, reason = "diverged", SAVED_WEIGHTS_NOT_FINITE
     return Run(name=path.name, path=path, model=model.eval(), model_config=meta.model_config,
                train_config=meta.train_config, history=meta.history, dataset=meta.dataset,
                status=status, reason=reason, group=meta.group, created=meta.created, final=meta.final)
@@ -440,7 +440,7 @@ def run_info(path: str | os.PathLike[str]) -> RunInfo:
         return _broken(path, str(e).replace(f"{path}{os.sep}", ""))
     status, reason = _status(meta)
     if not finite:
-        status, reason = "diverged", "the saved weights contain NaN or inf"
+        status, reason = "diverged", SAVED_WEIGHTS_NOT_FINITE
     return RunInfo(name=path.name, path=path, status=status, reason=reason,
                    kind=meta.model_config.kind, beta=meta.train_config.beta,
                    latent_dim=meta.model_config.latent_dim, arch=meta.model_config.arch,
@@ -553,10 +553,10 @@ def delete_run(name: str, root: str | os.PathLike[str] = "checkpoints") -> None:
     root_path = Path(root)
     if (not isinstance(name, str) or not name or name.startswith(".") or "/" in name
             or "\x00" in name or (os.sep != "/" and os.sep in name)):
-        raise InvalidRunName(f"Not a run in {root_path}: {name!r}")
+        raise InvalidRunName(render(NOT_A_RUN, root=root_path, name=name))
     path = root_path / name
     if not os.path.lexists(path):
-        raise RunError(f"No run named {display_name(name)!r} in {root_path}")
+        raise RunError(render(NO_SUCH_RUN, name=display_name(name), root=root_path))
     try:
         with _root_lock(root_path):
             if path.is_symlink() or not path.is_dir():
@@ -566,7 +566,8 @@ def delete_run(name: str, root: str | os.PathLike[str] = "checkpoints") -> None:
                 os.rename(path, gone)  # vanish from listings at once, then remove
                 shutil.rmtree(gone, ignore_errors=True)
     except OSError as e:
-        raise RunError(f"Could not delete {display_name(name)!r} in {root_path} ({e.strerror or e})") from e
+        raise RunError(render(DELETE_FAILED, name=display_name(name), root=root_path,
+                              error=e.strerror or e)) from e
     _forget(path)
 
 

@@ -17,6 +17,8 @@ from .config import ModelConfig, TrainConfig
 from .data import ImageDataset
 from .losses import loss_terms
 from .models import LatentModel, build_model
+from .outcomes import (LOSS_NOT_FINITE, STOPPED_BY_USER, TEST_LOSS_NOT_FINITE, TRAINED,
+                       WEIGHTS_NOT_FINITE, render)
 from .runs import epochs_trained
 from .replay import DEFAULT_SNAPSHOTS, Snapshot, snapshot_budget, snapshot_schedule, take_snapshot
 
@@ -142,7 +144,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
         kept.append(take_snapshot(model, 0, steps_per_epoch))
 
     history: list[Record] = []
-    status, reason = "finished", f"trained {train_cfg.epochs} epochs"
+    status, reason = "finished", render(TRAINED, epochs=train_cfg.epochs)
     step = samples_seen = 0
     since_record = TermAverages()
     t0 = time.perf_counter()
@@ -156,7 +158,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
         perm = torch.randperm(n, generator=shuffle_gen).to(device)
         for i, start in enumerate(range(0, n, bs)):
             if stop is not None and stop.is_set():
-                status, reason = "stopped", f"stopped by the user at step {step} (epoch {epoch})"
+                status, reason = "stopped", render(STOPPED_BY_USER, step=step, epoch=epoch)
                 break
             beta = kl_weight(train_cfg, epoch - 1 + i / steps_per_epoch)
             xb = x_train.index_select(0, perm[start:start + bs])  # 4x faster than x[idx] on CPU
@@ -165,9 +167,8 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
                 [terms["loss"], terms["recon"], terms["kl"]]).tolist()  # one device sync
             if not math.isfinite(loss_value):
                 status = "diverged"
-                reason = (f"the loss became {loss_value} at step {step + 1} (epoch {epoch}); the "
-                          f"weights before that step were kept. Try a smaller learning rate "
-                          f"than {train_cfg.lr:g}.")
+                reason = render(LOSS_NOT_FINITE, loss=loss_value, step=step + 1, epoch=epoch,
+                                lr=train_cfg.lr)
                 break
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
@@ -187,7 +188,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
         rec.update({f"test_{k}": v for k, v in test.items()})
         if not all(math.isfinite(v) for v in test.values()):
             status = "diverged"
-            reason = f"the test loss became {test['loss']} after epoch {epoch}"
+            reason = render(TEST_LOSS_NOT_FINITE, loss=test["loss"], epoch=epoch)
         history.append(rec)
         yield rec
         if status != "finished":
@@ -195,7 +196,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
 
     model = model.cpu().eval()
     if not _params_finite(model):
-        status, reason = "diverged", reason + " The weights are no longer finite."
+        status, reason = "diverged", f"{reason} {WEIGHTS_NOT_FINITE}"
     elif status == "finished" and model.kind == "vae" and len(x_test) >= 2:
         # Only a finished run: one stopped after a few steps has not learned yet, not collapsed.
         check = check_model(model, x_test)
