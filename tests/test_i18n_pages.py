@@ -13,9 +13,10 @@ PAGE_FILES = [p.file for p in PAGES]
 
 
 def data_words() -> list[str]:
-    """Names that are data, not language: the runs and data sets on screen."""
+    """Names that are data, not language: the runs, their groups and data sets on screen."""
     runs = list_runs(REPO / "checkpoints")
-    return [r.name for r in runs] + sorted({r.dataset for r in runs if r.dataset})
+    return [r.name for r in runs] + sorted({r.dataset for r in runs if r.dataset} |
+                                           {r.group for r in runs if getattr(r, "group", None)})
 
 
 @pytest.mark.parametrize("page", PAGE_FILES)
