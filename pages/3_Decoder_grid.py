@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui.captions import PRIOR_BOX, decoder_grid_caption
 from ui.export import plot_config
-from ui.i18n import _
+from ui.i18n import _, current_language, translate
 from ui.links import BIND
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, scale_choice
 from ui.pickers import pick_test_image, plane_picker
@@ -19,6 +19,13 @@ FIT, SQUARE = N_("Fit to each model's codes"), N_("Square [-r, r]²")
 QUANTILES = N_("Normal quantiles")
 HOLD_ZERO, HOLD_CODE = "0", N_("the code of a test image")
 
+LANG = current_language()  # options are labelled in it (AppTest formats them after the run)
+
+
+def label(option: str) -> str:
+    return option if option == HOLD_ZERO else translate(option, LANG)
+
+
 st.title(_("Decoder grid"))
 st.caption(_("Instead of encoding images, walk the latent space on a regular grid and ask each "
              "decoder what it draws there. The small scatter under each grid shows where that grid "
@@ -30,7 +37,7 @@ models = pick_encoded_models("grid")
 r_max = float(max(8, math.ceil(max(m.stats["code_span"] for m in models))))
 c1, c2, c3 = st.columns(3)
 n = c1.slider(_("Grid size n (n × n images)"), 5, 30, 15, key="grid_n", bind=BIND)
-spacing = c2.radio(_("Grid values"), [FIT, SQUARE, QUANTILES], key="grid_spacing", format_func=_,
+spacing = c2.radio(_("Grid values"), [FIT, SQUARE, QUANTILES], key="grid_spacing", format_func=label,
                    help=_("Fit: each grid spans its own model's codes (0.5–99.5 percentile box, at "
                           "least the prior's ±2), so the AE's empty regions between clusters are "
                           "on it. Square: one ±r for both. Normal quantiles: equal prior mass per "
@@ -42,7 +49,7 @@ plane = plane_picker("grid", [m.latent_dim for m in models], allow_pca=False)
 base_index = None
 if max(m.latent_dim for m in models) > 2:
     hold = st.radio(_("The other latent dims are held at"), [HOLD_ZERO, HOLD_CODE],
-                    format_func=lambda v: v if v == HOLD_ZERO else _(v),
+                    format_func=label,
                     horizontal=True, key="grid_hold", bind=BIND)
     if hold != HOLD_ZERO:
         base_index = pick_test_image("grid_base", models[0].data, _("Test image"), by_class=False)

@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui.captions import generation_caption
 from ui.export import plot_config
-from ui.i18n import _
+from ui.i18n import _, current_language, translate
 from ui.links import BIND
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image, plane_picker
@@ -21,8 +21,15 @@ MAP_DRAWS = 250
 BY_CLASS, BY_INDEX = N_("class (its first test image)"), N_("index")
 
 
+LANG = current_language()  # options are labelled in it (AppTest formats them after the run)
+
+
+def label(option: str) -> str:
+    return translate(option, LANG)
+
+
 def source_name(source: str) -> str:
-    return _(SOURCE_NAMES[source])
+    return label(SOURCE_NAMES[source])
 
 
 st.title(_("Generate & interpolate"))
@@ -102,7 +109,7 @@ st.caption(_("These are the numbers of `python -m vae_core evaluate --json` (key
 
 st.subheader(_("Interpolation between two test images"))
 data = models[0].data
-by = st.radio(_("Choose the images by"), [BY_CLASS, BY_INDEX], format_func=_, horizontal=True,
+by = st.radio(_("Choose the images by"), [BY_CLASS, BY_INDEX], format_func=label, horizontal=True,
               key="interp_by", bind=BIND)
 by_class = by == BY_CLASS
 c1, c2, c3 = st.columns(3)
