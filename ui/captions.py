@@ -227,8 +227,8 @@ def marginals_caption(vae: Stats | None, gettext: Translate = no_translation) ->
     out = [gettext("If the codes followed the prior, each histogram would follow the black N(0, 1) "
                    "curve.")]
     if vae is None:
-        pass
-    elif vae.get("collapsed"):
+        return out[0]
+    if vae.get("collapsed"):
         out.append(gettext("This VAE's are a spike at 0, not N(0, 1): its posterior collapsed, so "
                            "μ is the same for every image."))
     elif vae.get("scale_error", 1.0) < UNIT_SCALE and vae.get("centring", 1.0) < CENTRED:
@@ -241,11 +241,12 @@ def marginals_caption(vae: Stats | None, gettext: Translate = no_translation) ->
     return " ".join(out)
 
 
-VERDICT_LABELS = {"VAE": "VAE", "AE": "AE", "tie": N_("tie"),
-                  "collapsed": N_("none: the VAE's lead comes from collapse")}
+VERDICT_LABELS = {"tie": N_("tie"), "collapsed": N_("none: the VAE's lead comes from collapse")}
 
 
 def verdict_label(verdict: str, gettext: Translate = no_translation) -> str:
     """The scorecard cell for ``metrics.claim_verdict``'s answer."""
+    if verdict in ("VAE", "AE"):
+        return verdict  # model names read the same in every language
     label = VERDICT_LABELS.get(verdict)
-    return "—" if label is None else label if label in ("VAE", "AE") else gettext(label)
+    return gettext(label) if label else "—"
