@@ -3,6 +3,7 @@ import streamlit as st
 
 from ui.captions import latent_space_caption, marginals_caption
 from ui.export import plot_config
+from ui.i18n import _
 from ui.links import BIND
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, scale_choice, show_images
 from ui.pickers import plane_picker, selected_indices
@@ -13,23 +14,24 @@ from vae_core.latent_tools import decode_images, posterior_ellipses, subset_indi
 N_ELLIPSES = 120  # enough to see the overlap, few enough to still see the points
 MAX_SHOWN = 16
 
-st.title("Latent space")
-st.caption("Every point is one test image's code: the AE's z, the VAE's posterior mean μ. The grey "
-           "circles are the prior N(0, I) at 1, 2 and 3σ: the region the VAE samples from when it "
-           "generates.")
+st.title(_("Latent space"))
+st.caption(_("Every point is one test image's code: the AE's z, the VAE's posterior mean μ. The grey "
+             "circles are the prior N(0, I) at 1, 2 and 3σ: the region the VAE samples from when it "
+             "generates."))
 
 models = pick_encoded_models(LATENT)
 
 plane = plane_picker("latent", [m.latent_dim for m in models])
 has_posterior = any(m.logvar is not None and m.latent_dim > 1 for m in models)
-show_ellipses = st.toggle(f"Draw the VAE's posterior q(z|x) as 2σ ellipses ({N_ELLIPSES} test images)",
+show_ellipses = st.toggle(_("Draw the VAE's posterior q(z|x) as 2σ ellipses ({n} test images)",
+                            n=N_ELLIPSES),
                           key="latent_ellipses", disabled=not has_posterior, bind=BIND)
 shared_axes = scale_choice("latent")
 panels = latent_panels(models, plane, shared_axes)
 pair_notes(models, shared_axes)
 by_label = {m.label: m for m in models}
 if len(by_label) == 2:
-    st.markdown(latent_space_caption(by_label["AE"].stats, by_label["VAE"].stats))
+    st.markdown(latent_space_caption(by_label["AE"].stats, by_label["VAE"].stats, gettext=_))
 events = []
 for col, panel in zip(st.columns(len(panels)), panels):
     m = panel.codes
@@ -43,31 +45,34 @@ for col, panel in zip(st.columns(len(panels)), panels):
                                       key=f"latent_scatter_{m.label.lower()}", config=plot_config(f"latent_scatter_{m.label.lower()}")))
         st.plotly_chart(figures.marginal_histograms(
             panel.projection(m.mu), panel.projection.axis_titles, panel.axis_range,
-            title=f"{m.label}: marginals of the codes",
+            title=_("{model}: marginals of the codes", model=m.label),
             prior_center=panel.projection.prior_center,
-            color=figures.AE_COLOR if m.label == "AE" else figures.VAE_COLOR).update_layout(height=230),
+            color=figures.AE_COLOR if m.label == "AE" else figures.VAE_COLOR,
+            gettext=_).update_layout(height=230),
             key=f"latent_marginals_{m.label.lower()}", config=plot_config(f"latent_marginals_{m.label.lower()}"))
 if show_ellipses:
-    st.caption("Each ellipse is one test image's q(z|x) at 2σ: the VAE encodes an image as a cloud, "
-               "not a point. Where clouds overlap, the decoder was trained to draw similar images.")
-st.caption(marginals_caption(by_label["VAE"].stats if "VAE" in by_label else None))
+    st.caption(_("Each ellipse is one test image's q(z|x) at 2σ: the VAE encodes an image as a "
+                 "cloud, not a point. Where clouds overlap, the decoder was trained to draw similar "
+                 "images."))
+st.caption(marginals_caption(by_label["VAE"].stats if "VAE" in by_label else None, gettext=_))
 
-st.subheader("Selected images and their reconstructions")
+st.subheader(_("Selected images and their reconstructions"))
 # Indices are positions in a test set; panels of runs on different data sets are kept apart.
 picked: dict[str, list[int]] = {}
 for m, event in zip(models, events):
     chosen = picked.setdefault(m.data.name, [])
     chosen += [i for i in selected_indices(event) if i not in chosen]
 if not any(picked.values()):
-    st.caption("Click a point, or drag a box or lasso (toolbar above a chart), to see those test "
-               f"images here next to each model's reconstruction (first {MAX_SHOWN}).")
+    st.caption(_("Click a point, or drag a box or lasso (toolbar above a chart), to see those test "
+                 "images here next to each model's reconstruction (first {n}).", n=MAX_SHOWN))
 for name, idx in picked.items():
     if not idx:
         continue
     idx = idx[:MAX_SHOWN]
     same_data = [m for m in models if m.data.name == name]
     show_images(same_data[0].data.test_x[idx, 0].numpy(), len(idx),
-                caption=f"Inputs: test #{', '.join(map(str, idx))}")
+                caption=_("Inputs: test #{indices}", indices=", ".join(map(str, idx))))
     for m in same_data:
         show_images(decode_images(m.run.model, m.mu[idx]), len(idx),
-                    caption=f"{m.label} reconstruction, decoded from the code of each input")
+                    caption=_("{model} reconstruction, decoded from the code of each input",
+                              model=m.label))

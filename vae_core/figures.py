@@ -143,10 +143,10 @@ PRIOR_LINE = "rgba(90, 90, 90, 0.55)"
 
 
 def _square_axes(fig: go.Figure, axis_range: tuple[float, float], axis_titles: tuple[str, ...],
-                 one_d: bool = False) -> None:
+                 one_d: bool = False, gettext: Translate = no_translation) -> None:
     fig.update_xaxes(range=list(axis_range), title_text=axis_titles[0], zeroline=False)
     if one_d:  # the vertical axis is only jitter
-        fig.update_yaxes(range=[-1, 1], showticklabels=False, title_text="(random jitter)",
+        fig.update_yaxes(range=[-1, 1], showticklabels=False, title_text=gettext("(random jitter)"),
                          zeroline=False)
     else:
         fig.update_yaxes(range=list(axis_range), title_text=axis_titles[-1], zeroline=False,
@@ -173,18 +173,21 @@ def latent_scatter(codes: np.ndarray, labels: np.ndarray, class_names: tuple[str
         for k in (1, 2, 3):
             x, y = _circle(center, k)
             # One legend entry stands for all three circles, so it names all three.
-            name = "prior N(0, I): 1σ, 2σ, 3σ" if k == 1 else f"prior {k}σ"
+            name = (gettext("prior N(0, I): 1σ, 2σ, 3σ") if k == 1
+                    else gettext("prior {k}σ").format(k=k))
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, legendgroup="prior",
                                      showlegend=k == 1, hoverinfo="skip",
                                      line=dict(color=PRIOR_LINE, width=1, dash="dot" if k > 1 else "solid")))
     trace = points_trace(len(codes))
+    # Hover: the class, then the test index that Plotly fills in from customdata.
+    class_line, index_line = gettext("class {name}"), gettext("test #{index}").format(index="%{customdata}")
     for label in np.unique(labels):
         mask = labels == label
         name = class_names[int(label)] if 0 <= int(label) < len(class_names) else str(label)
         fig.add_trace(trace(
             x=codes[mask, 0], y=codes[mask, 1], mode="markers", name=name,
             customdata=idx[mask], marker=dict(size=marker_size, color=class_color(label), opacity=opacity),
-            hovertemplate=f"class {name}<br>test #%{{customdata}}<extra></extra>"))
+            hovertemplate=class_line.format(name=name) + f"<br>{index_line}<extra></extra>"))
     if ellipses is not None and len(ellipses):
         fig.add_trace(points_trace(ellipses.size // 2)(
             **_polylines(ellipses), mode="lines", name="q(z|x) 2σ", hoverinfo="skip",
@@ -196,7 +199,7 @@ def latent_scatter(codes: np.ndarray, labels: np.ndarray, class_names: tuple[str
                       # "event"), so a click on one code selects it; box and lasso are a toolbar
                       # click away.
                       dragmode="pan", clickmode="event+select", uirevision=title)
-    _square_axes(fig, axis_range, axis_titles, one_d)
+    _square_axes(fig, axis_range, axis_titles, one_d, gettext)
     return fig
 
 
@@ -211,18 +214,24 @@ def _polylines(lines: np.ndarray) -> dict[str, list]:
 
 
 def add_extent(fig: go.Figure, x_range: tuple[float, float], y_range: tuple[float, float],
-               name: str = "grid extent", color: str = "black", gettext: Translate = no_translation) -> go.Figure:
-    """Outline a rectangle (e.g. the region a decoder grid covers) as a trace."""
+               name: str | None = None, color: str = "black",
+               gettext: Translate = no_translation) -> go.Figure:
+    """Outline a rectangle (e.g. the region a decoder grid covers) as a trace; ``name``
+    (already translated) defaults to "grid extent"."""
     (x0, x1), (y0, y1) = x_range, y_range
     fig.add_trace(go.Scatter(x=[x0, x1, x1, x0, x0], y=[y0, y0, y1, y1, y0], mode="lines",
-                             name=name, hoverinfo="skip", line=dict(color=color, width=2)))
+                             name=gettext("grid extent") if name is None else name,
+                             hoverinfo="skip", line=dict(color=color, width=2)))
     return fig
 
 
-def add_path(fig: go.Figure, xy: np.ndarray, name: str = "path", color: str = "black", gettext: Translate = no_translation) -> go.Figure:
-    """A path of points (S, 2) as a line with markers; the start is a square, the end a star."""
+def add_path(fig: go.Figure, xy: np.ndarray, name: str | None = None, color: str = "black",
+             gettext: Translate = no_translation) -> go.Figure:
+    """A path of points (S, 2) as a line with markers; the start is a square, the end a star.
+    ``name`` (already translated) defaults to "path"."""
     xy = np.asarray(xy, np.float32)
-    fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=name,
+    fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines+markers",
+                             name=gettext("path") if name is None else name,
                              line=dict(color=color, width=2), hoverinfo="skip",
                              marker=dict(size=7, color=color,
                                          symbol=["square"] + ["circle"] * (len(xy) - 2) + ["star"])))
@@ -267,10 +276,11 @@ def marginal_histograms(codes: np.ndarray, axis_titles: tuple[str, ...], axis_ra
         density, edges = np.histogram(np.clip(values, *axis_range), bins=bins, range=axis_range,
                                       density=True)
         fig.add_trace(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=density, width=np.diff(edges),
-                             marker_color=color, opacity=0.6, name="codes", showlegend=j == 0),
+                             marker_color=color, opacity=0.6, name=gettext("codes"),
+                             showlegend=j == 0),
                       row=1, col=j + 1)
         fig.add_trace(go.Scatter(x=grid, y=_normal_pdf(grid, float(np.ravel(prior_center)[j])),
-                                 mode="lines", name="prior N(0, 1)", showlegend=j == 0,
+                                 mode="lines", name=gettext("prior N(0, 1)"), showlegend=j == 0,
                                  line=dict(color="black", width=1.5)), row=1, col=j + 1)
         fig.update_xaxes(range=list(axis_range), row=1, col=j + 1)
     fig.update_layout(title=title, margin=dict(l=10, r=10, t=50, b=10), bargap=0,
@@ -367,14 +377,17 @@ def class_histogram(counts: dict[str, np.ndarray], unsure: dict[str, int],
                     class_names: tuple[str, ...] | list[str], title: str = "", gettext: Translate = no_translation) -> go.Figure:
     """Grouped bars: per series (e.g. "AE, N(0, I)"), the draws the judge confidently gave each
     class, plus one bar of the draws it was not confident about."""
-    x = [str(c) for c in class_names] + ["not confident"]
+    x = [str(c) for c in class_names] + [gettext("not confident")]
+    # Plotly fills %{x} (the class) and %{y} (the count) per bar.
+    hover = gettext("{x}: {count} draws").format(x="%{x}", count="%{y}")
     colors = (AE_COLOR, VAE_COLOR, "#2f9e44", "#ae3ec9")
     fig = go.Figure([go.Bar(x=x, y=list(np.asarray(v).tolist()) + [unsure[name]], name=name,
                             marker_color=colors[i % len(colors)],
-                            hovertemplate=f"{name}<br>%{{x}}: %{{y}} draws<extra></extra>")
+                            hovertemplate=f"{name}<br>{hover}<extra></extra>")
                      for i, (name, v) in enumerate(counts.items())])
     fig.update_layout(title=title, barmode="group", margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis_title="class the judge gives the decoded draw", yaxis_title="draws",
+                      xaxis_title=gettext("class the judge gives the decoded draw"),
+                      yaxis_title=gettext("draws"),
                       legend=dict(orientation="h", y=-0.3))
     fig.update_xaxes(type="category")  # class names "0".."9" are labels, not numbers
     return fig
@@ -387,10 +400,11 @@ def add_draws(fig: go.Figure, xy: np.ndarray, in_gap: np.ndarray, gettext: Trans
     xy = np.asarray(xy, np.float32)
     in_gap = np.asarray(in_gap, bool)
     fig.update_traces(showlegend=False)
-    for mask, name, symbol, color, size in ((~in_gap, "draw near codes", "circle-open", "black", 5),
-                                            (in_gap, "draw in a gap", "x-thin-open", "#c92a2a", 7)):
+    for mask, name, symbol, color, size in (
+            (~in_gap, gettext("draw near codes ({n})"), "circle-open", "black", 5),
+            (in_gap, gettext("draw in a gap ({n})"), "x-thin-open", "#c92a2a", 7)):
         fig.add_trace(go.Scatter(x=xy[mask, 0], y=xy[mask, 1], mode="markers",
-                                 name=f"{name} ({int(mask.sum())})", hoverinfo="skip",
+                                 name=name.format(n=int(mask.sum())), hoverinfo="skip",
                                  marker=dict(size=size, color=color, symbol=symbol, opacity=0.6,
                                              line=dict(width=1, color=color))))
     return fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.18))

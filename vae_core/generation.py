@@ -35,8 +35,12 @@ import torch
 
 from .codes import gap_radius, nearest_code_distance
 from .models import LatentModel, reparameterize
+from .text import N_
 
 SOURCES = ("prior", "fitted", "box")
+# What a page calls each source ("the AE's draws come from …"); a UI translates them when shown.
+SOURCE_NAMES = {"prior": N_("N(0, I)"), "fitted": N_("a Gaussian fitted to its codes"),
+                "box": N_("uniform over its codes' bounding box")}
 SOURCE_SEED_OFFSET = {"prior": 0, "fitted": 1, "box": 2}  # seed + offset: one stream per source
 GENERATION_SAMPLES = 1000
 CONFIDENT = 0.9
