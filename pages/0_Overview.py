@@ -174,7 +174,7 @@ for c in CLAIMS:
         row = rows[c["metric"]]
         cols[2].markdown(row["AE"])
         cols[3].markdown(row["VAE"])
-        cols[4].markdown(verdict_label(row["winner"]))
+        cols[4].markdown(verdict_label(row["winner"], _))
     with cols[-1]:
         navigation.link(navigation.CLAIM_PAGES[c["metric"]])
 navigation.link(navigation.EVIDENCE, _("All the numbers side by side: Evidence"))

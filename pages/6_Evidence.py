@@ -85,7 +85,7 @@ if section == "Scorecard":
         if cards["AE"] is None or cards["VAE"] is None:
             st.warning(_("Only one kind of run is available: its numbers are shown without a "
                          "winner. Train an AE+VAE pair to compare."))
-        warning = collapse_warning(cards["VAE"]) if cards["VAE"] is not None else None
+        warning = collapse_warning(cards["VAE"], _) if cards["VAE"] is not None else None
         if warning:
             st.warning(warning, icon=":material/warning:")
         rows = compare_rows(cards["AE"], cards["VAE"])
@@ -93,7 +93,7 @@ if section == "Scorecard":
         table = pd.DataFrame([{_("Claim"): r["claim"], _("Metric"): f"`{r['metric']}`",
                                "AE": r["AE"] + (" ✓" if r["winner"] == "AE" else ""),
                                "VAE": r["VAE"] + (" ✓" if r["winner"] == "VAE" else ""),
-                               _("Winner"): verdict_label(r["winner"]),
+                               _("Winner"): verdict_label(r["winner"], _),
                                _("Better"): r["better"], _("What it measures"): r["meaning"]}
                               for r in rows])
         # st.table wraps long cells; a data grid cut them off ("AE codes have an arb…").
