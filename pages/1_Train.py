@@ -217,7 +217,7 @@ with settings:
     if data is not None:
         st.caption(_("{train:,} training and {test:,} test images of {height}×{width}.",
                      train=len(data.train_x), test=len(data.test_x), height=data.image_shape[1],
-                     width=data.image_shape[2]) + " " + _(data.note))
+                     width=data.image_shape[2]) + " " + data.described(_))
 
     mode = st.segmented_control(_("Model"), MODES, default="pair", required=True,
                                 key="train_mode", on_change=refill_name,

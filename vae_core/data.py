@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .text import N_
+from .text import N_, Translate, no_translation
 from .validate import DatasetError, open_regular
 
 DIGITS = "digits"
@@ -66,7 +66,12 @@ class ImageDataset:
     test_x: torch.Tensor
     test_y: torch.Tensor
     class_names: tuple[str, ...]
-    note: str = ""  # e.g. "test split only: split 80/20 with seed 0"
+    note: str = ""  # a template marked for the catalogs, e.g. "only the {split} split present…"
+    note_values: tuple[tuple[str, str], ...] = ()  # its placeholders' values
+
+    def described(self, gettext: Translate = no_translation) -> str:
+        """The note with its values, in ``gettext``'s language."""
+        return gettext(self.note).format(**dict(self.note_values)) if self.note else ""
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -221,15 +226,16 @@ def load_idx_folder(folder: str | os.PathLike[str], class_names: tuple[str, ...]
         if tx.shape[1:] != vx.shape[1:]:
             raise DatasetError(f"{path}: train images are {tuple(tx.shape[2:])} but test images "
                                f"are {tuple(vx.shape[2:])}")
-        note = N_("train and test splits from IDX files")
+        note, note_values = N_("train and test splits from IDX files"), ()
     else:
         (only, (x, y)), = splits.items()
         tx, ty, vx, vy = _seeded_split(x, y)
-        note = f"only the {only} split present: split 80/20 with seed {SPLIT_SEED}"
+        note = N_("only the {split} split present: split 80/20 with seed {seed}")
+        note_values = (("split", only), ("seed", str(SPLIT_SEED)))
     n_classes = int(max(ty.max(), vy.max())) + 1
     names = class_names if class_names and len(class_names) >= n_classes else tuple(
         str(i) for i in range(n_classes))
-    return ImageDataset(f"idx:{path}", tx, ty, vx, vy, names, note=note)
+    return ImageDataset(f"idx:{path}", tx, ty, vx, vy, names, note=note, note_values=note_values)
 
 
 # --- uploaded IDX files (a hosted server: no typed paths) ---------------------------------------
@@ -301,7 +307,8 @@ def _load_torchvision(spec: str, root: str | os.PathLike[str]) -> ImageDataset:
                             raw.resolve()) from e
     return ImageDataset(spec, _to_float_images(train.data, 255.0), train.targets.long(),
                         _to_float_images(test.data, 255.0), test.targets.long(), names,
-                        note=f"torchvision {folder} in {Path(root) / folder}")
+                        note=N_("torchvision {folder} in {path}"),
+                        note_values=(("folder", folder), ("path", str(Path(root) / folder))))
 
 
 def load_dataset(spec: str = DIGITS, root: str | os.PathLike[str] = "data") -> ImageDataset:

@@ -269,7 +269,7 @@ def _worker_dataset(spec: str, data_root: str) -> ImageDataset:
 def _pack_dataset(data: ImageDataset) -> dict[str, Any]:
     """Plain numpy arrays for shipping (uint8 when exact: IDX pixels are k/255)."""
     payload: dict[str, Any] = {"name": data.name, "class_names": list(data.class_names),
-                               "note": data.note}
+                               "note": data.described()}
     import torch
 
     for key in ("train_x", "test_x"):
