@@ -96,10 +96,17 @@ def placeholders(message: str) -> set[str]:
 
 
 def language_switch() -> None:
-    """한국어 / English, at the top of the sidebar; the URL keeps it (``?lang=ko``), so a shared
-    link opens in its language. Each language is named in itself."""
+    """한국어 / English, at the top of the sidebar; the URL keeps it, so a shared link opens in
+    its language. Each language is named in itself.
+
+    Streamlit keeps a bound widget's label in the URL (``?lang=한국어``) and, in a browser, drops
+    a value that is no label (``?lang=ko`` opened in English): ``links.translated_options`` reads
+    a link's code too."""
+    from ui.links import translated_options  # ui.links imports this module
+
     options = list(LANGUAGES) + ([PSEUDO_LANGUAGE] if _pseudo_requested() else [])
     st.segmented_control("Language / 언어", options, key=LANGUAGE_KEY, bind="query-params",
                          default=browser_language(), required=True,
-                         format_func=lambda code: LANGUAGES.get(code, code),
+                         format_func=translated_options(LANGUAGE_KEY, options,
+                                                        lambda code, _lang: LANGUAGES.get(code, code)),
                          label_visibility="collapsed")
