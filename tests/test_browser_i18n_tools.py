@@ -4,7 +4,6 @@ the browser's own copy of the widget and of the URL)."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest

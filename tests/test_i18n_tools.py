@@ -15,16 +15,18 @@ from PIL import Image, ImageDraw
 from helpers import no_exception, page_app
 from i18n_walk import PSEUDO_SPAN, untranslated, visible_text, words_outside_catalog
 from ui.i18n import translate
-from vae_core import load_dataset
+from helpers import train_and_save
+from vae_core import ModelConfig, TrainConfig
 from vae_core.drawing import DrawingError, image_from_data_url, model_input
 from vae_core.lab import LAB_TRAIN, SYMPTOMS, VARIANTS, WRONG, LabRun, diagnose, train_variant
 
 DRAW = "pages/8_Draw_a_digit.py"
 LAB = "pages/9_Loss_lab.py"
-DATA = ["demo-ae", "demo-vae", "demo-vae-2", "digits"]  # names on screen that are data
-# Words of vae_core/figures.py's builders (another module of #12, translated there).
+DATA = ["demo-ae", "demo-vae", "demo-vae-2", "odd-ae", "odd-vae", "digits"]  # names on screen that are data
+# Words of vae_core/figures.py's builders (another module of #12, translated there), and the
+# PCA axis titles of vae_core.latent_tools.pca_2d ("PC1 (62% var.)", not in this module's files).
 FIGURES = ("class ", "prior N(0, I)", "images seen", "log scale", "nats / image", " test", " train",
-           "after epoch")
+           "after epoch", "(random jitter)", "% var.)")
 
 
 def mine(at) -> list[str]:
@@ -79,6 +81,29 @@ def test_draw_page_empty_canvas_test_image_and_run_errors_are_catalog_text(check
     at.radio(key="draw_source").set_value("A test image").run()
     no_exception(at)
     assert at.selectbox(key="draw_test_class").options[0].startswith("⟦class")
+    assert mine(at) == []
+
+
+def test_mismatched_pair_and_plane_picker_are_catalog_text(tmp_path, digits, monkeypatch,
+                                                           fresh_streamlit_cache):
+    """A 1-d AE beside a 3-d VAE: the size warning, the 1-d notice, the plane picker (PCA and two
+    dims) on the Draw page in qps."""
+    tcfg = TrainConfig(epochs=1, batch_size=128, seed=0)
+    base = ModelConfig(kind="vae", hidden=(16,), input_shape=digits.image_shape)
+    train_and_save(tmp_path, "odd-ae", replace(base, kind="ae", latent_dim=1), tcfg, digits, group="odd")
+    train_and_save(tmp_path, "odd-vae", replace(base, latent_dim=3), tcfg, digits, group="odd")
+    monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(tmp_path))
+    at = page_app(DRAW, 120)
+    at.query_params["lang"] = "qps"
+    at.session_state["draw_source"] = "A test image"
+    no_exception(at.run())
+    assert any(w.value.startswith("⟦Latent sizes differ") for w in at.warning)
+    assert at.radio(key="draw_plane_mode").value == "PCA projection"
+    assert at.radio(key="draw_plane_mode").options == ["⟦PCA projection⟧", "⟦Two latent dims⟧"]
+    assert mine(at) == []
+    at.radio(key="draw_plane_mode").set_value("Two latent dims").run()
+    no_exception(at)
+    assert at.selectbox(key="draw_dim_x").label == "⟦x dim⟧"
     assert mine(at) == []
 
 
