@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.i18n import _
+
 SIZE = 280  # px: 10x MNIST's 28, 35x digits' 8
 
 _HTML = f"""
 <div class="pad">
-  <canvas width="{SIZE}" height="{SIZE}" aria-label="drawing canvas"></canvas>
-  <button type="button">Clear</button>
+  <canvas width="{SIZE}" height="{SIZE}"></canvas>
+  <button type="button"></button>
 </div>
 """
 _CSS = """
@@ -27,6 +29,8 @@ export default function(component) {
   const canvas = parentElement.querySelector('canvas');
   const ctx = canvas.getContext('2d');
   const width = (data && data.stroke) || 22;
+  canvas.setAttribute('aria-label', data.canvas_label);  // words come from the page's language
+  parentElement.querySelector('button').textContent = data.clear_label;
   const clear = () => { ctx.fillStyle = '#000'; ctx.fillRect(0, 0, canvas.width, canvas.height); };
   if (!canvas.dataset.ready) { clear(); canvas.dataset.ready = '1'; }
   let drawing = false, last = null;
@@ -46,5 +50,7 @@ _canvas = st.components.v2.component("vae_lab_drawing_canvas", html=_HTML, css=_
 
 def drawing_canvas(key: str, stroke: int = 22) -> str | None:
     """The canvas; returns the drawing as a PNG data URL (None until something is drawn)."""
-    result = _canvas(key=key, data={"stroke": stroke}, on_image_change=lambda: None)
+    result = _canvas(key=key, data={"stroke": stroke, "clear_label": _("Clear"),
+                                    "canvas_label": _("drawing canvas")},
+                     on_image_change=lambda: None)
     return getattr(result, "image", None)

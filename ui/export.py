@@ -9,6 +9,7 @@ from typing import Any
 
 import streamlit as st
 
+from ui.i18n import _
 from vae_core import Run
 from vae_core.notebook import run_notebook
 
@@ -18,8 +19,8 @@ FORMAT_KEY = "export_format"
 
 def export_format_picker() -> None:
     """The sidebar setting for what the camera button of every chart downloads."""
-    st.radio("Charts download as", FORMATS, horizontal=True, key=FORMAT_KEY, bind="query-params",
-             format_func=str.upper, help="The camera icon in each chart's toolbar saves the chart.")
+    st.radio(_("Charts download as"), FORMATS, horizontal=True, key=FORMAT_KEY, bind="query-params",
+             format_func=str.upper, help=_("The camera icon in each chart's toolbar saves the chart."))
 
 
 def plot_config(name: str) -> dict[str, Any]:
@@ -35,7 +36,7 @@ def plot_config(name: str) -> dict[str, Any]:
 def notebook_button(run: Run, key: str) -> None:
     """"Export as notebook": an .ipynb that re-trains ``run`` with the public API."""
     nb = run_notebook(run.name, run.model_config, run.train_config, run.dataset, run.final)
-    st.download_button("Export as notebook", json.dumps(nb, indent=1), file_name=f"{run.name}.ipynb",
+    st.download_button(_("Export as notebook"), json.dumps(nb, indent=1), file_name=f"{run.name}.ipynb",
                        mime="application/x-ipynb+json", icon=":material/download:", type="tertiary",
-                       key=key, help="A Jupyter notebook that re-trains this run from its configs "
-                                     "and draws its loss curves and latent map.")
+                       key=key, help=_("A Jupyter notebook that re-trains this run from its configs "
+                                       "and draws its loss curves and latent map."))

@@ -5,22 +5,87 @@ values equal to the default are left out of the URL; a widget with a ``format_fu
 option's label there, e.g. a run picker's "demo-vae (digits, latent 2, β=1, finished)"). Streamlit silently drops a value that is
 not among a widget's options; ``link_fallback`` says so to the user first, for the values where
 that matters (a run that is not on this server, say).
+
+Translated labels: the label in the URL (and in the browser's copy of the widget) is in the
+language it was drawn in, which the language switch changes. ``translated_options`` gives such a
+widget its ``format_func`` and keeps the choice when the language changes; a link's value is read
+in any language, or as the bare option (``?latent_vae_run=demo-vae``).
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable, Sequence, TypeVar
 
 import streamlit as st
 
+from ui.i18n import LANGUAGES, _, current_language
+
 BIND = "query-params"
+
+T = TypeVar("T")
+Label = Callable[[T, str], str]  # (option, language) -> the option's visible label
+
+
+def _languages() -> list[str]:
+    lang = current_language()
+    return list(LANGUAGES) + ([lang] if lang not in LANGUAGES else [])
+
+
+def option_texts(options: Sequence[T], label: Label) -> list[str]:
+    """Every text that names one of ``options`` in a link: its label in each language, and the
+    bare option itself (a run name, a variant id)."""
+    return [text for o in options for text in (str(o), *(label(o, lang) for lang in _languages()))]
+
+
+def option_named(text: str, options: Sequence[T], label: Label) -> T | None:
+    """The option that ``text`` names (see ``option_texts``), else None."""
+    for o in options:
+        if text == str(o) or any(text == label(o, lang) for lang in _languages()):
+            return o
+    return None
+
+
+def translated_options(key: str, options: Sequence[T], label: Label) -> Callable[[T], str]:
+    """The ``format_func`` of the URL-bound select box or radio ``key`` whose option labels are
+    translated; call it just before drawing the widget with ``key=key, bind=BIND``.
+
+    Streamlit stores the formatted label, so without this a link made in English would fall
+    back in Korean, and after the language switch the browser would send the old label, which no
+    option has any more. Here, on the widget's first draw in a session, a link's label in any
+    language (or the bare option) selects its option; and on the first draw after the language
+    changed, the value is set again, which makes the browser show, and the URL keep, the new
+    label.
+    """
+    lang = current_language()
+    drawn_in = f"_{key}_language"  # the language the widget was last drawn in
+    if key not in st.session_state:
+        requested = st.query_params.get(key)
+        match = option_named(requested, options, label) if requested is not None else None
+        if match is not None and requested != label(match, lang):
+            st.session_state[key] = match
+            lang_drawn = None  # the URL lost the foreign label: set the value again next run
+        else:
+            lang_drawn = lang
+    elif st.session_state.get(drawn_in, lang) != lang:
+        st.session_state[key] = st.session_state[key]
+        lang_drawn = lang
+    else:
+        lang_drawn = lang
+    st.session_state[drawn_in] = lang_drawn
+    return lambda o: label(o, lang)
 
 
 def link_fallback(key: str, valid: Iterable[str], what: str, fallback: str | None) -> None:
     """Warn when the URL asks ``key`` for a value outside ``valid`` (the widget will show
-    ``fallback`` instead); call it before the widget is drawn."""
+    ``fallback`` instead); call it before the widget is drawn. ``what`` names the widget's
+    value, translated (``_("the AE run")``)."""
     requested = st.query_params.get(key)
     if requested is None or requested in set(valid):
         return
-    instead = f"; showing {fallback} instead" if fallback else ""
-    st.warning(f"The link asks for {what} {requested!r}, which is not available here{instead}.",
-               icon=":material/link_off:")
+    if fallback:
+        message = _("The link asks for {what} {requested}, which is not available here; "
+                    "showing {fallback} instead.", what=what, requested=repr(requested),
+                    fallback=fallback)
+    else:
+        message = _("The link asks for {what} {requested}, which is not available here.",
+                    what=what, requested=repr(requested))
+    st.warning(message, icon=":material/link_off:")

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui.captions import collapse_warning, scale_note
+from ui.i18n import _
 from ui.links import BIND
 from ui.pickers import pick_pair
 from ui.resources import encoded_test_set, run_code_stats, run_dataset
@@ -99,7 +100,7 @@ class LatentPanel:
         fig = figures.latent_scatter(
             self.xy, m.data.test_y.numpy(), m.data.class_names, title or f"{m.label}: {m.run.name}",
             axis_range, prior_center=tuple(self.projection.prior_center) + (0.0,) * self.one_d,
-            axis_titles=self.projection.axis_titles, one_d=self.one_d, **kwargs)
+            axis_titles=self.projection.axis_titles, one_d=self.one_d, gettext=_, **kwargs)
         return fig.update_layout(height=height)
 
 
@@ -113,8 +114,8 @@ def latent_panels(models: list[ModelCodes], plane: str | tuple[int, int],
         proj = projection_for(m, plane)
         planes.append((m, proj, plane_coords(proj(m.mu))))
     if one_d_notice and any(m.latent_dim == 1 for m in models):
-        st.info("A 1-d latent space is drawn along x with random vertical jitter (the height means "
-                "nothing); the 2-d pictures need latent size 2 or more.", icon=":material/info:")
+        st.info(_("A 1-d latent space is drawn along x with random vertical jitter (the height means "
+                  "nothing); the 2-d pictures need latent size 2 or more."), icon=":material/info:")
 
     def points(m: ModelCodes, xy: np.ndarray) -> np.ndarray:
         return xy[:, :1] if m.latent_dim == 1 else xy
@@ -128,10 +129,10 @@ def latent_panels(models: list[ModelCodes], plane: str | tuple[int, int],
 
 def scale_choice(key: str) -> bool:
     """A toggle between own scales (default: each cloud readable) and shared axes; True = shared."""
-    return st.toggle("Shared axes (same scale for both panels)", key=f"{key}_shared_axes",
-                     help="Off: each panel is scaled to its own codes, so both clouds can be read. "
-                          "On: sizes can be compared directly, but a wide AE cloud squeezes the "
-                          "VAE's into the middle of its panel.", bind=BIND)
+    return st.toggle(_("Shared axes (same scale for both panels)"), key=f"{key}_shared_axes",
+                     help=_("Off: each panel is scaled to its own codes, so both clouds can be read. "
+                            "On: sizes can be compared directly, but a wide AE cloud squeezes the "
+                            "VAE's into the middle of its panel."), bind=BIND)
 
 
 def pair_notes(models: list[ModelCodes], shared_axes: bool | None = None) -> None:

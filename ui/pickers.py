@@ -8,11 +8,18 @@ import streamlit as st
 
 from ui import navigation
 from ui.export import notebook_button
-from ui.links import BIND, link_fallback
+from ui.i18n import _, translate
+from ui.links import BIND, link_fallback, option_texts, translated_options
 from ui.resources import get_run, usable_runs
 from ui.state import run_choice_key
 from vae_core import ImageDataset, Run, RunError, RunInfo
 from vae_core.latent_tools import first_of_class
+from vae_core.text import N_
+
+# A run's status as its picker label says it (vae_core.runs.STATUSES, and "broken").
+STATUS_LABELS = {"finished": N_("finished"), "stopped": N_("stopped"), "collapsed": N_("collapsed"),
+                 "diverged": N_("diverged"), "broken": N_("broken")}
+PLANE_MODES = (N_("PCA projection"), N_("Two latent dims"))  # values (and English labels)
 
 
 def default_pair(infos: list[RunInfo]) -> tuple[RunInfo | None, RunInfo | None]:
@@ -26,9 +33,12 @@ def default_pair(infos: list[RunInfo]) -> tuple[RunInfo | None, RunInfo | None]:
     return (aes[0] if aes else None), (vaes[0] if vaes else None)
 
 
-def run_label(r: RunInfo) -> str:
+def run_label(r: RunInfo, lang: str) -> str:
+    """The run picker's label in ``lang``: the run's name first, then what it was trained on."""
     beta = f", β={r.beta:g}" if r.kind == "vae" and r.beta is not None else ""
-    return f"{r.name} ({r.dataset}, latent {r.latent_dim}{beta}, {r.status})"
+    status = translate(STATUS_LABELS.get(r.status, r.status), lang)
+    return translate(N_("{name} ({dataset}, latent {latent_dim}{beta}, {status})"), lang,
+                     name=r.name, dataset=r.dataset, latent_dim=r.latent_dim, beta=beta, status=status)
 
 
 def pick_pair(key: str) -> tuple[Run | None, Run | None]:
@@ -42,41 +52,50 @@ def pick_pair(key: str) -> tuple[Run | None, Run | None]:
     aes = [r for r in infos if r.kind == "ae"]
     vaes = [r for r in infos if r.kind == "vae"]
     if not aes and not vaes:
-        st.info("No trained runs yet. Train an AE+VAE pair in a few seconds on the "
-                "**Overview** (one click) or the **Train** page.", icon=":material/info:")
-        navigation.link(navigation.TRAIN, "Go to Train")
+        st.info(_("No trained runs yet. Train an AE+VAE pair in a few seconds on the "
+                  "**Overview** (one click) or the **Train** page."), icon=":material/info:")
+        navigation.link(navigation.TRAIN, _("Go to Train"))
         return None, None
     c1, c2 = st.columns(2)
     chosen: list[Run | None] = []
-    for col, kind, options, default in ((c1, "AE", aes, default_ae), (c2, "VAE", vaes, default_vae)):
+    kinds = ((c1, "AE", aes, default_ae, _("No usable AE run yet: train one on the Train page."),
+              _("the AE run"), _("AE run")),
+             (c2, "VAE", vaes, default_vae, _("No usable VAE run yet: train one on the Train page."),
+              _("the VAE run"), _("VAE run")))
+    for col, kind, options, default, none_yet, what, label in kinds:
         with col:
             if not options:
-                st.warning(f"No usable {kind} run yet: train one on the Train page.")
+                st.warning(none_yet)
                 chosen.append(None)
                 continue
             by_name = {r.name: r for r in options}
             first = default if default in options else options[0]
             widget_key = run_choice_key(key, kind.lower())
-            # A bound select box keeps its option's label in the URL: a shared link opens this run,
-            # and a link naming a run this server does not have falls back with a message.
-            link_fallback(widget_key, [run_label(r) for r in options], f"the {kind} run", first.name)
-            info = by_name[st.selectbox(f"{kind} run", list(by_name), index=options.index(first),
-                                        format_func=lambda n, runs=by_name: run_label(runs[n]),
-                                        key=widget_key, bind=BIND)]
+
+            def label_of(name: str, lang: str, runs: dict[str, RunInfo] = by_name) -> str:
+                return run_label(runs[name], lang)
+
+            # A bound select box keeps its option's label in the URL: a shared link opens this run
+            # (in either language, or by its bare name), and a link naming a run this server does
+            # not have falls back with a message.
+            link_fallback(widget_key, option_texts(list(by_name), label_of), what, first.name)
+            format_func = translated_options(widget_key, list(by_name), label_of)
+            info = by_name[st.selectbox(label, list(by_name), index=options.index(first),
+                                        format_func=format_func, key=widget_key, bind=BIND)]
             try:
                 chosen.append(get_run(info))
                 notebook_button(chosen[-1], key=f"{widget_key}_notebook")
             except RunError as e:
-                st.error(f"Cannot load {info.name}: {e}")
+                st.error(_("Cannot load {name}: {detail}", name=info.name, detail=str(e)))
                 chosen.append(None)
     ae, vae = chosen
     if ae is not None and vae is not None:
         if ae.dataset != vae.dataset:
-            st.warning(f"The two runs were trained on different data sets ({ae.dataset} vs "
-                       f"{vae.dataset}); the comparison is not like for like.")
+            st.warning(_("The two runs were trained on different data sets ({ae} vs {vae}); the "
+                         "comparison is not like for like.", ae=ae.dataset, vae=vae.dataset))
         if ae.model_config.latent_dim != vae.model_config.latent_dim:
-            st.warning(f"Latent sizes differ (AE {ae.model_config.latent_dim}, VAE "
-                       f"{vae.model_config.latent_dim}); plots use each model's own space.")
+            st.warning(_("Latent sizes differ (AE {ae}, VAE {vae}); plots use each model's own "
+                         "space.", ae=ae.model_config.latent_dim, vae=vae.model_config.latent_dim))
     return ae, vae
 
 
@@ -88,15 +107,21 @@ def plane_picker(key: str, latent_dims: list[int], allow_pca: bool = True) -> st
         return (0, 1)
     # PCA first: a VAE often leaves some dims unused (collapsed to the prior), and dims 0 and 1
     # may be among them; the principal plane shows where the codes actually vary.
-    modes = ["PCA projection", "Two latent dims"] if allow_pca else ["Two latent dims"]
+    pca, two_dims = PLANE_MODES
+    modes = list(PLANE_MODES) if allow_pca else [two_dims]
     c1, c2, c3 = st.columns([2, 1, 1])
-    mode = c1.radio(f"Latent space has up to {top} dims: show", modes, horizontal=True,
-                    key=f"{key}_plane_mode", bind=BIND) if allow_pca else modes[0]
-    if mode == "PCA projection":
-        c2.caption("PCA is fitted to each model's own codes.")
+    if allow_pca:
+        mode_key = f"{key}_plane_mode"
+        mode = c1.radio(_("Latent space has up to {top} dims: show", top=top), modes, horizontal=True,
+                        format_func=translated_options(mode_key, modes, translate),
+                        key=mode_key, bind=BIND)
+    else:
+        mode = two_dims
+    if mode == pca:
+        c2.caption(_("PCA is fitted to each model's own codes."))
         return "pca"
-    dx = c2.selectbox("x dim", range(top), index=0, key=f"{key}_dim_x", bind=BIND)
-    dy = c3.selectbox("y dim", [d for d in range(top) if d != dx], index=0, key=f"{key}_dim_y",
+    dx = c2.selectbox(_("x dim"), range(top), index=0, key=f"{key}_dim_x", bind=BIND)
+    dy = c3.selectbox(_("y dim"), [d for d in range(top) if d != dx], index=0, key=f"{key}_dim_y",
                       bind=BIND)
     return (int(dx), int(dy))
 
@@ -106,9 +131,14 @@ def pick_test_image(key: str, data: ImageDataset, label: str, by_class: bool, de
     n = len(data.test_x)
     if by_class:
         classes = [c for c in range(len(data.class_names)) if first_of_class(data.test_y, c) is not None]
+        class_key = f"{key}_class"
+
+        def class_label(c: int, lang: str) -> str:
+            return translate(N_("class {name}"), lang, name=data.class_names[c])
+
         c = st.selectbox(label, classes, index=min(default_class, len(classes) - 1),
-                         format_func=lambda c: f"class {data.class_names[c]}", key=f"{key}_class",
-                         bind=BIND)
+                         format_func=translated_options(class_key, classes, class_label),
+                         key=class_key, bind=BIND)
         return int(first_of_class(data.test_y, c))
     return int(st.number_input(label, 0, n - 1, min(default_class, n - 1), key=f"{key}_index",
                                bind=BIND))

@@ -25,6 +25,7 @@ import torch
 
 from .latent_tools import decode_images
 from .models import LatentModel, reparameterize
+from .text import N_
 
 MAX_DATA_URL_CHARS = 4_000_000  # a 280x280 PNG is a few KB; refuse anything absurd
 MAX_SIDE = 2048
@@ -32,7 +33,13 @@ INK = 0.1  # a pixel at least this bright counts as ink
 
 
 class DrawingError(ValueError):
-    """A drawing that cannot be read (not a PNG, too large) or holds no ink."""
+    """A drawing that cannot be read (not a PNG, too large) or holds no ink. ``message`` is a
+    sentence for people, marked for the catalogs, with ``{placeholders}`` filled from ``values``
+    (a UI translates it: ``_(e.message, **e.values)``); ``str(e)`` is it in English."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        self.message, self.values = message, values
+        super().__init__(message.format(**values))
 
 
 def image_from_data_url(url: str) -> np.ndarray:
@@ -40,20 +47,20 @@ def image_from_data_url(url: str) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     if not isinstance(url, str) or not url.startswith("data:image/png;base64,"):
-        raise DrawingError("the drawing must be a PNG data URL")
+        raise DrawingError(N_("The drawing must be a PNG data URL."))
     if len(url) > MAX_DATA_URL_CHARS:
-        raise DrawingError("the drawing is too large")
+        raise DrawingError(N_("The drawing is too large."))
     try:
         raw = base64.b64decode(url.split(",", 1)[1], validate=True)
         with Image.open(io.BytesIO(raw)) as im:
             if im.width > MAX_SIDE or im.height > MAX_SIDE:
-                raise DrawingError(f"the drawing is larger than {MAX_SIDE}×{MAX_SIDE} pixels")
+                raise DrawingError(N_("The drawing is larger than {side}×{side} pixels."), side=MAX_SIDE)
             if im.mode in ("RGBA", "LA"):  # transparent background = no ink
                 bg = Image.new("RGBA", im.size, (0, 0, 0, 255))
                 im = Image.alpha_composite(bg, im.convert("RGBA"))
             return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
     except (binascii.Error, UnidentifiedImageError, OSError) as e:
-        raise DrawingError(f"the drawing is not a readable PNG ({e})") from e
+        raise DrawingError(N_("The drawing is not a readable PNG ({detail})."), detail=str(e)) from e
 
 
 def _ink_box(image: np.ndarray) -> np.ndarray:
@@ -61,7 +68,7 @@ def _ink_box(image: np.ndarray) -> np.ndarray:
     rows = np.flatnonzero((image >= INK).any(axis=1))
     cols = np.flatnonzero((image >= INK).any(axis=0))
     if not len(rows):
-        raise DrawingError("the canvas is empty: draw a digit first")
+        raise DrawingError(N_("The canvas is empty: draw a digit first."))
     return image[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
 
 
@@ -108,7 +115,7 @@ def model_input(image: np.ndarray, input_shape: tuple[int, int, int]) -> torch.T
     c, h, w = input_shape
     image = np.asarray(image, np.float32)
     if image.ndim != 2:
-        raise DrawingError("the drawing must be one grey image")
+        raise DrawingError(N_("The drawing must be one grey image."))
     if (h, w) == (8, 8):
         x = digits_8x8(image)
     elif (h, w) == (28, 28):

@@ -28,6 +28,7 @@ from .config import ModelConfig, TrainConfig
 from .data import ImageDataset
 from .losses import loss_terms
 from .models import LatentModel, ModelOutput, build_model
+from .text import N_, Translate, no_translation
 from .train import evaluate, make_optimizer
 
 Forward = Callable[[LatentModel, torch.Tensor, torch.Generator], ModelOutput]
@@ -96,44 +97,44 @@ def mse_objective(out: ModelOutput, x: torch.Tensor, beta: float) -> dict[str, t
 @dataclass(frozen=True)
 class Variant:
     key: str
-    title: str
+    title: str  # marked for the catalogs: a UI shows gettext(title)
     code: str  # the line as it is written in the wrong code
-    why: str  # what it does to training
+    why: str  # what it does to training (marked, like the title)
     forward: Forward
     objective: Objective
 
 
 VARIANTS: dict[str, Variant] = {v.key: v for v in (
-    Variant("correct", "Correct VAE", "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
-            "Bernoulli log-likelihood summed over pixels, KL(q(z|x) ‖ N(0, I)) summed over latent "
-            "dims, both averaged over the batch (losses.loss_terms).", correct_forward, correct_objective),
-    Variant("sigma_squared", "z = mu + sigma² * eps (the blog post's formula)",
+    Variant("correct", N_("Correct VAE"), "z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)",
+            N_("Bernoulli log-likelihood summed over pixels, KL(q(z|x) ‖ N(0, I)) summed over latent "
+               "dims, both averaged over the batch (losses.loss_terms)."), correct_forward, correct_objective),
+    Variant("sigma_squared", N_("z = mu + sigma² * eps (the blog post's formula)"),
             "z = mu + torch.exp(logvar) * torch.randn_like(mu)",
-            "The noise has std σ² while the KL term believes it is σ: for σ < 1 the decoder is trained "
-            "on narrower noise than q(z|x) claims, so sampling the way the model says is worse.",
+            N_("The noise has std σ² while the KL term believes it is σ: for σ < 1 the decoder is trained "
+               "on narrower noise than q(z|x) claims, so sampling the way the model says is worse."),
             sigma_squared_forward, correct_objective),
-    Variant("exp_logvar_sigma", "exp(logvar) used as sigma",
+    Variant("exp_logvar_sigma", N_("exp(logvar) used as sigma"),
             "std = torch.exp(logvar)  # and the KL written for that std",
-            "Training is consistent, but the head's output is log σ, not log σ²: every tool that reads "
-            "the saved model (KL, ellipses, IWAE) gets the posterior's width wrong.",
+            N_("Training is consistent, but the head's output is log σ, not log σ²: every tool that reads "
+               "the saved model (KL, ellipses, IWAE) gets the posterior's width wrong."),
             exp_logvar_sigma_forward, correct_objective),
-    Variant("mean_pixels", "pixels averaged instead of summed",
+    Variant("mean_pixels", N_("pixels averaged instead of summed"),
             "recon = F.binary_cross_entropy_with_logits(logits, x)  # reduction='mean'",
-            "Averaging over 64 pixels divides the reconstruction by 64 while the KL stays summed: "
-            "the KL is over-weighted 64x (like β = 64), and the posterior collapses to the prior.",
+            N_("Averaging over 64 pixels divides the reconstruction by 64 while the KL stays summed: "
+               "the KL is over-weighted 64x (like β = 64), and the posterior collapses to the prior."),
             correct_forward, mean_pixels_objective),
-    Variant("kl_sign", "KL sign flipped", "loss = recon - kl",
-            "Minimising −KL rewards posteriors far from the prior: the KL grows without bound and the "
-            "codes leave N(0, I).", correct_forward, kl_sign_objective),
-    Variant("uniform_eps", "eps with std ≠ 1 (torch.rand_like)",
+    Variant("kl_sign", N_("KL sign flipped"), "loss = recon - kl",
+            N_("Minimising −KL rewards posteriors far from the prior: the KL grows without bound and the "
+               "codes leave N(0, I)."), correct_forward, kl_sign_objective),
+    Variant("uniform_eps", N_("eps with std ≠ 1 (torch.rand_like)"),
             "z = mu + std * torch.rand_like(std)  # U(0, 1): mean 0.5, std 0.29",
-            "The noise is off-centre and 3.5x narrower than N(0, 1): the decoder learns codes shifted "
-            "by +σ/2 with little spread, so sampling the way the model says is worse.",
+            N_("The noise is off-centre and 3.5x narrower than N(0, 1): the decoder learns codes shifted "
+               "by +σ/2 with little spread, so sampling the way the model says is worse."),
             uniform_eps_forward, correct_objective),
-    Variant("mse_mean", "MSE instead of BCE, at the wrong scale",
+    Variant("mse_mean", N_("MSE instead of BCE, at the wrong scale"),
             "recon = F.mse_loss(torch.sigmoid(logits), x)  # mean over pixels",
-            "A per-pixel mean squared error is ~1000x smaller than the summed Bernoulli −log p(x|z), "
-            "so the KL dominates and the posterior collapses to the prior.",
+            N_("A per-pixel mean squared error is ~1000x smaller than the summed Bernoulli −log p(x|z), "
+               "so the KL dominates and the posterior collapses to the prior."),
             correct_forward, mse_objective),
 )}
 WRONG = [k for k in VARIANTS if k != "correct"]
@@ -147,8 +148,16 @@ class LabRun:
     model: LatentModel
     history: list[dict[str, Any]]
     status: str  # "finished" or "diverged"
-    reason: str
+    reason_message: str  # why training ended: a sentence marked for the catalogs, {placeholders}
+    reason_values: dict[str, Any] = field(default_factory=dict)  # ... filled from these
     numbers: dict[str, Any] = field(default_factory=dict)
+
+    def why_ended(self, gettext: Translate = no_translation) -> str:
+        return gettext(self.reason_message).format(**self.reason_values)
+
+    @property
+    def reason(self) -> str:
+        return self.why_ended()
 
 
 @torch.no_grad()
@@ -193,7 +202,8 @@ def train_variant(variant: str, dataset: ImageDataset, model_cfg: ModelConfig = 
     noise_gen = torch.Generator().manual_seed(train_cfg.seed + 1)
     x_train, n, bs = dataset.train_x, len(dataset.train_x), train_cfg.batch_size
     history: list[dict[str, Any]] = []
-    status, reason, step, t0 = "finished", f"trained {train_cfg.epochs} epochs", 0, time.perf_counter()
+    status, step, t0 = "finished", 0, time.perf_counter()
+    reason, reason_values = N_("trained {epochs} epochs"), {"epochs": train_cfg.epochs}
     for epoch in range(1, train_cfg.epochs + 1):
         sums = torch.zeros(3, dtype=torch.float64)
         seen = 0
@@ -203,13 +213,15 @@ def train_variant(variant: str, dataset: ImageDataset, model_cfg: ModelConfig = 
             terms = v.objective(v.forward(model, xb, noise_gen), xb, train_cfg.beta)
             values = torch.stack([terms["loss"], terms["recon"], terms["kl"]]).detach()
             if not bool(torch.isfinite(values).all()):
-                status, reason = "diverged", f"the objective became non-finite at step {step + 1} (epoch {epoch})"
+                status, reason = "diverged", N_("the objective became non-finite at step {step} (epoch {epoch})")
+                reason_values = {"step": step + 1, "epoch": epoch}
                 break
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             optimizer.step()
             if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-                status, reason = "diverged", f"the weights became non-finite at step {step + 1} (epoch {epoch})"
+                status, reason = "diverged", N_("the weights became non-finite at step {step} (epoch {epoch})")
+                reason_values = {"step": step + 1, "epoch": epoch}
                 break
             step += 1
             seen += len(xb)
@@ -223,12 +235,13 @@ def train_variant(variant: str, dataset: ImageDataset, model_cfg: ModelConfig = 
                         "loss": loss, "recon": recon, "kl": kl, "beta": train_cfg.beta,
                         **{f"test_{k}": val for k, val in test.items()}})
         if status != "finished" or not all(math.isfinite(val) for val in test.values()):
+            if status == "finished":  # training's own numbers were finite: the test loss was not
+                reason, reason_values = N_("the test loss became non-finite after epoch {epoch}"), {"epoch": epoch}
             status = "diverged"
-            reason = reason if reason.startswith("the") else f"the test loss became non-finite after epoch {epoch}"
             break
     model.eval()
     finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
-    run = LabRun(variant, model, history, status, reason)
+    run = LabRun(variant, model, history, status, reason, reason_values)
     if finite:
         run.numbers = lab_numbers(model, v, dataset, seed=train_cfg.seed + 2)
     run.numbers.update({"status": status, "seconds": time.perf_counter() - t0})
@@ -253,44 +266,78 @@ def _f(x: float) -> str:
     return f"{x:.3g}" if abs(x) >= 1e4 else f"{x:.2f}"
 
 
-def diagnose(wrong: LabRun, correct: LabRun) -> Diagnosis:
-    """The symptom ``wrong.variant`` is known for, checked against ``correct``'s numbers."""
+# What each variant is known to do, as the diagnosis names it.
+SYMPTOMS = {
+    "correct": N_("none: this is the reference"),
+    "diverged": N_("the KL grows without bound"),
+    "collapse": N_("posterior collapse: KL ≈ 0, no active latent units"),
+    "kl_sign": N_("the KL grows without bound and the codes leave the prior"),
+    "exp_logvar_sigma": N_("tools reading the head as log σ² get the posterior wrong"),
+    "noise": N_("the decoder was trained on other noise than q(z|x) describes"),
+}
+
+
+def diagnose(wrong: LabRun, correct: LabRun, gettext: Translate = no_translation) -> Diagnosis:
+    """The symptom ``wrong.variant`` is known for, checked against ``correct``'s numbers; the
+    sentences through ``gettext`` (each a whole message with named placeholders)."""
     w, c = wrong.numbers, correct.numbers
     key = wrong.variant
+
+    def diagnosis(symptom: str, holds: bool, text: str, **values: Any) -> Diagnosis:
+        return Diagnosis(gettext(SYMPTOMS[symptom]), holds, gettext(text).format(**values))
+
     if key == "correct":
-        return Diagnosis("none: this is the reference", True, "Same code as the dashboard's VAE.")
+        return diagnosis("correct", True, N_("Same code as the dashboard's VAE."))
     if "recon" not in w:  # the weights are not finite: nothing can be measured
-        holds = key == "kl_sign"
-        return Diagnosis("the KL grows without bound", holds,
-                         f"Training diverged ({wrong.reason}); the weights are no longer finite.")
+        return diagnosis("diverged", key == "kl_sign",
+                         N_("Training diverged ({reason}); the weights are no longer finite."),
+                         reason=wrong.why_ended(gettext))
     d = wrong.model.latent_dim
     if key in ("mean_pixels", "mse_mean"):
         holds = w["kl"] < COLLAPSE_KL and w["active_units"] == 0
-        return Diagnosis("posterior collapse: KL ≈ 0, no active latent units", holds,
-                         f"KL {_f(w['kl'])} nats per image (correct VAE {_f(c['kl'])}), "
-                         f"{w['active_units']} of {d} latent units active (correct {c['active_units']}): "
-                         + ("every image gets the prior as its posterior, so the decoder draws one "
-                            "average image" if holds else "the posterior did not collapse in this run")
-                         + f"; recon {_f(w['recon'])} vs {_f(c['recon'])} nats.")
+        text = (N_("KL {kl} nats per image (correct VAE {kl_correct}), {active} of {dims} latent units "
+                   "active (correct {active_correct}): every image gets the prior as its posterior, so "
+                   "the decoder draws one average image; recon {recon} vs {recon_correct} nats.")
+                if holds else
+                N_("KL {kl} nats per image (correct VAE {kl_correct}), {active} of {dims} latent units "
+                   "active (correct {active_correct}): the posterior did not collapse in this run; "
+                   "recon {recon} vs {recon_correct} nats."))
+        return diagnosis("collapse", holds, text, kl=_f(w["kl"]), kl_correct=_f(c["kl"]),
+                         active=w["active_units"], dims=d, active_correct=c["active_units"],
+                         recon=_f(w["recon"]), recon_correct=_f(c["recon"]))
     if key == "kl_sign":
         holds = wrong.status == "diverged" or w["kl"] > KL_BLOWUP * max(c["kl"], 1.0)
-        return Diagnosis("the KL grows without bound and the codes leave the prior", holds,
-                         f"KL {_f(w['kl'])} nats per image vs {_f(c['kl'])} for the correct VAE; the "
-                         f"codes' mean lies {_f(w['centring'])} from 0 (correct {_f(c['centring'])}) "
-                         f"and their std is off by {_f(w['scale_error'])} (correct {_f(c['scale_error'])})"
-                         + ("." if holds else ": the KL did not blow up in this run."))
+        text = (N_("KL {kl} nats per image vs {kl_correct} for the correct VAE; the codes' mean lies "
+                   "{centring} from 0 (correct {centring_correct}) and their std is off by {scale} "
+                   "(correct {scale_correct}).")
+                if holds else
+                N_("KL {kl} nats per image vs {kl_correct} for the correct VAE; the codes' mean lies "
+                   "{centring} from 0 (correct {centring_correct}) and their std is off by {scale} "
+                   "(correct {scale_correct}): the KL did not blow up in this run."))
+        return diagnosis("kl_sign", holds, text, kl=_f(w["kl"]), kl_correct=_f(c["kl"]),
+                         centring=_f(w["centring"]), centring_correct=_f(c["centring"]),
+                         scale=_f(w["scale_error"]), scale_correct=_f(c["scale_error"]))
     if key == "exp_logvar_sigma":
         gap = abs(w["kl"] - w["kl_as_trained"])
         holds = gap > 0.3 and w["recon_gap"] > GAP_NATS
-        return Diagnosis("tools reading the head as log σ² get the posterior wrong", holds,
-                         f"Training's KL was {_f(w['kl_as_trained'])} nats, but read as log σ² the same "
-                         f"head gives {_f(w['kl'])}; sampling with σ = exp(logvar / 2) makes recon "
-                         f"{_f(w['recon_gap'])} nats worse than in training (correct VAE: "
-                         f"{_f(c['recon_gap'])})" + ("." if holds else ": smaller than expected."))
+        text = (N_("Training's KL was {kl_trained} nats, but read as log σ² the same head gives {kl}; "
+                   "sampling with σ = exp(logvar / 2) makes recon {gap} nats worse than in training "
+                   "(correct VAE: {gap_correct}).")
+                if holds else
+                N_("Training's KL was {kl_trained} nats, but read as log σ² the same head gives {kl}; "
+                   "sampling with σ = exp(logvar / 2) makes recon {gap} nats worse than in training "
+                   "(correct VAE: {gap_correct}): smaller than expected."))
+        return diagnosis("exp_logvar_sigma", holds, text, kl_trained=_f(w["kl_as_trained"]),
+                         kl=_f(w["kl"]), gap=_f(w["recon_gap"]), gap_correct=_f(c["recon_gap"]))
     # sigma_squared, uniform_eps: the decoder was trained on other noise than q(z|x) describes
     holds = w["recon_gap"] > GAP_NATS + max(0.0, c["recon_gap"])
-    return Diagnosis("the decoder was trained on other noise than q(z|x) describes", holds,
-                     f"Through its own sampling the recon is {_f(w['recon_as_trained'])} nats, but "
-                     f"drawing z ~ q(z|x) properly gives {_f(w['recon'])}: {_f(w['recon_gap'])} nats "
-                     f"worse (correct VAE: {_f(c['recon_gap'])}); its ELBO is {_f(w['elbo'])} vs "
-                     f"{_f(c['elbo'])}" + ("." if holds else ": the gap is smaller than expected."))
+    text = (N_("Through its own sampling the recon is {recon_trained} nats, but drawing z ~ q(z|x) "
+               "properly gives {recon}: {gap} nats worse (correct VAE: {gap_correct}); its ELBO is "
+               "{elbo} vs {elbo_correct}.")
+            if holds else
+            N_("Through its own sampling the recon is {recon_trained} nats, but drawing z ~ q(z|x) "
+               "properly gives {recon}: {gap} nats worse (correct VAE: {gap_correct}); its ELBO is "
+               "{elbo} vs {elbo_correct}: the gap is smaller than expected."))
+    return diagnosis("noise", holds, text, recon_trained=_f(w["recon_as_trained"]), recon=_f(w["recon"]),
+                     gap=_f(w["recon_gap"]), gap_correct=_f(c["recon_gap"]), elbo=_f(w["elbo"]),
+                     elbo_correct=_f(c["elbo"]))
