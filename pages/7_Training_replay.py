@@ -89,7 +89,7 @@ for label, (run, codes) in replays.items():
     mu = codes.mu[frames_of[label]]  # (K, N, D) on the shared timeline
     d = mu.shape[-1]
     if d > 2:  # one PCA plane for all frames, fitted to the final codes
-        proj = pca_2d(mu[-1])
+        proj = pca_2d(mu[-1], gettext=_)
         xy = np.stack([proj(m) for m in mu])
         center, titles = tuple(proj.prior_center), tuple(proj.axis_titles)
     else:

@@ -23,15 +23,9 @@ from vae_core.lab import LAB_TRAIN, SYMPTOMS, VARIANTS, WRONG, LabRun, diagnose,
 DRAW = "pages/8_Draw_a_digit.py"
 LAB = "pages/9_Loss_lab.py"
 DATA = ["demo-ae", "demo-vae", "demo-vae-2", "odd-ae", "odd-vae", "digits"]  # names on screen that are data
-# Words of vae_core/figures.py's builders (another module of #12, translated there), and the
-# PCA axis titles of vae_core.latent_tools.pca_2d ("PC1 (62% var.)", not in this module's files).
-FIGURES = ("class ", "prior N(0, I)", "images seen", "log scale", "nats / image", " test", " train",
-           "after epoch", "(random jitter)", "% var.)")
-
-
 def mine(at) -> list[str]:
-    """What the qps walk flags, less the figure builders' own words (see FIGURES)."""
-    return [t for t in untranslated(at, DATA) if not any(f in t for f in FIGURES)]
+    """What the qps walk flags on the page."""
+    return untranslated(at, DATA)
 
 
 def marked(message: str) -> str:

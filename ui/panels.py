@@ -65,7 +65,7 @@ def projection_for(codes: ModelCodes, plane: str | tuple[int, int]) -> Projectio
     if d == 1:
         return dims_projection(1, (0,))
     if plane == "pca":
-        return pca_2d(codes.mu)
+        return pca_2d(codes.mu, gettext=_)
     dims = plane if max(plane) < d else (0, 1)
     return dims_projection(d, dims)
 
@@ -140,13 +140,13 @@ def pair_notes(models: list[ModelCodes], shared_axes: bool | None = None) -> Non
     panels' scales side by side."""
     by_label = {m.label: m for m in models}
     if "VAE" in by_label:
-        warning = collapse_warning(by_label["VAE"].stats)
+        warning = collapse_warning(by_label["VAE"].stats, _)
         if warning:
             st.warning(warning, icon=":material/warning:")
     if shared_axes is not None and len(by_label) == 2:
         vae = by_label["VAE"].stats
         note = scale_note(by_label["AE"].stats["code_span"], vae["code_span"], shared_axes,
-                          vae_collapsed=bool(vae["collapsed"]))
+                          vae_collapsed=bool(vae["collapsed"]), gettext=_)
         if note:
             st.caption(note)
 

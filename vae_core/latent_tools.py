@@ -19,6 +19,7 @@ import torch
 from .codes import latent_axis_name
 from .losses import kl_per_dim
 from .models import LatentModel, reparameterize
+from .text import Translate, no_translation
 
 
 # --- encode / decode ---------------------------------------------------------------------------
@@ -146,7 +147,7 @@ def dims_projection(latent_dim: int, dims: Sequence[int] = (0, 1)) -> Projection
                       tuple(latent_axis_name(d) for d in dims), dims)
 
 
-def pca_2d(codes: np.ndarray) -> Projection:
+def pca_2d(codes: np.ndarray, gettext: Translate = no_translation) -> Projection:
     """The plane of the two largest principal axes of ``codes`` (N, D), fitted by SVD.
 
     Signs are fixed (largest loading positive) so the picture does not flip between reruns.
@@ -161,7 +162,8 @@ def pca_2d(codes: np.ndarray) -> Projection:
             row *= -1
     var = s[:k] ** 2 / max(len(x) - 1, 1)
     share = var / max((s ** 2).sum() / max(len(x) - 1, 1), 1e-12)
-    return Projection(comps, mean, tuple(f"PC{i + 1} ({100 * share[i]:.0f}% var.)" for i in range(k)))
+    return Projection(comps, mean, tuple(gettext("PC{n} ({share:.0%} of the variance)").format(
+        n=i + 1, share=share[i]) for i in range(k)))
 
 
 def plane_coords(points: np.ndarray, seed: int = 0) -> np.ndarray:
