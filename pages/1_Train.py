@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.i18n import _
-from ui.links import BIND
+from ui.links import BIND, translated_labels
 from ui import navigation
 from ui.access import is_hosted, may_delete, session_owner, teacher_login
 from ui.resources import IDX_FOLDER_CHOICE, checkpoints_root, data_root, dataset_or_error, get_pool, runs
@@ -198,10 +198,9 @@ if st.session_state.pop("train_name_stale", False) or "train_name" not in st.ses
 settings, live = st.columns([1, 2], gap="large")
 with settings:
     hosted = is_hosted()
-    # Labels translated now, in this script run: AppTest calls format_func outside of it.
-    labels = {k: _(v) for k, v in (DATASETS | ({"idx": HOSTED_IDX_LABEL} if hosted else {})).items()}
-    source = st.selectbox(_("Data set"), list(DATASETS), format_func=labels.get,
-                          key="train_dataset", bind=BIND)
+    labels = DATASETS | ({"idx": HOSTED_IDX_LABEL} if hosted else {})
+    source = st.selectbox(_("Data set"), list(labels), key="train_dataset", bind=BIND,
+                          format_func=translated_labels("train_dataset", labels))
     spec = source
     if source == "idx" and hosted:
         spec = uploaded_idx_spec()
@@ -221,7 +220,7 @@ with settings:
 
     mode = st.segmented_control(_("Model"), MODES, default="pair", required=True,
                                 key="train_mode", on_change=refill_name,
-                                format_func={m: _(label) for m, label in MODE_LABELS.items()}.get,
+                                format_func=translated_labels("train_mode", MODE_LABELS),
                                 bind=BIND)
     is_ae, is_sweep = mode == "ae", mode == "sweep"
     if is_sweep:
@@ -240,7 +239,7 @@ with settings:
                                  help=_("2 can be drawn directly; larger is shown by projection."),
                                  bind=BIND)
     arch = c2.radio(_("Network"), list(ARCH_LABELS), horizontal=True, key="train_arch",
-                    format_func={a: _(label) for a, label in ARCH_LABELS.items()}.get, bind=BIND)
+                    format_func=translated_labels("train_arch", ARCH_LABELS), bind=BIND)
     width = c1.select_slider(_("Width"), [32, 64, 128, 256, 512], QUICK_PAIR_HIDDEN[0], key="train_width",
                              help=_("MLP: hidden layers width, width/2. Conv: channels width/4, "
                                     "width/2."), bind=BIND)

@@ -5,8 +5,8 @@ import streamlit as st
 
 from ui.captions import PRIOR_BOX, decoder_grid_caption
 from ui.export import plot_config
-from ui.i18n import _, current_language, translate
-from ui.links import BIND
+from ui.i18n import _, translate
+from ui.links import BIND, translated_options
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, scale_choice
 from ui.pickers import pick_test_image, plane_picker
 from vae_core import figures
@@ -19,11 +19,9 @@ FIT, SQUARE = N_("Fit to each model's codes"), N_("Square [-r, r]²")
 QUANTILES = N_("Normal quantiles")
 HOLD_ZERO, HOLD_CODE = "0", N_("the code of a test image")
 
-LANG = current_language()  # options are labelled in it (AppTest formats them after the run)
 
-
-def label(option: str) -> str:
-    return option if option == HOLD_ZERO else translate(option, LANG)
+def label(option: str, lang: str) -> str:
+    return option if option == HOLD_ZERO else translate(option, lang)
 
 
 st.title(_("Decoder grid"))
@@ -37,7 +35,8 @@ models = pick_encoded_models("grid")
 r_max = float(max(8, math.ceil(max(m.stats["code_span"] for m in models))))
 c1, c2, c3 = st.columns(3)
 n = c1.slider(_("Grid size n (n × n images)"), 5, 30, 15, key="grid_n", bind=BIND)
-spacing = c2.radio(_("Grid values"), [FIT, SQUARE, QUANTILES], key="grid_spacing", format_func=label,
+spacing = c2.radio(_("Grid values"), [FIT, SQUARE, QUANTILES], key="grid_spacing",
+                   format_func=translated_options("grid_spacing", [FIT, SQUARE, QUANTILES], label),
                    help=_("Fit: each grid spans its own model's codes (0.5–99.5 percentile box, at "
                           "least the prior's ±2), so the AE's empty regions between clusters are "
                           "on it. Square: one ±r for both. Normal quantiles: equal prior mass per "
@@ -49,7 +48,7 @@ plane = plane_picker("grid", [m.latent_dim for m in models], allow_pca=False)
 base_index = None
 if max(m.latent_dim for m in models) > 2:
     hold = st.radio(_("The other latent dims are held at"), [HOLD_ZERO, HOLD_CODE],
-                    format_func=label,
+                    format_func=translated_options("grid_hold", [HOLD_ZERO, HOLD_CODE], label),
                     horizontal=True, key="grid_hold", bind=BIND)
     if hold != HOLD_ZERO:
         base_index = pick_test_image("grid_base", models[0].data, _("Test image"), by_class=False)

@@ -5,8 +5,8 @@ import streamlit as st
 
 from ui.captions import generation_caption
 from ui.export import plot_config
-from ui.i18n import _, current_language, translate
-from ui.links import BIND
+from ui.i18n import _, translate
+from ui.links import BIND, translated_labels, translated_options
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image, plane_picker
 from ui.resources import run_generation_tests
@@ -21,15 +21,10 @@ MAP_DRAWS = 250
 BY_CLASS, BY_INDEX = N_("class (its first test image)"), N_("index")
 
 
-LANG = current_language()  # options are labelled in it (AppTest formats them after the run)
-
-
-def label(option: str) -> str:
-    return translate(option, LANG)
 
 
 def source_name(source: str) -> str:
-    return label(SOURCE_NAMES[source])
+    return _(SOURCE_NAMES[source])
 
 
 st.title(_("Generate & interpolate"))
@@ -45,7 +40,8 @@ st.caption(_("Each model gets 1,000 random codes; each is decoded and shown to a
              "(the best a user could do without one) or the box around its codes.",
              confident=CONFIDENT))
 c1, c2 = st.columns([3, 1])
-ae_source = c1.radio(_("The AE's draws come from"), SOURCES, format_func=source_name,
+ae_source = c1.radio(_("The AE's draws come from"), SOURCES,
+                     format_func=translated_labels("generate_source", SOURCE_NAMES),
                      horizontal=True, key="generate_source", bind=BIND)
 seed = int(c2.number_input(_("Seed (0: the scorecard's draws)"), 0, 1_000_000, 0,
                            key="generate_seed", bind=BIND))
@@ -109,7 +105,8 @@ st.caption(_("These are the numbers of `python -m vae_core evaluate --json` (key
 
 st.subheader(_("Interpolation between two test images"))
 data = models[0].data
-by = st.radio(_("Choose the images by"), [BY_CLASS, BY_INDEX], format_func=label, horizontal=True,
+by = st.radio(_("Choose the images by"), [BY_CLASS, BY_INDEX], horizontal=True,
+              format_func=translated_options("interp_by", [BY_CLASS, BY_INDEX], translate),
               key="interp_by", bind=BIND)
 by_class = by == BY_CLASS
 c1, c2, c3 = st.columns(3)

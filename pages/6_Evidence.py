@@ -7,8 +7,8 @@ import streamlit as st
 from ui import navigation
 from ui.captions import collapse_warning, verdict_label
 from ui.export import plot_config
-from ui.i18n import _
-from ui.links import BIND
+from ui.i18n import _, translate
+from ui.links import BIND, translated_labels, translated_options
 from ui.panels import upscale
 from ui.pickers import pick_pair
 from ui.resources import get_dataset, get_run, run_dataset, run_scorecard, usable_runs
@@ -54,16 +54,15 @@ def cached_posterior(path: str, created: float, spec: str, index: int):
 
 # Section ids (the radio's values, also what ui.state and the Train page use) -> their labels.
 # Bound to the URL, the radio keeps the label shown, so an English link reads as before.
+SWEEP_LABEL = N_("{sweep} ({n} runs)")
 SECTION_LABELS = {"Scorecard": N_("Scorecard"), SWEEP_SECTION: N_("β sweep"),
                   "True posterior": N_("True posterior")}
 ae, vae = pick_pair("evidence")
 # A radio, not st.tabs: tabs run every section's code on each rerun, and the posterior grid and
 # sweep are too costly to compute for a section nobody is looking at.
-# Labels are translated here, in the script run: a format_func calling _() later (AppTest does)
-# would not know the session's language.
-section_labels = {s: _(label) for s, label in SECTION_LABELS.items()}
-section = st.radio(_("Section"), list(section_labels), horizontal=True, key=EVIDENCE_SECTION,
-                   format_func=section_labels.__getitem__, label_visibility="collapsed", bind=BIND)
+section = st.radio(_("Section"), list(SECTION_LABELS), horizontal=True, key=EVIDENCE_SECTION,
+                   format_func=translated_labels(EVIDENCE_SECTION, SECTION_LABELS),
+                   label_visibility="collapsed", bind=BIND)
 
 if section == "Scorecard":
     cards: dict[str, dict | None] = {"AE": None, "VAE": None}
@@ -123,9 +122,10 @@ elif section == SWEEP_SECTION:
     else:
         if st.session_state.get(EVIDENCE_SWEEP) not in groups:
             st.session_state.pop(EVIDENCE_SWEEP, None)  # a sweep deleted since it was chosen
-        sweep_labels = {g: _("{sweep} ({n} runs)", sweep=g, n=len(runs)) for g, runs in groups.items()}
-        sweep_id = st.selectbox(_("Sweep"), list(groups), key=EVIDENCE_SWEEP,
-                                format_func=sweep_labels.__getitem__, bind=BIND)
+        sweep_id = st.selectbox(_("Sweep"), list(groups), key=EVIDENCE_SWEEP, bind=BIND,
+                                format_func=translated_options(
+                                    EVIDENCE_SWEEP, list(groups), lambda g, lang: translate(
+                                        SWEEP_LABEL, lang, sweep=g, n=len(groups[g]))))
         members = groups[sweep_id]
         if run_dataset(get_run(members[0])) is not None:
             points = cached_sweep(tuple((str(r.path), r.created) for r in members), members[0].dataset)

@@ -13,11 +13,11 @@ in any language, or as the bare option (``?latent_vae_run=demo-vae``).
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import Callable, Iterable, Mapping, Sequence, TypeVar
 
 import streamlit as st
 
-from ui.i18n import LANGUAGES, _, current_language
+from ui.i18n import LANGUAGES, _, current_language, translate
 
 BIND = "query-params"
 
@@ -72,6 +72,12 @@ def translated_options(key: str, options: Sequence[T], label: Label) -> Callable
         lang_drawn = lang
     st.session_state[drawn_in] = lang_drawn
     return lambda o: label(o, lang)
+
+
+def translated_labels(key: str, labels: Mapping[T, str]) -> Callable[[T], str]:
+    """``translated_options`` for options whose labels are catalog messages,
+    ``{option: N_("label")}`` (an option whose label is not a message, say "AE", shows as is)."""
+    return translated_options(key, list(labels), lambda o, lang: translate(labels[o], lang))
 
 
 def link_fallback(key: str, valid: Iterable[str], what: str, fallback: str | None) -> None:
