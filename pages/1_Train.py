@@ -340,6 +340,7 @@ def delete_confirmed() -> None:
 if infos:
     # Every listed entry, broken ones and links included, so a bad run can always be removed.
     to_delete = st.multiselect(_("Delete runs"), [r.label for r in infos], key="train_delete_names",
+                               placeholder=_("Choose runs"),
                                help=_("You may delete the runs trained in this browser session "
                                       "(a reload starts a new one); the teacher may delete any "
                                       "run; the shipped demo runs are read-only."))

@@ -2,7 +2,10 @@
 translated string wrapped in ⟦ ⟧) and collect every string a person would read — titles,
 markdown, captions, alerts, widget labels, help and options, metrics, tables, image captions,
 and each Plotly figure's titles, axis and legend labels, annotations, hover text and buttons.
-What is left outside ⟦ ⟧ may hold data (numbers, run and class names, formulas) but no words."""
+What is left outside ⟦ ⟧ may hold data (numbers, run and class names, formulas) but no words.
+
+Streamlit's own frontend words are out of reach (the file uploader's "Drag and drop files here";
+a multiselect's default placeholder unless the page sets one, as ours do)."""
 from __future__ import annotations
 
 import json
