@@ -12,7 +12,7 @@ from vae_core import Run, figures
 from vae_core.codes import code_stats
 from vae_core.latent_tools import (decode_images, grid_axis, grid_codes, pca_2d, plane_coords,
                               sample_prior, shared_range, subset_indices)
-from vae_core.replay import (NO_SNAPSHOTS, NoSnapshots, ReplayCodes, ReplayUnavailable, Snapshot,
+from vae_core.replay import (NO_SNAPSHOTS, SNAPSHOTS_FILE, NoSnapshots, ReplayCodes, ReplayUnavailable, Snapshot,
                              load_snapshots, replay_codes, snapshot_model)
 from vae_core.replay_figures import ReplayPanel, frame_label, replay_animation
 
@@ -28,7 +28,7 @@ st.caption(_("Each run keeps about 20 copies of its weights from training, most 
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _snapshots(path: str, mtime: float) -> list[Snapshot]:
+def _snapshots(path: str, mtime: tuple[float, float]) -> list[Snapshot]:
     """Read and validated once per saved run (shared by all sessions, read-only)."""
     from ui.resources import get_run
 
@@ -36,7 +36,7 @@ def _snapshots(path: str, mtime: float) -> list[Snapshot]:
 
 
 @st.cache_data(show_spinner=_("Replaying the snapshots…"), max_entries=16)
-def _codes(path: str, mtime: float, spec: str, n_points: int) -> ReplayCodes:
+def _codes(path: str, mtime: tuple[float, float], spec: str, n_points: int) -> ReplayCodes:
     from ui.resources import get_dataset, get_run
 
     x = get_dataset(spec).test_x
@@ -44,11 +44,20 @@ def _codes(path: str, mtime: float, spec: str, n_points: int) -> ReplayCodes:
     return replay_codes(_snapshots(path, mtime), get_run(path).model_config, x[idx])
 
 
+def files_version(run: Run) -> tuple[float, float]:
+    """The cache key of a run's replay: run.json's and the snapshots file's times (-1 when it is
+    gone), so a snapshots file deleted or replaced while the server runs is read again, not
+    served from the cache."""
+    snapshots = run.path / SNAPSHOTS_FILE
+    return (run.path / "run.json").stat().st_mtime, (snapshots.stat().st_mtime
+                                                     if snapshots.exists() else -1.0)
+
+
 def replay_or_warning(label: str, run: Run | None) -> tuple[Run, ReplayCodes] | None:
     if run is None:
         return None
     try:
-        mtime = (run.path / "run.json").stat().st_mtime
+        mtime = files_version(run)
         if dataset_or_error(run.dataset) is None:
             return None
         return run, _codes(str(run.path), mtime, run.dataset, MAX_POINTS)
@@ -137,7 +146,7 @@ st.subheader(_("At {moment}: decoders and prior samples",
                moment=frame_label(timeline.steps[k], timeline.epochs[k], gettext=_)))
 z_prior = None
 for col, (label, (run, codes)) in zip(st.columns(len(replays)), replays.items()):
-    mtime = (run.path / "run.json").stat().st_mtime
+    mtime = files_version(run)
     model = snapshot_model(_snapshots(str(run.path), mtime)[frames_of[label][k]], run.model_config)
     d = model.latent_dim
     with col:

@@ -14,6 +14,8 @@ from typing import Any, Iterable, Iterator
 
 from google.protobuf.json_format import MessageToDict
 
+from ui.i18n import LANGUAGE_KEY
+
 # Proto fields a person reads. Icons, keys, code blocks, JSON dumps and LaTeX are not prose.
 TEXT_FIELDS = {"label", "help", "body", "caption", "placeholder", "options", "text", "delta",
                "content", "title", "tooltip"}
@@ -115,8 +117,8 @@ def visible_text(at) -> list[str]:
     def walk(node) -> None:
         kind = getattr(node, "type", None)
         proto = getattr(node, "proto", None)
-        if kind in SKIP_TYPES:
-            return
+        if kind in SKIP_TYPES or getattr(node, "key", None) == LANGUAGE_KEY:
+            return  # the language switch names each language in itself, on purpose
         if kind == "plotly_chart":
             found.extend(_figure_text(json.loads(proto.spec)))
         elif kind in ("arrow_data_frame", "table", "dataframe"):

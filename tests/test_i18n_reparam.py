@@ -146,9 +146,7 @@ def test_replay_of_old_runs_without_snapshots_is_translated(checkpoints, fresh_s
                    "was too large to keep any). Train it again to replay it.⟧")]
     assert len(at.get("plotly_chart")) >= 1  # the VAE is still replayed
     assert_all_translated(at, checkpoints)
-    (checkpoints / "demo-vae" / SNAPSHOTS_FILE).unlink()
-    st.cache_data.clear()  # snapshots and codes are cached per run (run.json's mtime), not per file
-    st.cache_resource.clear()
+    (checkpoints / "demo-vae" / SNAPSHOTS_FILE).unlink()  # while the server runs: not served from the cache
     at = open_page(REPLAY, "ko")
     assert len(at.warning) == 2 and all("학습 스냅샷이 없습니다" in w.value for w in at.warning)
     assert not at.get("plotly_chart")
