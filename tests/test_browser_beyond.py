@@ -93,9 +93,13 @@ def grid_size(page) -> str:
 
 def test_url_round_trip(app, page):
     page.goto(f"{app}/Decoder_grid?grid_n=7&grid_vae_run=no-such-run")
+    # A fresh page can report "not running" for a moment before its first run starts, so wait
+    # for the page's own words rather than for the idle state alone.
+    warning = page.get_by_text("The link asks for the VAE run 'no-such-run'")
+    warning.first.wait_for(timeout=120_000)
     settle(page, 120_000)
     no_exception(page)
-    assert page.get_by_text("The link asks for the VAE run 'no-such-run'").count() == 1
+    assert warning.count() == 1
     assert grid_size(page) == "7"
     page.get_by_text("Normal quantiles", exact=True).click()
     settle(page)

@@ -48,6 +48,14 @@ def browser_page(p, locale: str):
     return b, b.new_page(viewport={"width": 1400, "height": 1800}, locale=locale)
 
 
+def open_url(page, url: str) -> None:
+    """Load ``url`` and wait for its page to be drawn: a fresh page can report "not running" for
+    a moment before its first run starts, so wait for a title before waiting for the idle state."""
+    page.goto(url)
+    page.locator("[data-testid=stMain] h1").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    settle(page, PAGE_TIMEOUT_MS)
+
+
 def nav_titles(page) -> list[str]:
     """The sidebar menu's titles (each link's text ends with its title, after the icon's name)."""
     return [t.split("\n")[-1] for t in page.locator("[data-testid=stSidebarNavLink]").all_inner_texts()]
@@ -62,8 +70,7 @@ def test_a_korean_browser_opens_in_korean_and_english_one_in_english(app):
         for locale, lang in (("ko-KR", "ko"), ("en-US", "en")):
             b, page = browser_page(p, locale)
             try:
-                page.goto(app)
-                settle(page, PAGE_TIMEOUT_MS)
+                open_url(page, app)
                 page.wait_for_timeout(1000)  # a fresh server's first visit reruns once (ui/__init__)
                 settle(page, PAGE_TIMEOUT_MS)
                 no_exception(page)
@@ -80,8 +87,7 @@ def test_every_page_opens_in_the_language_of_the_link(app, lang):
         b, page = browser_page(p, "en-US")
         try:
             for p_def in PAGES:
-                page.goto(f"{app}/{url_path(p_def.file)}?lang={lang}")
-                settle(page, PAGE_TIMEOUT_MS)
+                open_url(page, f"{app}/{url_path(p_def.file)}?lang={lang}")
                 page.wait_for_timeout(800)  # plotly draws after the script ends
                 no_exception(page)
                 assert [translate(q.title, lang) for q in PAGES] == nav_titles(page)
@@ -96,8 +102,7 @@ def test_the_switch_changes_the_language_and_keeps_it_across_pages(app):
     with sync_api.sync_playwright() as p:
         b, page = browser_page(p, "en-US")
         try:
-            page.goto(app)
-            settle(page, PAGE_TIMEOUT_MS)
+            open_url(page, app)
             page.locator("[data-testid=stSidebar]").get_by_text("한국어", exact=True).click()
             settle(page, PAGE_TIMEOUT_MS)
             assert "lang=ko" in page.url
