@@ -91,7 +91,7 @@ def _(message: str, **values: Any) -> str:
 
 
 def placeholders(message: str) -> set[str]:
-    """Names of the ``{placeholders}`` in a message (the catalog test compares them)."""
+    """Names of the ``{placeholders}`` in a message (``ui.locales.catalog`` compares them)."""
     return {name for _text, name, _spec, _conv in Formatter().parse(message) if name}
 
 

@@ -13,22 +13,19 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from string import Formatter
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po, write_po
 
+from ui.i18n import LANGUAGES as ALL_LANGUAGES, SOURCE_LANGUAGE, catalog_path as po_path, placeholders
+
 LOCALES = Path(__file__).resolve().parent
 REPO = LOCALES.parent.parent
 CONFIG = LOCALES / "babel.cfg"
-LANGUAGES = ("ko",)  # English is the source language
+LANGUAGES = tuple(code for code in ALL_LANGUAGES if code != SOURCE_LANGUAGE)  # need a catalog
 KEYWORDS = {"_": None, "gettext": None, "N_": None}
-
-
-def po_path(lang: str) -> Path:
-    return LOCALES / lang / "LC_MESSAGES" / "messages.po"
 
 
 def source_messages() -> dict[str, list[str]]:
@@ -48,10 +45,6 @@ def read_catalog(path: Path, lang: str) -> Catalog:
         return Catalog(locale=lang)
     with open(path, "rb") as f:
         return read_po(f, locale=lang)
-
-
-def placeholders(message: str) -> set[str]:
-    return {name for _text, name, _spec, _conv in Formatter().parse(message) if name}
 
 
 def problems(lang: str, messages: dict[str, list[str]]) -> dict[str, list[str]]:
