@@ -15,6 +15,8 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
+import json  # noqa: E402
+import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -41,15 +43,53 @@ def pair_root(tmp_path_factory, digits) -> Path:
     return root
 
 
-@pytest.fixture
-def checkpoints(tmp_path, pair_root, monkeypatch) -> Path:
-    """A fresh copy of the pair folder that the app under test uses (VAE_LAB_CHECKPOINTS)."""
-    import shutil
-
-    root = tmp_path / "checkpoints"
-    shutil.copytree(pair_root, root)
+def use_copy(src: Path, root: Path, monkeypatch) -> Path:
+    """A fresh copy of ``src`` at ``root``, the folder the app under test uses
+    (VAE_LAB_CHECKPOINTS)."""
+    shutil.copytree(src, root)
     monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(root))
     return root
+
+
+@pytest.fixture
+def checkpoints(tmp_path, pair_root, monkeypatch) -> Path:
+    """A fresh copy of the pair folder that the app under test uses."""
+    return use_copy(pair_root, tmp_path / "checkpoints", monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def collapsed_root(tmp_path_factory, pair_root, digits) -> Path:
+    """The demo AE beside a beta = 8 VAE of the same net: beta 8 collapses within a few epochs."""
+    root = tmp_path_factory.mktemp("collapsed")
+    shutil.copytree(pair_root / "demo-ae", root / "demo-ae")
+    cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(64, 32), input_shape=digits.image_shape)
+    path = train_and_save(root, "b8-vae", cfg, TrainConfig(epochs=4, batch_size=64, lr=3e-3, beta=8.0,
+                                                            seed=0), digits)
+    assert json.loads((path / "run.json").read_text())["status"] == "collapsed"
+    return root
+
+
+@pytest.fixture
+def collapsed(tmp_path, collapsed_root, monkeypatch, fresh_streamlit_cache) -> Path:
+    return use_copy(collapsed_root, tmp_path / "collapsed", monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def odd_root(tmp_path_factory, digits) -> Path:
+    """An AE with a 1-d latent space next to a VAE with a 3-d one (a mismatched pair)."""
+    root = tmp_path_factory.mktemp("odd-checkpoints")
+    tcfg = TrainConfig(epochs=2, batch_size=128, seed=0)
+    base = ModelConfig(kind="vae", hidden=(32,), input_shape=digits.image_shape)
+    train_and_save(root, "odd-ae", ModelConfig(**{**base.to_dict(), "kind": "ae", "latent_dim": 1}),
+                   tcfg, digits, group="odd")
+    train_and_save(root, "odd-vae", ModelConfig(**{**base.to_dict(), "latent_dim": 3}), tcfg, digits,
+                   group="odd")
+    return root
+
+
+@pytest.fixture
+def odd_checkpoints(tmp_path, odd_root, monkeypatch) -> Path:
+    return use_copy(odd_root, tmp_path / "odd", monkeypatch)
 
 
 @pytest.fixture

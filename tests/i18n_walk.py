@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from google.protobuf.json_format import MessageToDict
 
+from helpers import no_exception, page_app
 from ui.i18n import LANGUAGE_KEY
+from vae_core import list_runs
 
 # Proto fields a person reads. Icons, keys, code blocks, JSON dumps and LaTeX are not prose.
 TEXT_FIELDS = {"label", "help", "body", "caption", "placeholder", "options", "text", "delta",
@@ -147,3 +150,30 @@ def untranslated(at, data: Iterable[str] = ()) -> list[str]:
     """The visible strings of a page rendered in ``qps`` that hold words no catalog supplied."""
     data = list(data)
     return sorted({t for t in visible_text(at) if words_outside_catalog(t, data)})
+
+
+def data_words(root: Path) -> list[str]:
+    """Names on screen that are data, not language: the runs in ``root``, their groups and data
+    sets."""
+    return sorted({w for r in list_runs(root) for w in (r.name, r.group, r.dataset) if w})
+
+
+def opened(page: str | None, lang: str, timeout: float = 120, **params: str):
+    """``page`` run once in ``lang`` (``qps`` for the walk), with more URL ``params``."""
+    at = page_app(page, timeout)
+    at.query_params["lang"] = lang
+    for key, value in params.items():
+        at.query_params[key] = value
+    return no_exception(at.run())
+
+
+def hangul(text: str) -> int:
+    return sum("가" <= ch <= "힣" for ch in text)
+
+
+def assert_translated(at, root: Path, *extra: str) -> None:
+    """The page ran, shows text, and none of it is outside the catalogs (data in ``root`` and
+    ``extra`` aside)."""
+    no_exception(at)
+    assert len(visible_text(at)) > 3
+    assert untranslated(at, data_words(root) + list(extra)) == []

@@ -3,38 +3,16 @@ it, and the Generate page shows exactly the numbers of ``python -m vae_core eval
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from helpers import REPO, no_exception, open_page, train_and_save
+from helpers import REPO, no_exception, open_page
 from ui import navigation
-from vae_core import ModelConfig, TrainConfig
 from vae_core.generation import SOURCES
 
 TIMEOUT = 90
-
-
-@pytest.fixture(scope="module")
-def collapsed_root(tmp_path_factory, pair_root, digits):
-    """The demo AE beside a beta = 8 VAE of the same net: beta 8 collapses within a few epochs."""
-    root = tmp_path_factory.mktemp("collapsed")
-    shutil.copytree(pair_root / "demo-ae", root / "demo-ae")
-    cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(64, 32), input_shape=digits.image_shape)
-    path = train_and_save(root, "b8-vae", cfg, TrainConfig(epochs=4, batch_size=64, lr=3e-3, beta=8.0,
-                                                            seed=0), digits)
-    assert json.loads((path / "run.json").read_text())["status"] == "collapsed"
-    return root
-
-
-@pytest.fixture
-def collapsed(tmp_path, collapsed_root, monkeypatch, fresh_streamlit_cache):
-    root = tmp_path / "collapsed"
-    shutil.copytree(collapsed_root, root)
-    monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(root))
-    return root
 
 
 def page(file: str):

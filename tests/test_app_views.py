@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 import base64
-import json
-import shutil
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from helpers import chart_specs as specs
-from helpers import no_exception, open_page, train_and_save
+from helpers import no_exception, open_page
 from ui import navigation
-from vae_core import ModelConfig, TrainConfig
 from vae_core.latent_tools import kl_closed_form
 
 LATENT = navigation.LATENT_SPACE.file
@@ -39,27 +36,6 @@ def values(data: list | dict) -> np.ndarray:
 
 def trace_names(spec: dict) -> list[str]:
     return [t.get("name") for t in spec["data"]]
-
-
-@pytest.fixture(scope="module")
-def odd_root(tmp_path_factory, digits):
-    """An AE with a 1-d latent space next to a VAE with a 3-d one (a mismatched pair)."""
-    root = tmp_path_factory.mktemp("odd-checkpoints")
-    tcfg = TrainConfig(epochs=2, batch_size=128, seed=0)
-    base = ModelConfig(kind="vae", hidden=(32,), input_shape=digits.image_shape)
-    train_and_save(root, "odd-ae", ModelConfig(**{**base.to_dict(), "kind": "ae", "latent_dim": 1}),
-                   tcfg, digits, group="odd")
-    train_and_save(root, "odd-vae", ModelConfig(**{**base.to_dict(), "latent_dim": 3}), tcfg, digits,
-                   group="odd")
-    return root
-
-
-@pytest.fixture
-def odd_checkpoints(tmp_path, odd_root, monkeypatch):
-    root = tmp_path / "odd"
-    shutil.copytree(odd_root, root)
-    monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(root))
-    return root
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -10,31 +10,20 @@ import shutil
 import pytest
 
 from helpers import no_exception, page_app, train_and_save
-from i18n_walk import untranslated, visible_text
+from i18n_walk import assert_translated, opened
 from ui.i18n import translate
 from ui.navigation import EVIDENCE, OVERVIEW
 from ui.state import EVIDENCE_SECTION, SWEEP_SECTION, run_choice_key
-from vae_core import ModelConfig, TrainConfig, list_runs
+from vae_core import ModelConfig, TrainConfig
 from vae_core.jobs import Job
 
 SECTIONS = ("Scorecard", SWEEP_SECTION, "True posterior")  # the radio's values (ids)
 
 
-def data_words(root) -> list[str]:
-    """What is data, not language: the run names and data sets in ``root``."""
-    runs = list_runs(root)
-    return [r.name for r in runs] + sorted({r.dataset for r in runs if r.dataset})
 
 
-def in_qps(page: str | None = None):
-    at = page_app(page)
-    at.query_params["lang"] = "qps"
-    return no_exception(at.run())
 
 
-def assert_all_translated(at, root) -> None:
-    assert len(visible_text(at)) > 3
-    assert untranslated(at, data_words(root)) == []
 
 
 def show_section(at, section: str):
@@ -49,39 +38,39 @@ def walk_sections(at, root) -> None:
     for section in SECTIONS:
         show_section(at, section)
         assert at.radio(key=EVIDENCE_SECTION).value == section
-        assert_all_translated(at, root)
+        assert_translated(at, root)
 
 
 def test_overview_with_a_pair(checkpoints, fresh_streamlit_cache):
-    at = in_qps(OVERVIEW.file)
+    at = opened(OVERVIEW.file, "qps")
     assert len(at.get("plotly_chart")) == 2 and len(at.markdown) > 12  # the claims table is drawn
-    assert_all_translated(at, checkpoints)
+    assert_translated(at, checkpoints)
 
 
 def test_overview_without_runs_and_after_training_errors(empty_checkpoints, fresh_streamlit_cache):
-    at = in_qps(OVERVIEW.file)
+    at = opened(OVERVIEW.file, "qps")
     assert any("⟦No trained runs yet" in i.value for i in at.info)
-    assert_all_translated(at, empty_checkpoints)
+    assert_translated(at, empty_checkpoints)
     # The engine refused the job (an EngineError's text, English from vae_core, framed).
     at.session_state["overview_job_error"] = "no Dask scheduler at tcp://10.0.0.9:8786"
     no_exception(at.run())
-    assert_all_translated(at, empty_checkpoints)
+    assert_translated(at, empty_checkpoints)
     # A job that ran and failed.
     at.session_state["overview_job"] = Job(runs=[], dataset="digits", root=str(empty_checkpoints),
                                            state="failed", error="loss is nan at epoch 2")
     no_exception(at.run())
     assert at.button(key="overview_retry")
-    assert_all_translated(at, empty_checkpoints)
+    assert_translated(at, empty_checkpoints)
 
 
 def test_evidence_with_the_pair_every_section(checkpoints, fresh_streamlit_cache):
-    at = in_qps(EVIDENCE.file)
+    at = opened(EVIDENCE.file, "qps")
     assert at.table and at.metric  # the scorecard and the judge's accuracy
-    assert_all_translated(at, checkpoints)
+    assert_translated(at, checkpoints)
     walk_sections(at, checkpoints)  # no sweep yet; the posterior of the demo VAE
     assert [m.label for m in at.metric][:1] == ["⟦log p(x), grid⟧"]
     no_exception(at.number_input(key="evidence_image").set_value(3).run())
-    assert_all_translated(at, checkpoints)
+    assert_translated(at, checkpoints)
 
 
 @pytest.mark.slow
@@ -91,16 +80,16 @@ def test_evidence_with_a_sweep_and_a_collapsed_vae(checkpoints, digits, fresh_st
         train_and_save(checkpoints, f"sw-b{beta:g}", cfg,
                        TrainConfig(epochs=3, beta=beta, seed=0, kl_warmup_epochs=warm), digits,
                        group="sw")
-    at = in_qps(EVIDENCE.file)
+    at = opened(EVIDENCE.file, "qps")
     at.session_state[run_choice_key("evidence", "vae")] = "sw-b40"  # the collapsed run
     no_exception(at.run())
     assert at.warning  # the collapse warning over the scorecard
-    assert_all_translated(at, checkpoints)
+    assert_translated(at, checkpoints)
     show_section(at, SWEEP_SECTION)
     assert at.error and at.dataframe  # collapse flagged at β = 40; the sweep's table
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert "⟦KL warm-up, collapsed⟧" in {t.get("name") for t in spec["data"]}
-    assert_all_translated(at, checkpoints)
+    assert_translated(at, checkpoints)
     walk_sections(at, checkpoints)
 
 
@@ -108,15 +97,15 @@ def test_evidence_with_one_kind_and_latent_3(checkpoints, digits, fresh_streamli
     shutil.rmtree(checkpoints / "demo-ae")
     cfg = ModelConfig(kind="vae", latent_dim=3, hidden=(32,), input_shape=digits.image_shape)
     train_and_save(checkpoints, "z3-vae", cfg, TrainConfig(epochs=2, seed=0), digits)
-    at = in_qps(EVIDENCE.file)
+    at = opened(EVIDENCE.file, "qps")
     assert at.warning  # only one kind of run
-    assert_all_translated(at, checkpoints)
+    assert_translated(at, checkpoints)
     walk_sections(at, checkpoints)  # the posterior asks for latent size 2
 
 
 def test_evidence_without_runs(empty_checkpoints, fresh_streamlit_cache):
-    at = in_qps(EVIDENCE.file)
-    assert_all_translated(at, empty_checkpoints)
+    at = opened(EVIDENCE.file, "qps")
+    assert_translated(at, empty_checkpoints)
     walk_sections(at, empty_checkpoints)
 
 

@@ -7,19 +7,15 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from helpers import no_exception, page_app, train_and_save
-from i18n_walk import untranslated, visible_text, words_outside_catalog
+from i18n_walk import assert_translated, hangul, opened, visible_text, words_outside_catalog
 from ui import captions
 from ui import navigation
 from ui.i18n import translate
-from vae_core import ModelConfig, TrainConfig, list_runs
 from vae_core.generation import SOURCE_NAMES, SOURCES
 
 LATENT = navigation.LATENT_SPACE.file
@@ -27,30 +23,14 @@ GRID = navigation.DECODER_GRID.file
 GENERATE = navigation.GENERATE.file
 # The option values of the pages' radios (language-neutral: the English labels).
 FIT, SQUARE, QUANTILES = "Fit to each model's codes", "Square [-r, r]²", "Normal quantiles"
-TIMEOUT = 120
 
 
-def data_words(root: Path) -> list[str]:
-    """Run and data-set names: data, not language."""
-    runs = list_runs(root)
-    return [r.name for r in runs] + sorted({r.dataset for r in runs if r.dataset})
 
 
-def opened(page: str, lang: str, **params: str) -> AppTest:
-    at = page_app(page, TIMEOUT)
-    at.query_params["lang"] = lang
-    for key, value in params.items():
-        at.query_params[key] = value
-    return no_exception(at.run())
 
 
-def hangul(at: AppTest) -> int:
-    return sum("가" <= ch <= "힣" for ch in " ".join(visible_text(at)))
 
 
-def assert_clean(at: AppTest, root: Path) -> None:
-    no_exception(at)
-    assert untranslated(at, data_words(root)) == []
 
 
 def shown(at: AppTest) -> str:
@@ -59,55 +39,14 @@ def shown(at: AppTest) -> str:
                     for e in elements)
 
 
-@pytest.fixture(scope="module")
-def collapsed_root(tmp_path_factory, pair_root, digits) -> Path:
-    """The demo AE beside a β = 8 VAE of the same net, which collapses within a few epochs."""
-    root = tmp_path_factory.mktemp("i18n-collapsed")
-    shutil.copytree(pair_root / "demo-ae", root / "demo-ae")
-    cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(64, 32), input_shape=digits.image_shape)
-    path = train_and_save(root, "b8-vae", cfg, TrainConfig(epochs=4, batch_size=64, lr=3e-3,
-                                                            beta=8.0, seed=0), digits)
-    assert json.loads((path / "run.json").read_text())["status"] == "collapsed"
-    return root
-
-
-@pytest.fixture
-def collapsed(tmp_path, collapsed_root, monkeypatch, fresh_streamlit_cache) -> Path:
-    root = tmp_path / "collapsed"
-    shutil.copytree(collapsed_root, root)
-    monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(root))
-    return root
-
-
-@pytest.fixture(scope="module")
-def odd_root(tmp_path_factory, digits) -> Path:
-    """A 1-d AE beside a 3-d VAE: the jitter axis, the PCA plane, the grid's held dims."""
-    root = tmp_path_factory.mktemp("i18n-odd")
-    tcfg = TrainConfig(epochs=2, batch_size=128, seed=0)
-    base = ModelConfig(kind="vae", hidden=(32,), input_shape=digits.image_shape)
-    train_and_save(root, "odd-ae", ModelConfig(**{**base.to_dict(), "kind": "ae", "latent_dim": 1}),
-                   tcfg, digits, group="odd")
-    train_and_save(root, "odd-vae", ModelConfig(**{**base.to_dict(), "latent_dim": 3}), tcfg,
-                   digits, group="odd")
-    return root
-
-
-@pytest.fixture
-def odd(tmp_path, odd_root, monkeypatch, fresh_streamlit_cache) -> Path:
-    root = tmp_path / "odd"
-    shutil.copytree(odd_root, root)
-    monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(root))
-    return root
-
-
 def test_latent_space_toggles(checkpoints, fresh_streamlit_cache):
     at = opened(LATENT, "qps")
-    assert_clean(at, checkpoints)
+    assert_translated(at, checkpoints)
     at.toggle(key="latent_ellipses").set_value(True).run()
     assert "⟦Each ellipse is one test image's q(z|x) at 2σ" in shown(at)
-    assert_clean(at, checkpoints)
+    assert_translated(at, checkpoints)
     at.toggle(key="latent_shared_axes").set_value(True).run()
-    assert_clean(at, checkpoints)
+    assert_translated(at, checkpoints)
     # Points picked in the AE's scatter: the inputs and both reconstructions, captioned.
     at.session_state["latent_scatter_ae"] = {"selection": {
         "points": [{"customdata": 3}, {"customdata": 5}], "point_indices": [3, 5], "box": [],
@@ -115,30 +54,30 @@ def test_latent_space_toggles(checkpoints, fresh_streamlit_cache):
     at.run()
     captions = [image.proto.imgs[0].caption for image in at.get("image")]
     assert captions[0] == "⟦Inputs: test #3, 5⟧" and len(captions) == 3
-    assert_clean(at, checkpoints)
+    assert_translated(at, checkpoints)
     ko = opened(LATENT, "ko", latent_ellipses="true", latent_shared_axes="true")
-    assert hangul(ko) > 200
+    assert hangul(" ".join(visible_text(ko))) > 200
 
 
 def test_decoder_grid_every_spacing(checkpoints, fresh_streamlit_cache):
     at = opened(GRID, "qps")
     assert at.radio(key="grid_spacing").value == FIT
     assert "⟦Each grid spans its own model's codes" in shown(at)
-    assert_clean(at, checkpoints)
+    assert_translated(at, checkpoints)
     at.radio(key="grid_spacing").set_value(SQUARE).run()  # r = 3: only the middle of the AE's codes
     assert "⟦This grid spans ±3.0, but the AE's codes span" in shown(at)
-    assert_clean(at, checkpoints)
+    assert_translated(at, checkpoints)
     slider = at.slider(key="grid_r")
     slider.set_value(slider.max).run()  # wide enough for all the AE's codes
     assert "and holds all the AE's codes" in shown(at)
-    assert_clean(at, checkpoints)
+    assert_translated(at, checkpoints)
     at.radio(key="grid_spacing").set_value(QUANTILES).run()
     at.toggle(key="grid_shared_axes").set_value(True).run()
-    assert_clean(at, checkpoints)
+    assert_translated(at, checkpoints)
     for spacing in (FIT, SQUARE, QUANTILES):  # a Korean link names the Korean label
         assert translate(spacing, "ko") != spacing
         ko = opened(GRID, "ko", grid_spacing=translate(spacing, "ko"))
-        assert ko.radio(key="grid_spacing").value == spacing and hangul(ko) > 100
+        assert ko.radio(key="grid_spacing").value == spacing and hangul(" ".join(visible_text(ko))) > 100
 
 
 @pytest.mark.slow  # five runs of the generation tests' page
@@ -148,13 +87,13 @@ def test_generate_every_source_and_interpolation(checkpoints, fresh_streamlit_ca
         at.radio(key="generate_source").set_value(source).run()
         title = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
         assert f"⟦{SOURCE_NAMES[source]}⟧" in title
-        assert_clean(at, checkpoints)
+        assert_translated(at, checkpoints)
     at.radio(key="interp_by").set_value("index").run()
-    assert_clean(at, checkpoints)
+    assert_translated(at, checkpoints)
     ko = opened(GENERATE, "ko", interp_by=translate("index", "ko"),
                 generate_source=translate(SOURCE_NAMES["box"], "ko"))
     assert ko.radio(key="interp_by").value == "index"
-    assert ko.radio(key="generate_source").value == "box" and hangul(ko) > 200
+    assert ko.radio(key="generate_source").value == "box" and hangul(" ".join(visible_text(ko))) > 200
 
 
 @pytest.mark.slow  # trains a collapsing VAE, walks three pages in two languages
@@ -165,11 +104,11 @@ def test_collapsed_vae_says_the_claim_does_not_hold(page, collapsed):
             GRID: "⟦The VAE collapsed: its decoder ignores z",
             GENERATE: "⟦This pair cannot show the lesson"}[page]
     assert says in shown(at)
-    assert_clean(at, collapsed)
+    assert_translated(at, collapsed)
     if page == GRID:  # every spacing meets the collapsed VAE's one-image grid
         for spacing in (SQUARE, QUANTILES):
             at.radio(key="grid_spacing").set_value(spacing).run()
-            assert_clean(at, collapsed)
+            assert_translated(at, collapsed)
     ko = opened(page, "ko")
     assert "사후 붕괴" in shown(ko)
     expected = {LATENT: "KL 항이 VAE의 클래스들을 0 주변에 나란히 모아 놓지 못했습니다",
@@ -179,14 +118,14 @@ def test_collapsed_vae_says_the_claim_does_not_hold(page, collapsed):
 
 
 @pytest.mark.slow  # trains two odd-sized runs
-def test_odd_latent_sizes(odd):
+def test_odd_latent_sizes(odd_checkpoints, fresh_streamlit_cache):
     at = opened(LATENT, "qps")
-    assert_clean(at, odd)
+    assert_translated(at, odd_checkpoints)
     at = opened(GRID, "qps")
     at.radio(key="grid_hold").set_value("the code of a test image").run()
-    assert_clean(at, odd)
+    assert_translated(at, odd_checkpoints)
     at = opened(GENERATE, "qps")
-    assert_clean(at, odd)
+    assert_translated(at, odd_checkpoints)
     ko = opened(GRID, "ko", grid_hold=translate("the code of a test image", "ko"))
     assert ko.radio(key="grid_hold").value == "the code of a test image"
 

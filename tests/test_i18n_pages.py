@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import REPO, no_exception, page_app
-from tests.i18n_walk import untranslated, visible_text
+from helpers import REPO, no_exception, page_app
+from i18n_walk import data_words, untranslated, visible_text
 from ui.navigation import PAGES
-from vae_core import list_runs
 
 PAGE_FILES = [p.file for p in PAGES]
 
 
-def data_words() -> list[str]:
-    """Names that are data, not language: the runs, their groups and data sets on screen."""
-    runs = list_runs(REPO / "checkpoints")
-    return [r.name for r in runs] + sorted({r.dataset for r in runs if r.dataset} |
-                                           {r.group for r in runs if getattr(r, "group", None)})
 
 
 @pytest.mark.parametrize("page", PAGE_FILES)
@@ -25,7 +19,7 @@ def test_page_has_no_text_outside_the_catalog(page):
     at.query_params["lang"] = "qps"
     no_exception(at.run())
     assert len(visible_text(at)) > 3
-    assert untranslated(at, data_words()) == []
+    assert untranslated(at, data_words(REPO / "checkpoints")) == []
 
 
 @pytest.mark.parametrize("page", PAGE_FILES)

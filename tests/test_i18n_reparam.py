@@ -6,39 +6,21 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from helpers import no_exception, page_app, train_and_save
-from i18n_walk import untranslated
-from vae_core import ModelConfig, TrainConfig, list_runs
+from i18n_walk import assert_translated, opened
 from vae_core.replay import SNAPSHOTS_FILE
 
 REPARAM = "pages/5_Reparameterization.py"
 REPLAY = "pages/7_Training_replay.py"
 
 
-def data_words(root: Path) -> list[str]:
-    """Names that are data, not language: the runs and data sets in ``root``."""
-    runs = list_runs(root)
-    return [r.name for r in runs] + sorted({r.dataset for r in runs if r.dataset})
 
 
-def open_page(page: str, lang: str, **params: str) -> AppTest:
-    at = page_app(page, 60)
-    at.query_params["lang"] = lang
-    for key, value in params.items():
-        at.query_params[key] = value
-    return no_exception(at.run())
 
 
-def assert_all_translated(at: AppTest, root: Path) -> None:
-    no_exception(at)
-    assert untranslated(at, data_words(root)) == []
 
 
 def animation(at: AppTest) -> dict:
@@ -52,20 +34,9 @@ def sigma_note(at: AppTest) -> str:
     return notes[0]
 
 
-@pytest.fixture(scope="module")
-def collapsed_root(tmp_path_factory, pair_root, digits) -> Path:
-    """The demo pair plus a VAE that collapsed (β = 8 for 2 epochs: every code is the prior)."""
-    root = tmp_path_factory.mktemp("collapsed") / "checkpoints"
-    shutil.copytree(pair_root, root)
-    cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(64, 32), input_shape=digits.image_shape)
-    train_and_save(root, "collapsed-vae", cfg, TrainConfig(epochs=2, batch_size=64, lr=3e-3, beta=8.0, seed=0),
-                   digits)
-    return root
-
-
 def test_reparameterization_page_states_are_translated(checkpoints, fresh_streamlit_cache):
-    at = open_page(REPARAM, "qps")
-    assert_all_translated(at, checkpoints)
+    at = opened(REPARAM, "qps")
+    assert_translated(at, checkpoints)
     assert sigma_note(at).startswith("⟦**Why σ·ε and not σ²·ε?**")
     steps = [lambda: at.slider(key="reparam_mu").set_value(-2.0),
              lambda: at.slider(key="reparam_sigma").set_value(2.0),
@@ -77,7 +48,7 @@ def test_reparameterization_page_states_are_translated(checkpoints, fresh_stream
              lambda: at.toggle(key="reparam_zoom").set_value(False)]
     for change in steps:
         change().run()
-        assert_all_translated(at, checkpoints)
+        assert_translated(at, checkpoints)
     # every Plotly legend, axis and title of the page went through the catalog too
     names = [t.get("name") for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"]]
     assert "⟦4 draws z = μ + σ·ε⟧" in names
@@ -86,7 +57,7 @@ def test_reparameterization_page_states_are_translated(checkpoints, fresh_stream
 
 def test_sigma_note_reads_its_numbers_from_the_draws(checkpoints, fresh_streamlit_cache):
     """The note's check is computed: at σ = 2 the draws' spread is σ, not σ² = 4."""
-    at = open_page(REPARAM, "en", reparam_sigma="2.0", reparam_n="10000")
+    at = opened(REPARAM, "en", reparam_sigma="2.0", reparam_n="10000")
     note = sigma_note(at)
     assert '"VAE 핵심 요약"' in note and "σ = exp(0.5·logvar)" in note
     sd = float(re.search(r"standard deviation (\d+\.\d+), for σ = 2\.00 \(σ² = 4\.000\)", note).group(1))
@@ -94,43 +65,41 @@ def test_sigma_note_reads_its_numbers_from_the_draws(checkpoints, fresh_streamli
 
 
 def test_sigma_note_in_korean_names_the_blog_post(checkpoints, fresh_streamlit_cache):
-    at = open_page(REPARAM, "ko")
+    at = opened(REPARAM, "ko")
     note = sigma_note(at)
     assert "「VAE 핵심 요약」" in note and "표준편차" in note and "σ = exp(0.5·logvar)" in note
     assert "$Z = \\mu + \\sigma^2 \\epsilon$" in note  # the formula as the post writes it, unchanged
     assert at.title[0].value == "재매개변수화 트릭과 KL"
 
 
-def test_collapsed_vae_on_the_reparameterization_page_is_translated(collapsed_root, monkeypatch,
-                                                                      fresh_streamlit_cache):
-    monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(collapsed_root))
-    at = open_page(REPARAM, "qps")
-    at.selectbox(key="reparam_vae_run").set_value("collapsed-vae").run()
+def test_collapsed_vae_on_the_reparameterization_page_is_translated(collapsed):
+    at = opened(REPARAM, "qps")
+    at.selectbox(key="reparam_vae_run").set_value("b8-vae").run()
     assert any(c.value.startswith("⟦This VAE collapsed") for c in at.caption)
-    assert_all_translated(at, collapsed_root)
+    assert_translated(at, collapsed)
 
 
 def test_replay_page_and_another_snapshot_are_translated(checkpoints, fresh_streamlit_cache):
-    at = open_page(REPLAY, "qps")
-    assert_all_translated(at, checkpoints)
+    at = opened(REPLAY, "qps")
+    assert_translated(at, checkpoints)
     layout = animation(at)["layout"]
     assert [b["label"] for b in layout["updatemenus"][0]["buttons"]] == ["⟦▶ Play⟧", "⟦❚❚ Pause⟧"]
     assert layout["sliders"][0]["currentvalue"]["prefix"] == "⟦optimizer step ⟧"
     steps = at.select_slider(key="replay_snapshot").options
     at.select_slider(key="replay_snapshot").set_value(0).run()
     assert "⟦initial weights (step 0)⟧" in at.subheader[0].value
-    assert_all_translated(at, checkpoints)
+    assert_translated(at, checkpoints)
     middle = int(steps[len(steps) // 2])
     at.select_slider(key="replay_snapshot").set_value(middle).run()
     assert f"⟦step {middle} (epoch " in at.subheader[0].value
-    assert_all_translated(at, checkpoints)
+    assert_translated(at, checkpoints)
 
 
 def test_a_replay_link_opens_the_same_snapshot_in_both_languages(checkpoints, fresh_streamlit_cache):
     """The slider's URL value is the optimizer step itself, not a worded label."""
-    step = open_page(REPLAY, "en").select_slider(key="replay_snapshot").options[2]  # as the URL has it
+    step = opened(REPLAY, "en").select_slider(key="replay_snapshot").options[2]  # as the URL has it
     for lang, words in (("en", f"At step {step} (epoch"), ("ko", f"스텝 {step} (에포크")):
-        at = open_page(REPLAY, lang, replay_snapshot=step)
+        at = opened(REPLAY, lang, replay_snapshot=step)
         assert at.select_slider(key="replay_snapshot").value == int(step)
         assert words in at.subheader[0].value
         assert animation(at)["layout"]["sliders"][0]["active"] == 2
@@ -138,17 +107,17 @@ def test_a_replay_link_opens_the_same_snapshot_in_both_languages(checkpoints, fr
 
 def test_replay_of_old_runs_without_snapshots_is_translated(checkpoints, fresh_streamlit_cache):
     (checkpoints / "demo-ae" / SNAPSHOTS_FILE).unlink()
-    at = open_page(REPLAY, "qps")
+    at = opened(REPLAY, "qps")
     assert [w.value for w in at.warning] == [
         "⟦{model} run {run}: replay unavailable. {detail}⟧".format(
             model="AE", run="demo-ae",
             detail="⟦This run has no training snapshots (it was saved before replay existed, or its model "
                    "was too large to keep any). Train it again to replay it.⟧")]
     assert len(at.get("plotly_chart")) >= 1  # the VAE is still replayed
-    assert_all_translated(at, checkpoints)
+    assert_translated(at, checkpoints)
     (checkpoints / "demo-vae" / SNAPSHOTS_FILE).unlink()  # while the server runs: not served from the cache
-    at = open_page(REPLAY, "ko")
+    at = opened(REPLAY, "ko")
     assert len(at.warning) == 2 and all("학습 스냅샷이 없습니다" in w.value for w in at.warning)
     assert not at.get("plotly_chart")
-    at = open_page(REPLAY, "qps")
-    assert_all_translated(at, checkpoints)
+    at = opened(REPLAY, "qps")
+    assert_translated(at, checkpoints)

@@ -13,11 +13,11 @@ from streamlit.testing.v1 import AppTest
 from helpers import no_exception as ok
 from helpers import page_app
 from test_classroom import hosted, set_meta  # noqa: F401 (hosted is a fixture)
-from tests.i18n_walk import untranslated, visible_text, words_outside_catalog
+from i18n_walk import assert_translated, hangul, words_outside_catalog
 from ui.access import owner_token
 from ui.i18n import PSEUDO_LANGUAGE, translate
 from ui.navigation import TRAIN
-from vae_core import ModelConfig, TrainConfig, list_runs, run_to_end, train
+from vae_core import ModelConfig, TrainConfig, run_to_end, train
 from vae_core.outcomes import (ENGINE_UNAVAILABLE, LOCAL_WORKERS_FAILED, STATUS_WORDS, TEMPLATES,
                                localize, render, status_word)
 
@@ -32,14 +32,8 @@ def korean(message: str) -> str:
     return translate(message, "ko")
 
 
-def hangul(text: str) -> int:
-    return sum("가" <= ch <= "힣" for ch in text)
 
 
-def data_words(root) -> list[str]:
-    """Run names, groups and data sets on screen: data, not language."""
-    runs = list_runs(root)
-    return sorted({w for r in runs for w in (r.name, r.group, r.dataset) if w})
 
 
 def train_page(lang: str = PSEUDO_LANGUAGE) -> AppTest:
@@ -48,8 +42,6 @@ def train_page(lang: str = PSEUDO_LANGUAGE) -> AppTest:
     return ok(at.run())
 
 
-def assert_all_translated(at: AppTest, root, *extra: str) -> None:
-    assert untranslated(at, data_words(root) + list(extra)) == []
 
 
 def wait(job, seconds: float = 60) -> None:
@@ -64,18 +56,18 @@ def wait(job, seconds: float = 60) -> None:
 @pytest.mark.slow  # two real jobs through the engine (~30 s on a busy 2-core machine)
 def test_a_job_from_settings_to_results_and_deleting_in_qps(checkpoints, fresh_streamlit_cache):
     at = train_page()
-    assert_all_translated(at, checkpoints)
+    assert_translated(at, checkpoints)
     at.number_input(key="train_epochs").set_value(500)  # still training when the page redraws
     ok(at.button(key="train_submit").click().run())
     job = at.session_state["train_job"]
     assert job.active and at.button(key="train_stop")
-    assert_all_translated(at, checkpoints, *[r.name for r in job.runs])  # progress, stop button
+    assert_translated(at, checkpoints, *[r.name for r in job.runs])  # progress, stop button
     ok(at.button(key="train_stop").click().run())
     wait(job)
     assert job.state == "stopped", job.error
     ok(at.run())
     # "stopped by the user at step …" (and, stopped before its first step, "nothing was saved")
-    assert_all_translated(at, checkpoints, *[r.name for r in job.runs])
+    assert_translated(at, checkpoints, *[r.name for r in job.runs])
 
     # β = 8 for 2 epochs: the VAE collapses, so the results show a warning with its reason.
     at.select_slider(key="train_beta").set_value(8.0)
@@ -88,11 +80,11 @@ def test_a_job_from_settings_to_results_and_deleting_in_qps(checkpoints, fresh_s
     ok(at.run())
     assert any(job.results[n]["status"] == "collapsed" for n in names), job.results
     assert at.warning and all(w.value.startswith("⟦") for w in at.warning)
-    assert_all_translated(at, checkpoints)  # results table, reasons, curves, saved runs
+    assert_translated(at, checkpoints)  # results table, reasons, curves, saved runs
     ok(at.multiselect(key="train_delete_names").set_value(["demo-ae"]).run())
     ok(at.button(key="train_delete").click().run())
     assert at.button(key="train_delete_yes")
-    assert_all_translated(at, checkpoints)
+    assert_translated(at, checkpoints)
 
 
 def test_finished_results_in_korean(checkpoints, fresh_streamlit_cache):
@@ -124,7 +116,7 @@ def test_input_errors_in_qps(checkpoints, fresh_streamlit_cache, mode, name, bet
     ok(at.button(key="train_submit").click().run())
     assert any(expect in e.value for e in at.error), [e.value for e in at.error]
     assert "train_job" not in at.session_state
-    assert_all_translated(at, checkpoints, name)
+    assert_translated(at, checkpoints, name)
 
 
 def test_delete_refusals_in_qps(checkpoints, hosted, fresh_streamlit_cache):  # noqa: F811
@@ -134,7 +126,7 @@ def test_delete_refusals_in_qps(checkpoints, hosted, fresh_streamlit_cache):  # 
     ok(at.multiselect(key="train_delete_names").set_value(["demo-ae", "demo-vae"]).run())
     ok(at.button(key="train_delete").click().run())
     assert len(at.error) == 2 and "train_delete_pending" not in at.session_state
-    assert_all_translated(at, checkpoints)
+    assert_translated(at, checkpoints)
 
 
 def test_a_broken_run_in_the_table_in_qps(checkpoints, fresh_streamlit_cache):
@@ -142,7 +134,7 @@ def test_a_broken_run_in_the_table_in_qps(checkpoints, fresh_streamlit_cache):
     at = train_page()
     runs = next(d for d in at.dataframe if "⟦group⟧" in d.value.columns).value
     assert "⟦broken⟧" in set(runs["⟦status⟧"])
-    assert_all_translated(at, checkpoints)
+    assert_translated(at, checkpoints)
 
 
 def test_full_queue_refusal_in_qps(checkpoints, monkeypatch, fresh_streamlit_cache):
@@ -150,26 +142,26 @@ def test_full_queue_refusal_in_qps(checkpoints, monkeypatch, fresh_streamlit_cac
     at = train_page()
     ok(at.button(key="train_submit").click().run())
     assert any("queue is full" in e.value for e in at.error)
-    assert_all_translated(at, checkpoints)
+    assert_translated(at, checkpoints)
 
 
 def test_data_set_choices_in_qps(empty_checkpoints, tmp_path, monkeypatch, fresh_streamlit_cache):
     monkeypatch.setenv("VAE_LAB_DATA", str(tmp_path / "no-data"))
     at = train_page()
-    assert_all_translated(at, empty_checkpoints)  # no saved runs yet
+    assert_translated(at, empty_checkpoints)  # no saved runs yet
     ok(at.selectbox(key="train_dataset").set_value("idx").run())
-    assert_all_translated(at, empty_checkpoints)  # the IDX folder box
+    assert_translated(at, empty_checkpoints)  # the IDX folder box
     ok(at.selectbox(key="train_dataset").set_value("mnist").run())
     if not at.error:
         pytest.skip("this machine is online: MNIST downloaded")
-    assert_all_translated(at, empty_checkpoints)  # the offline advice
+    assert_translated(at, empty_checkpoints)  # the offline advice
 
 
 def test_hosted_upload_choice_in_qps(empty_checkpoints, hosted, fresh_streamlit_cache):  # noqa: F811
     at = train_page()
     ok(at.selectbox(key="train_dataset").set_value("idx").run())
     assert at.get("file_uploader")
-    assert_all_translated(at, empty_checkpoints)
+    assert_translated(at, empty_checkpoints)
 
 
 # --- reasons and engine messages -----------------------------------------------------------------
