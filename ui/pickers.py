@@ -14,11 +14,9 @@ from ui.resources import get_run, usable_runs
 from ui.state import run_choice_key
 from vae_core import ImageDataset, Run, RunError, RunInfo
 from vae_core.latent_tools import first_of_class
+from vae_core.outcomes import status_word
 from vae_core.text import N_
 
-# A run's status as its picker label says it (vae_core.runs.STATUSES, and "broken").
-STATUS_LABELS = {"finished": N_("finished"), "stopped": N_("stopped"), "collapsed": N_("collapsed"),
-                 "diverged": N_("diverged"), "broken": N_("broken")}
 PLANE_MODES = (N_("PCA projection"), N_("Two latent dims"))  # values (and English labels)
 
 
@@ -36,7 +34,7 @@ def default_pair(infos: list[RunInfo]) -> tuple[RunInfo | None, RunInfo | None]:
 def run_label(r: RunInfo, lang: str) -> str:
     """The run picker's label in ``lang``: the run's name first, then what it was trained on."""
     beta = f", β={r.beta:g}" if r.kind == "vae" and r.beta is not None else ""
-    status = translate(STATUS_LABELS.get(r.status, r.status), lang)
+    status = status_word(r.status, lambda message: translate(message, lang))
     return translate(N_("{name} ({dataset}, latent {latent_dim}{beta}, {status})"), lang,
                      name=r.name, dataset=r.dataset, latent_dim=r.latent_dim, beta=beta, status=status)
 
