@@ -270,7 +270,8 @@ if clicked and data is not None:
         specs, group = plan_runs(mode, name, model_cfg, train_cfg, betas)
         for s in specs:
             validate_run_name(s.name)
-        taken = {r.name for r in runs()} | {r.group for r in runs() if r.group}
+        existing = runs()
+        taken = {r.name for r in existing} | {r.group for r in existing if r.group}
         clash = [n for n in [s.name for s in specs] + ([group] if group else []) if n in taken]
         if clash:
             raise ValueError(_("Run name already used: {names}. Choose another name or delete "
