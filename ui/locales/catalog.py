@@ -19,9 +19,10 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po, write_po
 
-from ui.i18n import LANGUAGES as ALL_LANGUAGES, SOURCE_LANGUAGE, catalog_path as po_path, placeholders
+from ui.i18n import LANGUAGES as ALL_LANGUAGES
+from ui.i18n import LOCALES, SOURCE_LANGUAGE, placeholders
+from ui.i18n import catalog_path as po_path
 
-LOCALES = Path(__file__).resolve().parent
 REPO = LOCALES.parent.parent
 CONFIG = LOCALES / "babel.cfg"
 LANGUAGES = tuple(code for code in ALL_LANGUAGES if code != SOURCE_LANGUAGE)  # need a catalog
@@ -61,15 +62,11 @@ def problems(lang: str, messages: dict[str, list[str]]) -> dict[str, list[str]]:
     }
 
 
-def update(lang: str, messages: dict[str, list[str]], extra: list[Path] = ()) -> int:
-    """Rewrite ``lang``'s catalog for ``messages``, taking translations from the ``extra`` .po
-    files (in order) and then from the catalog itself. Returns how many remain untranslated."""
+def update(lang: str, messages: dict[str, list[str]]) -> int:
+    """Rewrite ``lang``'s catalog for ``messages``, keeping its translations. Returns how many
+    remain untranslated."""
     old = read_catalog(po_path(lang), lang)
-    known: dict[str, str] = {}
-    for source in [read_catalog(path, lang) for path in extra] + [old]:  # fragments win
-        for m in source:
-            if m.id and m.string and not m.fuzzy:
-                known.setdefault(m.id, m.string)
+    known = {m.id: m.string for m in old if m.id and m.string and not m.fuzzy}
     new = Catalog(locale=lang, project="VAE Lab", version="1", fuzzy=False,
                   creation_date=old.creation_date, revision_date=old.revision_date,
                   last_translator="VAE Lab <vae-lab@localhost>", language_team="VAE Lab",
@@ -85,36 +82,12 @@ def update(lang: str, messages: dict[str, list[str]], extra: list[Path] = ()) ->
     return sum(1 for message in messages if not known.get(message))
 
 
-def write_fragment(path: Path, lang: str, messages: dict[str, list[str]], files: list[str]) -> int:
-    """A partial catalog for the messages used in ``files`` (one translator's share of the work),
-    keeping translations already in it; ``--merge`` folds it into the catalog."""
-    wanted = {m: used for m, used in messages.items()
-              if any(Path(u).as_posix() in {Path(f).as_posix() for f in files} for u in used)}
-    old = read_catalog(path, lang)
-    known = {m.id: m.string for m in old if m.id and m.string}
-    fragment = Catalog(locale=lang, fuzzy=False)
-    for message in sorted(wanted):
-        fragment.add(message, known.get(message, ""), auto_comments=sorted(set(wanted[message])))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        write_po(f, fragment, width=100, no_location=True, sort_output=True)
-    return sum(1 for message in wanted if not known.get(message))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="report problems, change nothing")
-    parser.add_argument("--merge", nargs="*", type=Path, default=[],
-                        help=".po files whose translations come first")
-    parser.add_argument("--fragment", type=Path, help="write a partial catalog for --files")
-    parser.add_argument("--files", nargs="*", default=[], help="repository paths, for --fragment")
     args = parser.parse_args(argv)
     messages = source_messages()
     status = 0
-    if args.fragment:
-        left = write_fragment(args.fragment, LANGUAGES[0], messages, args.files)
-        print(f"{args.fragment}: {left} untranslated")
-        return 0
     for lang in LANGUAGES:
         if args.check:
             for kind, ids in problems(lang, messages).items():
@@ -122,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                     status = 1
                     print(f"{lang}: {len(ids)} {kind}: " + "; ".join(map(repr, ids[:5])))
         else:
-            left = update(lang, messages, args.merge)
+            left = update(lang, messages)
             print(f"{lang}: {len(messages)} messages, {left} untranslated -> {po_path(lang)}")
     return status
 
