@@ -80,15 +80,16 @@ CHARTS_JS = """
 """
 
 
-def page_table() -> list[tuple[str, str, str]]:
-    """(file, sidebar label, st.title text) of each page, in sidebar order (``ui.navigation``,
-    which imports neither torch nor streamlit: this process stays light beside the server)."""
+def page_table(lang: str = "en") -> list[tuple[str, str, str]]:
+    """(file, sidebar label, st.title text) of each page in ``lang``, in sidebar order
+    (``ui.navigation``, which imports no torch: this process stays light beside the server)."""
+    from ui.i18n import translate
     from ui.navigation import PAGES
 
     out = []
     for p in PAGES:
-        m = re.search(r"""st\.title\(\s*(["'])(.+?)\1""", (REPO / p.file).read_text())
-        out.append((p.file, p.title, m.group(2) if m else p.title))
+        m = re.search(r"""st\.title\(\s*(?:_\(\s*)?(["'])(.+?)\1""", (REPO / p.file).read_text())
+        out.append((p.file, translate(p.title, lang), translate(m.group(2) if m else p.title, lang)))
     return out
 
 
@@ -260,7 +261,7 @@ def wait_charts(page, timeout_ms: float = 30_000) -> float:
 
 
 def one_round(browser, checkpoints: Path, pages: list[tuple[str, str, str]], repeats: int,
-              log: Path, timeout_ms: float, results: dict, errors: dict) -> None:
+              log: Path, timeout_ms: float, results: dict, errors: dict, lang: str = "en") -> None:
     overview = pages[0]
     with streamlit_server(checkpoints, log) as (url, t0, t_health):
         results["health"].append(t_health - t0)
@@ -268,7 +269,7 @@ def one_round(browser, checkpoints: Path, pages: list[tuple[str, str, str]], rep
         page.add_init_script(STATE_LOG_JS)
         try:
             wall_health = time.time()
-            page.goto(url, wait_until="commit")
+            page.goto(f"{url}/?lang={lang}", wait_until="commit")
             t_ready = wait_ready(page, overview[2], timeout_ms)
             results["render"].append(t_ready - t0)
             mounted, running, done = phases(page, wall_health)
@@ -314,6 +315,7 @@ def main() -> None:
     ap.add_argument("--no-breakdown", action="store_true", help="skip the import/AppTest breakdown")
     ap.add_argument("--no-baseline", action="store_true", help="skip the minimal-app baseline")
     ap.add_argument("--timeout", type=float, default=120, help="seconds a page may take to settle")
+    ap.add_argument("--lang", default="en", help="the dashboard's language (?lang=), e.g. ko")
     args = ap.parse_args()
 
     if not (REPO / "streamlit_app.py").exists():
@@ -323,7 +325,7 @@ def main() -> None:
     try:
         checkpoints = ensure_checkpoints(args.checkpoints, tmp)
         env = {**os.environ, "VAE_LAB_CHECKPOINTS": str(checkpoints)}
-        pages = page_table()
+        pages = page_table(args.lang)
         print(f"Pages: {', '.join(label for _, label, _ in pages)}; checkpoints: {checkpoints}")
         print(f"CPU: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (shared: read medians)\n",
               flush=True)
@@ -340,7 +342,7 @@ def main() -> None:
                           f"{os.getloadavg()[0]:.1f})…", flush=True)
                     try:
                         one_round(browser, checkpoints, pages, args.repeats, tmp / f"streamlit-{r}.log",
-                                  args.timeout * 1000, results, errors)
+                                  args.timeout * 1000, results, errors, args.lang)
                     except Exception:
                         print(f"  round failed:\n{traceback.format_exc()[-2000:]}")
                 if not args.no_baseline:
