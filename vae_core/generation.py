@@ -201,13 +201,15 @@ def generation_tests(model: LatentModel, codes: np.ndarray | torch.Tensor, judge
 
 @torch.no_grad()
 def dataset_generation_tests(model: LatentModel, dataset: Any, judge: Any,
-                             n: int = GENERATION_SAMPLES, seed: int = 0
+                             n: int = GENERATION_SAMPLES, seed: int = 0,
+                             encoded: tuple[torch.Tensor, torch.Tensor | None] | None = None,
                              ) -> dict[str, GenerationTest]:
     """Exactly the scorecard's generation tests for ``model`` on ``dataset.test_x``: a page that
     calls this with the scorecard's ``seed`` (default 0) and ``n`` shows ``evaluate --json``'s
-    numbers, and its tiles are ``tests[source].z[:64]`` (decoded with their confidence)."""
+    numbers, and its tiles are ``tests[source].z[:64]`` (decoded with their confidence).
+    ``encoded`` = ``model.encode_all(dataset.test_x)`` when the caller has it already."""
     clf = getattr(judge, "model", judge)
-    mu, logvar = model.encode_all(dataset.test_x)
+    mu, logvar = encoded if encoded is not None else model.encode_all(dataset.test_x)
     freq = torch.bincount(dataset.test_y, minlength=int(getattr(clf, "n_classes", 0)))
     return generation_tests(model, decoder_codes(mu, logvar, seed), clf, n, seed, freq)
 

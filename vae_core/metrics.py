@@ -330,19 +330,19 @@ def scorecard(model: LatentModel, dataset: ImageDataset, judge: JudgedClassifier
         "smoothness": smoothness(model, basis),
     }
     out["code_span"] = code_span(mu)
-    # Encodes the test split once more (cheap): one entry point shared with the Generate page.
-    out.update(generation_scores(dataset_generation_tests(model, dataset, clf, seed=seed)))
-    out["collapsed"] = check_codes(mu, logvar).collapsed
+    # The same entry point as the Generate page, on the codes computed above.
+    out.update(generation_scores(dataset_generation_tests(model, dataset, clf, seed=seed,
+                                                          encoded=(mu, logvar))))
     if logvar is None:  # the AE's code is a point: recon is deterministic
         out.update({"recon": evaluate(model, x)["recon"], "kl": None, "elbo": None,
-                    "iwae_nll": None, "kl_per_dim": None, "active_units": None})
+                    "iwae_nll": None, "kl_per_dim": None, "active_units": None, "collapsed": False})
     else:
         nll, recon = iwae_nll_per_image(model, x, iwae_k, seed=seed + 1)
         kld = kl_per_dim(mu, logvar).double().mean(0)  # (D,)
-        kl = float(kld.sum())
+        kl, active = float(kld.sum()), active_units(mu)
         out.update({"recon": float(recon.mean()), "kl": kl, "elbo": -(float(recon.mean()) + kl),
                     "iwae_nll": float(nll.mean()), "kl_per_dim": [float(v) for v in kld],
-                    "active_units": active_units(mu)})
+                    "active_units": active, "collapsed": is_collapsed(active, kl)})
     out["seconds"] = time.perf_counter() - t0
     return out
 
