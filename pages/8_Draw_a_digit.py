@@ -4,7 +4,7 @@ import streamlit as st
 
 from ui.canvas import drawing_canvas
 from ui.i18n import _, translate
-from ui.panels import latent_panels, pick_encoded_models, show_images
+from ui.panels import latent_panels, pair_notes, pick_encoded_models, scale_choice, show_images
 from ui.pickers import pick_test_image, plane_picker
 from ui.export import plot_config
 from ui.links import BIND, translated_options
@@ -26,6 +26,8 @@ st.caption(_("Draw with the mouse (or a finger). The drawing is shrunk and centr
 
 
 models = pick_encoded_models("draw")
+shared_axes = scale_choice("draw")
+pair_notes(models, shared_axes)
 data = models[0].data
 shape = models[0].run.model_config.input_shape
 
@@ -57,9 +59,7 @@ with right:
                  accuracy=judge.accuracy, dataset=data.name))
 
 plane = plane_picker("draw", [m.latent_dim for m in models])
-own_axes = st.toggle(_("Zoom each map to its own codes (off: both maps share one scale)"), value=True,
-                     key="draw_own_axes", bind=BIND)
-panels = latent_panels(models, plane, shared_axes=not own_axes)
+panels = latent_panels(models, plane, shared_axes=shared_axes)
 for col, panel in zip(st.columns(len(panels)), panels):
     m = panel.codes
     if tuple(m.run.model_config.input_shape) != tuple(x.shape[1:]):
@@ -69,7 +69,7 @@ for col, panel in zip(st.columns(len(panels)), panels):
     r = read_drawing(m.run.model, x, K, judge.model)
     # Own scale: the codes, the prior and wherever the drawing lands (an odd drawing may land far out).
     landing = [panel.to_plane(z) for z in (r.mu, r.draws_z) if z is not None]
-    extent = panel.own_range(*landing) if own_axes else None
+    extent = None if shared_axes else panel.own_range(*landing)
     fig = panel.scatter(extent, title=_("{model}: where your drawing lands", model=m.label), height=420,
                         marker_size=3, opacity=0.35)
     if r.logvar is not None and not panel.one_d:

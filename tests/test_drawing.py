@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
-from streamlit.testing.v1 import AppTest
 
-from helpers import page_app
+from helpers import no_exception, open_page, page_app
+from ui import navigation
 
 from vae_core import load_run
 from vae_core.classifier import load_or_train
@@ -102,3 +102,10 @@ def test_page_shows_both_encoders_for_an_injected_drawing(checkpoints, fresh_str
     assert any(c.startswith("AE reconstruction: the judge reads") for c in captions)
     assert any(c.startswith("VAE reconstruction: the judge reads") for c in captions)
     assert any(c.startswith("VAE: 8 draws") for c in captions)
+
+
+def test_draw_page_warns_about_a_collapsed_vae(collapsed):
+    """Like every page that shows a pair's latent maps, Draw a digit says when the VAE collapsed."""
+    at = open_page(navigation.DRAW_A_DIGIT.file)
+    no_exception(at)
+    assert any("posterior collapsed" in w.value for w in at.warning), [w.value for w in at.warning]
