@@ -27,6 +27,8 @@ from .validate import DatasetError, open_regular
 DIGITS = "digits"
 MNIST = "mnist"
 FASHION_MNIST = "fashion-mnist"
+# Every name that loads a known data set anywhere (a worker loads these itself; folders are shipped).
+NAMED_DATASETS = (DIGITS, MNIST, FASHION_MNIST, "fashion", "fashionmnist")
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 IDX_IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
@@ -321,7 +323,7 @@ def load_dataset(spec: str = DIGITS, root: str | os.PathLike[str] = "data") -> I
     key = spec.lower()
     if key == DIGITS:
         return load_digits()
-    if key in (MNIST, FASHION_MNIST, "fashion", "fashionmnist"):
+    if key in NAMED_DATASETS:  # digits returned above
         return _load_torchvision(MNIST if key == MNIST else FASHION_MNIST, root)
     folder = spec[4:] if key.startswith("idx:") else spec
     if key.startswith("idx:") or Path(folder).expanduser().is_dir():
@@ -337,7 +339,7 @@ def check_run_dataset(spec: str, data_root: str | os.PathLike[str]) -> str:
     Returns ``spec`` unchanged; raises ``DatasetError`` otherwise."""
     spec = (spec or DIGITS).strip()
     key = spec.lower()
-    if key in (DIGITS, MNIST, FASHION_MNIST, "fashion", "fashionmnist"):
+    if key in NAMED_DATASETS:
         return spec
     folder = Path(spec[4:] if key.startswith("idx:") else spec).expanduser()
     root = Path(data_root).expanduser().resolve()

@@ -36,7 +36,7 @@ from typing import Any, Iterable
 
 from . import outcomes
 from .config import ModelConfig, TrainConfig
-from .data import DIGITS, ImageDataset, load_dataset
+from .data import DIGITS, NAMED_DATASETS, ImageDataset, load_dataset
 from .replay import pack_snapshots, unpack_snapshots
 from .runs import MAX_OWNER_CHARS, RunError, save_run, unique_run_name, validate_run_name
 from .train import Record
@@ -57,7 +57,6 @@ STOP_POLL_S = 0.2  # how often a worker asks the scheduler whether its job was s
 RECONNECT_S = 5.0
 MODES = ("ae", "vae", "pair", "sweep")  # one AE, one VAE, a fair AE+VAE pair, a beta sweep
 DEFAULT_SWEEP_BETAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-NAMED_DATASETS = ("digits", "mnist", "fashion-mnist", "fashion", "fashionmnist")  # load anywhere
 
 
 class EngineError(RuntimeError):
