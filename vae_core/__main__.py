@@ -12,7 +12,7 @@ from .config import ModelConfig, TrainConfig, default_hidden
 from .data import DatasetError, load_dataset
 from .jobs import (DEFAULT_SWEEP_BETAS, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS, QUICK_PAIR_LR,
                    SCHEDULER_ENV, EngineError, Job, RunSpec, TrainingEngine, close_local_cluster,
-                   local_cluster_running, plan_runs)
+                   local_cluster_running, parse_betas, plan_runs)
 from .metrics import DEFAULT_IWAE_K
 from .runs import RunError, final_metrics, list_runs, unique_run_name, validate_run_name
 from .validate import check_device, check_writable_folder
@@ -255,11 +255,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .metrics import sweep_point
 
     try:
-        betas = [float(b) for b in args.betas.split(",") if b.strip()]
+        betas = parse_betas(args.betas)  # the dashboard's rules
     except ValueError as e:
-        raise ValueError(f"--betas must be numbers separated by commas, got {args.betas!r}") from e
-    if not betas or any(b < 0 for b in betas) or len(set(betas)) != len(betas):
-        raise ValueError(f"--betas must be distinct numbers >= 0, got {args.betas!r}")
+        raise ValueError(f"--betas: {e}") from None
     check_writable_folder(args.root, "--root")
     check_device(args.device)
     _train_config(args, betas[0])  # ranges and types, before the data set loads
