@@ -9,7 +9,7 @@ from ui.i18n import _, translate
 from ui.panels import show_images
 from ui.resources import dataset_or_error
 from ui.export import plot_config
-from ui.links import BIND, link_fallback, option_texts, translated_options
+from ui.links import BIND, link_fallback, translated_options
 from vae_core import figures
 from vae_core.latent_tools import decode_images, sample_prior, shared_range
 from vae_core.lab import LAB_MODEL, LAB_TRAIN, VARIANTS, WRONG, LabRun, diagnose, train_variant
@@ -55,7 +55,7 @@ def variant_title(key: str, lang: str) -> str:
     return translate(VARIANTS[key].title, lang)
 
 
-link_fallback("lab_variant", option_texts(WRONG, variant_title), _("the wrong variant"),
+link_fallback("lab_variant", WRONG, variant_title, _("the wrong variant"),
               _(VARIANTS[WRONG[0]].title))
 c1, c2 = st.columns([3, 1])
 variant = c1.selectbox(_("Wrong variant"), WRONG, key="lab_variant", bind=BIND,

@@ -13,7 +13,7 @@ in any language, or as the bare option (``?latent_vae_run=demo-vae``).
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import Callable, Mapping, Sequence, TypeVar
 
 import streamlit as st
 
@@ -30,14 +30,9 @@ def _languages() -> list[str]:
     return list(LANGUAGES) + ([lang] if lang not in LANGUAGES else [])
 
 
-def option_texts(options: Sequence[T], label: Label) -> list[str]:
-    """Every text that names one of ``options`` in a link: its label in each language, and the
-    bare option itself (a run name, a variant id)."""
-    return [text for o in options for text in (str(o), *(label(o, lang) for lang in _languages()))]
-
-
 def option_named(text: str, options: Sequence[T], label: Label) -> T | None:
-    """The option that ``text`` names (see ``option_texts``), else None."""
+    """The option that ``text`` names in a link: its label in any language, or the bare option
+    itself (a run name, a variant id); else None."""
     for o in options:
         if text == str(o) or any(text == label(o, lang) for lang in _languages()):
             return o
@@ -80,12 +75,13 @@ def translated_labels(key: str, labels: Mapping[T, str]) -> Callable[[T], str]:
     return translated_options(key, list(labels), lambda o, lang: translate(labels[o], lang))
 
 
-def link_fallback(key: str, valid: Iterable[str], what: str, fallback: str | None) -> None:
-    """Warn when the URL asks ``key`` for a value outside ``valid`` (the widget will show
-    ``fallback`` instead); call it before the widget is drawn. ``what`` names the widget's
-    value, translated (``_("the AE run")``)."""
+def link_fallback(key: str, options: Sequence[T], label: Label, what: str,
+                  fallback: str | None) -> None:
+    """Warn when the URL asks ``key`` for a value that names none of ``options`` (the widget
+    will show ``fallback`` instead); call it before the widget is drawn. ``what`` names the
+    widget's value, translated (``_("the AE run")``)."""
     requested = st.query_params.get(key)
-    if requested is None or requested in set(valid):
+    if requested is None or option_named(requested, options, label) is not None:
         return
     if fallback:
         message = _("The link asks for {what} {requested}, which is not available here; "

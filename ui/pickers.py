@@ -9,7 +9,7 @@ import streamlit as st
 from ui import navigation
 from ui.export import notebook_button
 from ui.i18n import _, translate
-from ui.links import BIND, link_fallback, option_texts, translated_options
+from ui.links import BIND, link_fallback, translated_options
 from ui.resources import get_run, usable_runs
 from ui.state import run_choice_key
 from vae_core import ImageDataset, Run, RunError, RunInfo
@@ -76,7 +76,7 @@ def pick_pair(key: str) -> tuple[Run | None, Run | None]:
             # A bound select box keeps its option's label in the URL: a shared link opens this run
             # (in either language, or by its bare name), and a link naming a run this server does
             # not have falls back with a message.
-            link_fallback(widget_key, option_texts(list(by_name), label_of), what, first.name)
+            link_fallback(widget_key, list(by_name), label_of, what, first.name)
             format_func = translated_options(widget_key, list(by_name), label_of)
             info = by_name[st.selectbox(label, list(by_name), index=options.index(first),
                                         format_func=format_func, key=widget_key, bind=BIND)]
