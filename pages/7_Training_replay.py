@@ -32,7 +32,8 @@ def _snapshots(path: str, mtime: tuple[float, float]) -> list[Snapshot]:
     """Read and validated once per saved run (shared by all sessions, read-only)."""
     from ui.resources import get_run
 
-    return load_snapshots(path, get_run(path).model_config)
+    run = get_run(path)
+    return load_snapshots(path, run.model_config, run.model.state_dict())
 
 
 @st.cache_data(show_spinner=_("Replaying the snapshots…"), max_entries=16)

@@ -30,7 +30,7 @@ def test_replay_animates_both_maps_and_ends_at_the_saved_codes(checkpoints, fres
     at = run_page()
     spec = animation(at)
     vae = load_run(checkpoints / "demo-vae")
-    snaps = load_snapshots(vae.path, vae.model_config)
+    snaps = load_snapshots(vae.path, vae.model_config, vae.model.state_dict())
     assert len(spec["frames"]) == len(snaps) >= 10
     assert len(spec["layout"]["sliders"][0]["steps"]) == len(snaps)
     assert spec["layout"]["updatemenus"][0]["buttons"][0]["method"] == "animate"

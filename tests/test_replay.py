@@ -57,7 +57,7 @@ def test_snapshots_run_from_the_initial_to_the_final_weights(trained):
 
 def test_last_snapshot_codes_equal_the_saved_models(saved, digits):
     run = load_run(saved)
-    snaps = load_snapshots(saved, run.model_config)
+    snaps = load_snapshots(saved, run.model_config, run.model.state_dict())
     codes = replay_codes(snaps, run.model_config, digits.test_x)
     mu, logvar = run.model.encode_all(digits.test_x)
     np.testing.assert_array_equal(codes.mu[-1], mu.numpy())
@@ -72,7 +72,7 @@ def test_old_run_without_snapshots_still_loads(tmp_path, trained):
     assert not (path / SNAPSHOTS_FILE).exists()
     assert load_run(path).status == "finished"
     with pytest.raises(ReplayUnavailable, match="no training snapshots"):
-        load_snapshots(path, CFG)
+        load_snapshots(path, CFG, load_run(path).model.state_dict())
 
 
 def _rewrite(path: Path, tensors: dict, meta: dict) -> None:
@@ -111,5 +111,5 @@ def test_malformed_snapshots_disable_replay_but_not_the_run(saved, trained, dama
         end = run_to_end(train(other, TrainConfig(epochs=1), __import__("vae_core").load_dataset("digits")))
         write_snapshots(file, end["snapshots"])
     with pytest.raises(ReplayUnavailable):
-        load_snapshots(saved, CFG)
+        load_snapshots(saved, CFG, load_run(saved).model.state_dict())
     assert load_run(saved).status == "finished"

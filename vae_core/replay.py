@@ -36,7 +36,6 @@ from .validate import state_shapes
 SNAPSHOTS_FILE = "snapshots.safetensors"
 SNAPSHOT_FORMAT_VERSION = 2  # 2: float16, the last snapshot read from the run's weights
 STORED_DTYPE = torch.float16
-WEIGHTS_FILE = "model.safetensors"  # runs.WEIGHTS_FILE (runs imports this module)
 DEFAULT_SNAPSHOTS = 20
 MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024  # all snapshots of one run together
 MAX_SNAPSHOTS = 200  # a file claiming more is not ours
@@ -154,12 +153,12 @@ def _number_list(meta: dict[str, str], key: str, count: int | None = None) -> li
     return values
 
 
-def load_snapshots(run_path: str | os.PathLike[str], model_cfg: ModelConfig) -> list[Snapshot]:
-    """The run's snapshots in step order, checked against ``model_cfg`` (float32, the last one
-    the run's saved weights); raises ``ReplayUnavailable`` if there are none or the file is
-    malformed in any way."""
+def load_snapshots(run_path: str | os.PathLike[str], model_cfg: ModelConfig,
+                   final_state: dict[str, torch.Tensor]) -> list[Snapshot]:
+    """The run's snapshots in step order, checked against ``model_cfg`` (float32); the last one
+    is ``final_state``, the saved model's weights as ``load_run`` read and checked them. Raises
+    ``ReplayUnavailable`` if there are none or the file is malformed in any way."""
     from safetensors import SafetensorError, safe_open
-    from safetensors.torch import load_file
 
     path = Path(run_path) / SNAPSHOTS_FILE
     if not path.is_file():
@@ -184,9 +183,8 @@ def load_snapshots(run_path: str | os.PathLike[str], model_cfg: ModelConfig) -> 
                                         f"config ({len(steps)} snapshots expected)")
             stored = [{name: f.get_tensor(f"s{i:03d}/{name}") for name in expected}
                       for i in range(len(steps) - 1)]
-        final = load_file(str(Path(run_path) / WEIGHTS_FILE))  # the last snapshot
         snapshots = []
-        for i, (step, epoch, state) in enumerate(zip(steps, epochs, stored + [final])):
+        for i, (step, epoch, state) in enumerate(zip(steps, epochs, stored + [final_state])):
             for name, shape in expected.items():
                 t = state.get(name)
                 if t is None or tuple(t.shape) != shape or not t.is_floating_point():
