@@ -93,11 +93,6 @@ class Run:
     def kind(self) -> str:
         return self.model_config.kind
 
-    @property
-    def collapsed(self) -> bool:
-        """A VAE saved (or relabelled) as posterior-collapsed: valid, but label it."""
-        return self.status == "collapsed"
-
 
 @dataclass
 class RunInfo:
