@@ -9,6 +9,7 @@ import streamlit as st
 
 from ui.export import export_format_picker
 from ui.i18n import _, language_switch
+from ui.links import drop_unusable_numbers
 from ui.navigation import PAGES
 from ui.resources import pin_torch_threads
 from ui.training import pool_status
@@ -22,4 +23,5 @@ page = st.navigation([st.Page(p.file, title=_(p.title), icon=p.icon, default=i =
 with st.sidebar:
     export_format_picker()
     pool_status()
+drop_unusable_numbers()  # a crafted ?train_epochs=inf would crash Streamlit's own widget
 page.run()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.i18n import _
-from ui.links import BIND, translated_labels
+from ui.links import BIND, md, translated_labels
 from ui import navigation
 from ui.access import is_hosted, may_delete, session_owner, teacher_login
 from ui.resources import IDX_FOLDER_CHOICE, checkpoints_root, data_root, dataset_or_error, get_pool, runs
@@ -17,7 +17,7 @@ from ui.training import show_job_progress
 from vae_core import (InvalidRunName, ModelConfig, RunError, RunInfo, TrainConfig, delete_run,
                       unique_run_name, validate_run_name)
 from vae_core.config import default_hidden
-from vae_core.data import MAX_UPLOAD_BYTES, DatasetError, save_idx_upload
+from vae_core.data import MAX_UPLOAD_BYTES, DatasetError, dataset_label, save_idx_upload
 from vae_core.figures import loss_curves
 from vae_core.jobs import (DEFAULT_SWEEP_BETAS, MODES, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS,
                            QUICK_PAIR_HIDDEN, QUICK_PAIR_LR, EngineError, Job, parse_betas, plan_runs)
@@ -119,7 +119,7 @@ def live_job() -> None:
     if not job.active:
         st.rerun()  # full rerun: static results, the new runs in the table, and no timer
     st.caption(_("This session's job: {runs} on {dataset}",
-                 runs=", ".join(r.name for r in job.runs), dataset=job.dataset))
+                 runs=md(", ".join(r.name for r in job.runs)), dataset=md(dataset_label(job.dataset))))
     show_job_progress(job)
     stopping = job.stop.is_set()
     st.button(_("Stopping…") if stopping else _("Stop (keeps what was trained)"), key="train_stop",
@@ -170,6 +170,7 @@ def uploaded_idx_spec() -> str:
     upload into a folder under the data root (vae_core.data.save_idx_upload)."""
     files = st.file_uploader(_("IDX files (at most {mb} MB in all)", mb=MAX_UPLOAD_BYTES // 2**20),
                              accept_multiple_files=True, key="train_idx_upload",
+                             max_upload_size=MAX_UPLOAD_BYTES // 2**20,
                              help=_("`train-images-idx3-ubyte.gz` with `train-labels-idx1-ubyte.gz`, "
                                     "and/or the `t10k-…` pair (gzipped or not)"))
     if not files:
@@ -179,9 +180,11 @@ def uploaded_idx_spec() -> str:
     if saved and saved[0] == ids:
         return saved[1]
     try:
-        spec = save_idx_upload({f.name: f.getvalue() for f in files}, data_root())
+        spec = save_idx_upload({f.name: f.getvalue() for f in files}, data_root(),
+                               in_use={r.dataset for r in runs()})
     except DatasetError as e:
-        st.error(_("These files cannot be used: {detail}", detail=str(e)), icon=":material/error:")
+        st.error(_("These files cannot be used: {detail}", detail=md(str(e))),
+                 icon=":material/error:")
         return ""
     st.session_state["train_idx_saved"] = (ids, spec)
     return spec
@@ -312,7 +315,7 @@ else:
     st.dataframe(headed([{
         "name": r.label, "kind": r.kind.upper() or "?",
         "beta": beta_text(r.beta if r.kind == "vae" else None), "latent dim": r.latent_dim,
-        "data set": r.dataset, "epochs": epochs_text(r.epochs_trained, r.epochs),
+        "data set": dataset_label(r.dataset), "epochs": epochs_text(r.epochs_trained, r.epochs),
         "test recon": r.final.get("recon"),
         "test KL": kl_text(r.final.get("kl") if r.kind == "vae" else None),
         "status": status_word(r.status, _), "reason": reason_text(r), "group": r.group,

@@ -15,6 +15,12 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
+from streamlit import config as _streamlit_config  # noqa: E402
+
+# .streamlit/config.toml hides exception details from visitors ("none"); AppTest reads that file
+# too, and a failing test should name the exception it saw.
+_streamlit_config.set_option("client.showErrorDetails", "full")
+
 import json  # noqa: E402
 import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402

@@ -13,6 +13,9 @@ in any language, or as the bare option (``?latent_vae_run=demo-vae``).
 """
 from __future__ import annotations
 
+import math
+import re
+import string
 from typing import Callable, Mapping, Sequence, TypeVar
 
 import streamlit as st
@@ -85,9 +88,39 @@ def link_fallback(key: str, options: Sequence[T], label: Label, what: str,
         return
     if fallback:
         message = _("The link asks for {what} {requested}, which is not available here; "
-                    "showing {fallback} instead.", what=what, requested=repr(requested),
-                    fallback=fallback)
+                    "showing {fallback} instead.", what=md(what), requested=md(repr(requested)),
+                    fallback=md(fallback))
     else:
         message = _("The link asks for {what} {requested}, which is not available here.",
-                    what=what, requested=repr(requested))
+                    what=md(what), requested=md(repr(requested)))
     st.warning(message, icon=":material/link_off:")
+
+
+# Every ASCII punctuation character may be backslash-escaped in CommonMark, and an escaped one is
+# plain text: no link, image, emphasis, code, heading, list, table, math ($) or directive (:red[])
+# can start from it, and GFM's bare-URL links (www., https:) break at the escaped dot or colon.
+_MARKDOWN_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
+
+
+def md(value: object) -> str:
+    """``value`` as text that markdown shows literally: for anything a URL, a file or a user
+    supplied (a run name, a data set path, an error message) before ``st.markdown``, a caption,
+    or an alert box. Line breaks become spaces (a value stays one line of its sentence)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).splitlines()))
+
+
+def drop_unusable_numbers() -> None:
+    """Remove from the URL every value that reads as an infinite number (``inf``, ``Infinity``,
+    ``1e999``), with a warning: Streamlit turns such a value for an integer ``number_input`` into
+    ``int(inf)`` and the page crashes (Streamlit 1.67) before any check of ours can run. A NaN or
+    an out-of-range finite number is already replaced by the widget's default. Call it in the
+    frame, before the page runs."""
+    for key in list(st.query_params):
+        try:
+            bad = math.isinf(float(st.query_params[key]))
+        except (TypeError, ValueError):
+            continue
+        if bad:
+            del st.query_params[key]
+            st.warning(_("The link's value for {key} is not a usable number; the page uses its "
+                         "default instead.", key=md(key)), icon=":material/link_off:")

@@ -27,8 +27,10 @@ from .latent_tools import decode_images
 from .models import LatentModel, reparameterize
 from .text import N_
 
-MAX_DATA_URL_CHARS = 4_000_000  # a 280x280 PNG is a few KB; refuse anything absurd
-MAX_SIDE = 2048
+MAX_DATA_URL_CHARS = 1_000_000  # a 280x280 canvas PNG is tens of KB; refuse anything absurd
+MAX_SIDE = 1024
+MAX_PIXELS = 1024 * 1024  # checked from the PNG header, before anything is decoded
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 INK = 0.1  # a pixel at least this bright counts as ink
 
 
@@ -52,15 +54,21 @@ def image_from_data_url(url: str) -> np.ndarray:
         raise DrawingError(N_("The drawing is too large."))
     try:
         raw = base64.b64decode(url.split(",", 1)[1], validate=True)
-        with Image.open(io.BytesIO(raw)) as im:
-            if im.width > MAX_SIDE or im.height > MAX_SIDE:
+        if not raw.startswith(PNG_SIGNATURE):  # the URL's word is not enough: look at the bytes
+            raise DrawingError(N_("The drawing must be a PNG image."))
+        # formats=["PNG"]: Pillow tries no other decoder (EPS would call Ghostscript).
+        with Image.open(io.BytesIO(raw), formats=["PNG"]) as im:
+            if im.width > MAX_SIDE or im.height > MAX_SIDE or im.width * im.height > MAX_PIXELS:
                 raise DrawingError(N_("The drawing is larger than {side}×{side} pixels."), side=MAX_SIDE)
             if im.mode in ("RGBA", "LA"):  # transparent background = no ink
                 bg = Image.new("RGBA", im.size, (0, 0, 0, 255))
                 im = Image.alpha_composite(bg, im.convert("RGBA"))
             return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
-    except (binascii.Error, UnidentifiedImageError, OSError) as e:
-        raise DrawingError(N_("The drawing is not a readable PNG ({detail})."), detail=str(e)) from e
+    except (binascii.Error, UnidentifiedImageError, OSError, ValueError) as e:
+        if isinstance(e, DrawingError):
+            raise
+        raise DrawingError(N_("The drawing is not a readable PNG ({detail})."),
+                           detail=type(e).__name__) from e
 
 
 def _ink_box(image: np.ndarray) -> np.ndarray:
