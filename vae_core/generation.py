@@ -36,6 +36,7 @@ import torch
 from .codes import gap_radius, nearest_code_distance
 from .models import LatentModel, reparameterize
 from .text import N_
+from .train import stream_seed
 
 SOURCES = ("prior", "fitted", "box")
 # What a page calls each source ("the AE's draws come from …"); a UI translates them when shown.
@@ -63,8 +64,10 @@ def decoder_codes(mu: np.ndarray | torch.Tensor, logvar: np.ndarray | torch.Tens
     mu_t = _tensor(mu, torch.float32)
     if logvar is None:
         return mu_t
+    # Its own stream: with manual_seed(seed) the eps of these codes were the prior draws of
+    # sample_codes("prior", seed=seed), so a collapsed VAE's prior draws sat exactly on its codes.
     return reparameterize(mu_t, _tensor(logvar, torch.float32),
-                          torch.Generator().manual_seed(int(seed)))
+                          torch.Generator().manual_seed(stream_seed(int(seed), "codes")))
 
 
 def sample_codes(source: str, codes: np.ndarray | torch.Tensor, n: int = GENERATION_SAMPLES,
