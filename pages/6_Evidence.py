@@ -85,7 +85,8 @@ if section == "Scorecard":
         if cards["AE"] is None or cards["VAE"] is None:
             st.warning(_("Only one kind of run is available: its numbers are shown without a "
                          "winner. Train an AE+VAE pair to compare."))
-        warning = collapse_warning(cards["VAE"], _) if cards["VAE"] is not None else None
+        warning = collapse_warning({**cards["VAE"], "beta": vae.train_config.beta}, _) \
+            if cards["VAE"] is not None else None
         if warning:
             st.warning(warning, icon=":material/warning:")
         rows = compare_rows(cards["AE"], cards["VAE"])

@@ -219,7 +219,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
         status, reason = "diverged", f"{reason} {WEIGHTS_NOT_FINITE}"
     elif status == "finished" and model.kind == "vae" and len(x_test) >= 2:
         # Only a finished run: one stopped after a few steps has not learned yet, not collapsed.
-        check = check_model(model, x_test)
+        check = check_model(model, x_test, train_cfg.beta)
         if check.collapsed:
             status, reason = "collapsed", f"{reason}; {check.reason}"
     if due and (not kept or kept[-1].step != step):  # stopped early: the last moment is the end
