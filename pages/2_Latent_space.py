@@ -4,12 +4,13 @@ import streamlit as st
 from ui.captions import latent_space_caption, marginals_caption
 from ui.export import plot_config
 from ui.i18n import _
-from ui.links import BIND
+from ui.links import BIND, translated_labels
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, scale_choice, show_images
 from ui.pickers import plane_picker, selected_indices
 from ui.state import LATENT
 from vae_core import figures
 from vae_core.latent_tools import decode_images, posterior_ellipses, subset_indices
+from vae_core.text import N_
 
 N_ELLIPSES = 120  # enough to see the overlap, few enough to still see the points
 MAX_SHOWN = 16
@@ -27,6 +28,11 @@ show_ellipses = st.toggle(_("Draw the VAE's posterior q(z|x) as 2σ ellipses ({n
                             n=N_ELLIPSES),
                           key="latent_ellipses", disabled=not has_posterior, bind=BIND)
 shared_axes = scale_choice("latent")
+# The VAE's histograms: the codes its decoder sees (what should match the prior) or its means.
+MARGINAL_CODES = {"sampled": N_("z ~ q(z|x), one per test image"), "mean": N_("the means μ")}
+marginal_codes = st.radio(_("The VAE's histograms show"), list(MARGINAL_CODES), horizontal=True,
+                          format_func=translated_labels("latent_marginal_codes", MARGINAL_CODES),
+                          key="latent_marginal_codes", bind=BIND)
 panels = latent_panels(models, plane, shared_axes)
 pair_notes(models, shared_axes)
 by_label = {m.label: m for m in models}
@@ -43,9 +49,12 @@ for col, panel in zip(st.columns(len(panels)), panels):
         events.append(st.plotly_chart(panel.scatter(ellipses=ellipses), on_select="rerun",
                                       selection_mode=("points", "box", "lasso"),
                                       key=f"latent_scatter_{m.label.lower()}", config=plot_config(f"latent_scatter_{m.label.lower()}")))
+        hist_codes = m.sampled if marginal_codes == "sampled" else m.mu
         st.plotly_chart(figures.marginal_histograms(
-            panel.projection(m.mu), panel.projection.axis_titles, panel.axis_range,
-            title=_("{model}: marginals of the codes", model=m.label),
+            panel.projection(hist_codes), panel.projection.axis_titles, panel.axis_range,
+            title=(_("{model}: marginals of the codes", model=m.label) if m.logvar is None else
+                   _("{model}: marginals of {codes}", model=m.label,
+                     codes=_(MARGINAL_CODES[marginal_codes]))),
             prior_center=panel.projection.prior_center,
             color=figures.AE_COLOR if m.label == "AE" else figures.VAE_COLOR,
             gettext=_).update_layout(height=230),
@@ -54,7 +63,8 @@ if show_ellipses:
     st.caption(_("Each ellipse is one test image's q(z|x) at 2σ: the VAE encodes an image as a "
                  "cloud, not a point. Where clouds overlap, the decoder was trained to draw similar "
                  "images."))
-st.caption(marginals_caption(by_label["VAE"].stats if "VAE" in by_label else None, gettext=_))
+st.caption(marginals_caption(by_label["VAE"].stats if "VAE" in by_label else None, gettext=_,
+                             codes=marginal_codes))
 
 st.subheader(_("Selected images and their reconstructions"))
 # Indices are positions in a test set; panels of runs on different data sets are kept apart.

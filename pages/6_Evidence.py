@@ -26,6 +26,7 @@ POSTERIOR_IWAE_K = 5000  # samples for one image's log p(x) beside the grid's ex
 # The scorecard's 2-D view ("view" key of metrics.scorecard) as the caption names it.
 VIEW_LABELS = {"latent": N_("the latent space itself"), "pca": N_("the codes' top-2 PCA plane"),
                "dims 0,1": N_("latent dims 0 and 1")}
+CODE_LABELS = {"z ~ q(z|x)": N_("z ~ q(z|x), one per test image"), "mu": N_("the posterior means μ")}
 
 st.title(_("Evidence"))
 st.caption(_("Each claim of the AE-vs-VAE story, measured on the test split. All numbers are per "
@@ -84,14 +85,17 @@ if section == "Scorecard":
         if cards["AE"] is None or cards["VAE"] is None:
             st.warning(_("Only one kind of run is available: its numbers are shown without a "
                          "winner. Train an AE+VAE pair to compare."))
-        warning = collapse_warning(cards["VAE"], _) if cards["VAE"] is not None else None
+        warning = collapse_warning({**cards["VAE"], "beta": vae.train_config.beta}, _) \
+            if cards["VAE"] is not None else None
         if warning:
             st.warning(warning, icon=":material/warning:")
         rows = compare_rows(cards["AE"], cards["VAE"])
         # st.table renders Markdown: the metric is the scorecard's JSON key, shown as code.
         table = pd.DataFrame([{_("Claim"): r["claim"], _("Metric"): f"`{r['metric']}`",
                                "AE": r["AE"] + (" ✓" if r["winner"] == "AE" else ""),
+                               _("AE 95%"): r["AE_interval"],
                                "VAE": r["VAE"] + (" ✓" if r["winner"] == "VAE" else ""),
+                               _("VAE 95%"): r["VAE_interval"],
                                _("Winner"): verdict_label(r["winner"], _),
                                _("Better"): r["better"], _("What it measures"): r["meaning"]}
                               for r in rows])
@@ -99,8 +103,19 @@ if section == "Scorecard":
         st.table(table, hide_index=True)
         some = cards["VAE"] or cards["AE"]
         view = VIEW_LABELS.get(some["view"], some["view"])
-        st.caption(_("Test split: {n} images of {dataset}; 2-D view: {view}. IWAE with k = {k}.",
-                     n=some["n_images"], dataset=some["dataset"], view=_(view), k=DEFAULT_IWAE_K))
+        st.caption(_("Test split: {n} images of {dataset}; 2-D view: {view}; the VAE's codes: {codes}. "
+                     "IWAE with k = {k}. Each value has a 95% bootstrap interval ({reps} resamples "
+                     "of the test images, or of the 1,000 draws); when the AE's and the VAE's "
+                     "intervals overlap the row is a tie: the difference is within the noise.",
+                     n=some["n_images"], dataset=some["dataset"], view=_(view),
+                     codes=_(CODE_LABELS.get((cards["VAE"] or {}).get("codes", ""), N_("z ~ q(z|x), one per test image"))),
+                     k=DEFAULT_IWAE_K, reps=some.get("bootstrap", 0)))
+        st.caption(_("The pixels are grey levels in [0, 1], not black and white, so the Bernoulli "
+                     "\"log p(x)\", −log p(x|z) and ELBO here are cross-entropy scores, not "
+                     "normalised log-likelihoods: no decoder can go below {floor:.1f} nats per "
+                     "image on this test split (the pixels' own entropy). Compare them between "
+                     "models of the same data, not with published likelihoods.",
+                     floor=some.get("recon_floor", float("nan"))))
         if judge_accuracy is not None:
             st.metric(_("Judge classifier test accuracy"), f"{judge_accuracy:.1%}",
                       help=_("A small MLP trained on the same data set (cached beside the runs) "
@@ -186,10 +201,12 @@ else:  # True posterior
                              caption=_("test image {index} (label {label})", index=index,
                                        label=ds.class_names[int(ds.test_y[index])]))
                     gap = gp.gap if abs(gp.gap) >= 5e-4 else 0.0  # no "-0.000"
-                    st.metric(_("log p(x), grid"), _("{value:.3f} nats", value=gp.log_px))
+                    st.metric(_("Bernoulli log p(x), grid"), _("{value:.3f} nats", value=gp.log_px))
                     st.metric("ELBO", _("{value:.3f} nats", value=gp.elbo))
                     st.metric(_("gap = KL(q ‖ p(z|x))"), _("{value:.3f} nats", value=gap))
                     st.caption(_("IWAE (k = {k}) log p(x): {value:.3f} nats. The grid sums "
                                  "p(x|z) p(z) over 200×200 cells; q(z|x)'s 1σ and 2σ ellipses are "
-                                 "drawn in white. The closer q hugs the heatmap, the smaller the gap.",
+                                 "drawn in white. The closer q hugs the heatmap, the smaller the gap. "
+                                 "\"log p(x)\" is the Bernoulli decoder's score of grey-level "
+                                 "pixels, not a normalised likelihood; the gap is exact all the same.",
                                  k=POSTERIOR_IWAE_K, value=iwae_lp))

@@ -27,7 +27,7 @@ def test_collapsed_vae_is_warned_and_captions_flip(collapsed):
     at = page(navigation.LATENT_SPACE.file)
     assert "collapsed" in at.selectbox(key="latent_vae_run").format_func(at.selectbox(key="latent_vae_run").value)
     warning = " ".join(w.value for w in at.warning)
-    assert "posterior collapsed" in warning and "lower β" in warning and "KL warm-up" in warning
+    assert "posterior collapsed" in warning and "lower β" in warning and "Alemi et al. 2018" in warning
     assert "has not packed the VAE's classes" in markdown(at)
     assert "narrower for the VAE" not in " ".join(c.value for c in at.caption)  # no 5000x ratio
     assert "spike at 0" in " ".join(c.value for c in at.caption)

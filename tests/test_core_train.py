@@ -5,6 +5,7 @@ import math
 import threading
 
 import pytest
+import torch
 
 from vae_core import ModelConfig, TrainConfig, run_to_end, train
 
@@ -81,3 +82,30 @@ def test_input_shape_mismatch_is_refused(digits):
     with pytest.raises(ValueError, match="input_shape"):
         next(train(ModelConfig(kind="ae", latent_dim=2, hidden=(8,), input_shape=(1, 28, 28)),
                    TrainConfig(epochs=1), digits))
+
+
+def test_seed_streams_are_independent_of_each_other_and_of_the_weights():
+    """Issue 16.11: with seed + 1 / seed + 2 the training noise replayed the encoder's init stream
+    (build_model seeds it with seed*3 + 1) and the test noise the decoder's (seed*3 + 2)."""
+    from vae_core.train import STREAMS, stream_seed
+
+    for seed in range(50):
+        weights = {seed * 3 + 1, seed * 3 + 2, seed * 3 + 3, seed}  # inits and the shuffle
+        streams = {stream_seed(seed, s) for s in STREAMS}
+        assert len(streams) == len(STREAMS) and not streams & weights
+    noise = torch.Generator().manual_seed(stream_seed(0, "noise"))
+    encoder_init = torch.Generator().manual_seed(1)
+    assert not torch.equal(torch.randn(8, generator=noise), torch.randn(8, generator=encoder_init))
+
+
+def test_test_loss_uses_the_beta_in_force_during_warm_up(digits):
+    """Issue 16.11: during a KL warm-up the test loss used full β while the training loss used the
+    ramped β, so the two curves were not comparable."""
+    cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(32,), input_shape=digits.image_shape)
+    end = run_to_end(train(cfg, TrainConfig(epochs=2, batch_size=128, beta=2.0,
+                                            kl_warmup_epochs=4, seed=0), digits))
+    epochs = [r for r in end["history"] if r["type"] == "epoch"]
+    assert [r["beta"] for r in epochs] == pytest.approx([0.5, 1.0])
+    for r in epochs:
+        assert r["test_kl"] > 0
+        assert r["test_loss"] == pytest.approx(r["test_recon"] + r["beta"] * r["test_kl"], rel=1e-6)

@@ -6,8 +6,9 @@ plain mappings with the scorecard's key names (``vae_core.metrics.scorecard``); 
 per-view subset comes from ``vae_core.codes.code_stats`` and the generation keys from
 ``vae_core.generation.GenerationTest.summary`` (or ``generation_scores``):
 
-- code stats: ``code_span``, ``centring``, ``scale_error``, ``collapsed``, ``active_units``,
-  ``latent_dim``, ``kl``;
+- code stats: ``code_span``, ``centring``, ``scale_error`` (of the VAE's sampled codes),
+  ``centring_mu``, ``scale_error_mu``, ``collapsed``, ``active_units``, ``latent_dim``, ``kl``,
+  and ``beta`` (the run's training β, added by the page: the collapse advice depends on it);
 - generation: ``{prior,fitted,box}_classes_covered``, ``…_confident_raw``, ``…_in_gaps``,
   ``…_class_counts`` (K = its length).
 
@@ -29,11 +30,16 @@ UNIT_SCALE = 0.25  # mean |std_d - 1| below this: "unit spread"
 FEW_CLASSES = 0.7  # covering fewer than 70% of the classes is "few"
 CRISP = 0.5  # at least half the draws judged confidently: they "look fine"
 GAP_BASELINE = 0.05  # share of draws "in a gap" expected of a space without gaps (codes.py)
-# What to do about a collapsed VAE, as the last sentence of the captions that meet one.
-TO_FIX = N_("To fix it, train with a lower β, a KL warm-up, a bigger network or a smaller "
-            "learning rate.")
-TO_SEE_THE_CLAIM = N_("To see the claim, train with a lower β, a KL warm-up, a bigger network or "
-                      "a smaller learning rate.")
+
+
+def collapse_cure(vae: Stats, gettext: Translate = no_translation) -> str:
+    """What helps a collapsed VAE, as the last sentence of the captions that meet one: it depends
+    on its β (the optional ``beta`` key; ``vae_core.collapse.collapse_advice``)."""
+    from vae_core.collapse import collapse_advice
+
+    beta = vae.get("beta")
+    template, values = collapse_advice(float(beta) if isinstance(beta, (int, float)) else None)
+    return gettext(template).format(**values)
 
 
 def span_text(span: float) -> str:
@@ -76,7 +82,7 @@ def collapse_warning(vae: Stats, gettext: Translate = no_translation) -> str | N
         gettext("Its encoder maps every image to the prior's centre and its decoder ignores z, so "
                 "it draws one average image everywhere. Its centred, unit-prior, smooth numbers "
                 "come from collapse, not from a well-shaped latent space."),
-        gettext(TO_FIX)])
+        collapse_cure(vae, gettext)])
 
 
 def latent_space_caption(ae: Stats, vae: Stats, gettext: Translate = no_translation) -> str:
@@ -90,12 +96,13 @@ def latent_space_caption(ae: Stats, vae: Stats, gettext: Translate = no_translat
         out.append(gettext("The KL term has not packed the VAE's classes side by side around 0 "
                            "here: the posterior collapsed, so every code sits on the centre "
                            "whatever the image, and the classes are not separated at all."))
-        out.append(gettext(TO_SEE_THE_CLAIM))
+        out.append(collapse_cure(vae, gettext))
         return " ".join(out)
     if "centring" in vae and "scale_error" in vae:
-        out.append(gettext("The KL term pulls the VAE's codes towards N(0, I): their mean is "
-                           "{centring:.2f} from 0 and their spread is off unit by {scale_error:.2f} "
-                           "on average.").format(centring=vae["centring"],
+        out.append(gettext("The KL term pulls the VAE's codes towards N(0, I): drawn as the decoder "
+                           "sees them (one z ~ q(z|x) per test image), their mean is {centring:.2f} "
+                           "from 0 and their spread is off unit by {scale_error:.2f} on "
+                           "average.").format(centring=vae["centring"],
                                                  scale_error=vae["scale_error"]))
     if "centring" in ae:
         if ae["centring"] < CENTRED:
@@ -187,7 +194,7 @@ def generation_caption(ae: Stats, vae: Stats, gettext: Translate = no_translatio
     if vae.get("collapsed"):
         out.append(gettext("This pair cannot show the lesson: the VAE collapsed, so all its draws "
                            "decode to one average image."))
-        out.append(gettext(TO_FIX))
+        out.append(collapse_cure(vae, gettext))
     elif ae_cov < FEW_CLASSES * k and ae_ok >= CRISP:
         out.append(gettext("The AE's draws look fine, yet they reach only the {ae_covered} classes "
                            "whose codes happen to lie near the origin: N(0, I) is not where its "
@@ -222,22 +229,41 @@ def generation_caption(ae: Stats, vae: Stats, gettext: Translate = no_translatio
     return " ".join(out)
 
 
-def marginals_caption(vae: Stats | None, gettext: Translate = no_translation) -> str:
-    """Under the histograms of the codes: whether the VAE's follow the prior's N(0, 1) here."""
+def marginals_caption(vae: Stats | None, gettext: Translate = no_translation,
+                      codes: str = "sampled") -> str:
+    """Under the histograms of the codes: whether the VAE's follow the prior's N(0, 1) here.
+    ``codes``: what the VAE's histograms show, ``"sampled"`` (one z ~ q(z|x) per test image, the
+    aggregate posterior: what should match the prior) or ``"mean"`` (μ, narrower by design)."""
     out = [gettext("If the codes followed the prior, each histogram would follow the black N(0, 1) "
                    "curve.")]
     if vae is None:
         return out[0]
     if vae.get("collapsed"):
-        out.append(gettext("This VAE's are a spike at 0, not N(0, 1): its posterior collapsed, so "
-                           "μ is the same for every image."))
+        if codes == "mean":
+            out.append(gettext("This VAE's are a spike at 0, not N(0, 1): its posterior collapsed, "
+                               "so μ is the same for every image."))
+        else:
+            out.append(gettext("This VAE's z ~ q(z|x) follow N(0, 1) only because its posterior "
+                               "collapsed: q(z|x) is the prior for every image, so the codes say "
+                               "nothing about the image."))
+        return " ".join(out)
+    if codes == "mean":
+        out.append(gettext("These are the VAE's means μ, which are narrower than the prior by design: "
+                           "the prior is matched by the aggregate of q(z|x) (Var μ + E σ² ≈ 1), so "
+                           "μ's spread is off unit by {scale_error_mu:.2f} even when z ~ q(z|x) is "
+                           "off by only {scale_error:.2f}.").format(
+                               scale_error_mu=vae.get("scale_error_mu", float("nan")),
+                               scale_error=vae.get("scale_error", float("nan"))))
     elif vae.get("scale_error", 1.0) < UNIT_SCALE and vae.get("centring", 1.0) < CENTRED:
-        out.append(gettext("The VAE's come close because its loss asks for it; the AE's need not."))
+        out.append(gettext("The VAE's z ~ q(z|x) (one per test image) come close because its loss "
+                           "asks for it (mean {centring:.2f} from 0, spread off unit by "
+                           "{scale_error:.2f}); the AE's need not.").format(
+                               centring=vae["centring"], scale_error=vae["scale_error"]))
     else:
-        out.append(gettext("This VAE's are off (mean {centring:.2f} from 0, spread off unit by "
-                           "{scale_error:.2f}): the KL term pulls towards the prior but does not "
-                           "force it.").format(centring=vae.get("centring", float("nan")),
-                                               scale_error=vae.get("scale_error", float("nan"))))
+        out.append(gettext("This VAE's z ~ q(z|x) are off (mean {centring:.2f} from 0, spread off "
+                           "unit by {scale_error:.2f}): the KL term pulls towards the prior but does "
+                           "not force it.").format(centring=vae.get("centring", float("nan")),
+                                                   scale_error=vae.get("scale_error", float("nan"))))
     return " ".join(out)
 
 

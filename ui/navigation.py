@@ -32,8 +32,9 @@ PAGES = (OVERVIEW, TRAIN, LATENT_SPACE, DECODER_GRID, GENERATE, REPARAMETERIZATI
 # Which page shows the evidence for each claim's metric (vae_core.metrics.CLAIMS).
 CLAIM_PAGES: dict[str, PageDef] = {
     "centring": LATENT_SPACE, "scale_error": LATENT_SPACE, "prior_kl": LATENT_SPACE,
-    "coverage": DECODER_GRID, "largest_gap": DECODER_GRID, "smoothness": DECODER_GRID,
-    "prior_confident": GENERATE, "prior_class_entropy": GENERATE, "recon": TRAIN,
+    "coverage": DECODER_GRID, "coverage_standardised": DECODER_GRID, "largest_gap": DECODER_GRID,
+    "smoothness": DECODER_GRID, "prior_confident": GENERATE, "prior_confident_raw": GENERATE,
+    "prior_class_entropy": GENERATE, "recon": TRAIN,
     "kl": REPARAMETERIZATION, "iwae_nll": EVIDENCE, "active_units": EVIDENCE,
 }
 

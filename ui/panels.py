@@ -3,7 +3,8 @@ scale or at one scale shared by all panels, and tiled images shown crisp."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import plotly.graph_objects as go
@@ -15,6 +16,7 @@ from ui.links import BIND
 from ui.pickers import pick_pair
 from ui.resources import encoded_test_set, run_code_stats, run_dataset
 from vae_core import ImageDataset, Run, figures
+from vae_core.generation import decoder_codes
 from vae_core.latent_tools import Projection, dims_projection, pca_2d, plane_coords, shared_range
 
 
@@ -34,8 +36,15 @@ class ModelCodes:
 
     @property
     def stats(self) -> dict:
-        """``codes.code_stats`` of these codes (span, centring, collapse…), cached per run."""
-        return run_code_stats(self.run)
+        """``codes.code_stats`` of these codes (span, centring, collapse…), cached per run, with
+        the run's training ``beta`` (what helps a collapsed VAE depends on it)."""
+        return {**run_code_stats(self.run), "beta": self.run.train_config.beta}
+
+    @cached_property
+    def sampled(self) -> np.ndarray:
+        """(N, D) the codes the decoder sees: the AE's z, or one seeded z ~ q(z|x) per test image
+        for the VAE (``generation.decoder_codes``, the generation test's and the scorecard's)."""
+        return decoder_codes(self.mu, self.logvar).numpy()
 
 
 def encoded_models(ae: Run | None, vae: Run | None) -> list[ModelCodes]:
@@ -87,6 +96,10 @@ class LatentPanel:
         """Extra codes (K, D) in this plane; on a 1-d axis they sit at height 0."""
         p = self.projection(np.asarray(z).reshape(-1, self.codes.latent_dim))
         return np.column_stack([p[:, 0], np.zeros(len(p))]) if self.one_d else p
+
+    def with_codes(self, codes: np.ndarray) -> "LatentPanel":
+        """The same panel (plane, range) drawing other codes (N, D) of the same test images."""
+        return replace(self, xy=plane_coords(self.projection(np.asarray(codes))))
 
     def own_range(self, *extra: np.ndarray) -> tuple[float, float]:
         """The range that holds this panel's codes, the prior's 3σ circle and ``extra`` points."""

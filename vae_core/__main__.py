@@ -182,13 +182,15 @@ def _resolve_run_path(run: str, root: str):
 
 
 EVALUATE_EPILOG = """JSON keys (per image, nats where a log-probability):
-  centring             |mean of the codes| (mu for the VAE, z for the AE); lower is better
+  centring             |mean of the codes| (the AE's z; one z ~ q(z|x) per image for the
+                       VAE, or its mu with --codes mean); lower is better
   scale_error          mean over dims of |std_d - 1|; lower is better
   prior_kl             KL(N(mean, cov of the codes) || N(0, I)); lower is better
   coverage             share of the prior's 2-sigma disk (12x12 grid cells) holding a code
-  largest_gap          radius of the largest empty circle centred inside that disk
-  smoothness           {"mean", "max"} pixel change between neighbouring cells (step 0.1)
-                       of the decoded grid over [-2, 2]^2; lower is smoother
+  largest_gap          radius (in stds) of the largest empty circle in the standardised codes'
+                       2-sigma disk (scale-free)
+  smoothness           {"mean", "max"} pixel change between neighbouring cells (step 0.1 std)
+                       of the decoded grid over the codes' own 2-sigma box; lower is smoother
   prior_confident      share of 1,000 decoded z ~ N(0, I) the judge classifier labels with
                        p >= 0.9, each class counted up to its share of the data
   prior_confident_raw  the same share without the per-class cap
@@ -210,7 +212,8 @@ EVALUATE_EPILOG = """JSON keys (per image, nats where a log-probability):
   recon                test -log p(x|z), averaged over iwae_k samples z ~ q(z|x) for a VAE
                        (`list` shows the last epoch's one-sample estimate, so it differs a bit)
   kl, elbo, iwae_nll, kl_per_dim, active_units   VAE only (null for the AE)
-  run, kind, dataset, n_images, latent_dim, view, iwae_k, seed,
+  coverage_standardised, recon_floor, intervals (95% bootstrap per metric; overlapping = tie)
+  run, kind, dataset, n_images, latent_dim, view, codes, iwae_k, seed, bootstrap,
   classifier_accuracy, seconds                   bookkeeping
 Full definitions: the docstring of vae_core/metrics.py."""
 
@@ -236,11 +239,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
               file=sys.stderr)
     judge = load_or_train(dataset, args.root)
     card = scorecard(run.model, dataset, judge, iwae_k=args.iwae_k, view=args.view,
-                     seed=args.seed, run=run.name)
+                     codes=args.codes, seed=args.seed, run=run.name)
     if args.json:
         print(json.dumps(card, indent=1))
         return 0
     for key, value in card.items():
+        if key == "intervals":
+            continue  # printed below, one per metric
         if isinstance(value, float):
             value = f"{value:.4f}"
         elif isinstance(value, dict):
@@ -248,6 +253,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         elif isinstance(value, list):
             value = "[" + ", ".join(f"{v:.3f}" for v in value) + "]"
         print(f"{key:<20} {value}")
+    for key, value in (card.get("intervals") or {}).items():
+        if value is not None:
+            print(f"{key + ' 95%':<20} [{value[0]:.4f}, {value[1]:.4f}]")
     return 0
 
 
@@ -366,8 +374,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where torchvision data sets are downloaded (default: data)")
     p.add_argument("--iwae-k", type=int, default=DEFAULT_IWAE_K,
                    help=f"importance samples per image for iwae_nll (default: {DEFAULT_IWAE_K})")
-    p.add_argument("--view", choices=["first", "pca"], default="first",
-                   help="2-D view for coverage/largest_gap/smoothness above latent 2 (default: first)")
+    p.add_argument("--view", choices=["pca", "first"], default="pca",
+                   help="2-D view for coverage/largest_gap/smoothness above latent 2: the codes' "
+                        "top-2 PCA plane (default; unused dims cannot fool it) or dims 0 and 1")
+    p.add_argument("--codes", choices=["sampled", "mean"], default="sampled",
+                   help="the VAE's codes for the shape numbers: one z ~ q(z|x) per image "
+                        "(default, what should match N(0, I)) or the posterior means mu")
     p.add_argument("--seed", type=int, default=0, help="seeds the sampled metrics (default: 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object (keys below)")
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")

@@ -1,7 +1,7 @@
 """Where a model's codes lie: their extent and span, and whether a point sits near them or in a gap.
 
-Codes are the test split's encodings (``mu`` for the VAE, ``z`` for the AE), numpy or torch
-(N, D). The numbers here feed the "fit to the codes" decoder grid, the captions ("the AE's codes
+Codes are the test split's encodings (``mu`` for the VAE, ``z`` for the AE; the generation test
+passes the VAE's sampled codes, ``generation.decoder_codes``), numpy or torch (N, D). The numbers here feed the "fit to the codes" decoder grid, the captions ("the AE's codes
 span ±19, the VAE's ±2.6") and the generation test's near-codes/in-a-gap verdict per draw.
 """
 from __future__ import annotations
@@ -77,17 +77,25 @@ def nearest_code_distance(points: np.ndarray | torch.Tensor,
 
 
 def code_stats(mu: np.ndarray | torch.Tensor,
-               logvar: np.ndarray | torch.Tensor | None = None) -> dict[str, Any]:
+               logvar: np.ndarray | torch.Tensor | None = None, seed: int = 0) -> dict[str, Any]:
     """The numbers the latent-space captions need, cheap enough for every page view: ``kind``
-    ("ae" when ``logvar`` is None, else "vae"),
-    ``latent_dim``, ``code_span``, ``centring``, ``scale_error``, ``collapsed``, ``active_units``
-    and ``kl`` (the last two None for an AE). Same definitions as the scorecard's keys."""
+    ("ae" when ``logvar`` is None, else "vae"), ``latent_dim``, ``code_span`` (of the plotted
+    codes: the AE's z, the VAE's μ), ``centring`` and ``scale_error`` of the codes the decoder sees
+    (the AE's z; for the VAE one seeded z ~ q(z|x) per image, ``generation.decoder_codes``: the
+    aggregate posterior, which is what should match N(0, I)), ``centring_mu`` and
+    ``scale_error_mu`` (the VAE's means; equal to the above for an AE), ``collapsed``,
+    ``active_units`` and ``kl`` (the last two None for an AE). Same definitions as the
+    scorecard's keys at its default ``codes="sampled"``."""
     from .collapse import check_codes
+    from .generation import decoder_codes
     from .metrics import centring, scale_error  # here, not at the top: metrics imports codes
 
     mu_t = torch.as_tensor(_as_numpy(mu), dtype=torch.float32)
     lv_t = None if logvar is None else torch.as_tensor(_as_numpy(logvar), dtype=torch.float32)
     check = check_codes(mu_t, lv_t)
-    return {"kind": "ae" if logvar is None else "vae", "latent_dim": int(mu_t.shape[1]), "code_span": code_span(mu_t),
-            "centring": centring(mu_t), "scale_error": scale_error(mu_t),
+    shape = decoder_codes(mu_t, lv_t, seed)
+    return {"kind": "ae" if logvar is None else "vae", "latent_dim": int(mu_t.shape[1]),
+            "code_span": code_span(mu_t), "codes": "z" if lv_t is None else "z ~ q(z|x)",
+            "centring": centring(shape), "scale_error": scale_error(shape),
+            "centring_mu": centring(mu_t), "scale_error_mu": scale_error(mu_t),
             "collapsed": check.collapsed, "active_units": check.active_units, "kl": check.kl}

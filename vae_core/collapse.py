@@ -14,7 +14,15 @@ lr 3e-3, seed 0): β = 1 gives test KL 2.71 nats and Var(mu) ≈ (1.02, 0.80) (2
 β = 4 gives KL 2.5e-5 nats and Var(mu) ≈ 1.7e-5; β = 8 gives KL 3.1e-6 and Var(mu) ≈ 1.3e-6.
 Healthy and collapsed runs sit four to five orders of magnitude on either side of both thresholds,
 so the verdict does not hinge on their exact values. An AutoEncoder never collapses (it has no
-posterior); it gets ``collapsed = False``.
+posterior); it gets ``collapsed = False``. The loss lab (``lab.py``) uses this same rule.
+
+What to do about it depends on β (``collapse_advice``; Alemi et al. 2018, "Fixing a Broken
+ELBO", place β-VAEs on the rate–distortion plane: the objective's optimum moves to lower rates
+as β grows, and a decoder that can model x alone makes zero rate optimal). Measured here (latent
+2, 128-64): β = 8 with 20 warm-up epochs collapses, β = 8 with a 256-128 net and lr 3e-4
+collapses, β = 4 with warm-up collapses: at these β collapse is the optimum on this data, not a
+training accident, so only a lower β cures it. At β ≤ 1 a collapsed run got stuck (or its decoder
+models the images alone): a warm-up, a smaller learning rate or a weaker decoder help.
 """
 from __future__ import annotations
 
@@ -23,7 +31,8 @@ from dataclasses import dataclass
 import torch
 
 from .losses import kl_per_dim
-from .outcomes import POSTERIOR_COLLAPSE, render
+from .outcomes import (COLLAPSE_AT_HIGH_BETA, COLLAPSE_AT_LOW_BETA, COLLAPSE_AT_UNKNOWN_BETA,
+                       POSTERIOR_COLLAPSE, render)
 
 ACTIVE_VAR = 0.01  # Var_x(E[z_d|x]) above this: the dim carries information (Burda et al. 2016)
 COLLAPSE_KL = 0.1  # nats per image; bounds I(x; z) from above
@@ -44,14 +53,25 @@ class CollapseCheck:
     active_units: int | None  # None for an AE
     latent_dim: int
     kl: float | None  # mean KL(q(z|x) || p(z)) per image, nats; None for an AE
+    beta: float | None = None  # the KL weight it was trained with, when known
 
     @property
     def reason(self) -> str:
-        """One sentence for a status line or a warning, naming the cures ('' when not collapsed;
-        ``outcomes.localize`` translates it)."""
+        """Two sentences for a status line or a warning: the numbers, then what helps at this β
+        ('' when not collapsed; ``outcomes.localize`` translates them)."""
         if not self.collapsed:
             return ""
-        return render(POSTERIOR_COLLAPSE, active=self.active_units, dims=self.latent_dim, kl=self.kl)
+        template, values = collapse_advice(self.beta)
+        return " ".join([render(POSTERIOR_COLLAPSE, active=self.active_units, dims=self.latent_dim,
+                                kl=self.kl), render(template, **values)])
+
+
+def collapse_advice(beta: float | None) -> tuple[str, dict[str, float]]:
+    """The advice template for a collapsed VAE trained with ``beta`` (None: unknown) and its
+    values: above β = 1 only a lower β helps; at or below it, training (see the docstring)."""
+    if beta is None:
+        return COLLAPSE_AT_UNKNOWN_BETA, {}
+    return (COLLAPSE_AT_HIGH_BETA if beta > 1 else COLLAPSE_AT_LOW_BETA), {"beta": float(beta)}
 
 
 def is_collapsed(active: int | None, kl: float | None) -> bool:
@@ -61,20 +81,22 @@ def is_collapsed(active: int | None, kl: float | None) -> bool:
     return (active is not None and active == 0) or (kl is not None and kl < COLLAPSE_KL)
 
 
-def check_codes(mu: torch.Tensor, logvar: torch.Tensor | None) -> CollapseCheck:
-    """Collapse verdict from encoded test images: ``mu`` (N, D) and ``logvar`` (None for an AE)."""
+def check_codes(mu: torch.Tensor, logvar: torch.Tensor | None,
+                beta: float | None = None) -> CollapseCheck:
+    """Collapse verdict from encoded test images: ``mu`` (N, D) and ``logvar`` (None for an AE);
+    ``beta`` (the training KL weight) only chooses the advice."""
     if logvar is None:
         return CollapseCheck(False, None, int(mu.shape[1]), None)
     active = active_units(mu)
     kl = float(kl_per_dim(mu, logvar).double().mean(0).sum())
-    return CollapseCheck(is_collapsed(active, kl), active, int(mu.shape[1]), kl)
+    return CollapseCheck(is_collapsed(active, kl), active, int(mu.shape[1]), kl, beta)
 
 
 @torch.no_grad()
-def check_model(model: torch.nn.Module, x: torch.Tensor) -> CollapseCheck:
+def check_model(model: torch.nn.Module, x: torch.Tensor, beta: float | None = None) -> CollapseCheck:
     """Encode ``x`` (the test split) with ``model`` and check it (a no-op verdict for an AE)."""
     mu, logvar = model.encode_all(x)
-    return check_codes(mu, logvar)
+    return check_codes(mu, logvar, beta)
 
 
 def relabel_status(status: str, kind: str, final_kl: float | None) -> str:

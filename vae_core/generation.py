@@ -27,7 +27,7 @@ as ``python -m vae_core evaluate --json``. All randomness uses explicit generato
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ import torch
 from .codes import gap_radius, nearest_code_distance
 from .models import LatentModel, reparameterize
 from .text import N_
+from .train import stream_seed
 
 SOURCES = ("prior", "fitted", "box")
 # What a page calls each source ("the AE's draws come from …"); a UI translates them when shown.
@@ -63,8 +64,10 @@ def decoder_codes(mu: np.ndarray | torch.Tensor, logvar: np.ndarray | torch.Tens
     mu_t = _tensor(mu, torch.float32)
     if logvar is None:
         return mu_t
+    # Its own stream: with manual_seed(seed) the eps of these codes were the prior draws of
+    # sample_codes("prior", seed=seed), so a collapsed VAE's prior draws sat exactly on its codes.
     return reparameterize(mu_t, _tensor(logvar, torch.float32),
-                          torch.Generator().manual_seed(int(seed)))
+                          torch.Generator().manual_seed(stream_seed(int(seed), "codes")))
 
 
 def sample_codes(source: str, codes: np.ndarray | torch.Tensor, n: int = GENERATION_SAMPLES,
@@ -160,6 +163,28 @@ class GenerationTest:
     @property
     def gap_share(self) -> float:
         return float(self.in_gap.mean()) if self.n else 0.0
+
+    def resampled(self, idx: np.ndarray) -> "GenerationTest":
+        """The same test on the draws ``idx`` (a bootstrap resample)."""
+        return replace(self, z=self.z[idx], confidence=self.confidence[idx], label=self.label[idx],
+                       nearest=self.nearest[idx])
+
+    def bootstrap_intervals(self, reps: int, seed: int = 0,
+                            level: float = 0.95) -> dict[str, list[float] | None]:
+        """95% intervals of the summary's shares and entropy over ``reps`` resamples of the draws
+        (seeded): the margin of a number measured on n random draws."""
+        keys = ("confident", "confident_raw", "class_entropy", "in_gaps")
+        if self.n < 2 or reps < 2:
+            return {f"{self.source}_{k}": None for k in keys}
+        rng = np.random.default_rng(seed)
+        rows = []
+        for _ in range(reps):
+            t = self.resampled(rng.integers(0, self.n, self.n))
+            rows.append((t.confident_capped, t.confident_raw, t.class_entropy, t.gap_share))
+        values = np.array(rows)
+        tail = (1 - level) / 2
+        lo, hi = np.quantile(values, tail, axis=0), np.quantile(values, 1 - tail, axis=0)
+        return {f"{self.source}_{k}": [float(a), float(b)] for k, a, b in zip(keys, lo, hi)}
 
     def summary(self) -> dict[str, Any]:
         """The scorecard keys of this source, prefixed by its name (``prior_confident``…)."""

@@ -29,7 +29,7 @@ from .data import ImageDataset
 from .losses import loss_terms
 from .models import LatentModel, ModelOutput, build_model
 from .text import N_, Translate, no_translation
-from .train import evaluate, make_optimizer
+from .train import evaluate, make_optimizer, stream_seed
 
 Forward = Callable[[LatentModel, torch.Tensor, torch.Generator], ModelOutput]
 Objective = Callable[[ModelOutput, torch.Tensor, float], dict[str, torch.Tensor]]
@@ -199,7 +199,7 @@ def train_variant(variant: str, dataset: ImageDataset, model_cfg: ModelConfig = 
     model.train()
     optimizer = make_optimizer(model, train_cfg.lr, torch.device("cpu"))
     shuffle_gen = torch.Generator().manual_seed(train_cfg.seed)
-    noise_gen = torch.Generator().manual_seed(train_cfg.seed + 1)
+    noise_gen = torch.Generator().manual_seed(stream_seed(train_cfg.seed, "noise"))
     x_train, n, bs = dataset.train_x, len(dataset.train_x), train_cfg.batch_size
     history: list[dict[str, Any]] = []
     status, step, t0 = "finished", 0, time.perf_counter()
@@ -229,7 +229,8 @@ def train_variant(variant: str, dataset: ImageDataset, model_cfg: ModelConfig = 
         if status != "finished" and seen == 0:
             break
         loss, recon, kl = (sums / max(1, seen)).tolist()
-        test = evaluate(model, dataset.test_x, train_cfg.beta, seed=train_cfg.seed + 2)
+        test = evaluate(model, dataset.test_x, train_cfg.beta,
+                        seed=stream_seed(train_cfg.seed, "test_noise"))
         history.append({"type": "epoch", "step": step, "epoch": epoch, "samples_seen": step * bs,
                         "progress": epoch / train_cfg.epochs, "seconds": time.perf_counter() - t0,
                         "loss": loss, "recon": recon, "kl": kl, "beta": train_cfg.beta,
@@ -243,7 +244,7 @@ def train_variant(variant: str, dataset: ImageDataset, model_cfg: ModelConfig = 
     finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
     run = LabRun(variant, model, history, status, reason, reason_values)
     if finite:
-        run.numbers = lab_numbers(model, v, dataset, seed=train_cfg.seed + 2)
+        run.numbers = lab_numbers(model, v, dataset, seed=stream_seed(train_cfg.seed, "test_noise"))
     run.numbers.update({"status": status, "seconds": time.perf_counter() - t0})
     return run
 

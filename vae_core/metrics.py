@@ -3,9 +3,12 @@
 ``scorecard(model, dataset, judge)`` returns a flat JSON-ready dict; ``python -m vae_core evaluate
 RUN --json`` prints it. Its keys are part of the CLI's contract:
 
+Codes: the AE's ``z``; for the VAE one seeded z ~ q(z|x) per test image (``codes: "sampled"``,
+the default: the aggregate posterior, what should match N(0, I), since Var μ + E σ² ≈ 1), or its
+means μ (``codes: "mean"``, narrower by design). The ``codes`` key says which.
+
 ``centring``
-    ‖mean of the codes‖, codes = ``mu`` for the VAE and ``z`` for the AE. Lower is better (0 = on
-    the prior's centre).
+    ‖mean of the codes‖. Lower is better (0 = on the prior's centre).
 ``scale_error``
     mean over latent dims of |std_d − 1| (sample std of the codes). Lower is better.
 ``prior_kl``
@@ -14,23 +17,30 @@ RUN --json`` prints it. Its keys are part of the CLI's contract:
 ``coverage``
     share of the prior's 2-sigma disk that holds at least one code: the disk is tiled by the cells
     of a 12×12 grid over [−2, 2]² whose centres lie inside it (radius 2). Latent 2: the codes
-    themselves; above 2: their 2-D view (``view``: the first two dims, or the top-2 PCA plane);
-    latent 1: 12 intervals of [−2, 2]. Higher is better.
+    themselves; above 2: their 2-D view (``view``: ``pca``, the codes' top-2 PCA plane, the
+    default, which a VAE's unused dims cannot occupy; or ``dims 0,1``); latent 1: 12 intervals of
+    [−2, 2]. Scale is part of this claim (the prior's disk is where a VAE samples). Higher is better.
+``coverage_standardised``
+    the same share after standardising the view's codes (mean 0, unit std per axis): scale-free,
+    "does the cloud fill its own 2-sigma disk evenly". Higher is better.
 ``largest_gap``
-    radius of the largest circle, centred inside the 2-sigma disk (101×101 candidate centres),
-    holding no code (same 2-D view). Lower is better.
+    radius, in units of the codes' own std, of the largest circle centred inside the standardised
+    codes' 2-sigma disk (101×101 candidate centres) holding no code (same view): scale-free, so a
+    wide cloud does not get large holes for being wide. Lower is better.
 ``smoothness``
-    ``{"mean": …, "max": …}``: the decoder is evaluated on a 41×41 grid over the 2-sigma box
-    [−2, 2]² (step 0.1, the "(−2, 2) vs (−2.1, 2.1)" claim; in the view's plane above latent 2);
-    for each pair of horizontally or vertically neighbouring cells, the mean absolute pixel change
-    (pixels in [0, 1]); mean and max over all pairs. Lower is smoother.
+    ``{"mean": …, "max": …}``: the decoder is evaluated on a 41×41 grid over the codes' own
+    2-sigma box (their mean ± 2 std along each view axis, step 0.1 std: the "(−2, 2) vs
+    (−2.1, 2.1)" claim made scale-free, so neither space wins for being larger); for each pair of
+    horizontally or vertically neighbouring cells, the mean absolute pixel change (pixels in
+    [0, 1]); mean and max over all pairs. Lower is smoother.
 ``prior_confident``
     share of 1,000 decoded z ~ N(0, I) (seeded) that the judge classifier (``classifier.py``)
     labels with probability ≥ 0.9, each class counted at most up to its share of the test split
     (so a decoder that draws crisp 7s only cannot score high: 1.0 = every sample recognisable and
-    the classes in the data's proportions). Higher is better.
+    the classes in the data's proportions): *clean and diverse* samples. Higher is better.
 ``prior_confident_raw``
-    the same share without the per-class cap.
+    the same share without the per-class cap: *clean* samples, whatever their class (an AE whose
+    draws are all crisp 1s scores high here and low above). Higher is better.
 ``prior_class_entropy``
     entropy in nats of the histogram of predicted classes of those 1,000 samples (mode coverage:
     ln 10 ≈ 2.303 means all ten classes equally often). Higher is better.
@@ -59,18 +69,31 @@ RUN --json`` prints it. Its keys are part of the CLI's contract:
     0.1 nat (``collapse.py``); always false for the AE. The scorecard's verdict
     (``claim_verdict``) never counts a collapsed VAE's better number as a win.
 ``recon``
-    test reconstruction, −log p(x|z) per image in nats (Bernoulli pixels, ``losses.recon_per_image``);
+    test reconstruction, the Bernoulli cross-entropy −log p(x|z) per image in nats
+    (``losses.recon_per_image``). The pixels are grey levels in [0, 1], not 0/1, so this and every
+    "log p(x)" below are Bernoulli *scores*, not normalised log-likelihoods: even a perfect
+    decoder cannot go below ``recon_floor``;
     for the VAE averaged over the ``iwae_k`` samples z ~ q(z|x) per image. Lower is better. (Run
     listings show the last epoch's test recon with one sampled z per image, so a VAE's two
     numbers differ slightly: the same quantity, two Monte-Carlo estimates.)
+``recon_floor``
+    Σ over pixels of the binary entropy H(x_i), averaged over test images: the Bernoulli
+    cross-entropy's minimum for these grey images (0 only for black-and-white pixels).
 ``kl``, ``elbo``, ``iwae_nll``, ``kl_per_dim``, ``active_units`` (VAE; ``null`` for the AE)
     mean KL(q(z|x) ‖ p(z)) per image (nats); ELBO = −(recon + kl) per image (nats, a lower bound
-    of log p(x)); importance-weighted estimate of −log p(x) with ``iwae_k`` samples (Burda et al.
-    2016; ≤ −elbo); the mean KL of each latent dim (list); number of dims with
-    Var_x(E[z_d | x]) > 0.01 (Burda et al. 2016).
+    of the Bernoulli log p(x) score); importance-weighted estimate of −log p(x) (the same score)
+    with ``iwae_k`` samples (Burda et al. 2016; ≤ −elbo); the mean KL of each latent dim (list);
+    number of dims with Var_x(E[z_d | x]) > 0.01 (Burda et al. 2016).
+``intervals``
+    ``{metric: [low, high]}``: a 95% bootstrap interval (``bootstrap`` resamples, seeded) for each
+    number above: over test images for the code, reconstruction and likelihood numbers, over the
+    1,000 draws for the generation numbers, over neighbouring grid pairs for ``smoothness``.
+    ``winner`` calls two models tied when their intervals overlap: a difference inside the noise
+    earns no tick.
 
-Bookkeeping keys: ``run``, ``kind``, ``dataset``, ``n_images``, ``latent_dim``, ``view``,
-``iwae_k``, ``seed``, ``classifier_accuracy`` (the judge's test accuracy), ``seconds``.
+Bookkeeping keys: ``run``, ``kind``, ``dataset``, ``n_images``, ``latent_dim``, ``view``
+(``latent``, ``pca`` or ``dims 0,1``), ``codes`` (``z`` for the AE; ``z ~ q(z|x)`` or ``mu``),
+``iwae_k``, ``seed``, ``bootstrap``, ``classifier_accuracy`` (the judge's test accuracy), ``seconds``.
 
 ``CLAIMS`` lists each claim beside the metric that backs it; ``METRICS`` says which direction is
 better and ``winner`` applies it (the dashboard lays these out as tables and links). The beta-sweep helpers (``sweep_run_name``,
@@ -82,7 +105,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -92,8 +115,8 @@ from .classifier import JudgedClassifier
 from .codes import code_span
 from .collapse import ACTIVE_VAR, active_units, check_codes, is_collapsed  # noqa: F401 (re-exported)
 from .data import ImageDataset
-from .generation import (GENERATION_SAMPLES, GenerationTest, class_shares,
-                         dataset_generation_tests, generation_scores, judge_codes, sample_codes)
+from .generation import (GENERATION_SAMPLES, GenerationTest, class_shares, dataset_generation_tests,
+                         decoder_codes, generation_scores, judge_codes, sample_codes)
 from .losses import kl_per_dim, log_joint, recon_per_image
 from .models import LatentModel, reparameterize
 from .text import N_
@@ -119,20 +142,26 @@ CLAIMS: list[dict[str, str]] = [
      "metric": "prior_kl"},
     {"claim": N_("The VAE fills the prior's 2-sigma disk; the AE leaves regions with no code"),
      "metric": "coverage"},
-    {"claim": N_("The holes between AE codes are larger than the VAE's"),
+    {"claim": N_("Even at equal scale, the VAE's codes fill their own 2-sigma disk more evenly"),
+     "metric": "coverage_standardised"},
+    {"claim": N_("The holes between AE codes are larger than the VAE's (relative to each cloud's spread)"),
      "metric": "largest_gap"},
-    {"claim": N_("Nearby points decode to similar images: z = (-2, 2) looks like (-2.1, 2.1)"),
+    {"claim": N_("Nearby points decode to similar images: z = (-2, 2) looks like (-2.1, 2.1) "
+                 "(in units of each cloud's spread)"),
      "metric": "smoothness"},
     {"claim": N_("Decoding z ~ N(0, I) gives recognisable images of many classes from a VAE; an "
                  "AE's draws reach only the classes near 0"),
      "metric": "prior_confident"},
+    {"claim": N_("Decoded z ~ N(0, I) look clean, whatever their class"),
+     "metric": "prior_confident_raw"},
     {"claim": N_("Prior samples cover all classes, not a few"),
      "metric": "prior_class_entropy"},
     {"claim": N_("The AE reconstructs a little better: the VAE pays for its regular space"),
      "metric": "recon"},
     {"claim": N_("The KL term measures how far each q(z|x) is from the prior"),
      "metric": "kl"},
-    {"claim": N_("The ELBO is a lower bound of log p(x); the gap is KL(q(z|x) || p(z|x))"),
+    {"claim": N_("The ELBO is a lower bound of the (Bernoulli) log p(x); the gap is "
+                 "KL(q(z|x) || p(z|x))"),
      "metric": "iwae_nll"},
     {"claim": N_("Too large a beta collapses the posterior: no active latent units"),
      "metric": "active_units"},
@@ -140,20 +169,32 @@ CLAIMS: list[dict[str, str]] = [
 
 # metric -> (better direction, one-line explanation for the scorecard table)
 METRICS: dict[str, tuple[str, str]] = {
-    "centring": ("lower", N_("distance of the codes' mean from 0")),
-    "scale_error": ("lower", N_("mean |std - 1| over latent dims")),
+    "centring": ("lower", N_("distance of the codes' mean from 0 (VAE: z ~ q(z|x))")),
+    "scale_error": ("lower", N_("mean |std - 1| over latent dims (VAE: z ~ q(z|x))")),
     "prior_kl": ("lower", N_("KL of the codes' Gaussian fit from N(0, I), nats")),
-    "coverage": ("higher", N_("share of the 2-sigma disk's cells holding a code")),
-    "largest_gap": ("lower", N_("radius of the largest empty circle inside the 2-sigma disk")),
-    "smoothness": ("lower", N_("mean pixel change between neighbouring z (step 0.1) in the 2-sigma box")),
-    "prior_confident": ("higher", N_("share of decoded N(0, I) samples the judge labels with p >= 0.9")),
+    "coverage": ("higher", N_("share of the prior's 2-sigma disk's cells holding a code")),
+    "coverage_standardised": ("higher", N_("the same share after standardising the codes (scale-free)")),
+    "largest_gap": ("lower", N_("radius of the largest empty circle in the standardised codes' "
+                                "2-sigma disk, in stds")),
+    "smoothness": ("lower", N_("mean pixel change between neighbouring z (step 0.1 std) over the "
+                               "codes' own 2-sigma box")),
+    "prior_confident": ("higher", N_("share of decoded N(0, I) samples the judge labels with p >= 0.9, "
+                                     "each class counted at most up to its share of the data "
+                                     "(clean and diverse)")),
+    "prior_confident_raw": ("higher", N_("the same share without the per-class cap (clean, any class)")),
     "prior_class_entropy": ("higher", N_("entropy of their predicted classes, nats (ln 10 = 2.30 is all)")),
-    "recon": ("lower", N_("test -log p(x|z) per image, nats")),
+    "recon": ("lower", N_("test Bernoulli cross-entropy -log p(x|z) per image, nats (grey pixels: "
+                          "a score, not a normalised likelihood)")),
     "kl": ("lower", N_("KL(q(z|x) || p(z)) per image, nats (VAE only)")),
-    "elbo": ("higher", N_("ELBO per image, nats (VAE only)")),
-    "iwae_nll": ("lower", N_("importance-weighted estimate of -log p(x), nats (VAE only)")),
+    "elbo": ("higher", N_("ELBO per image, nats, of the Bernoulli score (VAE only)")),
+    "iwae_nll": ("lower", N_("importance-weighted estimate of the Bernoulli -log p(x) score, nats "
+                             "(VAE only)")),
     "active_units": ("higher", N_("latent dims with Var_x(E[z_d|x]) > 0.01 (VAE only)")),
 }
+VIEWS = ("pca", "first")  # the 2-D view above latent 2; pca by default (see the docstring)
+CODE_CHOICES = ("sampled", "mean")  # the VAE's shape codes: one z ~ q(z|x) per image, or mu
+BOOTSTRAP = 100  # resamples behind each interval
+INTERVAL = 0.95
 
 
 # --- code statistics ----------------------------------------------------------------------------
@@ -234,19 +275,31 @@ def largest_gap(codes2d: torch.Tensor | np.ndarray, radius: float = RADIUS,
     return float(dist.max())
 
 
-@torch.no_grad()
-def smoothness(model: LatentModel, basis: torch.Tensor, steps: int = SMOOTH_STEPS,
-               radius: float = RADIUS) -> dict[str, float]:
-    """Mean and max pixel change between neighbouring cells of the decoded grid over the box."""
+def _pair_diffs(model: LatentModel, basis: torch.Tensor, steps: int, radius: float,
+                centre: torch.Tensor | None, scale: torch.Tensor | None) -> torch.Tensor:
+    """Mean absolute pixel change of every neighbouring pair of the decoded grid (pairs,)."""
     v = basis.shape[1]
     axis = torch.linspace(-radius, radius, steps)
     coords = torch.stack(torch.meshgrid(*([axis] * v), indexing="ij"), -1).reshape(-1, v)
+    if scale is not None:
+        coords = coords * scale.to(coords.dtype)  # in units of the codes' std along each axis
     z = coords @ basis.T.to(coords.dtype)  # (steps^v, D)
+    if centre is not None:
+        z = z + centre.to(z.dtype)
     images = torch.sigmoid(model.decode(z)).flatten(1)  # (steps^v, pixels)
     grid = images.reshape(*([steps] * v), -1)
-    diffs = [(grid.narrow(a, 1, steps - 1) - grid.narrow(a, 0, steps - 1)).abs().mean(-1).flatten()
-             for a in range(v)]
-    d = torch.cat(diffs)
+    return torch.cat([(grid.narrow(a, 1, steps - 1) - grid.narrow(a, 0, steps - 1)).abs().mean(-1).flatten()
+                      for a in range(v)])
+
+
+@torch.no_grad()
+def smoothness(model: LatentModel, basis: torch.Tensor, steps: int = SMOOTH_STEPS,
+               radius: float = RADIUS, centre: torch.Tensor | None = None,
+               scale: torch.Tensor | None = None) -> dict[str, float]:
+    """Mean and max pixel change between neighbouring cells of the decoded grid over the box
+    [−radius, radius]^V, each axis stretched by ``scale`` (V,) and moved to ``centre`` (D,) when
+    given: the scorecard passes the codes' own std and mean, so the step is 0.1 std."""
+    d = _pair_diffs(model, basis, steps, radius, centre, scale)
     return {"mean": float(d.mean()), "max": float(d.max())}
 
 
@@ -301,13 +354,67 @@ def iwae_nll_per_image(model: LatentModel, x: torch.Tensor, k: int = DEFAULT_IWA
     return torch.cat(nll), torch.cat(rec)
 
 
+# --- margins --------------------------------------------------------------------------------------
+
+def bootstrap_interval(stat: Callable[[np.ndarray], float], n: int, reps: int = BOOTSTRAP,
+                       seed: int = 0, level: float = INTERVAL) -> list[float] | None:
+    """[low, high]: the central ``level`` interval of ``stat(idx)`` over ``reps`` resamples idx of
+    range(n) with replacement (seeded); None when there is nothing to resample."""
+    if n < 2 or reps < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    values = np.array([stat(rng.integers(0, n, n)) for _ in range(reps)], dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return None
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(values, [tail, 1 - tail])
+    return [float(lo), float(hi)]
+
+
+def _mean_interval(values: torch.Tensor | np.ndarray, reps: int, seed: int) -> list[float] | None:
+    v = np.asarray(values, dtype=np.float64).ravel()
+    return bootstrap_interval(lambda i: float(v[i].mean()), len(v), reps, seed)
+
+
+def standardise(points: np.ndarray) -> np.ndarray:
+    """Points with mean 0 and unit std per axis (an axis with no spread is left centred)."""
+    std = points.std(0)
+    return (points - points.mean(0)) / np.where(std > 0, std, 1.0)
+
+
+def bernoulli_floor(x: torch.Tensor) -> torch.Tensor:
+    """Σ over pixels of the binary entropy H(x_i) per image (N,), nats: the least Bernoulli
+    cross-entropy any decoder can reach on grey-level images (0 for black-and-white ones)."""
+    p = x.double().flatten(1).clamp(1e-12, 1 - 1e-12)
+    return -(p * p.log() + (1 - p) * (1 - p).log()).sum(1)
+
+
+def view_name(latent_dim: int, view: str) -> str:
+    """The ``view`` key: ``latent`` (2-D or less: no projection), ``pca`` or ``dims 0,1``."""
+    return "latent" if latent_dim <= 2 else ("pca" if view == "pca" else "dims 0,1")
+
+
 # --- the scorecard ------------------------------------------------------------------------------
+
+def _code_numbers(shape: np.ndarray, basis: np.ndarray) -> dict[str, float]:
+    """The shape numbers of one set of codes (N, D) in the plane ``basis`` (D, V)."""
+    t = torch.from_numpy(shape)
+    view2d = shape @ basis
+    return {"centring": centring(t), "scale_error": scale_error(t), "prior_kl": prior_kl(t),
+            "coverage": coverage(view2d), "coverage_standardised": coverage(standardise(view2d)),
+            "largest_gap": largest_gap(standardise(view2d))}
+
 
 @torch.no_grad()
 def scorecard(model: LatentModel, dataset: ImageDataset, judge: JudgedClassifier | torch.nn.Module,
-              *, iwae_k: int = DEFAULT_IWAE_K, view: str = "first", seed: int = 0,
-              run: str = "") -> dict[str, Any]:
+              *, iwae_k: int = DEFAULT_IWAE_K, view: str = "pca", codes: str = "sampled",
+              seed: int = 0, run: str = "", bootstrap: int = BOOTSTRAP) -> dict[str, Any]:
     """Every metric of the module docstring for one model on ``dataset.test_x``."""
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+    if codes not in CODE_CHOICES:
+        raise ValueError(f"codes must be one of {CODE_CHOICES}, got {codes!r}")
     t0 = time.perf_counter()
     clf = judge.model if isinstance(judge, JudgedClassifier) else judge
     acc = judge.accuracy if isinstance(judge, JudgedClassifier) else None
@@ -317,38 +424,82 @@ def scorecard(model: LatentModel, dataset: ImageDataset, judge: JudgedClassifier
         # Finite but huge weights (a hand-edited or hostile file) overflow: no metric means anything.
         raise ValueError(f"{run or 'this model'}: its codes of the test images are not finite "
                          "(the weights overflow), so no metric can be computed")
-    basis = view_basis(mu, view)
-    view2d = (mu @ basis).numpy()
+    # The VAE's shape numbers describe the codes its decoder sees (the aggregate posterior), the
+    # same codes as the generation test's gap radius: one seeded z ~ q(z|x) per image.
+    sampled = decoder_codes(mu, logvar, seed)
+    shape_t = sampled if codes == "sampled" else mu
+    basis = view_basis(shape_t, view)
+    shape, basis_np = shape_t.double().numpy(), basis.double().numpy()
     out: dict[str, Any] = {
         "run": run, "kind": model.kind, "dataset": dataset.name, "n_images": len(x),
-        "latent_dim": model.latent_dim,
-        "view": "latent" if model.latent_dim <= 2 else ("pca" if view == "pca" else "dims 0,1"),
-        "iwae_k": iwae_k if logvar is not None else None, "seed": seed,
-        "classifier_accuracy": acc,
-        "centring": centring(mu), "scale_error": scale_error(mu), "prior_kl": prior_kl(mu),
-        "coverage": coverage(view2d), "largest_gap": largest_gap(view2d),
-        "smoothness": smoothness(model, basis),
+        "latent_dim": model.latent_dim, "view": view_name(model.latent_dim, view),
+        "codes": "z" if logvar is None else ("z ~ q(z|x)" if codes == "sampled" else "mu"),
+        "iwae_k": iwae_k if logvar is not None else None, "seed": seed, "bootstrap": bootstrap,
+        "classifier_accuracy": acc, **_code_numbers(shape, basis_np),
     }
-    out["code_span"] = code_span(mu)
+    intervals: dict[str, list[float] | None] = {}
+    n = len(shape)
+    rng = np.random.default_rng(seed)
+    boot = [_code_numbers(shape[rng.integers(0, n, n)], basis_np) for _ in range(bootstrap)] \
+        if n >= 2 and bootstrap >= 2 else []
+    tail = (1 - INTERVAL) / 2
+    for key in ("centring", "scale_error", "prior_kl", "coverage", "coverage_standardised",
+                "largest_gap"):
+        vals = np.array([b[key] for b in boot])
+        intervals[key] = [float(np.quantile(vals, tail)), float(np.quantile(vals, 1 - tail))] \
+            if len(vals) else None
+    view2d = shape @ basis_np
+    diffs = _pair_diffs(model, basis.float(), SMOOTH_STEPS, RADIUS,
+                        torch.from_numpy(shape.mean(0)).float(),
+                        torch.from_numpy(np.maximum(view2d.std(0), 1e-12)).float())
+    out["smoothness"] = {"mean": float(diffs.mean()), "max": float(diffs.max())}
+    intervals["smoothness"] = _mean_interval(diffs.numpy(), bootstrap, seed)
+    out["code_span"] = code_span(shape_t)
     # The same entry point as the Generate page, on the codes computed above.
-    out.update(generation_scores(dataset_generation_tests(model, dataset, clf, seed=seed,
-                                                          encoded=(mu, logvar))))
+    tests = dataset_generation_tests(model, dataset, clf, seed=seed, encoded=(mu, logvar))
+    out.update(generation_scores(tests))
+    for source, t in tests.items():
+        for key, value in t.bootstrap_intervals(bootstrap, seed).items():
+            intervals[key] = value
+    floor = bernoulli_floor(x)
+    out["recon_floor"] = float(floor.mean())
     if logvar is None:  # the AE's code is a point: recon is deterministic
-        out.update({"recon": evaluate(model, x)["recon"], "kl": None, "elbo": None,
+        recon = recon_per_image(model.decode(mu), x).double()
+        out.update({"recon": float(recon.mean()), "kl": None, "elbo": None,
                     "iwae_nll": None, "kl_per_dim": None, "active_units": None, "collapsed": False})
+        intervals["recon"] = _mean_interval(recon.numpy(), bootstrap, seed)
     else:
         nll, recon = iwae_nll_per_image(model, x, iwae_k, seed=seed + 1)
-        kld = kl_per_dim(mu, logvar).double().mean(0)  # (D,)
+        kl_img = kl_per_dim(mu, logvar).double()  # (N, D)
+        kld = kl_img.mean(0)  # (D,)
         kl, active = float(kld.sum()), active_units(mu)
         out.update({"recon": float(recon.mean()), "kl": kl, "elbo": -(float(recon.mean()) + kl),
                     "iwae_nll": float(nll.mean()), "kl_per_dim": [float(v) for v in kld],
                     "active_units": active, "collapsed": is_collapsed(active, kl)})
+        intervals["recon"] = _mean_interval(recon.numpy(), bootstrap, seed)
+        intervals["kl"] = _mean_interval(kl_img.sum(1).numpy(), bootstrap, seed)
+        intervals["elbo"] = _mean_interval(-(recon + kl_img.sum(1)).numpy(), bootstrap, seed)
+        intervals["iwae_nll"] = _mean_interval(nll.numpy(), bootstrap, seed)
+        mu_np = mu.double().numpy()
+        intervals["active_units"] = bootstrap_interval(
+            lambda i: float(active_units(torch.from_numpy(mu_np[i]))), len(mu_np), bootstrap, seed)
+    out["intervals"] = intervals
     out["seconds"] = time.perf_counter() - t0
     return out
 
 
-def winner(metric: str, ae_value: Any, vae_value: Any, tol: float = 1e-9) -> str:
-    """"VAE", "AE", "tie" or "" (not comparable) for one metric."""
+def _interval(value: Any) -> tuple[float, float] | None:
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
+            isinstance(v, (int, float)) and math.isfinite(v) for v in value):
+        return float(value[0]), float(value[1])
+    return None
+
+
+def winner(metric: str, ae_value: Any, vae_value: Any, tol: float = 1e-9,
+           ae_interval: Any = None, vae_interval: Any = None) -> str:
+    """"VAE", "AE", "tie" or "" (not comparable) for one metric. With both 95% intervals given
+    (the scorecard's ``intervals``), overlapping intervals are a tie: the difference is within
+    the noise of the test images or draws, so neither model earns a tick."""
     if isinstance(ae_value, dict):
         ae_value = ae_value.get("mean")
     if isinstance(vae_value, dict):
@@ -359,16 +510,20 @@ def winner(metric: str, ae_value: Any, vae_value: Any, tol: float = 1e-9) -> str
         return ""
     if abs(ae_value - vae_value) <= tol * max(1.0, abs(ae_value), abs(vae_value)):
         return "tie"
+    a, v = _interval(ae_interval), _interval(vae_interval)
+    if a is not None and v is not None and a[0] <= v[1] and v[0] <= a[1]:
+        return "tie"
     lower = METRICS[metric][0] == "lower"
     return "VAE" if (vae_value < ae_value) == lower else "AE"
 
 
-def claim_verdict(metric: str, ae_value: Any, vae_value: Any, vae_collapsed: bool) -> str:
+def claim_verdict(metric: str, ae_value: Any, vae_value: Any, vae_collapsed: bool,
+                  ae_interval: Any = None, vae_interval: Any = None) -> str:
     """``winner`` for a claim, except that a collapsed VAE wins nothing: its "win" is returned as
     "collapsed". With the posterior collapsed the decoder ignores z, so the VAE's centred,
     prior-shaped, smooth latent numbers describe an unused space, not a learned one (see
     ``collapse.py``); the page should say so instead of ticking the VAE."""
-    w = winner(metric, ae_value, vae_value)
+    w = winner(metric, ae_value, vae_value, ae_interval=ae_interval, vae_interval=vae_interval)
     return "collapsed" if vae_collapsed and w == "VAE" else w
 
 

@@ -33,11 +33,29 @@ LOSS_NOT_FINITE = N_("the loss became {loss} at step {step} (epoch {epoch}); the
 TEST_LOSS_NOT_FINITE = N_("the test loss became {loss} after epoch {epoch}")
 WEIGHTS_NOT_FINITE = N_("The weights are no longer finite.")
 SAVED_WEIGHTS_NOT_FINITE = N_("the saved weights contain NaN or inf")
-POSTERIOR_COLLAPSE = N_(
+# Written into run.json before issue 16: kept so those reasons are still read back and translated.
+POSTERIOR_COLLAPSE_OLD = N_(
     "posterior collapse: {active} of {dims} latent dims active and test KL {kl:.3g} nats per "
     "image, so the decoder ignores z and every image decodes alike. Cures: lower β, a KL warm-up "
     "(ramp the KL weight from 0 over the first epochs), or a bigger network / a smaller learning "
     "rate.")
+POSTERIOR_COLLAPSE = N_(
+    "posterior collapse: {active} of {dims} latent dims active and a rate (test KL) of {kl:.3g} "
+    "nats per image, so the decoder ignores z and every image decodes alike.")
+# What helps depends on β and on the measured rate (Alemi et al. 2018, "Fixing a Broken ELBO"):
+# collapse.collapse_advice picks one.
+COLLAPSE_AT_HIGH_BETA = N_(
+    "At β = {beta:g} (above 1) a code that carries no information can be the optimum of the "
+    "objective itself on this data (Alemi et al. 2018): lower β, towards 1 or below, is the cure; "
+    "a KL warm-up only delays collapse, and a bigger decoder makes it more likely, not less.")
+COLLAPSE_AT_LOW_BETA = N_(
+    "At β = {beta:g} (1 or below) a zero rate is not the objective's optimum unless the decoder "
+    "can model the images without z (Alemi et al. 2018): training got stuck there. Try a KL "
+    "warm-up, a smaller learning rate or more epochs; a weaker decoder, not a bigger one.")
+COLLAPSE_AT_UNKNOWN_BETA = N_(
+    "What helps depends on β (Alemi et al. 2018): above 1, a code that carries no information can "
+    "be the optimum of the objective, and only a lower β helps; at β = 1 or below, try a KL "
+    "warm-up, a smaller learning rate or a weaker decoder.")
 NOTHING_SAVED = N_("nothing was trained, so nothing was saved")
 
 # --- the engine (jobs.py): refusals, failed jobs, its status line ----------------------------------

@@ -1,7 +1,8 @@
 """The training loop: a generator of small progress records (the UI subscribes; nothing prints).
 
 Batches are slices of one in-memory tensor, shuffled by an explicit ``torch.Generator``; weights,
-shuffling and the reparameterization noise are all seeded per run, so the same configs give the
+shuffling, the reparameterization noise and the test noise are all seeded per run, each from its
+own stream (``stream_seed``), so the same configs give the
 same history even when several runs share one process (as Streamlit sessions do).
 """
 from __future__ import annotations
@@ -66,6 +67,21 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+# Named random streams of one run. models.build_model seeds the initial weights from seed*3+1..3;
+# a stream here gets its own 63-bit seed from numpy's SeedSequence, so no stream shares a
+# generator state with another or with the weights (with seed + 1 and seed + 2 the training
+# noise replayed the encoder's init stream and the test noise the decoder's).
+STREAMS = ("noise", "test_noise", "codes")  # codes: generation.decoder_codes' one z per image
+
+
+def stream_seed(seed: int, stream: str) -> int:
+    """The seed of ``stream`` (one of ``STREAMS``) for a run seeded ``seed``."""
+    import numpy as np
+
+    state = np.random.SeedSequence([int(seed), STREAMS.index(stream) + 1, 0x5EED]).generate_state(2)
+    return int((int(state[0]) << 31) ^ int(state[1])) & ((1 << 63) - 1)
+
+
 def kl_weight(train_cfg: TrainConfig, epoch_progress: float) -> float:
     """beta, ramped linearly from 0 over the first ``kl_warmup_epochs`` when warm-up is on."""
     if train_cfg.kl_warmup_epochs <= 0:
@@ -108,7 +124,8 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
     """Train one model, yielding progress records.
 
     Records have ``type`` "step" (train ``recon``/``kl``/``loss`` averaged since the last record)
-    or "epoch" (adds ``test_recon``/``test_kl``/``test_loss``), with ``step``, ``epoch``,
+    or "epoch" (adds ``test_recon``/``test_kl``/``test_loss``, the test loss with the record's
+    ``beta``, the KL weight in force), with ``step``, ``epoch``,
     ``samples_seen``, ``progress`` (0..1), ``seconds`` and ``beta`` (the KL weight in force).
     The last record has ``type`` "end", ``status`` ("finished", "stopped", "collapsed" or
     "diverged"), ``reason``, ``history`` (all earlier records) and ``model`` (on the CPU, eval
@@ -129,7 +146,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
     model.train()
     optimizer = make_optimizer(model, train_cfg.lr, device)
     shuffle_gen = torch.Generator().manual_seed(train_cfg.seed)
-    noise_gen = torch.Generator(device=device).manual_seed(train_cfg.seed + 1)
+    noise_gen = torch.Generator(device=device).manual_seed(stream_seed(train_cfg.seed, "noise"))
     x_train = dataset.train_x.to(device)
     x_test = dataset.test_x
     n, bs = len(x_train), train_cfg.batch_size
@@ -183,8 +200,11 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
                 yield history[-1]
         if status != "finished":
             break
-        rec = record("epoch", epoch, kl_weight(train_cfg, epoch))
-        test = evaluate(model, x_test, train_cfg.beta, seed=train_cfg.seed + 2)
+        beta_now = kl_weight(train_cfg, epoch)
+        rec = record("epoch", epoch, beta_now)
+        # The β in force, as in the training loss: during a KL warm-up the two curves compare
+        # like with like (full β on the test split made its loss jump above training's).
+        test = evaluate(model, x_test, beta_now, seed=stream_seed(train_cfg.seed, "test_noise"))
         rec.update({f"test_{k}": v for k, v in test.items()})
         if not all(math.isfinite(v) for v in test.values()):
             status = "diverged"
@@ -199,7 +219,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
         status, reason = "diverged", f"{reason} {WEIGHTS_NOT_FINITE}"
     elif status == "finished" and model.kind == "vae" and len(x_test) >= 2:
         # Only a finished run: one stopped after a few steps has not learned yet, not collapsed.
-        check = check_model(model, x_test)
+        check = check_model(model, x_test, train_cfg.beta)
         if check.collapsed:
             status, reason = "collapsed", f"{reason}; {check.reason}"
     if due and (not kept or kept[-1].step != step):  # stopped early: the last moment is the end
