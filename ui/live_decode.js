@@ -255,7 +255,7 @@ export default function(component) {
       const px = m.decode(z);
       state.images[m.label] = px;
       paintImage(o.canvas, px, m.decoder.shape);
-      o.cap.textContent = m.label;
+      o.cap.textContent = sweep ? `${m.label}, β = ${sweep.betas[current]}` : m.label;
     });
     zLine.textContent = 'z = (' + z.map((v) => v.toFixed(2)).join(', ') + ')';
     overlay();
@@ -345,6 +345,7 @@ export default function(component) {
       ctx.fillStyle = m.collapsed ? '#e03131' : '#4c6ef5';
       ctx.beginPath(); ctx.arc(X(m.rate), Y(m.distortion), i === current ? 7 : 3.5, 0, 2 * Math.PI); ctx.fill();
       if (i === current) { ctx.strokeStyle = '#111'; ctx.lineWidth = 2; ctx.stroke(); ctx.lineWidth = 1; }
+      ctx.fillStyle = '#555'; ctx.fillText(`${sweep.betas[i]}`, X(m.rate) + 6, Y(m.distortion) - 6);
     });
     const m = members[current];
     ctx.fillStyle = '#111';

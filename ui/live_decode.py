@@ -47,13 +47,15 @@ def _b64(a: np.ndarray) -> str:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _decoder(path: str, created: float, _run: Run) -> dict[str, Any]:
-    """The run's decoder export, once per saved run (path + creation time name the file version)."""
+def _decoder(path: str, version: tuple[float, float], _run: Run) -> dict[str, Any]:
+    """The run's decoder export, once per saved file version (its creation and weights' mtime)."""
     return decoder_export(_run.model)
 
 
 def decoder_of(run: Run) -> dict[str, Any]:
-    return _decoder(str(run.path), float(run.created), run)
+    weights = Path(run.path) / "model.safetensors"
+    mtime = weights.stat().st_mtime if weights.exists() else 0.0
+    return _decoder(str(run.path), (float(run.created), mtime), run)
 
 
 def sent_bytes(run: Run) -> int:
