@@ -146,3 +146,56 @@ def test_conv_pair_decodes_in_the_browser(conv_root, tmp_path, page):
         assert worst < 1e-4
         assert ms <= 16
         assert sent[0] == before
+
+
+def drag(page, canvas, start: list[float], by: tuple[float, float]) -> None:
+    box = canvas.bounding_box()
+    x, y = box["x"] + start[0], box["y"] + start[1]
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + by[0], y + by[1], steps=8)
+    page.mouse.up()
+
+
+def test_interpolation_ends_and_reparameterization_mu_are_dragged_in_the_browser(pair_root, tmp_path, page):
+    maps = "canvas[aria-label='latent map: move the mouse to decode']"
+    for url, root in serve(pair_root, tmp_path, sweep=False):
+        sent = sent_frames(page)
+        page.goto(f"{url}/Generate")
+        settle(page, 180_000)
+        no_exception(page)
+        page.wait_for_function("() => (window.__vaeLiveDecode || {}).interp_live?.ready", timeout=60_000)
+        before_frames = sent[0]
+        key = "interp_live"
+        ends = page.evaluate(f"() => window.__vaeLiveDecode.{key}.paths.VAE.ends")
+        start = page.evaluate(f"(z) => window.__vaeLiveDecode.{key}.pixelOf(1, z)", ends[1])
+        page.locator(maps).nth(1).scroll_into_view_if_needed()
+        drag(page, page.locator(maps).nth(1), start, (-30, 25))
+        path = page.evaluate(f"() => {{ const p = window.__vaeLiveDecode.{key}.paths.VAE; "
+                             "return {ends: p.ends, images: p.images.map((a) => Array.from(a))}; }")
+        assert path["ends"][0] == ends[0] and path["ends"][1] != ends[1]  # the end moved, the start not
+        a, b = np.asarray(path["ends"])
+        frames = len(path["images"])
+        for f, image in enumerate(path["images"]):
+            t = f / (frames - 1)
+            assert np.abs(np.asarray(image) - decode(root, "demo-vae", list((1 - t) * a + t * b))).max() < 1e-4
+        assert sent[0] == before_frames
+        shoot(page, "generate_live_paths")
+
+        page.goto(f"{url}/Reparameterization")
+        settle(page, 180_000)
+        no_exception(page)
+        page.wait_for_function("() => (window.__vaeLiveDecode || {}).reparam_live?.ready", timeout=60_000)
+        before_frames = sent[0]
+        key = "reparam_live"
+        mu = page.evaluate(f"() => window.__vaeLiveDecode.{key}.draws.mu")
+        start = page.evaluate(f"(z) => window.__vaeLiveDecode.{key}.pixelOf(1, z)", mu)
+        page.locator(maps).nth(1).scroll_into_view_if_needed()
+        drag(page, page.locator(maps).nth(1), start, (40, -20))
+        draws = page.evaluate(f"() => {{ const d = window.__vaeLiveDecode.{key}.draws; "
+                              "return {mu: d.mu, z: d.z, images: d.images.map((a) => Array.from(a))}; }")
+        assert draws["mu"] != mu and len(draws["images"]) == 16
+        for z, image in zip(draws["z"], draws["images"]):
+            assert np.abs(np.asarray(image) - decode(root, "demo-vae", z)).max() < 1e-4
+        assert sent[0] == before_frames
+        shoot(page, "reparameterization_live_draws")

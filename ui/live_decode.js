@@ -212,6 +212,10 @@ export default function(component) {
   note.textContent = data.text.note || '';
 
   const state = { z: null, images: {}, times: [], key: data.key, beta: sweep ? sweep.betas[current] : null };
+  state.pixelOf = (i, z) => {  // where a z sits on map i, in CSS px from its top left (for tests)
+    const m = shown()[i], q = m.plane.toPlane(z), [lo, hi] = m.range, k = S / (hi - lo);
+    return [(q[0] - lo) * k, S - ((m.one_d ? 0 : q[1]) - lo) * k];
+  };
   registry[data.key] = state;
 
   function redrawMaps() {
