@@ -7,6 +7,7 @@ from ui.captions import generation_caption
 from ui.export import plot_config
 from ui.i18n import _, translate
 from ui.links import BIND, translated_labels, translated_options
+from ui.live_decode import live_paths
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image, plane_picker
 from ui.resources import run_generation_tests
@@ -137,3 +138,9 @@ else:
     vae_note = _("The VAE's path stays inside the filled part of its space, so the frames morph "
                  "smoothly.")
 st.caption(f"{path_note} {vae_note}")
+
+st.markdown(_("**By hand:** drag an end of either path (circle: start, cross: end); your browser "
+              "decodes the frames as you drag, and the z under the mouse with both decoders."))
+ends = [(p.codes.mu[min(i0, len(p.codes.mu) - 1)], p.codes.mu[min(i1, len(p.codes.mu) - 1)])
+        for p in panels]
+live_paths(panels, ends, frames, key="interp_live")

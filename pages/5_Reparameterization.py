@@ -6,6 +6,7 @@ import streamlit as st
 from ui.export import plot_config
 from ui.i18n import _
 from ui.links import BIND
+from ui.live_decode import live_draws
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image, plane_picker
 from vae_core import figures
@@ -86,7 +87,9 @@ sample_seed = int(c3.number_input(_("Sampling seed"), 0, 1_000_000, 0, key="repa
 plane = plane_picker("reparam", [m.latent_dim for m in models])
 zoom = st.toggle(_("Zoom the VAE's panel to this image's q(z|x)"), value=True, key="reparam_zoom",
                  help=_("Off: each panel shows all its test codes at its own scale."), bind=BIND)
-for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
+panels = latent_panels(models, plane)
+live = None  # the VAE's panel and its draws, for the by-hand view below
+for col, panel in zip(st.columns(len(models)), panels):
     m = panel.codes
     i = min(idx, len(m.mu) - 1)
     x = m.data.test_x[i:i + 1]
@@ -117,6 +120,7 @@ for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
         st.plotly_chart(fig, key=f"reparam_scatter_{m.label.lower()}", config=plot_config(f"reparam_scatter_{m.label.lower()}"))
         show_images(x[0, 0].numpy()[None], 1, caption=_("Input"), min_width=96)
         show_images(post.images, min(k, 8), caption=_("The {k} draws, decoded", k=k))
+        live = (next(j for j, p in enumerate(panels) if p is panel), post)
         if m.stats["collapsed"]:
             st.caption(_("This VAE collapsed: q(z|x) is the prior N(0, I) whatever the image, and "
                          "its decoder ignores z, so every draw decodes to the same average image, "
@@ -125,3 +129,11 @@ for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
             st.caption(_("The VAE maps the image to a cloud q(z|x) = N(μ, σ²). Every draw from it "
                          "decodes to a plausible variant of the input: the decoder learned that whole "
                          "region, not just the point μ."))
+
+if live is not None:
+    index, post = live
+    sigma = np.exp(0.5 * post.logvar.astype(np.float64))
+    st.markdown(_("**By hand:** drag μ (the cross) on the VAE's map; the same ε give the {k} draws "
+                  "z = μ + σ·ε around it, decoded in your browser as you drag (σ stays this image's). "
+                  "The z under the mouse is decoded by both decoders.", k=k))
+    live_draws(panels, index, post.mu, sigma, (post.z - post.mu) / sigma, key="reparam_live")

@@ -1,0 +1,201 @@
+"""Headless Chromium: the Latent space page decodes the z under the mouse in the browser.
+
+For an MLP pair and a conv pair, the mouse moves over the latent map; at each position the
+browser's images (both decoders) must equal ``sigmoid(model.decode(z))`` within 1e-4 at the z the
+browser reports, no websocket message may leave the page while the mouse moves or the β slider
+scrubs, and the median time the component spends per move (decode both, draw) is printed and
+held to one frame (16 ms). Screenshots go to tests/screenshots/ (and $VAE_LAB_SHOTS when set).
+"""
+from __future__ import annotations
+
+import shutil
+import statistics
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import REPO, train_and_save
+from streamlit_server import streamlit_server
+from test_browser import CHROMIUM, CHROMIUM_ARGS, no_exception, settle, sync_api  # noqa: F401
+from test_browser_beyond import shoot
+from vae_core import ModelConfig, TrainConfig, load_run
+
+pytestmark = pytest.mark.browser
+
+STATE = "(k) => { const s = (window.__vaeLiveDecode || {})[k]; if (!s || !s.ready) return null; " \
+        "return {z: s.z, beta: s.beta, times: s.times, " \
+        "images: Object.fromEntries(Object.entries(s.images).map(([l, a]) => [l, Array.from(a)]))}; }"
+
+
+@pytest.fixture(scope="module")
+def conv_root(tmp_path_factory, digits) -> Path:
+    """A small conv AE+VAE pair on digits (the conv decoder: linear, then two transposed convs)."""
+    root = tmp_path_factory.mktemp("conv-checkpoints")
+    cfg = ModelConfig(kind="vae", latent_dim=2, arch="conv", hidden=(8, 16), input_shape=digits.image_shape)
+    tcfg = TrainConfig(epochs=3, batch_size=64, lr=3e-3, beta=1.0, seed=0)
+    train_and_save(root, "conv-ae", cfg.with_kind("ae"), tcfg, digits, group="conv")
+    train_and_save(root, "conv-vae", cfg, tcfg, digits, group="conv")
+    return root
+
+
+@pytest.fixture
+def page():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b.new_page(viewport={"width": 1400, "height": 2600})
+        finally:
+            b.close()
+
+
+def serve(src: Path, tmp_path: Path, sweep: bool) -> Iterator[tuple[str, Path]]:
+    root = tmp_path / "checkpoints"
+    shutil.copytree(src, root)
+    if sweep:  # the shipped β sweep of the demo
+        for run in (REPO / "checkpoints").glob("demo-digits-sweep-b*"):
+            shutil.copytree(run, root / run.name)
+    with streamlit_server(root, tmp_path / "streamlit.log") as (url, _, _):
+        yield url, root
+
+
+def decode(root: Path, name: str, z: list[float]) -> np.ndarray:
+    model = load_run(root / name).model
+    with torch.inference_mode():
+        return torch.sigmoid(model.decode(torch.tensor([z], dtype=torch.float32)))[0].numpy().ravel()
+
+
+def sent_frames(page) -> list[int]:
+    """A counter of websocket frames the page sends to the server (reruns, widget values)."""
+    sent = [0]
+    page.on("websocket", lambda ws: ws.on("framesent", lambda _: sent.__setitem__(0, sent[0] + 1)))
+    return sent
+
+
+def open_latent(page, url: str):
+    page.goto(f"{url}/Latent_space")
+    settle(page, 180_000)
+    no_exception(page)
+    page.locator("[data-testid=vae-live-decode]").first.wait_for(timeout=60_000)
+    page.wait_for_function("() => window.__vaeLiveDecode && window.__vaeLiveDecode.latent_live "
+                           "&& window.__vaeLiveDecode.latent_live.ready", timeout=30_000)
+
+
+def hover_and_check(page, root: Path, pairs: dict[str, str], moves: int = 60) -> tuple[float, float]:
+    """Move over the first map; every 10th position compare both decoders with torch. Returns
+    (max abs error, median ms per move)."""
+    canvas = page.locator("canvas[aria-label='latent map: move the mouse to decode']").first
+    box = canvas.bounding_box()
+    worst = 0.0
+    rng = np.random.default_rng(0)
+    page.evaluate("() => { window.__vaeLiveDecode.latent_live.times = []; }")
+    for i in range(moves):
+        fx, fy = rng.uniform(0.05, 0.95, 2)
+        page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+        if i % 10 == 0:
+            state = page.evaluate(STATE, "latent_live")
+            assert set(state["images"]) == set(pairs)
+            for label, name in pairs.items():
+                err = float(np.abs(np.asarray(state["images"][label]) - decode(root, name, state["z"])).max())
+                worst = max(worst, err)
+    times = page.evaluate(STATE, "latent_live")["times"]
+    assert len(times) >= moves  # every move was decoded in the browser
+    return worst, statistics.median(times)
+
+
+def test_mlp_pair_decodes_in_the_browser_and_the_beta_slider_scrubs(pair_root, tmp_path, page):
+    for url, root in serve(pair_root, tmp_path, sweep=True):
+        sent = sent_frames(page)
+        open_latent(page, url)
+        page.wait_for_timeout(500)
+        before = sent[0]
+        worst, ms = hover_and_check(page, root, {"AE": "demo-ae", "VAE": "demo-vae"})
+        print(f"\nMLP: max |browser - torch| = {worst:.2e}, median {ms:.3f} ms per move")
+        assert worst < 1e-4
+        assert ms <= 16
+
+        # The β slider: scrub from β = 1 to the ends; the map, grid and point change in the page.
+        slider = page.locator("input[aria-label='β of the sweep run shown']")
+        slider.focus()
+        betas = []
+        for key in ["Home"] + ["ArrowRight"] * 7:
+            page.keyboard.press(key)
+            betas.append(page.evaluate(STATE, "latent_sweep_live")["beta"])
+        assert betas == [0, 0.1, 0.25, 0.5, 1, 2, 4, 8]
+        # Hover the sweep's map at β = 8: its decoder is the shipped β = 8 run's.
+        sweep_map = page.locator("canvas[aria-label='latent map: move the mouse to decode']").nth(2)
+        box = sweep_map.bounding_box()
+        page.mouse.move(box["x"] + 40, box["y"] + 50)
+        state = page.evaluate(STATE, "latent_sweep_live")
+        assert np.abs(np.asarray(state["images"]["VAE"]) -
+                      decode(root, "demo-digits-sweep-b8", state["z"])).max() < 1e-4
+        assert sent[0] == before, "the page talked to the server while the mouse moved"
+        shoot(page, "latent_live_decode")
+
+
+def test_conv_pair_decodes_in_the_browser(conv_root, tmp_path, page):
+    for url, root in serve(conv_root, tmp_path, sweep=False):
+        sent = sent_frames(page)
+        open_latent(page, url)
+        page.wait_for_timeout(500)
+        before = sent[0]
+        worst, ms = hover_and_check(page, root, {"AE": "conv-ae", "VAE": "conv-vae"})
+        print(f"\nconv: max |browser - torch| = {worst:.2e}, median {ms:.3f} ms per move")
+        assert worst < 1e-4
+        assert ms <= 16
+        assert sent[0] == before
+
+
+def drag(page, canvas, start: list[float], by: tuple[float, float]) -> None:
+    box = canvas.bounding_box()
+    x, y = box["x"] + start[0], box["y"] + start[1]
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + by[0], y + by[1], steps=8)
+    page.mouse.up()
+
+
+def test_interpolation_ends_and_reparameterization_mu_are_dragged_in_the_browser(pair_root, tmp_path, page):
+    maps = "canvas[aria-label='latent map: move the mouse to decode']"
+    for url, root in serve(pair_root, tmp_path, sweep=False):
+        sent = sent_frames(page)
+        page.goto(f"{url}/Generate")
+        settle(page, 180_000)
+        no_exception(page)
+        page.wait_for_function("() => (window.__vaeLiveDecode || {}).interp_live?.ready", timeout=60_000)
+        before_frames = sent[0]
+        key = "interp_live"
+        ends = page.evaluate(f"() => window.__vaeLiveDecode.{key}.paths.VAE.ends")
+        start = page.evaluate(f"(z) => window.__vaeLiveDecode.{key}.pixelOf(1, z)", ends[1])
+        page.locator(maps).nth(1).scroll_into_view_if_needed()
+        drag(page, page.locator(maps).nth(1), start, (-30, 25))
+        path = page.evaluate(f"() => {{ const p = window.__vaeLiveDecode.{key}.paths.VAE; "
+                             "return {ends: p.ends, images: p.images.map((a) => Array.from(a))}; }")
+        assert path["ends"][0] == ends[0] and path["ends"][1] != ends[1]  # the end moved, the start not
+        a, b = np.asarray(path["ends"])
+        frames = len(path["images"])
+        for f, image in enumerate(path["images"]):
+            t = f / (frames - 1)
+            assert np.abs(np.asarray(image) - decode(root, "demo-vae", list((1 - t) * a + t * b))).max() < 1e-4
+        assert sent[0] == before_frames
+        shoot(page, "generate_live_paths")
+
+        page.goto(f"{url}/Reparameterization")
+        settle(page, 180_000)
+        no_exception(page)
+        page.wait_for_function("() => (window.__vaeLiveDecode || {}).reparam_live?.ready", timeout=60_000)
+        before_frames = sent[0]
+        key = "reparam_live"
+        mu = page.evaluate(f"() => window.__vaeLiveDecode.{key}.draws.mu")
+        start = page.evaluate(f"(z) => window.__vaeLiveDecode.{key}.pixelOf(1, z)", mu)
+        page.locator(maps).nth(1).scroll_into_view_if_needed()
+        drag(page, page.locator(maps).nth(1), start, (40, -20))
+        draws = page.evaluate(f"() => {{ const d = window.__vaeLiveDecode.{key}.draws; "
+                              "return {mu: d.mu, z: d.z, images: d.images.map((a) => Array.from(a))}; }")
+        assert draws["mu"] != mu and len(draws["images"]) == 16
+        for z, image in zip(draws["z"], draws["images"]):
+            assert np.abs(np.asarray(image) - decode(root, "demo-vae", z)).max() < 1e-4
+        assert sent[0] == before_frames
+        shoot(page, "reparameterization_live_draws")

@@ -1,0 +1,151 @@
+"""Decoding in the browser: latent maps whose z under the mouse is decoded by JavaScript.
+
+One inline ``st.components.v2`` component (as ``ui/canvas.py``; the JavaScript is
+``ui/live_decode.js``) gets each model's decoder weights (``vae_core.export_weights``), its codes
+in the plotted plane and the plane's map back to z. Moving the mouse, dragging an interpolation end
+or the μ of a set of draws, and scrubbing a β sweep all run in the browser: no message goes to
+the server. The decoded images sit in the element ``data-testid="vae-live-decode"``; the
+component also leaves what it decoded in ``window.__vaeLiveDecode[key]`` (z, pixels, the time
+each move took) for the browser tests.
+"""
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import streamlit as st
+
+from ui.i18n import _
+from ui.panels import LatentPanel
+from vae_core import Run, figures
+from vae_core.export_weights import decoder_export, export_bytes
+
+_HTML = '<div class="vae-live"></div>'
+_CSS = """
+.vae-live { display: flex; flex-direction: column; gap: 8px; font: 13px sans-serif; color: #222; }
+.vae-live .row, .vae-live .decoded, .vae-live .bar { display: flex; flex-wrap: wrap; gap: 14px; align-items: center; }
+.vae-live .stack { position: relative; }
+.vae-live .over { position: absolute; left: 0; top: 0; cursor: crosshair; touch-action: none; }
+.vae-live .base, .vae-live .rd { border: 1px solid #ddd; border-radius: 4px; }
+.vae-live .title { font-weight: 600; margin-bottom: 4px; }
+.vae-live canvas.img { image-rendering: pixelated; background: #000; border-radius: 3px; }
+.vae-live figure { margin: 0; display: flex; flex-direction: column; align-items: center; gap: 2px; }
+.vae-live figure.strip { align-items: flex-start; }
+.vae-live .zline { font-family: monospace; color: #555; }
+.vae-live .note { color: #666; font-size: 12px; }
+.vae-live input[type=range] { width: 320px; }
+.vae-live .beta { font-weight: 600; min-width: 70px; }
+"""
+_JS = Path(__file__).with_name("live_decode.js").read_text(encoding="utf-8")
+_component = st.components.v2.component("vae_lab_live_decode", html=_HTML, css=_CSS, js=_JS)
+
+
+def _b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a, "<f4").tobytes()).decode()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _decoder(path: str, version: tuple[float, float], _run: Run) -> dict[str, Any]:
+    """The run's decoder export, once per saved file version (its creation and weights' mtime)."""
+    return decoder_export(_run.model)
+
+
+def decoder_of(run: Run) -> dict[str, Any]:
+    weights = Path(run.path) / "model.safetensors"
+    mtime = weights.stat().st_mtime if weights.exists() else 0.0
+    return _decoder(str(run.path), (float(run.created), mtime), run)
+
+
+def sent_bytes(run: Run) -> int:
+    """float32 bytes of the run's decoder weights, as the component receives them."""
+    return export_bytes(decoder_of(run))
+
+
+def map_record(panel: LatentPanel, title: str | None = None) -> dict[str, Any]:
+    """One model's map as the component draws it: codes in the plane, the plane's map back to z,
+    the decoder."""
+    m = panel.codes
+    proj = panel.projection
+    return {"label": m.label, "title": title or f"{m.label}: {m.run.name}",
+            "color": figures.AE_COLOR if m.label == "AE" else figures.VAE_COLOR,
+            "decoder": decoder_of(m.run),
+            "projection": {"components": np.asarray(proj.components, float).tolist(),
+                           "mean": np.asarray(proj.mean, float).tolist()},
+            "xy": _b64(panel.xy), "labels": [int(v) for v in m.data.test_y.numpy()],
+            "colors": list(figures.CLASS_COLORS), "range": [float(v) for v in panel.axis_range],
+            "one_d": panel.one_d, "prior_center": [float(v) for v in proj.prior_center] + [0.0] * panel.one_d,
+            "axis_titles": list(proj.axis_titles)}
+
+
+def held_note(panels: Sequence[LatentPanel]) -> str:
+    """What the directions off the plotted plane are held at, when there are any."""
+    for p in panels:
+        if p.codes.latent_dim > 2 and p.projection.dims is None:
+            return _("Off the plotted plane, z is held at the codes' mean: the z under the mouse is "
+                     "the mean code plus x·PC1 + y·PC2.")
+        if p.codes.latent_dim > 2:
+            return _("The {n} latent dims not plotted are held at 0, the prior's mean.",
+                     n=p.codes.latent_dim - 2)
+    return ""
+
+
+def _text(note: str = "") -> dict[str, str]:
+    return {"map": _("latent map: move the mouse to decode"), "note": note, "beta": "β",
+            "slider": _("β of the sweep run shown"), "grid": _("Decoder grid over the map"),
+            "rd": _("Rate–distortion plane (test set)"), "rate": _("rate = KL (nats)"),
+            "distortion": _("distortion = recon (nats)"), "rate_short": _("rate"),
+            "distortion_short": _("distortion"), "collapsed": _("collapsed"),
+            "draws": _("The draws z = μ + σ·ε, decoded")}
+
+
+def _mount(key: str, data: dict[str, Any]) -> None:
+    _component(key=key, data={"key": key, **data})
+
+
+def live_decode(panels: Sequence[LatentPanel], key: str) -> None:
+    """Each panel's map; the z under the mouse is decoded by every decoder of the same latent size."""
+    _mount(key, {"models": [map_record(p) for p in panels], "text": _text(held_note(panels))})
+
+
+def live_paths(panels: Sequence[LatentPanel], ends: Sequence[tuple[np.ndarray, np.ndarray]],
+               frames: int, key: str) -> None:
+    """Each model's straight path between two codes (``ends`` per panel), ends dragged by hand."""
+    _mount(key, {"models": [map_record(p, _("{model}: drag an end of the path", model=p.codes.label))
+                            for p in panels],
+                 "path": {"frames": int(frames),
+                          "ends": [[np.asarray(a, float).tolist(), np.asarray(b, float).tolist()]
+                                   for a, b in ends]},
+                 "text": _text(held_note(panels))})
+
+
+def live_draws(panels: Sequence[LatentPanel], model: int, mu: np.ndarray, sigma: np.ndarray,
+               eps: np.ndarray, key: str) -> None:
+    """K draws z = mu + sigma * eps (eps (K, D) fixed) decoded by ``panels[model]``; μ is dragged."""
+    _mount(key, {"models": [map_record(p, _("{model}: drag μ", model=p.codes.label)
+                                       if i == model else None) for i, p in enumerate(panels)],
+                 "draws": {"model": int(model), "mu": np.asarray(mu, float).tolist(),
+                           "sigma": np.asarray(sigma, float).tolist(),
+                           "eps": np.asarray(eps, float).tolist()},
+                 "text": _text(held_note(panels))})
+
+
+def beta_slider(panels: Sequence[LatentPanel], betas: Sequence[float], rates: Sequence[float],
+                distortions: Sequence[float], collapsed: Sequence[bool], key: str,
+                start: int = 0, grid_n: int = 12) -> None:
+    """A β slider over a sweep's runs (``panels``, one per β, drawn at one shared range): the latent
+    map, a decoder grid over it and the run's point on the rate–distortion plane change together,
+    in the browser."""
+    first = map_record(panels[0])
+    common = {k: first[k] for k in ("labels", "colors", "one_d", "axis_titles", "prior_center")}
+    members = []
+    for p, rate, distortion, flat in zip(panels, rates, distortions, collapsed):
+        rec = map_record(p)
+        members.append({"label": "VAE", "color": figures.VAE_COLOR, "decoder": rec["decoder"],
+                        "projection": rec["projection"], "xy": rec["xy"], "range": rec["range"],
+                        "prior_center": rec["prior_center"], "axis_titles": rec["axis_titles"],
+                        "rate": float(rate), "distortion": float(distortion), "collapsed": bool(flat)})
+    _mount(key, {"models": [], "text": _text(held_note(panels)),
+                 "sweep": {"betas": [float(b) for b in betas], "members": members, "common": common,
+                           "start": int(start), "grid_n": int(grid_n)}})
