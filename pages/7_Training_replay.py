@@ -25,7 +25,7 @@ from vae_core.text import N_
 MAX_POINTS = 1000  # per map and frame: enough to see the shape, light enough to animate
 GRID_N, GRID_R, N_PRIOR = 10, 3.0, 16
 GRID_TITLE = N_("{model} decoder over [-{r:g}, {r:g}]² (other dims 0)")
-PRIOR_TITLE = N_("{models}: the same {n} draws z ~ N(0, I), decoded (top to bottom)")
+PRIOR_TITLE = N_("{n} draws z ~ N(0, I): {models}")
 LINK_KEY = "replay_snapshot"  # ?replay_snapshot=STEP opens the replay at that optimizer step
 
 st.title(_("Training replay"))
@@ -136,7 +136,8 @@ def replay_view(runs: tuple[tuple[str, str, Version], ...], spec: str, lang: str
         grid_titles=[translate(GRID_TITLE, lang, model=label,
                                r=GRID_R) for label, _p, _v in runs],
         prior_title=translate(PRIOR_TITLE, lang,
-                              models=" / ".join(label for label, _p, _v in runs), n=N_PRIOR),
+                              models=" / ".join(label for label, _p, _v in runs) + (" ↓" if len(runs) > 1 else ""),
+                              n=N_PRIOR),
         gettext=gettext)
     stats = {label: (code_stats(c.mu[frames[label][0]]), code_stats(c.mu[frames[label][-1]]))
              for label, c in codes.items()}

@@ -90,7 +90,7 @@ def replay_animation(panels: Sequence[ReplayPanel], labels: np.ndarray, class_na
     if decoded:
         titles += [*grid_titles, prior_title]
     fig = make_subplots(rows=rows, cols=n_maps + 1, subplot_titles=titles, horizontal_spacing=0.06,
-                        vertical_spacing=0.1, row_heights=[0.55, 0.45] if decoded else None)
+                        vertical_spacing=0.16, row_heights=[0.55, 0.45] if decoded else None)
 
     def map_trace(p: ReplayPanel, k: int) -> dict:
         return dict(type="scatter", x=p.xy[k, :, 0], y=p.xy[k, :, 1])
