@@ -1,51 +1,66 @@
-"""Training replay: scrub or play through a pair's training and watch the two latent spaces form."""
+"""Training replay: scrub or play through a pair's training and watch the two latent spaces form.
+
+The whole replay (both maps, the loss cursor, each decoder's grid and prior draws at every
+snapshot) is one Plotly figure with animation frames, built once per run file version and
+language and shared by every session: the slider and the play button move it in the browser, so
+scrubbing costs the server nothing.
+"""
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
-from ui.panels import show_images
 from ui.pickers import pick_pair
-from ui.resources import dataset_or_error
+from ui.resources import dataset_or_error, get_dataset, get_run
 from ui.export import plot_config
-from ui.i18n import _
-from ui.links import BIND
+from ui.i18n import _, current_language, translate
 from vae_core import Run, figures
 from vae_core.codes import code_stats
-from vae_core.latent_tools import (decode_images, grid_axis, grid_codes, pca_2d, plane_coords,
-                              sample_prior, shared_range, subset_indices)
-from vae_core.replay import (NO_SNAPSHOTS, SNAPSHOTS_FILE, NoSnapshots, ReplayCodes, ReplayUnavailable, Snapshot,
-                             load_snapshots, replay_codes, snapshot_model)
-from vae_core.replay_figures import ReplayPanel, frame_label, replay_animation
+from vae_core.latent_tools import (grid_codes, pca_2d, plane_coords, sample_prior, shared_range,
+                                   subset_indices)
+from vae_core.replay import (NO_SNAPSHOTS, SNAPSHOTS_FILE, NoSnapshots, ReplayCodes, ReplayImages,
+                             ReplayUnavailable, Snapshot, load_snapshots, replay_codes, replay_images)
+from vae_core.replay_figures import ReplayDecoded, ReplayPanel, replay_animation
+from vae_core.text import N_
 
 MAX_POINTS = 1000  # per map and frame: enough to see the shape, light enough to animate
 GRID_N, GRID_R, N_PRIOR = 10, 3.0, 16
+GRID_TITLE = N_("{model} decoder over [-{r:g}, {r:g}]² (other dims 0)")
+PRIOR_TITLE = N_("{n} draws z ~ N(0, I): {models}")
+LINK_KEY = "replay_snapshot"  # ?replay_snapshot=STEP opens the replay at that optimizer step
 
 st.title(_("Training replay"))
 st.caption(_("Each run keeps about 20 copies of its weights from training, most of them early, when "
              "the codes move most. Press play or drag the slider under the chart: the AE's codes "
              "spread wherever the reconstruction takes them, while the KL term keeps pulling the "
              "VAE's into the prior N(0, I) (grey circles: 1, 2, 3σ). The black line on the right is "
-             "the same moment on the loss curves."))
+             "the same moment on the loss curves; below, each decoder's grid over [-{r:g}, {r:g}]² and "
+             "the same {n} draws z ~ N(0, I) decoded at that moment.", r=GRID_R, n=N_PRIOR))
+
+Version = tuple[float, float]
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _snapshots(path: str, mtime: tuple[float, float]) -> list[Snapshot]:
+def _snapshots(path: str, version: Version) -> list[Snapshot]:
     """Read and validated once per saved run (shared by all sessions, read-only)."""
-    from ui.resources import get_run
-
     run = get_run(path)
     return load_snapshots(path, run.model_config, run.model.state_dict())
 
 
-@st.cache_data(show_spinner=_("Replaying the snapshots…"), max_entries=16)
-def _codes(path: str, mtime: tuple[float, float], spec: str, n_points: int) -> ReplayCodes:
-    from ui.resources import get_dataset, get_run
-
+@st.cache_data(show_spinner=False, max_entries=16)
+def _codes(path: str, version: Version, spec: str, n_points: int) -> ReplayCodes:
     x = get_dataset(spec).test_x
     idx = subset_indices(len(x), n_points)
-    return replay_codes(_snapshots(path, mtime), get_run(path).model_config, x[idx])
+    return replay_codes(_snapshots(path, version), get_run(path).model_config, x[idx])
 
 
-def files_version(run: Run) -> tuple[float, float]:
+@st.cache_data(show_spinner=False, max_entries=16)
+def _images(path: str, version: Version) -> ReplayImages:
+    d = get_run(path).model_config.latent_dim
+    return replay_images(_snapshots(path, version), get_run(path).model_config,
+                         grid_codes(GRID_N, d, r=GRID_R), sample_prior(N_PRIOR, d, 1.0, seed=0))
+
+
+def files_version(run: Run) -> Version:
     """The cache key of a run's replay: run.json's and the snapshots file's times (-1 when it is
     gone), so a snapshots file deleted or replaced while the server runs is read again, not
     served from the cache."""
@@ -54,14 +69,16 @@ def files_version(run: Run) -> tuple[float, float]:
                                                      if snapshots.exists() else -1.0)
 
 
-def replay_or_warning(label: str, run: Run | None) -> tuple[Run, ReplayCodes] | None:
+def replay_or_warning(label: str, run: Run | None) -> tuple[Run, Version] | None:
+    """The run and its files' version when its replay can be shown, else None after a warning."""
     if run is None:
         return None
     try:
-        mtime = files_version(run)
+        version = files_version(run)
         if dataset_or_error(run.dataset) is None:
             return None
-        return run, _codes(str(run.path), mtime, run.dataset, MAX_POINTS)
+        _codes(str(run.path), version, run.dataset, MAX_POINTS)  # validates the snapshots
+        return run, version
     except ReplayUnavailable as e:
         # An old run's missing snapshots are the usual case and have a translated message; a
         # damaged file's details stay as vae_core words them.
@@ -71,53 +88,86 @@ def replay_or_warning(label: str, run: Run | None) -> tuple[Run, ReplayCodes] | 
         return None
 
 
-ae, vae = pick_pair("replay")
-replays = {label: r for label, run in (("AE", ae), ("VAE", vae))
-           if (r := replay_or_warning(label, run)) is not None}
-if not replays:
-    st.stop()
-
-# One timeline: the VAE's snapshot steps (a pair shares them); the AE shows its nearest snapshot.
-timeline = replays.get("VAE", replays.get("AE"))[1]
-# The options are the optimizer steps themselves, shown and kept in the URL as plain numbers: a
-# worded label would be what the URL keeps, and a link would not open in the other language.
-step = st.select_slider(_("Snapshot shown below the chart, by optimizer step (decoder grid and prior samples)"),
-                        options=list(timeline.steps), value=timeline.steps[-1], key="replay_snapshot",
-                        bind=BIND)
-k = list(timeline.steps).index(step)
+def nearest(codes: ReplayCodes, steps: list[int]) -> list[int]:
+    """Each moment of ``steps`` as the index of this run's nearest snapshot."""
+    return [int(np.argmin(np.abs(np.asarray(codes.steps) - s))) for s in steps]
 
 
-def nearest(codes: ReplayCodes) -> list[int]:
-    return [int(np.argmin(np.abs(np.asarray(codes.steps) - s))) for s in timeline.steps]
-
-
-any_data = dataset_or_error(next(iter(replays.values()))[0].dataset)
-labels = any_data.test_y.numpy()[subset_indices(len(any_data.test_y), MAX_POINTS)]
-panels, frames_of = [], {}
-for label, (run, codes) in replays.items():
-    frames_of[label] = nearest(codes)
-    mu = codes.mu[frames_of[label]]  # (K, N, D) on the shared timeline
-    d = mu.shape[-1]
-    if d > 2:  # one PCA plane for all frames, fitted to the final codes
+def panel(label: str, codes: ReplayCodes, frames: list[int]) -> ReplayPanel:
+    mu = codes.mu[frames]  # (K, N, D) on the shared timeline
+    if mu.shape[-1] > 2:  # one PCA plane for all frames, fitted to the final codes
         proj = pca_2d(mu[-1], gettext=_)
         xy = np.stack([proj(m) for m in mu])
         center, titles = tuple(proj.prior_center), tuple(proj.axis_titles)
     else:
         xy = np.stack([plane_coords(m) for m in mu])
         center, titles = (0.0, 0.0), ("z1", "z2")
-    panels.append(ReplayPanel(label, xy, shared_range(xy.reshape(-1, 2), prior_centers=[center]),
-                              center, titles))
-histories = {label: run.history for label, (run, _replay) in replays.items()}
-fig = replay_animation(panels, labels, any_data.class_names, timeline.steps, timeline.epochs, histories,
-                       active=k, gettext=_)
-st.plotly_chart(fig, key="replay_animation", config=plot_config(f"replay-{timeline.steps[k]}"))
+    return ReplayPanel(label, xy, shared_range(xy.reshape(-1, 2), prior_centers=[center]), center, titles)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def replay_view(runs: tuple[tuple[str, str, Version], ...], spec: str, lang: str,
+                active_step: int | None) -> tuple[go.Figure, dict[str, tuple[dict, dict]], list[int]]:
+    """The replay figure of ``runs`` ((label, path, version) each) in ``lang``, opened at
+    ``active_step`` (the last snapshot when None), with each model's code statistics at the
+    first and last moment and the timeline's steps. Shared by every session: read-only."""
+    def gettext(message: str) -> str:
+        return translate(message, lang)
+
+    codes = {label: _codes(path, version, spec, MAX_POINTS) for label, path, version in runs}
+    # One timeline: the VAE's snapshot steps (a pair shares them); the AE shows its nearest snapshot.
+    timeline = codes.get("VAE", codes.get("AE"))
+    steps = list(timeline.steps)
+    active = steps.index(active_step) if active_step in steps else len(steps) - 1
+    frames = {label: nearest(c, steps) for label, c in codes.items()}
+    data = get_dataset(spec)
+    labels = data.test_y.numpy()[subset_indices(len(data.test_y), MAX_POINTS)]
+    decoded = []
+    for label, path, version in runs:
+        images = _images(path, version)
+        k = frames[label]
+        decoded.append(ReplayDecoded(
+            np.stack([figures.tile(images.grid[i], GRID_N, pad=1, pad_value=0.5) for i in k]),
+            np.stack([figures.tile(images.prior[i], N_PRIOR // 2, pad=1, pad_value=0.5) for i in k])))
+    fig = replay_animation(
+        [panel(label, codes[label], frames[label]) for label, _p, _v in runs], labels, data.class_names,
+        steps, timeline.epochs, {label: get_run(path).history for label, path, _v in runs},
+        active=active, height=900, decoded=decoded,
+        grid_titles=[translate(GRID_TITLE, lang, model=label,
+                               r=GRID_R) for label, _p, _v in runs],
+        prior_title=translate(PRIOR_TITLE, lang,
+                              models=" / ".join(label for label, _p, _v in runs) + (" ↓" if len(runs) > 1 else ""),
+                              n=N_PRIOR),
+        gettext=gettext)
+    stats = {label: (code_stats(c.mu[frames[label][0]]), code_stats(c.mu[frames[label][-1]]))
+             for label, c in codes.items()}
+    return fig, stats, steps
+
+
+def link_step() -> int | None:
+    """The optimizer step a link names (``?replay_snapshot=120``), if it is a plain number."""
+    text = st.query_params.get(LINK_KEY, "")
+    return int(text) if text.isdigit() and len(text) < 10 else None
+
+
+ae, vae = pick_pair("replay")
+replays = {label: r for label, run in (("AE", ae), ("VAE", vae))
+           if (r := replay_or_warning(label, run)) is not None}
+if not replays:
+    st.stop()
+
+spec = next(iter(replays.values()))[0].dataset
+with st.spinner(_("Replaying the snapshots…")):
+    fig, stats, steps = replay_view(tuple((label, str(run.path), version)
+                                          for label, (run, version) in replays.items()),
+                                    spec, current_language(), link_step())
+st.plotly_chart(fig, key="replay_animation", config=plot_config("replay"))
 st.caption(_("Each map keeps one axis range over the whole replay (covering all its frames and the "
              "prior's 3σ circle), so movement on screen is movement in latent space. Above 2 latent "
              "dims the plane is the PCA plane of the final codes."))
 
 
-def spread_sentence(label: str, codes: ReplayCodes, frames: list[int]) -> str:
-    first, last = code_stats(codes.mu[frames[0]]), code_stats(codes.mu[frames[-1]])
+def spread_sentence(label: str, first: dict, last: dict) -> str:
     return _("**{model}**: initial codes mean {first_mean:.2f} from 0, spread error {first_spread:.2f}; "
              "final codes mean {last_mean:.2f} from 0, spread error {last_spread:.2f}.", model=label,
              first_mean=first["centring"], first_spread=first["scale_error"],
@@ -125,39 +175,18 @@ def spread_sentence(label: str, codes: ReplayCodes, frames: list[int]) -> str:
 
 
 st.markdown(" ".join([_("How far the code clouds are from the prior (0 and 0 would be a perfect N(0, I) fit):")]
-                     + [spread_sentence(lbl, c, frames_of[lbl]) for lbl, (_run, c) in replays.items()]))
+                     + [spread_sentence(lbl, *stats[lbl]) for lbl in replays]))
 
 
-def prior_misfit(codes: ReplayCodes, frame: int) -> float:
-    c = code_stats(codes.mu[frame])
+def prior_misfit(c: dict) -> float:
     return c["centring"] + c["scale_error"]
 
 
 if len(replays) == 2:  # the caption's claim, checked on these runs' final codes
-    ae_fit = prior_misfit(replays["AE"][1], frames_of["AE"][-1])
-    vae_fit = prior_misfit(replays["VAE"][1], frames_of["VAE"][-1])
+    ae_fit, vae_fit = prior_misfit(stats["AE"][1]), prior_misfit(stats["VAE"][1])
     if vae_fit >= ae_fit:
         st.warning(_("In these two runs the VAE's final codes are not closer to the prior than the AE's "
                      "(mean distance + spread error {vae_fit:.2f} vs {ae_fit:.2f}): the picture above "
                      "does not show the usual story. A β near 0, very short training or a collapsed "
                      "posterior (spread error near 1) can cause this.", vae_fit=vae_fit, ae_fit=ae_fit),
                    icon=":material/warning:")
-
-st.subheader(_("At {moment}: decoders and prior samples",
-               moment=frame_label(timeline.steps[k], timeline.epochs[k], gettext=_)))
-z_prior = None
-for col, (label, (run, codes)) in zip(st.columns(len(replays)), replays.items()):
-    mtime = files_version(run)
-    model = snapshot_model(_snapshots(str(run.path), mtime)[frames_of[label][k]], run.model_config)
-    d = model.latent_dim
-    with col:
-        if d >= 2:
-            axis = grid_axis(GRID_N, GRID_R)
-            grid = decode_images(model, grid_codes(GRID_N, d, r=GRID_R))
-            title = _("{model} decoder over [-{r:g}, {r:g}]² (other dims 0)", model=label, r=GRID_R)
-            st.plotly_chart(figures.decoded_grid(grid, GRID_N, title, axis, gettext=_).update_layout(height=380),
-                            key=f"replay_grid_{label.lower()}", config=plot_config(f"replay_grid_{label.lower()}"))
-        z_prior = sample_prior(N_PRIOR, d, 1.0, seed=0)
-        show_images(decode_images(model, z_prior), 8,
-                    caption=_("{model}: {n} draws z ~ N(0, I), decoded (the same draws at every snapshot)",
-                              model=label, n=N_PRIOR))

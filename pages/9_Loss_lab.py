@@ -1,18 +1,25 @@
-"""Loss-convention lab: the correct VAE next to one deliberately wrong variant, trained in seconds."""
-from dataclasses import replace
+"""Loss-convention lab: the correct VAE next to one deliberately wrong variant.
+
+The arms shown were trained ahead of time (``benchmarks/loss_lab.py --ship`` writes
+``checkpoints/loss-lab.safetensors``) and are read once per file version; the web process never
+trains them.
+"""
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-from ui.i18n import _, translate
+from ui.i18n import _, current_language, translate
 from ui.panels import show_images
-from ui.resources import dataset_or_error
+from ui.resources import REPO, checkpoints_root, dataset_or_error
 from ui.export import plot_config
 from ui.links import BIND, link_fallback, translated_options
 from vae_core import figures
 from vae_core.latent_tools import decode_images, sample_prior, shared_range
-from vae_core.lab import LAB_MODEL, LAB_TRAIN, VARIANTS, WRONG, LabRun, diagnose, train_variant
+from vae_core.lab import (LAB_RESULTS_FILE, LAB_TRAIN, VARIANTS, WRONG, LabResultsError, LabRun, diagnose,
+                          load_lab_results)
 from vae_core.text import N_
 
 N_SAMPLES = 32
@@ -38,12 +45,52 @@ st.caption(_("The most common ways to get a VAE's loss subtly wrong, each traine
              "only in this lab."))
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def lab_run(variant: str, epochs: int) -> LabRun:
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _shipped(path: str, mtime: float) -> dict[int, dict[str, LabRun]]:
+    """Read and validated once per file version, shared by every session (read-only)."""
+    return load_lab_results(path)
+
+
+def results_path() -> Path:
+    """The lab results beside the runs, else those shipped in the repository's checkpoints/."""
+    here = checkpoints_root() / LAB_RESULTS_FILE
+    return here if here.is_file() else REPO / "checkpoints" / LAB_RESULTS_FILE
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def lab_figures(path: str, mtime: float, epochs: int, variant: str, lang: str) -> dict[str, go.Figure | None]:
+    """The loss curves and both arms' latent maps in ``lang``, built once and shared by every
+    session (read-only); a map is None when the arm's weights are not finite."""
     from ui.resources import get_dataset
 
-    return train_variant(variant, get_dataset("digits"), LAB_MODEL,
-                         replace(LAB_TRAIN, epochs=epochs))
+    def gettext(message: str) -> str:
+        return translate(message, lang)
+
+    arms = _shipped(path, mtime)[epochs]
+    data = get_dataset("digits")
+    title = gettext(VARIANTS[variant].title)
+    out: dict[str, go.Figure | None] = {"curves": figures.loss_curves(
+        {gettext("correct"): arms["correct"].history, title: arms[variant].history},
+        kinds={gettext("correct"): "vae"}, gettext=gettext)}
+    for key, label in (("correct", gettext(VARIANTS["correct"].title)), (variant, title)):
+        if "recon" not in arms[key].numbers:
+            out[key] = None
+            continue
+        mu = arm_pictures(path, mtime, epochs, key)[0]
+        finite = np.isfinite(mu).all(axis=1)
+        out[key] = figures.latent_scatter(mu[finite], data.test_y.numpy()[finite], data.class_names, label,
+                                          shared_range(mu[finite]), gettext=gettext).update_layout(height=400)
+    return out
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def arm_pictures(path: str, mtime: float, epochs: int, variant: str) -> tuple[np.ndarray, np.ndarray]:
+    """The arm's test codes (posterior means) and its decoded prior draws, computed once."""
+    from ui.resources import get_dataset
+
+    model = _shipped(path, mtime)[epochs][variant].model
+    mu = model.encode_all(get_dataset("digits").test_x)[0].numpy()
+    return mu, decode_images(model, sample_prior(N_SAMPLES, model.latent_dim, 1.0, seed=0))
 
 
 if dataset_or_error("digits") is None:
@@ -60,7 +107,19 @@ link_fallback("lab_variant", WRONG, variant_title, _("the wrong variant"),
 c1, c2 = st.columns([3, 1])
 variant = c1.selectbox(_("Wrong variant"), WRONG, key="lab_variant", bind=BIND,
                        format_func=translated_options("lab_variant", WRONG, variant_title))
-epochs = c2.slider(_("Epochs"), 10, 150, LAB_TRAIN.epochs, 10, key="lab_epochs", bind=BIND)
+path = results_path()
+try:
+    mtime = path.stat().st_mtime
+    shipped = _shipped(str(path), mtime)
+except (OSError, LabResultsError) as e:
+    st.error(_("The lab's results cannot be read ({detail}). Write them with `python "
+               "benchmarks/loss_lab.py --ship`.", detail=str(e) if isinstance(e, LabResultsError)
+               else type(e).__name__), icon=":material/science:")
+    st.stop()
+epoch_options = sorted(shipped)
+epochs = c2.select_slider(_("Epochs"), epoch_options,
+                          value=LAB_TRAIN.epochs if LAB_TRAIN.epochs in shipped else epoch_options[0],
+                          key="lab_epochs", bind=BIND)
 v = VARIANTS[variant]
 title = _(v.title)
 left, right = st.columns(2)
@@ -70,8 +129,10 @@ right.markdown(_("**Wrong: {title}**", title=title))
 right.code(v.code, language="python", wrap_lines=True)
 st.caption(_(v.why))
 
-with st.spinner(_("Training both arms for {epochs} epochs (a few seconds each)…", epochs=epochs)):
-    correct, wrong = lab_run("correct", epochs), lab_run(variant, epochs)
+correct, wrong = shipped[epochs]["correct"], shipped[epochs][variant]
+st.caption(_("Both arms were trained ahead of time for {epochs} epochs (the correct one in {seconds:.1f} s "
+             "on one core) with `python benchmarks/loss_lab.py --ship`; the numbers below are measured "
+             "on the weights drawn here.", epochs=epochs, seconds=correct.numbers.get("seconds", 0.0)))
 
 d = diagnose(wrong, correct, gettext=_)
 if d.holds:
@@ -92,27 +153,22 @@ st.dataframe(table, hide_index=True, width="stretch", height=35 * (len(ROWS) + 1
              column_config={c: st.column_config.NumberColumn(format="%.3g") for c in (correct_col, wrong_col)})
 
 st.subheader(_("Training curves"))
-st.plotly_chart(figures.loss_curves({_("correct"): correct.history, title: wrong.history},
-                                    kinds={_("correct"): "vae"}, gettext=_),
-                key="lab_curves", config=plot_config(f"lab-{variant}-curves"))
+figs = lab_figures(str(path), mtime, epochs, variant, current_language())
+st.plotly_chart(figs["curves"], key="lab_curves", config=plot_config(f"lab-{variant}-curves"))
 st.caption(_("Lines: recon and KL as each arm's own code computed them during training; circles: the "
              "correct terms on the test split after each epoch. The objective the wrong arm minimised "
              "is not shown: its scale is not comparable."))
 
-data = dataset_or_error("digits")
 st.subheader(_("Latent maps and samples from the prior"))
 for col, (label, run) in zip(st.columns(2), ((_(VARIANTS["correct"].title), correct), (title, wrong))):
     with col:
-        if "recon" not in run.numbers:
+        if figs[run.variant] is None:
             st.error(_("{arm}: the weights are no longer finite; nothing to draw.", arm=label))
             continue
-        mu = run.model.encode_all(data.test_x)[0].numpy()
-        finite = np.isfinite(mu).all(axis=1)
-        st.plotly_chart(figures.latent_scatter(mu[finite], data.test_y.numpy()[finite], data.class_names, label,
-                                               shared_range(mu[finite]), gettext=_).update_layout(height=400),
-                        key=f"lab_map_{'c' if run is correct else 'w'}",
+        prior_images = arm_pictures(str(path), mtime, epochs, run.variant)[1]
+        st.plotly_chart(figs[run.variant], key=f"lab_map_{'c' if run is correct else 'w'}",
                         config=plot_config(f"lab-{run.variant}-latent"))
-        show_images(decode_images(run.model, sample_prior(N_SAMPLES, run.model.latent_dim, 1.0, seed=0)), 8,
+        show_images(prior_images, 8,
                     caption=_("{arm}: {n} draws z ~ N(0, I), decoded (same draws for both)",
                               arm=label, n=N_SAMPLES))
 st.caption(_("Each map has its own axes (a broken arm's codes may lie thousands of units away); the "

@@ -12,7 +12,7 @@ LAB = "pages/9_Loss_lab.py"
 
 def test_lab_shows_both_arms_and_a_computed_diagnosis(fresh_streamlit_cache):
     at = page_app(LAB, 120)
-    at.session_state["lab_epochs"] = 10  # seconds, not tens of seconds
+    at.session_state["lab_epochs"] = 20  # one of the shipped settings
     at.session_state["lab_variant"] = "kl_sign"
     at.run()
     assert not at.exception, [e.value for e in at.exception]

@@ -226,3 +226,26 @@ def replay_codes(snapshots: list[Snapshot], model_cfg: ModelConfig, x: torch.Ten
     return ReplayCodes(steps=[s.step for s in snapshots], epochs=[s.epoch for s in snapshots],
                        mu=np.stack(mus).astype(np.float32),
                        logvar=None if logvars[0] is None else np.stack(logvars).astype(np.float32))
+
+
+@dataclass(frozen=True)
+class ReplayImages:
+    """What each snapshot's decoder draws: ``grid[k]`` decodes one square of codes,
+    ``prior[k]`` (M, ...) the same M draws from N(0, I), at every snapshot ``k``."""
+
+    grid: np.ndarray  # (K, n*n, H, W[, C])
+    prior: np.ndarray  # (K, M, H, W[, C])
+
+
+def replay_images(snapshots: list[Snapshot], model_cfg: ModelConfig, grid_z: torch.Tensor,
+                  prior_z: torch.Tensor) -> ReplayImages:
+    """Decode the same codes ``grid_z`` and ``prior_z`` (N, D) with every snapshot's decoder, so a
+    replay shows how the decoder forms without a model on the page's side."""
+    from .latent_tools import decode_images
+
+    grids, priors = [], []
+    for snap in snapshots:
+        model = snapshot_model(snap, model_cfg)
+        grids.append(decode_images(model, grid_z))
+        priors.append(decode_images(model, prior_z))
+    return ReplayImages(np.stack(grids).astype(np.float32), np.stack(priors).astype(np.float32))
