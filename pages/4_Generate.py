@@ -1,5 +1,5 @@
-"""Generate & interpolate: decode judged draws from the prior (and, for the AE, from its own codes' Gaussian
-and box), and walk straight between two codes."""
+"""Generate & interpolate: decode judged draws from the prior (and, for the AE, from its own codes' Gaussian,
+a Gaussian mixture fitted to them, and their box), and walk straight between two codes."""
 import pandas as pd
 import streamlit as st
 
@@ -10,9 +10,11 @@ from ui.links import BIND, translated_labels, translated_options
 from ui.live_decode import live_paths
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image, plane_picker
-from ui.resources import run_generation_tests
+from ui.resources import run_generation_tests, run_mixture_test
 from vae_core import figures
-from vae_core.generation import CONFIDENT, SOURCE_NAMES, SOURCES, generation_scores
+from vae_core.density import (AE_SOURCE_NAMES, AE_SOURCES, MIXTURE, MIXTURE_COMPONENTS,
+                              mixture_caption)
+from vae_core.generation import CONFIDENT, generation_scores
 from vae_core.latent_tools import decode_images, interpolate
 from vae_core.text import N_
 
@@ -25,7 +27,7 @@ BY_CLASS, BY_INDEX = N_("class (its first test image)"), N_("index")
 
 
 def source_name(source: str) -> str:
-    return _(SOURCE_NAMES[source])
+    return _(AE_SOURCE_NAMES[source])
 
 
 st.title(_("Generate & interpolate"))
@@ -38,11 +40,12 @@ st.caption(_("Each model gets 1,000 random codes; each is decoded and shown to a
              "trained on the same data set (its top class probability is the tile's number; red "
              "below {confident:g}). The VAE samples its prior N(0, I), as it was trained to. The AE "
              "has no prior: beside N(0, I) it can also sample a Gaussian fitted to its own codes "
-             "(the best a user could do without one) or the box around its codes.",
-             confident=CONFIDENT))
+             "(the best a user could do without one), a mixture of {components} Gaussians fitted "
+             "to them, or the box around its codes.", confident=CONFIDENT,
+             components=MIXTURE_COMPONENTS))
 c1, c2 = st.columns([3, 1])
-ae_source = c1.radio(_("The AE's draws come from"), SOURCES,
-                     format_func=translated_labels("generate_source", SOURCE_NAMES),
+ae_source = c1.radio(_("The AE's draws come from"), AE_SOURCES,
+                     format_func=translated_labels("generate_source", AE_SOURCE_NAMES),
                      horizontal=True, key="generate_source", bind=BIND)
 seed = int(c2.number_input(_("Seed (0: the scorecard's draws)"), 0, 1_000_000, 0,
                            key="generate_seed", bind=BIND))
@@ -50,6 +53,13 @@ tests = {m.label: run_generation_tests(m.run, seed) for m in models}
 scores = {m.label: {**m.stats, **generation_scores(tests[m.label])} for m in models}
 if {"AE", "VAE"} <= scores.keys():
     st.markdown(generation_caption(scores["AE"], scores["VAE"], gettext=_))
+if "AE" in tests:  # the third generator: the AE plus a density fitted after training
+    ae_run = next(m.run for m in models if m.label == "AE")
+    tests["AE"] = {**tests["AE"], MIXTURE: run_mixture_test(ae_run, seed)}
+    vae = next((m for m in models if m.label == "VAE"), None)
+    st.markdown(mixture_caption(tests["AE"][MIXTURE], tests["AE"]["fitted"],
+                                tests["VAE"]["prior"] if vae else None,
+                                bool(vae and vae.stats["collapsed"]), gettext=_))
 
 plane = plane_picker("generate", [m.latent_dim for m in models])
 for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
@@ -79,7 +89,7 @@ for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
                      n=test.n, share=test.gap_share, radius=test.gap_radius, dims=m.latent_dim))
 
 series = {_("{model}, {source}", model=m.label, source=source_name(s)): tests[m.label][s]
-          for m in models for s in (SOURCES if m.label == "AE" else ("prior",))}
+          for m in models for s in (AE_SOURCES if m.label == "AE" else ("prior",))}
 st.plotly_chart(figures.class_histogram(
     {name: t.class_counts for name, t in series.items()},
     {name: int((~t.confident).sum()) for name, t in series.items()}, models[0].data.class_names,
@@ -100,7 +110,7 @@ st.dataframe(pd.DataFrame([{
         ENTROPY: st.column_config.NumberColumn(format="%.3f"),
         IN_GAPS: st.column_config.NumberColumn(format="percent")})
 st.caption(_("These are the numbers of `python -m vae_core evaluate --json` (keys prior_…, "
-             "fitted_…, box_…) at seed 0. A class counts as covered when a fifth of its fair share "
+             "fitted_…, box_…) at seed 0; the mixture's row is computed on this page only. A class counts as covered when a fifth of its fair share "
              "(1/K) of the draws are judged confidently as it; the capped share counts each class "
              "at most up to its share of the data."))
 

@@ -26,8 +26,10 @@ EVIDENCE = PageDef("pages/6_Evidence.py", N_("Evidence"), ":material/fact_check:
 TRAINING_REPLAY = PageDef("pages/7_Training_replay.py", N_("Training replay"), ":material/replay:")
 DRAW_A_DIGIT = PageDef("pages/8_Draw_a_digit.py", N_("Draw a digit"), ":material/draw:")
 LOSS_LAB = PageDef("pages/9_Loss_lab.py", N_("Loss-convention lab"), ":material/science:")
+LATENT_REMOTE = PageDef("pages/10_Latent_remote.py", N_("Latent remote control"), ":material/tune:")
+CLASS_GALLERY = PageDef("pages/11_Class_gallery.py", N_("Class gallery"), ":material/groups:")
 PAGES = (OVERVIEW, TRAIN, LATENT_SPACE, DECODER_GRID, GENERATE, REPARAMETERIZATION, EVIDENCE,
-         TRAINING_REPLAY, DRAW_A_DIGIT, LOSS_LAB)
+         TRAINING_REPLAY, DRAW_A_DIGIT, LOSS_LAB, LATENT_REMOTE, CLASS_GALLERY)
 
 # Which page shows the evidence for each claim's metric (vae_core.metrics.CLAIMS).
 CLAIM_PAGES: dict[str, PageDef] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Callable
 
 import numpy as np
 import plotly.graph_objects as go
@@ -15,7 +16,7 @@ from ui.i18n import _
 from ui.links import BIND
 from ui.pickers import pick_pair
 from ui.resources import encoded_test_set, run_code_stats, run_dataset
-from vae_core import ImageDataset, Run, figures
+from vae_core import ImageDataset, Run, RunInfo, figures
 from vae_core.generation import decoder_codes
 from vae_core.latent_tools import Projection, dims_projection, pca_2d, plane_coords, shared_range
 
@@ -58,10 +59,11 @@ def encoded_models(ae: Run | None, vae: Run | None) -> list[ModelCodes]:
     return out
 
 
-def pick_encoded_models(key: str) -> list[ModelCodes]:
-    """The run pickers of a page (``pick_pair(key)``) and the chosen models with their test sets
+def pick_encoded_models(key: str, prefer: Callable[[RunInfo], bool] | None = None,
+                        ) -> list[ModelCodes]:
+    """The run pickers of a page (``pick_pair(key, prefer)``) and the chosen models with their test sets
     encoded; the page stops here, after the pickers' notice, when there is nothing to show."""
-    models = encoded_models(*pick_pair(key))
+    models = encoded_models(*pick_pair(key, prefer))
     if not models:
         st.stop()
     return models

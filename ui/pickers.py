@@ -2,7 +2,7 @@
 points selected in a chart."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import streamlit as st
 
@@ -20,8 +20,12 @@ from vae_core.text import N_
 PLANE_MODES = (N_("PCA projection"), N_("Two latent dims"))  # values (and English labels)
 
 
-def default_pair(infos: list[RunInfo]) -> tuple[RunInfo | None, RunInfo | None]:
-    """The newest AE and VAE that belong to one group, else the newest of each kind."""
+def default_pair(infos: list[RunInfo], prefer: Callable[[RunInfo], bool] | None = None,
+                 ) -> tuple[RunInfo | None, RunInfo | None]:
+    """The newest AE and VAE that belong to one group, else the newest of each kind; among the
+    runs ``prefer`` accepts first, when it accepts any."""
+    if prefer is not None and any(prefer(r) for r in infos):
+        return default_pair([r for r in infos if prefer(r)])
     aes = [r for r in infos if r.kind == "ae"]
     vaes = [r for r in infos if r.kind == "vae"]
     for vae in vaes:
@@ -39,14 +43,15 @@ def run_label(r: RunInfo, lang: str) -> str:
                      name=r.name, dataset=r.dataset, latent_dim=r.latent_dim, beta=beta, status=status)
 
 
-def pick_pair(key: str) -> tuple[Run | None, Run | None]:
+def pick_pair(key: str, prefer: Callable[[RunInfo], bool] | None = None,
+              ) -> tuple[Run | None, Run | None]:
     """Two select boxes (AE run, VAE run), defaulting to the newest pair.
 
     Shows a notice when there are no runs, an error for a run that fails to load, and a warning
     when the two runs differ in data set or latent size (they are still shown).
     """
     infos = usable_runs()
-    default_ae, default_vae = default_pair(infos)
+    default_ae, default_vae = default_pair(infos, prefer)
     aes = [r for r in infos if r.kind == "ae"]
     vaes = [r for r in infos if r.kind == "vae"]
     if not aes and not vaes:

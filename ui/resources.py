@@ -21,6 +21,7 @@ from ui.i18n import _
 from vae_core import DatasetError, ImageDataset, Run, RunError, RunInfo, list_runs, load_dataset, load_run
 from vae_core.classifier import JudgedClassifier, load_or_train
 from vae_core.codes import code_stats
+from vae_core.density import dataset_mixture_test
 from vae_core.data import DOWNLOAD_FAILED, DownloadError, check_run_dataset
 from vae_core.generation import GenerationTest, dataset_generation_tests
 from vae_core.jobs import TrainingEngine
@@ -199,6 +200,21 @@ def run_generation_tests(run: Run, seed: int = 0) -> dict[str, GenerationTest]:
     with st.spinner(_("Drawing, decoding and judging 1,000 codes per source…")):
         return _generation_tests(str(run.path), _mtime(run), run.dataset, str(data_root()),
                                  str(checkpoints_root()), seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _mixture_test(path: str, mtime: float, spec: str, root: str, checkpoints: str,
+                  seed: int) -> GenerationTest:
+    return dataset_mixture_test(_run(path, mtime).model, _dataset(spec, root),
+                                _judge(spec, root, checkpoints), seed=seed)
+
+
+def run_mixture_test(run: Run, seed: int = 0) -> GenerationTest:
+    """``density.dataset_mixture_test``: 1,000 judged draws from a Gaussian mixture fitted to the
+    run's codes, with the judge of ``evaluate`` (cached by run path + mtime)."""
+    with st.spinner(_("Fitting a Gaussian mixture to the codes, drawing and judging 1,000 codes…")):
+        return _mixture_test(str(run.path), _mtime(run), run.dataset, str(data_root()),
+                             str(checkpoints_root()), seed)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
