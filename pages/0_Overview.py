@@ -9,9 +9,10 @@ from ui.access import session_owner
 from ui.captions import span_text, verdict_label
 from ui.i18n import _
 from ui.panels import encoded_models, latent_panels
-from ui.pickers import default_pair
+from ui.pickers import current_pair
 from ui.resources import checkpoints_root, get_dataset, get_pool, get_run, run_scorecard, usable_runs
 from ui.scorecard import compare_rows
+from ui.state import make_current
 from ui.training import show_job_progress
 from vae_core import DatasetError, Run, RunError, unique_run_name
 from vae_core.figures import overview_schematic
@@ -24,10 +25,11 @@ MINI_HEIGHT = 300
 LIVE_SCORECARD_MAX = 2000  # test images: the scorecard of a digits pair takes < 1 s, computed on view
 
 
-def newest_pair() -> tuple[Run | None, Run | None]:
-    """The newest usable AE and VAE (one group if possible), loaded; unloadable ones are None."""
+def current_runs() -> tuple[Run | None, Run | None]:
+    """The session's current AE and VAE (at first the newest pair), loaded; unloadable ones are
+    None."""
     loaded = []
-    for info in default_pair(usable_runs()):
+    for info in current_pair(usable_runs()):
         try:
             loaded.append(get_run(info) if info is not None else None)
         except RunError:
@@ -35,12 +37,12 @@ def newest_pair() -> tuple[Run | None, Run | None]:
     return loaded[0], loaded[1]
 
 
-def newest_pair_figures() -> dict[str, go.Figure]:
-    """Small latent scatters ("AE", "VAE") of the newest usable pair, each at its own scale.
+def pair_figures() -> dict[str, go.Figure]:
+    """Small latent scatters ("AE", "VAE") of the current pair, each at its own scale.
 
     Missing or unloadable runs are simply absent: the caller draws a schematic instead.
     """
-    models = encoded_models(*newest_pair())
+    models = encoded_models(*current_runs())
     if not models:
         return {}
     return {p.codes.label: p.scatter(title=_("{kind}: {run} (codes span {span})", kind=p.codes.label,
@@ -56,7 +58,7 @@ st.markdown(_(
     "same encoder and decoder networks. The one difference is the bottleneck, and it decides "
     "whether you can **generate** new images by picking a z."))
 
-figs = newest_pair_figures()
+figs = pair_figures()
 ae_col, vae_col = st.columns(2, gap="large")
 with ae_col:
     st.subheader(_("AutoEncoder (AE)"))
@@ -83,7 +85,8 @@ with vae_col:
                     key="overview_vae_fig", config={"displayModeBar": False})
 st.caption(_("Losses are per image in nats: summed over pixels, averaged over the batch. The sample "
              "uses σ (not σ²) so that z has variance σ²; β = 1 is the plain VAE.") + " "
-           + (_("Pictures: the test images' codes of the newest pair, over the prior's circles.")
+           + (_("Pictures: the test images' codes of the current pair (the newest, until you pick "
+                "another on any page), over the prior's circles.")
               if figs else _("Pictures: schematic, until you train a pair.")))
 
 # --- one click: a pair in about ten seconds ------------------------------------------------------
@@ -121,7 +124,8 @@ elif job is not None and job.state == "failed":
     st.button(_("Try again"), key="overview_retry", on_click=st.session_state.pop, args=(JOB_KEY,))
 elif job is not None:
     del st.session_state[JOB_KEY]  # done: leave for the pictures, once
-    st.switch_page(navigation.LATENT_SPACE.file)
+    make_current(st.session_state, job)
+    navigation.go(navigation.LATENT_SPACE)
 else:
     st.button(_("Train an AE+VAE pair on digits"), type="primary", key="overview_quick",
               icon=":material/play_arrow:", on_click=start_quick_pair)
@@ -135,7 +139,7 @@ if not figs:
 
 # --- claim -> metric -> page -----------------------------------------------------------------------
 st.subheader(_("Claims, the number behind each, and where to see it"))
-ae_run, vae_run = newest_pair()
+ae_run, vae_run = current_runs()
 cards: dict[str, dict | None] = {"AE": None, "VAE": None}
 test_sizes: dict[str, int] = {}
 for run in (ae_run, vae_run):
@@ -157,7 +161,7 @@ if pair_runs:
 rows = {r["metric"]: r for r in compare_rows(cards["AE"], cards["VAE"])} \
     if any(cards.values()) else {}
 if rows:
-    st.caption(_("Numbers: {runs} on their test split (the newest pair; pick another on Evidence).",
+    st.caption(_("Numbers: {runs} on their test split (the current pair; pick another on any page).",
                  runs=", ".join(f"{label} {run.name}" for label, run in pair_runs)))
 widths = [5, 2, 1.3, 1.3, 1.6, 2] if rows else [6, 2, 2]
 header = st.columns(widths, vertical_alignment="center")

@@ -12,7 +12,7 @@ from ui.links import BIND, md, translated_labels
 from ui import navigation
 from ui.access import is_hosted, may_delete, session_owner, teacher_login
 from ui.resources import IDX_FOLDER_CHOICE, checkpoints_root, data_root, dataset_or_error, get_pool, runs
-from ui.state import open_sweep_on_evidence
+from ui.state import make_current, open_sweep_on_evidence
 from ui.training import show_job_progress
 from vae_core import (InvalidRunName, ModelConfig, RunError, RunInfo, TrainConfig, delete_run,
                       unique_run_name, validate_run_name)
@@ -161,7 +161,7 @@ def show_results(job: Job) -> None:
         if st.button(_("See this sweep's rate–distortion plot on Evidence"), key="train_open_sweep",
                      icon=navigation.EVIDENCE.icon):
             open_sweep_on_evidence(st.session_state, job.group)
-            st.switch_page(navigation.EVIDENCE.file)
+            navigation.go(navigation.EVIDENCE)
     navigation.link(navigation.LATENT_SPACE, _("Look at the latent space"))
 
 
@@ -303,6 +303,7 @@ with live, st.container(key="train_live"):  # the key names this session's area 
     elif job.active:
         live_job()
     else:
+        make_current(st.session_state, job)  # the new runs are what the other pages show next
         show_results(job)
 
 # --- saved runs ------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from ui.panels import upscale
 from ui.pickers import pick_pair
 from ui.resources import get_dataset, get_run, run_dataset, run_scorecard, usable_runs
 from ui.scorecard import compare_rows
-from ui.state import EVIDENCE_SECTION, EVIDENCE_SWEEP, LATENT, SWEEP_SECTION, run_choice_key
+from ui.state import EVIDENCE_SECTION, EVIDENCE_SWEEP, SWEEP_SECTION, run_choice_key
 from vae_core import RunError
 from vae_core.figures import posterior_figure, sweep_figure
 from vae_core.jobs import DEFAULT_SWEEP_BETAS
@@ -51,6 +51,11 @@ def cached_posterior(path: str, created: float, spec: str, index: int):
     gp = grid_posterior(run.model, x)
     nll, _recon = iwae_nll_per_image(run.model, x.unsqueeze(0), k=POSTERIOR_IWAE_K, seed=1)
     return gp, -float(nll[0])
+
+
+def open_sweep_run() -> None:
+    """The sweep run chosen below becomes the current VAE of every page."""
+    st.session_state[run_choice_key("vae")] = st.session_state["evidence_sweep_run"]
 
 
 # Section ids (the radio's values, also what ui.state and the Train page use) -> their labels.
@@ -171,9 +176,10 @@ elif section == SWEEP_SECTION:
                                     key="evidence_sweep_run", bind=BIND)
             with c2:
                 st.write("")
-                if st.button(_("Open its latent plot"), key="evidence_open_latent"):
-                    st.session_state[run_choice_key(LATENT, "vae")] = name
-                    st.switch_page(navigation.LATENT_SPACE.file)
+                # In a callback: the VAE picker above is drawn already when the button is seen.
+                if st.button(_("Open its latent plot"), key="evidence_open_latent",
+                             on_click=open_sweep_run):
+                    navigation.go(navigation.LATENT_SPACE)
 
 else:  # True posterior
     if vae is None:

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from helpers import no_exception, open_page, train_and_save
 from ui.navigation import EVIDENCE
-from ui.state import LATENT, run_choice_key
+from ui.state import run_choice_key
 from vae_core import ModelConfig, TrainConfig
 
 
@@ -65,7 +65,7 @@ def test_sweep_point_opens_latent_page(checkpoints, digits, fresh_streamlit_cach
     at.button(key="evidence_open_latent").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Latent space"
-    assert at.selectbox(key=run_choice_key(LATENT, "vae")).value == "sw-b2"  # the run name
+    assert at.selectbox(key=run_choice_key("vae")).value == "sw-b2"  # the run name
 
 
 def test_no_runs(empty_checkpoints, fresh_streamlit_cache):

@@ -25,7 +25,7 @@ def markdown(at) -> str:
 
 def test_collapsed_vae_is_warned_and_captions_flip(collapsed):
     at = page(navigation.LATENT_SPACE.file)
-    assert "collapsed" in at.selectbox(key="latent_vae_run").format_func(at.selectbox(key="latent_vae_run").value)
+    assert "collapsed" in at.selectbox(key="vae_run").format_func(at.selectbox(key="vae_run").value)
     warning = " ".join(w.value for w in at.warning)
     assert "posterior collapsed" in warning and "lower β" in warning and "Alemi et al. 2018" in warning
     assert "has not packed the VAE's classes" in markdown(at)

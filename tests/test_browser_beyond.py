@@ -92,7 +92,7 @@ def grid_size(page) -> str:
 
 
 def test_url_round_trip(app, page):
-    page.goto(f"{app}/Decoder_grid?grid_n=7&grid_vae_run=no-such-run")
+    page.goto(f"{app}/Decoder_grid?grid_n=7&vae_run=no-such-run")
     # A fresh page can report "not running" for a moment before its first run starts, so wait
     # for the page's own words rather than for the idle state alone.
     warning = page.get_by_text("The link asks for the VAE run 'no-such-run'")

@@ -38,12 +38,12 @@ def test_language_switch_keeps_the_picked_run_in_the_page_and_the_url(pair_root,
             page.goto(url)
             settle(page, 120_000)
             open_page(page, "Draw a digit")
-            box = page.locator(".st-key-draw_vae_run")
+            box = page.locator(".st-key-vae_run")
             assert shown(box).startswith("demo-vae-2 (")
             box.get_by_role("button", name="Open").click()
             page.get_by_role("option", name=EN, exact=True).click()
             settle(page)
-            assert url_param(page, "draw_vae_run") == EN
+            assert url_param(page, "vae_run") == EN
 
             page.locator("[data-testid=stSidebar]").get_by_text("한국어", exact=True).click()
             settle(page)
@@ -51,7 +51,7 @@ def test_language_switch_keeps_the_picked_run_in_the_page_and_the_url(pair_root,
             korean = "demo-vae (digits, 잠재 2차원, β=1, 완료)"
             assert shown(box) == korean
             # (the switch writes its code to the URL: lang=ko)
-            assert url_param(page, "lang") == "ko" and url_param(page, "draw_vae_run") == korean
+            assert url_param(page, "lang") == "ko" and url_param(page, "vae_run") == korean
             # another widget's rerun: the browser sends the picker's (new) label, the run stays
             page.locator(".st-key-draw_source").get_by_text("테스트 이미지", exact=True).click()
             settle(page)
@@ -61,12 +61,12 @@ def test_language_switch_keeps_the_picked_run_in_the_page_and_the_url(pair_root,
             page.screenshot(path=str(SHOTS / "i18n_tools_draw_ko.png"), full_page=True)
 
             # the Korean link, opened in a new session, and the English one opened in Korean
-            for link in (page.url, f"{url}/Draw_a_digit?lang=ko&draw_vae_run={EN}"):
+            for link in (page.url, f"{url}/Draw_a_digit?lang=ko&vae_run={EN}"):
                 other = browser.new_page(viewport={"width": 1400, "height": 1000})
                 other.goto(link)
                 settle(other, 120_000)
                 no_exception(other)
-                assert shown(other.locator(".st-key-draw_vae_run")) == korean, link
+                assert shown(other.locator(".st-key-vae_run")) == korean, link
                 assert other.locator("[data-testid=stAlert]").filter(has_text="링크").count() == 0
                 other.close()
         finally:

@@ -81,7 +81,7 @@ def test_evidence_with_a_sweep_and_a_collapsed_vae(checkpoints, digits, fresh_st
                        TrainConfig(epochs=3, beta=beta, seed=0, kl_warmup_epochs=warm), digits,
                        group="sw")
     at = opened(EVIDENCE.file, "qps")
-    at.session_state[run_choice_key("evidence", "vae")] = "sw-b40"  # the collapsed run
+    at.session_state[run_choice_key("vae")] = "sw-b40"  # the collapsed run
     no_exception(at.run())
     assert at.warning  # the collapse warning over the scorecard
     assert_translated(at, checkpoints)

@@ -74,7 +74,7 @@ def test_sigma_note_in_korean_names_the_blog_post(checkpoints, fresh_streamlit_c
 
 def test_collapsed_vae_on_the_reparameterization_page_is_translated(collapsed):
     at = opened(REPARAM, "qps")
-    at.selectbox(key="reparam_vae_run").set_value("b8-vae").run()
+    at.selectbox(key="vae_run").set_value("b8-vae").run()
     assert any(c.value.startswith("⟦This VAE collapsed") for c in at.caption)
     assert_translated(at, collapsed)
 

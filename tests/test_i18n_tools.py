@@ -177,33 +177,33 @@ def open_link(page: str, **params: str):
 def test_a_run_link_opens_the_same_run_in_the_other_language(made_in, opened_in, two_vaes,
                                                             fresh_streamlit_cache):
     at = open_link(DRAW, lang=made_in)
-    box = at.selectbox(key="draw_vae_run")
+    box = at.selectbox(key="vae_run")
     assert box.value == "demo-vae-2"  # the newest VAE is the default: pick the other one
     box.set_value("demo-vae").run()
-    url = at.selectbox(key="draw_vae_run").format_func("demo-vae")  # what the browser writes
+    url = at.selectbox(key="vae_run").format_func("demo-vae")  # what the browser writes
     assert url.startswith("demo-vae (digits, ") and ("latent 2" in url) == (made_in == "en")
 
-    shared = open_link(DRAW, lang=opened_in, draw_vae_run=url)
-    assert shared.selectbox(key="draw_vae_run").value == "demo-vae" and not shared.warning
-    shown = shared.selectbox(key="draw_vae_run").format_func("demo-vae")
+    shared = open_link(DRAW, lang=opened_in, vae_run=url)
+    assert shared.selectbox(key="vae_run").value == "demo-vae" and not shared.warning
+    shown = shared.selectbox(key="vae_run").format_func("demo-vae")
     assert ("잠재" in shown) == (opened_in == "ko")
     # the next rerun puts the label of this language in the URL, and the choice stays
     shared.run()
-    assert shared.query_params.get("draw_vae_run") == shown
-    assert shared.selectbox(key="draw_vae_run").value == "demo-vae"
+    assert shared.query_params.get("vae_run") == shown
+    assert shared.selectbox(key="vae_run").value == "demo-vae"
 
 
 def test_a_link_may_name_the_bare_run_and_an_unknown_one_falls_back(two_vaes, fresh_streamlit_cache):
-    at = open_link(DRAW, lang="ko", draw_vae_run="demo-vae", draw_ae_run="deleted-run")
-    assert at.selectbox(key="draw_vae_run").value == "demo-vae"
-    assert at.selectbox(key="draw_ae_run").value == "demo-ae"
+    at = open_link(DRAW, lang="ko", vae_run="demo-vae", ae_run="deleted-run")
+    assert at.selectbox(key="vae_run").value == "demo-vae"
+    assert at.selectbox(key="ae_run").value == "demo-ae"
     assert len(at.warning) == 1 and "'deleted-run'" in at.warning[0].value and "demo-ae" in at.warning[0].value
     assert "링크" in at.warning[0].value
 
 
 def test_switching_the_language_keeps_the_picked_runs_and_updates_the_url(two_vaes, fresh_streamlit_cache):
     at = open_link(DRAW)
-    at.selectbox(key="draw_vae_run").set_value("demo-vae").run()
+    at.selectbox(key="vae_run").set_value("demo-vae").run()
     at.radio(key="draw_source").set_value("A test image").run()
     at.selectbox(key="draw_test_class").set_value(3).run()
     for lang, word in (("ko", "잠재"), ("en", "latent"), ("ko", "잠재")):
@@ -212,14 +212,14 @@ def test_switching_the_language_keeps_the_picked_runs_and_updates_the_url(two_va
         at.session_state["lang"] = lang
         at.run()
         no_exception(at)
-        vae = at.selectbox(key="draw_vae_run")
+        vae = at.selectbox(key="vae_run")
         assert vae.value == "demo-vae" and word in vae.format_func("demo-vae")
         assert at.radio(key="draw_source").value == "A test image"
         assert at.selectbox(key="draw_test_class").value == 3
         # the browser is told the label of the new language, so the URL keeps the choice
-        assert at.query_params.get("draw_vae_run") == vae.format_func("demo-vae")
+        assert at.query_params.get("vae_run") == vae.format_func("demo-vae")
         at.run()  # a later rerun (the browser now sends the new label) keeps it too
-        assert at.selectbox(key="draw_vae_run").value == "demo-vae"
+        assert at.selectbox(key="vae_run").value == "demo-vae"
         assert at.selectbox(key="draw_test_class").value == 3
 
 

@@ -26,13 +26,13 @@ def test_a_link_opens_the_same_view(checkpoints, fresh_streamlit_cache):
     at = open_link(GRID)
     at.slider(key="grid_n").set_value(7).run()
     at.radio(key="grid_spacing").set_value("Normal quantiles").run()
-    at.selectbox(key="grid_ae_run").select_index(0).run()
-    state = {k: at.session_state[k] for k in ("grid_n", "grid_spacing", "grid_ae_run", "grid_vae_run")}
+    at.selectbox(key="ae_run").select_index(0).run()
+    state = {k: at.session_state[k] for k in ("grid_n", "grid_spacing", "ae_run", "vae_run")}
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
 
     # what the browser writes into the URL: a selectbox's option label, other widgets' values
     url = {k: at.selectbox(key=k).format_func(v) if k.endswith("_run") else str(v) for k, v in state.items()}
-    assert url["grid_ae_run"].startswith("demo-ae (digits, latent 2")
+    assert url["ae_run"].startswith("demo-ae (digits, latent 2")
     shared = open_link(GRID, **url)
     assert {k: shared.session_state[k] for k in state} == state
     assert json.loads(shared.get("plotly_chart")[0].proto.spec)["data"] == spec["data"]  # same grid drawn
@@ -41,23 +41,23 @@ def test_a_link_opens_the_same_view(checkpoints, fresh_streamlit_cache):
 
 def test_toggle_and_run_from_a_link(checkpoints, fresh_streamlit_cache):
     label = "demo-vae (digits, latent 2, β=1, finished)"
-    at = open_link(LATENT, latent_ellipses="true", latent_vae_run=label)
-    assert not at.warning and at.selectbox(key="latent_vae_run").value == "demo-vae"
+    at = open_link(LATENT, latent_ellipses="true", vae_run=label)
+    assert not at.warning and at.selectbox(key="vae_run").value == "demo-vae"
     assert at.toggle(key="latent_ellipses").value is True
     names = [t.get("name") for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"]]
     assert "q(z|x) 2σ" in names
 
 
 def test_unknown_run_in_a_link_falls_back_with_a_message(checkpoints, fresh_streamlit_cache):
-    at = open_link(LATENT, latent_vae_run="deleted-run", latent_ae_run="../../etc/passwd")
+    at = open_link(LATENT, vae_run="deleted-run", ae_run="../../etc/passwd")
     text = " ".join(w.value for w in at.warning)
     assert "'deleted-run'" in text and "'../../etc/passwd'" in text and "showing demo-vae instead" in text
-    assert at.selectbox(key="latent_vae_run").value == "demo-vae"
+    assert at.selectbox(key="vae_run").value == "demo-vae"
     assert len(at.get("plotly_chart")) >= 2  # the page still draws with the fallback runs
 
 
 def test_links_with_garbage_values_never_raise(checkpoints, fresh_streamlit_cache):
-    at = open_link(GRID, grid_n="9999", grid_r="nan", grid_spacing="<script>", grid_vae_run="")
+    at = open_link(GRID, grid_n="9999", grid_r="nan", grid_spacing="<script>", vae_run="")
     assert at.slider(key="grid_n").value == 15  # out-of-range values are dropped: the defaults
     at = open_link(LAB, lab_variant="rm -rf", lab_epochs="10")
     assert "'rm -rf'" in " ".join(w.value for w in at.warning)

@@ -9,7 +9,7 @@ that matters (a run that is not on this server, say).
 Translated labels: the label in the URL (and in the browser's copy of the widget) is in the
 language it was drawn in, which the language switch changes. ``translated_options`` gives such a
 widget its ``format_func`` and keeps the choice when the language changes; a link's value is read
-in any language, or as the bare option (``?latent_vae_run=demo-vae``).
+in any language, or as the bare option (``?vae_run=demo-vae``).
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import string
 from typing import Callable, Mapping, Sequence, TypeVar
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from ui.i18n import LANGUAGES, _, current_language, translate
 
@@ -61,6 +62,11 @@ def translated_options(key: str, options: Sequence[T], label: Label) -> Callable
         if match is not None and requested != label(match, lang):
             st.session_state[key] = match
             lang_drawn = None  # the URL lost the foreign label: set the value again next run
+            try:  # name it in this language's words; see bind_for
+                st.query_params[key] = label(match, lang)
+                st.session_state[_unbound(key)] = True
+            except StreamlitAPIException:  # bound already in this session: the old way
+                pass
         else:
             lang_drawn = lang
     elif st.session_state.get(drawn_in, lang) != lang:
@@ -70,6 +76,21 @@ def translated_options(key: str, options: Sequence[T], label: Label) -> Callable
         lang_drawn = lang
     st.session_state[drawn_in] = lang_drawn
     return lambda o: label(o, lang)
+
+
+def _unbound(key: str) -> str:
+    return f"_{key}_unbound"
+
+
+def bind_for(key: str) -> str | None:
+    """The ``bind`` of the widget ``key`` (drawn with ``translated_options``): ``BIND``, except on
+    the run that opened a link naming its option by another label (the other language, or the bare
+    option). Streamlit would drop a label it does not offer from the URL, and writes a value set
+    from code there only from the widget's second run on, so the choice would vanish from the
+    address bar. Instead ``translated_options`` has put the label of this language there, and the
+    widget is drawn unbound this once: Streamlit leaves that parameter alone, and binds it from
+    the next run on."""
+    return None if st.session_state.pop(_unbound(key), False) else BIND
 
 
 def translated_labels(key: str, labels: Mapping[T, str]) -> Callable[[T], str]:

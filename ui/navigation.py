@@ -1,8 +1,10 @@
 """The app's pages, defined once (titles marked for the catalogs, translated when shown): ``streamlit_app.py`` builds its ``st.navigation`` from ``PAGES``
-and every in-app link names a page by its file here."""
+and every in-app link names a page by its file here. ``link`` draws a link to a page; ``go`` is
+the one way a button moves to another page."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 from vae_core.text import N_
 
@@ -48,3 +50,22 @@ def link(page: PageDef, label: str | None = None, icon: str | None = None) -> No
     from ui.i18n import _
 
     st.page_link(page.file, label=label or _(page.title), icon=icon or page.icon)
+
+
+def go(page: PageDef) -> NoReturn:
+    """Move to ``page`` from a button (or after a job ends), keeping the session and its language.
+
+    ``st.switch_page(file)`` empties the URL's query, and refuses to ("Cannot clear query
+    parameters – bound to widgets") while a URL-bound widget holds a value other than its default.
+    Given the parameters to keep, it replaces the query instead, which is always allowed. Kept:
+    the language (a plain parameter, which the page switch would otherwise drop, and with it the
+    session's language). A bound widget's parameter needs no help: Streamlit keeps the widget's
+    value and writes it back to the URL when the widget is drawn again (the run pickers, the
+    sidebar's chart format).
+    """
+    import streamlit as st
+
+    from ui.i18n import LANGUAGE_KEY
+
+    keep = {k: st.query_params.get_all(k) for k in (LANGUAGE_KEY,) if k in st.query_params}
+    st.switch_page(page.file, query_params=keep)

@@ -9,7 +9,7 @@ import streamlit as st
 from ui import navigation
 from ui.export import notebook_button
 from ui.i18n import _, translate
-from ui.links import BIND, link_fallback, translated_options
+from ui.links import BIND, bind_for, link_fallback, translated_options
 from ui.resources import get_run, usable_runs
 from ui.state import run_choice_key
 from vae_core import ImageDataset, Run, RunError, RunInfo
@@ -43,9 +43,23 @@ def run_label(r: RunInfo, lang: str) -> str:
                      name=r.name, dataset=r.dataset, latent_dim=r.latent_dim, beta=beta, status=status)
 
 
+def current_pair(infos: list[RunInfo], prefer: Callable[[RunInfo], bool] | None = None,
+                 ) -> tuple[RunInfo | None, RunInfo | None]:
+    """The session's current AE and VAE among ``infos``: the runs last picked on any page (or
+    trained in this session), else ``default_pair``'s (among the runs ``prefer`` accepts, if any)."""
+    pair = []
+    for kind, default in zip(("ae", "vae"), default_pair(infos, prefer)):
+        chosen = st.session_state.get(run_choice_key(kind))
+        pair.append(next((r for r in infos if r.kind == kind and r.name == chosen), default))
+    return pair[0], pair[1]
+
+
 def pick_pair(key: str, prefer: Callable[[RunInfo], bool] | None = None,
               ) -> tuple[Run | None, Run | None]:
-    """Two select boxes (AE run, VAE run), defaulting to the newest pair.
+    """Two select boxes (AE run, VAE run): the session's current pair, which a pick here changes
+    on every page (one widget key per kind, ``ui.state.run_choice_key``); at first the newest pair
+    (among the runs ``prefer`` accepts, if any).
+    ``key`` names this page's other widgets (the notebook buttons).
 
     Shows a notice when there are no runs, an error for a run that fails to load, and a warning
     when the two runs differ in data set or latent size (they are still shown).
@@ -73,7 +87,9 @@ def pick_pair(key: str, prefer: Callable[[RunInfo], bool] | None = None,
                 continue
             by_name = {r.name: r for r in options}
             first = default if default in options else options[0]
-            widget_key = run_choice_key(key, kind.lower())
+            widget_key = run_choice_key(kind.lower())
+            if widget_key in st.session_state and st.session_state[widget_key] not in by_name:
+                del st.session_state[widget_key]  # deleted, or no longer usable: back to the default
 
             def label_of(name: str, lang: str, runs: dict[str, RunInfo] = by_name) -> str:
                 return run_label(runs[name], lang)
@@ -84,10 +100,11 @@ def pick_pair(key: str, prefer: Callable[[RunInfo], bool] | None = None,
             link_fallback(widget_key, list(by_name), label_of, what, first.name)
             format_func = translated_options(widget_key, list(by_name), label_of)
             info = by_name[st.selectbox(label, list(by_name), index=options.index(first),
-                                        format_func=format_func, key=widget_key, bind=BIND)]
+                                        format_func=format_func, key=widget_key,
+                                        bind=bind_for(widget_key))]
             try:
                 chosen.append(get_run(info))
-                notebook_button(chosen[-1], key=f"{widget_key}_notebook")
+                notebook_button(chosen[-1], key=f"{key}_{kind.lower()}_notebook")
             except RunError as e:
                 st.error(_("Cannot load {name}: {detail}", name=info.name, detail=str(e)))
                 chosen.append(None)

@@ -8,10 +8,28 @@ from __future__ import annotations
 from vae_core.text import N_
 
 
-def run_choice_key(page: str, kind: str) -> str:
-    """The select box of ``ui.pickers.pick_pair(page)`` that holds the chosen ``kind`` ("ae" or
-    "vae") run. Evidence writes ``run_choice_key(LATENT, "vae")`` to open a sweep run there."""
-    return f"{page}_{kind}_run"
+def run_choice_key(kind: str) -> str:
+    """The run picker that holds the chosen ``kind`` ("ae" or "vae") run: one key, so one pick, on
+    every page (``ui.pickers.pick_pair``). Bound to the URL, Streamlit keeps its value while the
+    student moves between pages and writes it back to the address bar on each page that draws it.
+    Evidence writes it to open a sweep run, and a finished job to make its runs current."""
+    return f"{kind}_run"
+
+
+def make_current(state, job) -> None:
+    """Make the runs a finished ``job`` saved the current pick of their kind (``state`` is
+    ``st.session_state``), once per job: a newly trained pair is what every page shows next. A
+    β sweep (several VAEs) leaves the pick alone; its Evidence section picks from it."""
+    done = f"_current_from_{job.id}"
+    if state.get(done):
+        return
+    state[done] = True
+    saved = [(spec.model_config.kind, result["name"]) for spec in job.runs
+             if (result := job.results.get(spec.name)) and result.get("status") != "diverged"]
+    for kind in ("ae", "vae"):
+        names = [name for k, name in saved if k == kind]
+        if len(names) == 1:
+            state[run_choice_key(kind)] = names[0]
 
 
 LATENT = "latent"  # the Latent space page's picker key
