@@ -10,10 +10,10 @@ import streamlit as st
 from ui.i18n import _
 from ui.links import BIND, md, translated_labels
 from ui import navigation
-from ui.access import is_hosted, may_delete, session_owner, teacher_login
+from ui.access import client_address, is_hosted, may_delete, proxy_warning, session_owner, teacher_login
 from ui.resources import IDX_FOLDER_CHOICE, checkpoints_root, data_root, dataset_or_error, get_pool, runs
 from ui.state import make_current, open_sweep_on_evidence
-from ui.training import show_job_progress
+from ui.training import session_alive_check, show_job_progress, teacher_jobs
 from vae_core import (InvalidRunName, ModelConfig, RunError, RunInfo, TrainConfig, delete_run,
                       unique_run_name, validate_run_name)
 from vae_core.config import default_hidden
@@ -130,7 +130,10 @@ def live_job() -> None:
 
 def show_results(job: Job) -> None:
     if job.state == "failed":
-        st.error(_("Training failed: {error}", error=localize(job.error, _)), icon=":material/error:")
+        st.error(_("Training failed: {error}", error=md(localize(job.error, _))),
+                 icon=":material/error:")
+    elif job.state == "stopped" and job.error:  # stopped by the teacher, or its tab was closed
+        st.info(md(localize(job.error, _)), icon=":material/stop_circle:")
     rows = []
     for spec in job.runs:
         result = job.results.get(spec.name)
@@ -144,13 +147,13 @@ def show_results(job: Job) -> None:
                      "seconds": result["seconds"] if result else None,
                      "reason": localize(result["reason"], _) if result else ""})
         if result and result["status"] in ("diverged", "collapsed"):
-            st.warning(_("{run} {status}: {reason}", run=result["name"],
+            st.warning(_("{run} {status}: {reason}", run=md(result["name"]),
                          status=status_word(result["status"], _),
-                         reason=localize(result["reason"], _)), icon=":material/warning:")
+                         reason=md(localize(result["reason"], _))), icon=":material/warning:")
     if rows:
         st.markdown(_("**Last job** ({state} in {seconds:.1f} s): {runs}. Final numbers per test "
                       "image, in nats:", state=status_word(job.state, _), seconds=job.elapsed(),
-                      runs=", ".join(r["run"] for r in rows)))
+                      runs=md(", ".join(r["run"] for r in rows))))
         st.dataframe(headed(rows), hide_index=True, column_config={
             _(COLUMNS["test recon"]): st.column_config.NumberColumn(format="%.2f"),
             _(COLUMNS["seconds"]): st.column_config.NumberColumn(format="%.1f")},
@@ -281,16 +284,18 @@ if clicked and data is not None:
                                "the old runs below.", names=", ".join(sorted(set(clash)))))
     except (InvalidRunName, ValueError) as e:
         with settings:
-            st.error(localize(str(e), _), icon=":material/error:")
+            st.error(md(localize(str(e), _)), icon=":material/error:")
     else:
         try:
             st.session_state[JOB_KEY] = get_pool().submit(
                 specs, spec, root=str(checkpoints_root()), group=group, data=data,
                 interleave=not is_sweep,  # a sweep: points appear one by one, each run whole
-                owner=session_owner())  # one active job per session (OwnerBusyError)
+                owner=session_owner(),  # one active job per session (OwnerBusyError)
+                client=client_address(),  # and a few per computer, whatever its tabs
+                alive=session_alive_check())  # a closed tab's job is stopped
         except EngineError as e:
             with settings:
-                st.error(localize(str(e), _), icon=":material/error:")
+                st.error(md(localize(str(e), _)), icon=":material/error:")
         else:
             st.session_state["train_name_stale"] = True
             st.rerun()
@@ -330,14 +335,14 @@ def delete_confirmed() -> None:
     by_label = {r.label: r for r in runs()}  # labels are printable; names may not be UTF-8
     for label in st.session_state.pop("train_delete_pending", []):
         info = by_label.get(label)
-        refusal = _("{run} is no longer listed.", run=label) if info is None else may_delete(info)
+        refusal = _("{run} is no longer listed.", run=md(label)) if info is None else may_delete(info)
         if refusal:  # checked again at the confirmation: the rule holds on the server
             errors.append(refusal)
             continue
         try:
             delete_run(info.name, checkpoints_root())
         except (RunError, OSError) as e:
-            errors.append(localize(str(e), _))
+            errors.append(md(localize(str(e), _)))
     st.session_state["train_delete_errors"] = errors
     st.session_state["train_delete_names"] = []
 
@@ -360,13 +365,15 @@ if infos:
         else:
             st.session_state.pop("train_delete_pending", None)
     teacher_login()
+proxy_warning()
+teacher_jobs()
 pending = st.session_state.get("train_delete_pending")
 if pending:
     st.warning(_("Delete {count} run(s) for good: {runs}?", count=len(pending),
-                 runs=", ".join(pending)), icon=":material/warning:")
+                 runs=md(", ".join(pending))), icon=":material/warning:")
     yes, no = st.columns([1, 6])
     yes.button(_("Yes, delete"), type="primary", key="train_delete_yes", on_click=delete_confirmed)
     no.button(_("Cancel"), key="train_delete_no",
               on_click=lambda: st.session_state.pop("train_delete_pending", None))
 for message in st.session_state.pop("train_delete_errors", []):
-    st.error(message)
+    st.error(message)  # its run names escaped by may_delete

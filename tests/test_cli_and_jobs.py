@@ -171,7 +171,7 @@ def test_engine_trains_a_pair_streams_records_and_saves_it(tmp_path, make_engine
         saved = load_run(tmp_path / spec.name)
         assert saved.group == "p" and saved.history == job.records[spec.name]
         meta = json.loads((tmp_path / spec.name / "run.json").read_text())
-        assert meta["worker"] == job.worker and job.worker.startswith("tcp://")
+        assert meta["worker"] == job.worker and job.worker.startswith("tls://")  # the embedded cluster speaks TLS
     ae, vae = (load_run(tmp_path / s.name) for s in specs)
     assert ae.history[-1]["test_kl"] == 0 and vae.history[-1]["test_kl"] > 0
 
@@ -241,7 +241,8 @@ def test_a_killed_worker_fails_its_job_and_saves_nothing(tmp_path, make_engine):
     job = engine.submit([RunSpec("doomed", CFG, TrainConfig(epochs=5000))], "digits",
                         root=str(tmp_path))
     wait_for(lambda: job.records.get("doomed"), 30, "training to start")
-    with Client(engine.status().address, set_as_default=False) as client:
+    security = local_cluster().security  # the embedded cluster refuses clients without its certificate
+    with Client(engine.status().address, set_as_default=False, security=security) as client:
         pid = client.run(os.getpid, workers=[job.worker])[job.worker]
     os.kill(pid, signal.SIGKILL)  # as if the OS killed the worker mid-run
     wait(job, 30)

@@ -1,12 +1,20 @@
-"""Training status widgets: a job's queue position or progress, and the pool's one-line status."""
+"""Training status widgets: a job's queue position or progress, the pool's one-line status, and
+the teacher's list of every job on the server (with Stop)."""
 from __future__ import annotations
 
-import streamlit as st
+import time
+from typing import Callable
 
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from ui.access import is_teacher
 from ui.i18n import _
+from ui.links import md
 from ui.resources import get_pool, started_pool
+from vae_core.data import dataset_label
 from vae_core.jobs import Job
-from vae_core.outcomes import localize
+from vae_core.outcomes import localize, status_word
 
 
 def show_job_progress(job: Job) -> None:
@@ -50,3 +58,45 @@ def pool_status() -> None:
     if counts["running"] or counts["queued"]:
         st.caption(_("Training now: {running} running, {queued} queued", running=counts["running"],
                      queued=counts["queued"]))
+
+
+def session_alive_check() -> Callable[[], bool] | None:
+    """For ``TrainingEngine.submit(alive=...)``: whether this browser session is still connected
+    (Streamlit's ``Runtime.is_active_session``, thread-safe), so the engine stops the job of a
+    closed tab. None where there is no Streamlit server (AppTest, scripts)."""
+    from streamlit.runtime import Runtime
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return None
+    runtime, session_id = Runtime.instance(), ctx.session_id
+    return lambda: runtime.is_active_session(session_id)
+
+
+def teacher_jobs() -> None:
+    """Teacher mode only: every queued and running job on this server, and a Stop for any of
+    them (what was trained is kept; its owner sees "stopped by the teacher")."""
+    engine = started_pool()
+    if not is_teacher() or engine is None:
+        return
+    jobs = [j for j in engine.jobs() if j.active]
+    with st.expander(_("All training jobs on this server ({count})", count=len(jobs)),
+                     icon=":material/school:"):
+        if not jobs:
+            st.caption(_("No job is queued or running."))
+            return
+        now = time.time()
+        labels = {j.id: f"{j.id} · {', '.join(r.name for r in j.runs)}" for j in jobs}
+        st.dataframe([{_("job"): j.id, _("runs"): ", ".join(r.name for r in j.runs),
+                       _("data set"): dataset_label(j.dataset), _("status"): status_word(j.state, _),
+                       _("computer"): j.client or "—", _("session"): (j.owner or "—")[:8],
+                       _("progress"): f"{j.progress():.0%}",
+                       _("waiting (s)"): round((j.started or now) - j.submitted),
+                       _("training (s)"): round(j.elapsed())} for j in jobs],
+                     hide_index=True, key="teacher_jobs_table")
+        chosen = st.multiselect(_("Jobs to stop"), list(labels), format_func=labels.get,
+                                key="teacher_stop_ids")
+        if st.button(_("Stop the chosen jobs"), key="teacher_stop", disabled=not chosen,
+                     icon=":material/stop_circle:"):
+            stopped = sum(engine.cancel(job_id) for job_id in chosen)
+            st.success(_("{count} job(s) stopped; what they trained is kept.", count=stopped))

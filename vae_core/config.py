@@ -5,6 +5,9 @@ run's JSON and rebuilt with ``ModelConfig.from_dict``. They are never pickled.
 """
 from __future__ import annotations
 
+import logging
+import math
+import os
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
@@ -121,3 +124,24 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
         return _from_dict(cls, data)
+
+
+def env_number(name: str, default: float, low: float, high: float, *,
+               integer: bool = False) -> float:
+    """A number from the environment variable ``name``: ``default`` when unset or blank, and
+    also, with a warning in the server's log, when it is not a finite number in [low, high] (or
+    not a whole number where ``integer``): a typo in a setting must not stop the server."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+        ok = math.isfinite(value) and low <= value <= high and (not integer or value.is_integer())
+    except ValueError:
+        ok = False
+    if not ok:
+        kind = "a whole number" if integer else "a number"
+        logging.getLogger(__name__).warning("%s=%r is not %s from %g to %g; using %g", name, raw,
+                                            kind, low, high, default)
+        return default
+    return int(value) if integer else value

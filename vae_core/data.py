@@ -98,6 +98,12 @@ def _to_float_images(images: np.ndarray | torch.Tensor, scale: float) -> torch.T
     return (t.to(torch.float32) / scale).unsqueeze(1).contiguous()
 
 
+def as_float_images(x: torch.Tensor) -> torch.Tensor:
+    """Images as float32 in [0, 1]: uint8 pixels (0..255, how IDX files and a worker's shipped
+    data keep them, a quarter of the memory) are divided by 255; floats pass through."""
+    return x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+
+
 def _seeded_split(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
     g = torch.Generator().manual_seed(SPLIT_SEED)
     perm = torch.randperm(len(x), generator=g)

@@ -36,7 +36,8 @@ from typing import Any, Iterable
 
 from . import outcomes
 from .config import ModelConfig, TrainConfig
-from .data import DIGITS, NAMED_DATASETS, ImageDataset, load_dataset
+from .config import env_number
+from .data import DIGITS, NAMED_DATASETS, ImageDataset, as_float_images, load_dataset
 from .replay import pack_snapshots, unpack_snapshots
 from .runs import MAX_OWNER_CHARS, RunError, save_run, unique_run_name, validate_run_name
 from .train import Record
@@ -44,17 +45,27 @@ from .validate import text as validate_text
 
 log = logging.getLogger(__name__)
 
-SCHEDULER_ENV = "VAE_LAB_SCHEDULER"  # tcp://host:port of an existing Dask scheduler
+SCHEDULER_ENV = "VAE_LAB_SCHEDULER"  # tcp:// or tls://host:port of an existing Dask scheduler
 WORKERS_ENV = "VAE_LAB_WORKERS"  # size of the embedded LocalCluster
 TIME_LIMIT_ENV = "VAE_LAB_TIME_LIMIT"  # seconds per job
 MAX_QUEUED_ENV = "VAE_LAB_MAX_QUEUED"
+MAX_PER_CLIENT_ENV = "VAE_LAB_MAX_PER_CLIENT"  # active jobs per client address (all its tabs)
+MAX_JOB_RUNS_ENV = "VAE_LAB_MAX_JOB_RUNS"  # models per job (a sweep's betas)
+MAX_JOB_EPOCHS_ENV = "VAE_LAB_MAX_JOB_EPOCHS"  # epochs per job, summed over its models
 DEFAULT_TIME_LIMIT_S = 15 * 60.0  # a big MNIST conv job on a laptop fits; a runaway one ends
 DEFAULT_GRACE_S = 30.0  # a stop is seen between steps; an MNIST test pass can take seconds
 DEFAULT_MAX_QUEUED = 64  # a class of 60, one job each, plus a few CLI jobs
+# The dashboard's limits (the CLI has none): two tabs per computer may train at once; a sweep of
+# 16 betas; the default sweep (7 x 100 epochs) and a long MNIST pair fit under 2,000 epochs.
+DEFAULT_MAX_PER_CLIENT = 2
+DEFAULT_MAX_JOB_RUNS = 16
+DEFAULT_MAX_JOB_EPOCHS = 2000
+ORPHAN_GRACE_S = 60.0  # a closed tab's job is stopped this long after its session ended
 KEEP_FINISHED_S = 600.0  # finished jobs are forgotten by the engine after this
 RECORD_INTERVAL_S = 0.25  # progress batches per second per job: 4 (pages redraw at 2)
 STOP_POLL_S = 0.2  # how often a worker asks the scheduler whether its job was stopped
 RECONNECT_S = 5.0
+PACK_CHUNK = 4096  # images converted at a time when a data set is packed for the workers
 MODES = ("ae", "vae", "pair", "sweep")  # one AE, one VAE, a fair AE+VAE pair, a beta sweep
 DEFAULT_SWEEP_BETAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
@@ -69,6 +80,32 @@ class OwnerBusyError(EngineError):
 
 class QueueFullError(EngineError):
     """Too many jobs wait already; try again in a minute."""
+
+
+class ClientBusyError(EngineError):
+    """The client (a computer, whatever its number of tabs) has its limit of active jobs."""
+
+
+class JobTooBigError(EngineError):
+    """More models or epochs than this engine's per-job limits."""
+
+
+def check_scheduler_address(address: str) -> str:
+    """``address`` if it reads as ``tcp://HOST:PORT`` or ``tls://HOST:PORT``, else ``EngineError``
+    (a Dask ``Client`` given anything else waits 20 s in its finaliser, then prints a traceback)."""
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+
+    try:
+        scheme, location = parse_address(address, strict=True)
+        parse_host_port(location)
+    except (ValueError, TypeError) as e:
+        raise EngineError(f"not a Dask scheduler address: {address!r} ({e}); use "
+                          "tcp://HOST:PORT or tls://HOST:PORT") from None
+    if scheme not in ("tcp", "tls"):
+        raise EngineError(f"not a Dask scheduler address: {address!r}; use tcp://HOST:PORT or "
+                          "tls://HOST:PORT")
+    return address
 
 
 class EngineUnavailable(EngineError):
@@ -153,10 +190,12 @@ class StopRequest:
     def __init__(self) -> None:
         self._event = threading.Event()
         self.at: float | None = None  # monotonic time of the request
+        self.reason = ""  # why, when not the user's own Stop (the teacher, a closed tab)
 
-    def set(self) -> None:
+    def set(self, reason: str = "") -> None:
         if not self._event.is_set():
             self.at = time.monotonic()
+            self.reason = reason
             self._event.set()
 
     def is_set(self) -> bool:
@@ -173,6 +212,8 @@ class Job:
     group: str | None = None  # the pair or sweep name the runs are saved under
     interleave: bool = True  # pair: step both models in turn so their curves grow together
     owner: str | None = None  # who submitted it (an opaque token); saved in run.json
+    client: str | None = None  # the submitting computer's address (fair sharing, teacher view)
+    alive: Any = field(default=None, repr=False)  # () -> bool: is the submitting session open?
     time_limit_s: float | None = DEFAULT_TIME_LIMIT_S
     overwrite: bool = False
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -274,22 +315,30 @@ def _pack_dataset(data: ImageDataset) -> dict[str, Any]:
 
     for key in ("train_x", "test_x"):
         x = getattr(data, key)
-        x8 = (x * 255).round().clamp(0, 255).to(torch.uint8)
-        exact = bool((x8.float() / 255 == x).all())
+        x8 = torch.empty(x.shape, dtype=torch.uint8)
+        exact = True
+        for i in range(0, len(x), PACK_CHUNK):  # float temporaries of one chunk, not the whole set
+            chunk = x[i:i + PACK_CHUNK]
+            x8[i:i + PACK_CHUNK] = (chunk * 255).round_().clamp_(0, 255)
+            exact = exact and bool((x8[i:i + PACK_CHUNK].float().div_(255) == chunk).all())
+            if not exact:
+                break
         payload[key] = (x8 if exact else x).numpy()
     payload["train_y"], payload["test_y"] = data.train_y.numpy(), data.test_y.numpy()
     return payload
 
 
 def _unpack_dataset(payload: dict[str, Any]) -> ImageDataset:
+    """The shipped data set; uint8 training images stay uint8 (a quarter of float32's memory on
+    the worker): ``train`` turns each batch into floats (``data.as_float_images``)."""
     import numpy as np
     import torch
 
-    def images(a: np.ndarray) -> torch.Tensor:
+    def images(a: np.ndarray, keep_uint8: bool = False) -> torch.Tensor:
         t = torch.from_numpy(np.ascontiguousarray(a))
-        return t.float() / 255 if t.dtype == torch.uint8 else t.float()
+        return t if keep_uint8 and t.dtype == torch.uint8 else as_float_images(t)
 
-    return ImageDataset(payload["name"], images(payload["train_x"]),
+    return ImageDataset(payload["name"], images(payload["train_x"], keep_uint8=True),
                         torch.from_numpy(payload["train_y"]).long(), images(payload["test_x"]),
                         torch.from_numpy(payload["test_y"]).long(),
                         tuple(payload["class_names"]), payload["note"])
@@ -389,6 +438,11 @@ def train_stage(job_id: str, stage: int, topic: str, stop_event: str, specs: lis
 
 # --- the engine: this process's side --------------------------------------------------------------
 
+def _names(job: Job) -> set[str]:
+    """The run and group names ``job`` will save."""
+    return {r.name for r in job.runs} | ({job.group} if job.group else set())
+
+
 _LOCAL_LOCK = threading.Lock()
 _LOCAL: dict[str, Any] = {}  # "cluster": the embedded LocalCluster, one per process
 
@@ -421,7 +475,7 @@ def local_cluster(n_workers: int | None = None) -> Any:
     processes (later calls get the same cluster, whatever size they ask for): every engine of a
     process (the dashboard's, one per cleared cache, a test's) shares these warm workers."""
     import dask
-    from distributed import LocalCluster
+    from distributed import LocalCluster, Security
 
     with _LOCAL_LOCK:
         cluster = _LOCAL.get("cluster")
@@ -434,9 +488,12 @@ def local_cluster(n_workers: int | None = None) -> Any:
                 # progress events the scheduler keeps (all topics), not 100,000
                 "distributed.admin.low-level-log-length": 2000,
                 "distributed.scheduler.worker-saturation": 1.0}):
+            # TLS with a throw-away certificate held in memory: without it any local account
+            # could connect to the scheduler and run code in this process and on the workers.
             cluster = LocalCluster(n_workers=n_workers or default_local_workers(),
                                    threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                   dashboard_address=None, silence_logs=logging.ERROR,
+                                   security=Security.temporary())
         _LOCAL["cluster"] = cluster
         return cluster
 
@@ -457,9 +514,7 @@ def close_local_cluster() -> None:
 def default_local_workers() -> int:
     """Worker processes of the embedded cluster: one core stays free for the server's own page
     threads (encoding, drawing); a 2-core laptop gets one worker. ``VAE_LAB_WORKERS`` overrides."""
-    if os.environ.get(WORKERS_ENV, "").strip():
-        return max(1, int(os.environ[WORKERS_ENV]))
-    return max(1, min(8, (os.cpu_count() or 1) - 1))
+    return env_number(WORKERS_ENV, max(1, min(8, (os.cpu_count() or 1) - 1)), 1, 256, integer=True)
 
 
 @dataclass
@@ -482,16 +537,27 @@ class _Flight:
 class TrainingEngine:
     """Queues jobs and trains them on a Dask cluster; see the module docstring.
 
-    ``scheduler``: "tcp://host:port" of an existing cluster, or None for an embedded
-    ``LocalCluster`` of ``n_workers`` processes (started in the background at construction; jobs
-    submitted meanwhile wait in the queue). Thread-safe; pages call it from many sessions.
+    ``scheduler``: "tcp://host:port" or "tls://host:port" of an existing cluster (``security``: a
+    ``distributed.Security`` with the certificates; None reads Dask's own configuration, e.g.
+    ``DASK_DISTRIBUTED__COMM__TLS__CA_FILE``), or None for an embedded TLS ``LocalCluster`` of
+    ``n_workers`` processes (started in the background at construction; jobs submitted meanwhile
+    wait in the queue). Limits, None = none: ``max_per_client`` active jobs per client address,
+    ``max_runs`` models and ``max_job_epochs`` epochs (summed over its models) per job. A job
+    submitted with ``alive`` is stopped ``orphan_grace_s`` after ``alive()`` turns False (its
+    browser tab closed). Thread-safe; pages call it from many sessions.
     """
 
     def __init__(self, scheduler: str | None = None, *, n_workers: int | None = None,
                  data_root: str = "data", time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
                  grace_s: float = DEFAULT_GRACE_S, max_queued: int = DEFAULT_MAX_QUEUED,
-                 keep_finished_s: float = KEEP_FINISHED_S):
+                 keep_finished_s: float = KEEP_FINISHED_S, security: Any = None,
+                 max_per_client: int | None = None, max_runs: int | None = None,
+                 max_job_epochs: int | None = None, orphan_grace_s: float = ORPHAN_GRACE_S):
         self.scheduler = scheduler
+        self.security = security
+        self.max_per_client, self.max_runs = max_per_client, max_runs
+        self.max_job_epochs, self.orphan_grace_s = max_job_epochs, orphan_grace_s
+        self._gone_since: dict[str, float] = {}  # job id -> monotonic time its session was gone
         self.n_workers = n_workers or default_local_workers()
         self.data_root = str(data_root)
         self.time_limit_s = time_limit_s
@@ -518,18 +584,28 @@ class TrainingEngine:
     @classmethod
     def from_env(cls, data_root: str = "data") -> "TrainingEngine":
         """The dashboard's engine: ``VAE_LAB_SCHEDULER``, ``VAE_LAB_WORKERS``,
-        ``VAE_LAB_TIME_LIMIT`` (seconds, 0 = none) and ``VAE_LAB_MAX_QUEUED`` from the env."""
-        limit = float(os.environ.get(TIME_LIMIT_ENV) or DEFAULT_TIME_LIMIT_S)
+        ``VAE_LAB_TIME_LIMIT`` (seconds, 0 = none), ``VAE_LAB_MAX_QUEUED``,
+        ``VAE_LAB_MAX_PER_CLIENT``, ``VAE_LAB_MAX_JOB_RUNS`` and ``VAE_LAB_MAX_JOB_EPOCHS`` from
+        the env (a bad value is logged and the default used: ``config.env_number``)."""
+        limit = env_number(TIME_LIMIT_ENV, DEFAULT_TIME_LIMIT_S, 0, 7 * 24 * 3600)
         return cls(os.environ.get(SCHEDULER_ENV) or None, data_root=data_root,
                    time_limit_s=limit or None,
-                   max_queued=int(os.environ.get(MAX_QUEUED_ENV) or DEFAULT_MAX_QUEUED))
+                   max_queued=env_number(MAX_QUEUED_ENV, DEFAULT_MAX_QUEUED, 0, 100_000,
+                                         integer=True),
+                   max_per_client=env_number(MAX_PER_CLIENT_ENV, DEFAULT_MAX_PER_CLIENT, 1,
+                                             1000, integer=True),
+                   max_runs=env_number(MAX_JOB_RUNS_ENV, DEFAULT_MAX_JOB_RUNS, 1, 1000,
+                                       integer=True),
+                   max_job_epochs=env_number(MAX_JOB_EPOCHS_ENV, DEFAULT_MAX_JOB_EPOCHS, 1,
+                                             10_000_000, integer=True))
 
     # -- what pages and the CLI call -----------------------------------------------------------
 
     def submit(self, runs: list[RunSpec], dataset: str, root: str = "checkpoints",
                group: str | None = None, interleave: bool = True, *, owner: str | None = None,
                data: ImageDataset | None = None, time_limit_s: float | None | str = "default",
-               overwrite: bool = False, ship_data: bool = True) -> Job:
+               overwrite: bool = False, ship_data: bool = True, client: str | None = None,
+               alive: Any = None) -> Job:
         """Queue a job and return it at once. Names are validated now. ``owner`` (an opaque
         token of a browser session, saved in the runs' run.json)
         may have one active job (``OwnerBusyError``); at most ``max_queued`` jobs wait
@@ -538,9 +614,19 @@ class TrainingEngine:
         is read here (or taken from ``data``) and its tensors shipped to the worker, unless
         ``ship_data`` is False (every worker sees the same path). ``time_limit_s``: seconds, None
         for no limit, default the engine's. On a name clash at save time the run takes a free
-        name, unless ``overwrite``."""
+        name, unless ``overwrite``. ``client``: the submitting computer's address, at most
+        ``max_per_client`` active jobs each (``ClientBusyError``); ``alive``: see the class. A run
+        or group name that an active job of the same folder will save is refused (two sessions
+        choosing one name at once would mix their runs in one group)."""
         if not runs:
             raise ValueError("a job needs at least one run")
+        epochs = sum(r.train_config.epochs for r in runs)
+        if self.max_runs is not None and len(runs) > self.max_runs:
+            raise JobTooBigError(outcomes.render(outcomes.JOB_TOO_MANY_RUNS, limit=self.max_runs,
+                                                 runs=len(runs)))
+        if self.max_job_epochs is not None and epochs > self.max_job_epochs:
+            raise JobTooBigError(outcomes.render(outcomes.JOB_TOO_MANY_EPOCHS,
+                                                 limit=self.max_job_epochs, epochs=epochs))
         for spec in runs:
             validate_run_name(spec.name)
         if owner is not None:
@@ -549,16 +635,24 @@ class TrainingEngine:
             raise ValueError("run names inside one job must differ")
         limit = self.time_limit_s if time_limit_s == "default" else time_limit_s
         job = Job(runs=list(runs), dataset=dataset, root=str(root), group=group,
-                  interleave=interleave, owner=owner, time_limit_s=limit, overwrite=overwrite,
-                  _engine=weakref.ref(self))
+                  interleave=interleave, owner=owner, client=client, alive=alive,
+                  time_limit_s=limit, overwrite=overwrite, _engine=weakref.ref(self))
         shipped = None
         if ship_data and dataset.strip().lower() not in NAMED_DATASETS:
             shipped = _pack_dataset(data or load_dataset(dataset, root=self.data_root))
         with self._lock:
             if self._state == "unavailable":
                 raise EngineUnavailable(self._message)
-            if owner is not None and any(j.owner == owner and j.active for j in self._jobs):
+            active = [j for j in self._jobs if j.active]
+            if owner is not None and any(j.owner == owner for j in active):
                 raise OwnerBusyError(outcomes.OWNER_BUSY)
+            mine = sum(j.client == client for j in active) if client is not None else 0
+            if self.max_per_client is not None and mine >= self.max_per_client:
+                raise ClientBusyError(outcomes.render(outcomes.CLIENT_BUSY, jobs=mine,
+                                                      limit=self.max_per_client))
+            clash = _names(job) & set().union(*(_names(j) for j in active if j.root == job.root))
+            if clash:
+                raise EngineError(outcomes.render(outcomes.NAME_IN_TRAINING, name=min(clash)))
             if len(self._pending) >= self.max_queued:
                 raise QueueFullError(outcomes.render(outcomes.QUEUE_FULL, waiting=self.max_queued))
             # The flight exists before the job is visible in the queue to the engine thread.
@@ -606,6 +700,22 @@ class TrainingEngine:
     def status(self) -> EngineStatus:
         return EngineStatus(self._state, self._message, self.max_workers, self._address)
 
+    def jobs(self) -> list[Job]:
+        """Every job not yet forgotten, oldest first (the teacher's view)."""
+        with self._lock:
+            return list(self._jobs)
+
+    def cancel(self, job_id: str, reason: str = outcomes.STOPPED_BY_TEACHER) -> bool:
+        """Stop the active job ``job_id`` (what was trained is kept), saying ``reason``; False
+        when no such job is active."""
+        with self._lock:
+            job = next((j for j in self._jobs if j.id == job_id and j.active), None)
+        if job is None:
+            return False
+        job.stop.set(reason)
+        self._inbox.put(("wake",))
+        return True
+
     def shutdown(self, wait: bool = True) -> None:
         """Stop every job and close this engine's client (the process's embedded cluster stays
         up for other engines: ``close_local_cluster`` ends it)."""
@@ -636,6 +746,7 @@ class TrainingEngine:
                         item = self._inbox.get_nowait()
                     except queue_module.Empty:
                         item = None
+                self._stop_orphans()
                 self._drop_stopped()
                 if self._client is not None:
                     if self._client.status not in ("running", "newly-created"):
@@ -661,9 +772,11 @@ class TrainingEngine:
             if self.scheduler is None:
                 cluster = local_cluster(self.n_workers)
                 self._address = cluster.scheduler_address
-                self._client = Client(cluster, set_as_default=False)
+                self._client = Client(cluster, set_as_default=False)  # the cluster's certificate
             else:
-                self._client = Client(self.scheduler, set_as_default=False, timeout=10)
+                check_scheduler_address(self.scheduler)
+                self._client = Client(self.scheduler, set_as_default=False, timeout=10,
+                                      security=self.security)
             self._client.subscribe_topic(self.topic, lambda event: self._inbox.put(("event",
                                                                                     event[1])))
             self._client.register_plugin(_warm_plugin())
@@ -737,6 +850,26 @@ class TrainingEngine:
         elif msg["kind"] == "records" and flight.starts == 1:
             for name, recs in msg["records"].items():
                 job.records.setdefault(name, []).extend(recs)
+
+    def _stop_orphans(self) -> None:
+        """Stop the jobs whose browser session ended ``orphan_grace_s`` ago: no one can see or
+        stop them any more (a reload starts a new session). What was trained is kept."""
+        now = time.monotonic()
+        with self._lock:
+            watched = [j for j in self._jobs if j.active and j.alive is not None
+                       and not j.stop.is_set()]
+        for job in watched:
+            try:
+                alive = bool(job.alive())
+            except Exception:  # a broken check must not stop anyone's job
+                alive = True
+            if alive:
+                self._gone_since.pop(job.id, None)
+                continue
+            since = self._gone_since.setdefault(job.id, now)
+            if now - since >= self.orphan_grace_s:
+                job.stop.set(outcomes.render(outcomes.STOPPED_SESSION_GONE, seconds=now - since))
+                self._gone_since.pop(job.id, None)
 
     def _drop_stopped(self) -> None:
         """Waiting jobs that were stopped end now (nothing to train or save)."""
@@ -847,6 +980,7 @@ class TrainingEngine:
 
     def _stage_done(self, flight: _Flight) -> None:
         job, future = flight.job, flight.future
+        from safetensors import SafetensorError
         if future.status == "finished":
             try:
                 payload = future.result(timeout=60)
@@ -858,7 +992,7 @@ class TrainingEngine:
                 job.records[spec.name] = list(outcome["history"])  # complete, whatever arrived
                 try:
                     job.results[spec.name] = self._save(job, spec, outcome, payload["worker"])
-                except (RunError, OSError, ValueError) as e:
+                except (RunError, OSError, ValueError, SafetensorError) as e:  # e.g. a full disk
                     return self._finish(flight, "failed", outcomes.render(
                         outcomes.JOB_SAVE_FAILED, name=spec.name, error=e))
             flight.stage += 1
@@ -915,7 +1049,8 @@ class TrainingEngine:
         job = flight.job
         flight.abandoned = True
         self._flights.pop(job.id, None)
-        job.error = error
+        self._gone_since.pop(job.id, None)
+        job.error = error or (job.stop.reason if state == "stopped" else "")
         job.finished = time.time()
         if job.started is not None and state in ("finished", "stopped") and job.stop.at is None:
             with self._lock:

@@ -62,6 +62,16 @@ NOTHING_SAVED = N_("nothing was trained, so nothing was saved")
 OWNER_BUSY = N_("You already have a training job queued or running: stop it or wait for it to "
                 "finish.")
 QUEUE_FULL = N_("The training queue is full ({waiting} jobs waiting). Try again in a minute.")
+CLIENT_BUSY = N_("Your computer already has {jobs} training job(s) queued or running (at most "
+                 "{limit} per computer, whatever the number of tabs): wait for one to finish.")
+JOB_TOO_MANY_RUNS = N_("A job may train at most {limit} models on this server; this one has {runs}.")
+JOB_TOO_MANY_EPOCHS = N_("A job may train at most {limit} epochs in all on this server (models × "
+                         "epochs); this one asks for {epochs}.")
+NAME_IN_TRAINING = N_("The name {name} is being trained right now by another job: choose another "
+                      "name.")
+STOPPED_SESSION_GONE = N_("stopped: the browser tab that started it was closed {seconds:.0f} s ago, "
+                          "and no one else can see or stop this job")
+STOPPED_BY_TEACHER = N_("stopped by the teacher")
 BETAS_NOT_NUMBERS = N_("Betas must be numbers separated by commas, got {text!r}")
 BETAS_NONE = N_("Give at least one beta, each a number >= 0")
 BETAS_REPEATED = N_("Each beta may appear only once")
