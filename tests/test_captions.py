@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ui.captions import (interpolation_caption, collapse_warning, decoder_grid_caption, generation_caption,
+from ui.captions import (interpolation_caption, prior_draws_note, collapse_warning, decoder_grid_caption, generation_caption,
                          latent_space_caption, marginals_caption, scale_note, span_text,
                          verdict_label)
 from vae_core import ModelConfig, TrainConfig, load_run, run_to_end, train
@@ -160,3 +160,14 @@ def test_interpolation_caption_says_what_each_frame_shows():
     assert "smooth morph" in smooth and "frame 6 of 10" in smooth
     assert "same average image" in interpolation_caption("VAE", list("8888"), [0.5] * 4, "0", "1",
                                                          0.9, collapsed=True)
+
+
+def test_overview_states_the_measured_share_of_plausible_draws(real):
+    """Issue 16.6: "any z drawn from N(0, I) decodes to a plausible image" was stated, not measured."""
+    ae, vae = real["ae"], real["vae"]
+    text = prior_draws_note(ae, vae)
+    assert f"{100 * vae['prior_confident_raw']:.0f}% of the VAE's 1,000 N(0, I) draws" in text
+    assert f"{100 * vae['prior_in_gaps']:.0f}% land in gaps" in text and "Ghosh et al. 2020" in text
+    assert prior_draws_note(ae, {}) == ""
+    overview = (REPO / "pages" / "0_Overview.py").read_text(encoding="utf-8")
+    assert "any z drawn from N(0, I) decodes to a plausible image" not in overview

@@ -236,6 +236,27 @@ def generation_caption(ae: Stats, vae: Stats, gettext: Translate = no_translatio
     return " ".join(out)
 
 
+def prior_draws_note(ae: Stats, vae: Stats, gettext: Translate = no_translation) -> str:
+    """The Overview's measured version of "z ~ N(0, I) decodes to a plausible image": how many
+    of this VAE's prior draws the judge recognises and how many land in gaps, beside the AE with
+    a Gaussian fitted to its codes (Ghosh et al. 2020)."""
+    keys = ("prior_confident_raw", "prior_in_gaps")
+    if not all(vae.get(k) is not None for k in keys):
+        return ""
+    out = [gettext("Measured on this pair: {confident} of the VAE's 1,000 N(0, I) draws decode to "
+                   "images the judge recognises (p ≥ 0.9) and {in_gaps} land in gaps between its "
+                   "codes, so not every draw is plausible.").format(
+                       confident=_pct(vae["prior_confident_raw"]), in_gaps=_pct(vae["prior_in_gaps"]))]
+    if ae.get("fitted_confident_raw") is not None and ae.get("fitted_classes_covered") is not None:
+        out.append(gettext("An AE sampled from a Gaussian fitted to its own codes: {confident} "
+                           "recognised, {covered} classes covered. An AE can generate once a "
+                           "density is fitted to its codes (Ghosh et al. 2020); the VAE's gift is "
+                           "a prior known before training.").format(
+                               confident=_pct(ae["fitted_confident_raw"]),
+                               covered=ae["fitted_classes_covered"]))
+    return " ".join(out)
+
+
 def marginals_caption(vae: Stats | None, gettext: Translate = no_translation,
                       codes: str = "sampled") -> str:
     """Under the histograms of the codes: whether the VAE's follow the prior's N(0, 1) here.
