@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui import navigation
 from ui.access import session_owner
-from ui.captions import span_text, verdict_label
+from ui.captions import prior_draws_note, span_text, verdict_label
 from ui.i18n import _
 from ui.panels import encoded_models, latent_panels
 from ui.pickers import current_pair
@@ -75,7 +75,8 @@ with vae_col:
     st.markdown(_(
         "The encoder maps each input to a **Gaussian** N(μ, σ²) and trains on a random sample "
         "from it. The KL term pulls every Gaussian towards the prior N(0, I), so the codes fill "
-        "one round region without holes, and any z drawn from N(0, I) decodes to a plausible image."))
+        "one round region with few holes, and most z drawn from N(0, I) decode to a plausible "
+        "image: how many, for the newest pair, is measured below."))
     st.latex(r"q(z \mid x) = \mathcal{N}\big(\mu(x), \sigma(x)^2\big)")
     st.latex(r"z = \mu + \sigma \odot \varepsilon, \qquad \varepsilon \sim \mathcal{N}(0, I)")
     st.latex(r"\mathcal{L}_{\mathrm{VAE}} = \underbrace{-\log p(x \mid z)}_{\text{recon}}"
@@ -181,4 +182,6 @@ for c in CLAIMS:
         cols[4].markdown(verdict_label(row["winner"], _))
     with cols[-1]:
         navigation.link(navigation.CLAIM_PAGES[c["metric"]])
+if cards["AE"] is not None and cards["VAE"] is not None:
+    st.caption(prior_draws_note(cards["AE"], cards["VAE"], gettext=_))
 navigation.link(navigation.EVIDENCE, _("All the numbers side by side: Evidence"))

@@ -2,19 +2,20 @@
 a Gaussian mixture fitted to them, and their box), and walk straight between two codes."""
 import pandas as pd
 import streamlit as st
+import torch
 
-from ui.captions import generation_caption
+from ui.captions import generation_caption, interpolation_caption
 from ui.export import plot_config
 from ui.i18n import _, translate
 from ui.links import BIND, translated_labels, translated_options
 from ui.live_decode import live_paths
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image, plane_picker
-from ui.resources import run_generation_tests, run_mixture_test
+from ui.resources import get_judge, run_generation_tests, run_mixture_test
 from vae_core import figures
 from vae_core.density import (AE_SOURCE_NAMES, AE_SOURCES, MIXTURE, MIXTURE_COMPONENTS,
                               mixture_caption)
-from vae_core.generation import CONFIDENT, generation_scores
+from vae_core.generation import CONFIDENT, generation_scores, judge_codes
 from vae_core.latent_tools import decode_images, interpolate
 from vae_core.text import N_
 
@@ -76,17 +77,22 @@ for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
             key=f"generate_tiles_{m.label.lower()}", config={"displayModeBar": False})
         shown = slice(0, MAP_DRAWS)  # all 1,000 would hide the codes under them
         draws_xy = panel.to_plane(test.z[shown])
-        fig = panel.scatter(panel.own_range(draws_xy),
-                            title=_("{model}: where {shown} of the {n} draws land", model=m.label,
-                                    shown=MAP_DRAWS, n=test.n),
-                            height=460, marker_size=4, opacity=0.6)
+        # The codes the gap test measures (the VAE's z ~ q(z|x), not its μ): map and numbers agree.
+        codes_panel = panel.with_codes(m.sampled)
+        fig = codes_panel.scatter(codes_panel.own_range(draws_xy),
+                                  title=_("{model}: where {shown} of the {n} draws land", model=m.label,
+                                          shown=MAP_DRAWS, n=test.n),
+                                  height=460, marker_size=4, opacity=0.6)
         st.plotly_chart(figures.add_draws(fig, draws_xy, test.in_gap[shown], gettext=_),
                         key=f"generate_map_{m.label.lower()}", config=plot_config(f"generate_map_{m.label.lower()}"))
         st.caption(_("{in_gap} of {n} draws ({share:.0%}) are in a gap: farther from every test "
                      "code than 95% of the codes are from their nearest neighbour (radius "
                      "{radius:.2g}, measured in all {dims} latent dims). Draws from the codes' own "
                      "spread land there about 5% of the time.", in_gap=int(test.in_gap.sum()),
-                     n=test.n, share=test.gap_share, radius=test.gap_radius, dims=m.latent_dim))
+                     n=test.n, share=test.gap_share, radius=test.gap_radius, dims=m.latent_dim)
+                   + ("" if m.logvar is None else " " + _(
+                       "The coloured points are the codes this test measures against: one "
+                       "z ~ q(z|x) per test image, the codes the decoder was trained on (not μ).")))
 
 series = {_("{model}, {source}", model=m.label, source=source_name(s)): tests[m.label][s]
           for m in models for s in (AE_SOURCES if m.label == "AE" else ("prior",))}
@@ -128,10 +134,17 @@ with c2:
 frames = c3.slider(_("Frames"), 3, 16, 10, key="interp_frames", bind=BIND)
 plane = plane_picker("interp", [m.latent_dim for m in models])
 panels = latent_panels(models, plane, one_d_notice=False)  # explained above
+judge = get_judge(data.name)
+path_notes = []
 for col, panel in zip(st.columns(len(panels)), panels):
     m = panel.codes
     a, b = min(i0, len(m.mu) - 1), min(i1, len(m.mu) - 1)  # a run on another data set: same positions
     path = interpolate(m.mu[a], m.mu[b], frames)  # (frames, D)
+    confidence, label, _k = judge_codes(m.run.model, judge, torch.as_tensor(path))
+    names = m.data.class_names
+    path_notes.append(interpolation_caption(
+        m.label, [names[c] for c in label], confidence, names[int(m.data.test_y[a])],
+        names[int(m.data.test_y[b])], CONFIDENT, collapsed=bool(m.stats["collapsed"]), gettext=_))
     with col:
         show_images(decode_images(m.run.model, path), frames,
                     caption=_("{model}: test #{start} → test #{end}, {frames} equally spaced codes",
@@ -140,14 +153,9 @@ for col, panel in zip(st.columns(len(panels)), panels):
                             marker_size=3, opacity=0.4, show_legend=False)
         st.plotly_chart(figures.add_path(fig, panel.to_plane(path), gettext=_), key=f"interp_scatter_{m.label.lower()}", config=plot_config(f"interp_scatter_{m.label.lower()}"))
 path_note = _("Both paths are straight lines between the two images' codes (square → star). The "
-              "AE's path can cross empty gaps, where the frames blur or jump to an unrelated shape.")
-if any(m.label == "VAE" and m.stats["collapsed"] for m in models):
-    vae_note = _("The collapsed VAE draws the same average image at every frame: its decoder "
-                 "ignores z.")
-else:
-    vae_note = _("The VAE's path stays inside the filled part of its space, so the frames morph "
-                 "smoothly.")
-st.caption(f"{path_note} {vae_note}")
+              "judge classifier reads every frame; a frame it reads with p < {confident:g} counts "
+              "as unsure (\"?\").", confident=CONFIDENT)
+st.caption(" ".join([path_note, *path_notes]))
 
 st.markdown(_("**By hand:** drag an end of either path (circle: start, cross: end); your browser "
               "decodes the frames as you drag, and the z under the mouse with both decoders."))

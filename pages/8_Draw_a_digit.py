@@ -8,13 +8,21 @@ from ui.panels import latent_panels, pair_notes, pick_encoded_models, scale_choi
 from ui.pickers import pick_test_image, plane_picker
 from ui.export import plot_config
 from ui.links import BIND, translated_options
-from ui.resources import get_judge
+from ui.resources import get_dataset, get_judge, get_run
 from vae_core import figures
 from vae_core.drawing import DrawingError, image_from_data_url, model_input, read_drawing
 from vae_core.latent_tools import posterior_ellipses
+from vae_core.posterior import sigma_probe
 from vae_core.text import N_
 
 K = 8
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cached_sigma_probe(path: str, created: float, spec: str) -> dict[str, float]:
+    return sigma_probe(get_run(path).model, get_dataset(spec).test_x)
+
+
 SOURCES = (N_("Draw"), N_("A test image"))  # the input's values (and English labels)
 
 st.title(_("Draw a digit"))
@@ -59,6 +67,7 @@ with right:
                  accuracy=judge.accuracy, dataset=data.name))
 
 plane = plane_picker("draw", [m.latent_dim for m in models])
+sigmas: dict[str, np.ndarray] = {}  # the input's logvar per VAE, for the σ caption below
 panels = latent_panels(models, plane, shared_axes=shared_axes)
 for col, panel in zip(st.columns(len(panels)), panels):
     m = panel.codes
@@ -92,12 +101,23 @@ for col, panel in zip(st.columns(len(panels)), panels):
             reads = ", ".join(data.class_names[c] for c, _p in r.draw_classes)
             show_images(r.draws, K, caption=_("{model}: {k} draws z ~ q(z|x), decoded; the judge "
                                               "reads: {reads}", model=m.label, k=K, reads=reads))
+            sigmas[m.label] = r.logvar
             sigma = np.exp(0.5 * r.logvar)
             st.caption(f"q(z|x): μ = {np.array2string(r.mu, precision=2)}, "
                        f"σ = {np.array2string(sigma, precision=2)}")
         else:
             st.caption(_("AE code z = {z}: one point, nothing to sample.",
                          z=np.array2string(r.mu, precision=2)))
-st.caption(_("An unusual drawing shows the difference best: the AE still gives it one confident point "
-             "(maybe in an empty region between its clusters); the VAE's cloud widens where it is "
-             "unsure, and its draws show what the decoder thinks the drawing could be."))
+vae_models = [m for m in models if m.logvar is not None]
+st.caption(_("An unusual drawing still gets one confident point from the AE (maybe in an empty "
+             "region between its clusters). The VAE's σ is not a measure of how unsure it is: σ is "
+             "the width that balanced reconstruction against the KL on the training images, and "
+             "nothing trains it to grow for inputs unlike them. Its draws show what the decoder "
+             "makes of codes near μ."))
+for m in vae_models:
+    probe = cached_sigma_probe(str(m.run.path), m.run.created, m.run.dataset)
+    st.caption(_("{model}'s mean σ, measured: test images {test:.3f}, uniform noise {noise:.3f}, "
+                 "digits shifted right {shifted:.3f}, inverted {inverted:.3f}, a blank image "
+                 "{blank:.3f}.", model=m.label, **probe)
+               + (" " + _("Your input: {sigma:.3f}.", sigma=float(np.exp(0.5 * sigmas[m.label]).mean()))
+                  if m.label in sigmas else ""))

@@ -26,6 +26,7 @@ N_SAMPLES = 32
 HIGHER, LOWER = N_("higher"), N_("lower")
 ROWS = [  # (number, label, better)
     ("elbo", N_("ELBO per image (nats, correct sampling)"), HIGHER),
+    ("elbo_as_trained", N_("ELBO as the arm's own model reads it"), HIGHER),
     ("recon", N_("recon −log p(x|z), z ~ q(z|x) drawn correctly"), LOWER),
     ("recon_as_trained", N_("recon through the arm's own sampling"), LOWER),
     ("recon_gap", N_("recon lost by sampling correctly"), "≈ 0"),

@@ -8,7 +8,10 @@ import sys
 
 import pytest
 
-from helpers import REPO, no_exception, open_page
+import numpy as np
+
+from helpers import REPO, chart_specs, no_exception, open_page
+from test_app_views import values
 from ui import navigation
 from vae_core.generation import SOURCES
 
@@ -30,11 +33,18 @@ def test_collapsed_vae_is_warned_and_captions_flip(collapsed):
     assert "posterior collapsed" in warning and "lower β" in warning and "Alemi et al. 2018" in warning
     assert "has not packed the VAE's classes" in markdown(at)
     assert "narrower for the VAE" not in " ".join(c.value for c in at.caption)  # no 5000x ratio
-    assert "spike at 0" in " ".join(c.value for c in at.caption)
+    assert "only because its posterior collapsed" in " ".join(c.value for c in at.caption)
 
     at = page(navigation.GENERATE.file)
     assert "posterior collapsed" in " ".join(w.value for w in at.warning)
     assert "cannot show the lesson: the VAE collapsed" in markdown(at)
+    # Issue 16.9: the map drew μ (one dot) while the gap test measured z ~ q(z|x); one set now.
+    spec = next(s for s in chart_specs(at)
+                if "VAE: where" in str(s["layout"].get("title", {}).get("text", "")))
+    codes_x = np.concatenate([values(t["x"]) for t in spec["data"]
+                              if t.get("customdata") is not None])  # the test codes' traces
+    assert len(codes_x) > 100 and np.std(codes_x) > 0.5  # N(0, 1)-like, not a spike
+    assert "one z ~ q(z|x) per test image" in " ".join(c.value for c in at.caption)
 
     at = page(navigation.DECODER_GRID.file)
     assert "The VAE collapsed" in markdown(at)

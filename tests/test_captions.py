@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ui.captions import (collapse_warning, decoder_grid_caption, generation_caption,
+from ui.captions import (interpolation_caption, prior_draws_note, collapse_warning, decoder_grid_caption, generation_caption,
                          latent_space_caption, marginals_caption, scale_note, span_text,
                          verdict_label)
 from vae_core import ModelConfig, TrainConfig, load_run, run_to_end, train
@@ -89,7 +89,8 @@ def test_generation_caption_quotes_the_draws(real):
     ae, vae = real["ae"], real["vae"]
     text = generation_caption(ae, vae)
     assert (f"the AE's samples cover {ae['prior_classes_covered']} of 10 classes "
-            f"({100 * ae['prior_confident_raw']:.0f}% judged confidently)") in text
+            f"({100 * ae['prior_confident_raw']:.0f}% judged confidently; "
+            f"{100 * ae['prior_confident']:.0f}% when each class counts") in text
     assert f"the VAE's {vae['prior_classes_covered']} " in text
     assert f"covers {ae['fitted_classes_covered']} of 10 classes" in text
     assert f"{100 * ae['fitted_in_gaps']:.0f}% of those draws land in gaps" in text
@@ -112,7 +113,8 @@ def test_generation_caption_flips_with_coverage():
     junk = generation_caption(gen(2, 0.2), vae)
     assert "junk" in junk and "does not hold" not in junk
     fitted_wins = generation_caption(gen(3, 0.8, fitted_cov=10, fitted_ok=0.7), vae)
-    assert "about as well as the VAE" in fitted_wins
+    assert "about as well as the VAE" in fitted_wins and "Ghosh et al. 2020" in fitted_wins
+    assert "not that an AE can never generate" in fitted_wins  # issue 16.6: the real nuance
     assert "about as well" not in generation_caption(gen(3, 0.8, fitted_cov=4, fitted_ok=0.3), vae)
     assert generation_caption({}, vae) == ""  # no numbers, no claim
 
@@ -144,3 +146,28 @@ def test_scale_note_and_verdict_label():
     assert scale_note(19.0, 0.0, shared_axes=False) == ""
     assert verdict_label("collapsed").startswith("none") and verdict_label("") == "—"
     assert (span_text(19.4), span_text(2.63)) == ("±19", "±2.6")
+
+
+def test_interpolation_caption_says_what_each_frame_shows():
+    """Issue 16.6: "the VAE's frames morph smoothly" was said of a 0→1 strip that never reaches a 1."""
+    never = interpolation_caption("VAE", list("0006666666"), [0.99] * 10, "0", "1", 0.9)
+    assert "0 0 0 6 6 6 6 6 6 6" in never and "never reaches a 1" in never
+    assert "passes through 6" in never and "smooth" not in never
+    blur = interpolation_caption("AE", list("0000111111"), [0.99] * 4 + [0.3] * 2 + [0.99] * 4,
+                                 "0", "1", 0.9)
+    assert "0 0 0 0 ? ? 1 1 1 1" in blur and "frame 7 of 10" in blur and "2 of 10 frames are unsure" in blur
+    smooth = interpolation_caption("VAE", list("0000011111"), [0.95] * 10, "0", "1", 0.9)
+    assert "smooth morph" in smooth and "frame 6 of 10" in smooth
+    assert "same average image" in interpolation_caption("VAE", list("8888"), [0.5] * 4, "0", "1",
+                                                         0.9, collapsed=True)
+
+
+def test_overview_states_the_measured_share_of_plausible_draws(real):
+    """Issue 16.6: "any z drawn from N(0, I) decodes to a plausible image" was stated, not measured."""
+    ae, vae = real["ae"], real["vae"]
+    text = prior_draws_note(ae, vae)
+    assert f"{100 * vae['prior_confident_raw']:.0f}% of the VAE's 1,000 N(0, I) draws" in text
+    assert f"{100 * vae['prior_in_gaps']:.0f}% land in gaps" in text and "Ghosh et al. 2020" in text
+    assert prior_draws_note(ae, {}) == ""
+    overview = (REPO / "pages" / "0_Overview.py").read_text(encoding="utf-8")
+    assert "any z drawn from N(0, I) decodes to a plausible image" not in overview

@@ -102,6 +102,10 @@ def test_page_shows_both_encoders_for_an_injected_drawing(checkpoints, fresh_str
     assert any(c.startswith("AE reconstruction: the judge reads") for c in captions)
     assert any(c.startswith("VAE reconstruction: the judge reads") for c in captions)
     assert any(c.startswith("VAE: 8 draws") for c in captions)
+    # Issue 16.5: no "the cloud widens where it is unsure"; σ is measured and shown instead.
+    text = " ".join(c.value for c in at.caption)
+    assert "widens where it is unsure" not in text and "is not a measure of how unsure" in text
+    assert "VAE's mean σ, measured: test images" in text and "Your input: " in text
 
 
 def test_draw_page_warns_about_a_collapsed_vae(collapsed):
@@ -109,3 +113,15 @@ def test_draw_page_warns_about_a_collapsed_vae(collapsed):
     at = open_page(navigation.DRAW_A_DIGIT.file)
     no_exception(at)
     assert any("posterior collapsed" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_sigma_is_no_uncertainty_measure_off_the_data(pair_root, digits):
+    """Issue 16.5: the encoder's σ does not widen for inputs unlike the data: noise and inverted
+    digits get a narrower q(z|x) than real test digits."""
+    from vae_core.posterior import SIGMA_PROBES, sigma_probe
+
+    probe = sigma_probe(load_run(pair_root / "demo-vae").model, digits.test_x)
+    assert set(probe) == set(SIGMA_PROBES) and all(0 < v < 2 for v in probe.values())
+    assert probe["inverted"] < probe["test"]
+    with pytest.raises(ValueError):
+        sigma_probe(load_run(pair_root / "demo-ae").model, digits.test_x)

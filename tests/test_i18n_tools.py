@@ -128,9 +128,10 @@ def test_every_lab_diagnosis_is_translated_whole(digits):
     the text is one ⟦…⟧ span whose placeholders were filled, no English left outside."""
     correct = train_variant("correct", digits, train_cfg=replace(LAB_TRAIN, epochs=2))
     zeros = dict.fromkeys(("recon", "kl", "kl_as_trained", "elbo", "recon_as_trained", "recon_gap",
-                           "centring", "scale_error"), 0.0)
+                           "centring", "scale_error", "elbo_as_trained"), 0.0)
     probes = [{**zeros, "active_units": 2},  # no symptom anywhere
-              {**zeros, "active_units": 0, "kl_as_trained": 5.0, "recon_gap": 50.0},  # collapse, gaps
+              {**zeros, "active_units": 0, "kl_as_trained": 5.0, "recon_gap": 50.0,
+               "elbo_as_trained": correct.numbers["elbo"]},  # collapse, gaps, a consistent model
               {**zeros, "active_units": 2, "kl": 1e5}]  # the KL blew up
     for key in ["correct", *WRONG]:
         v = VARIANTS[key]

@@ -71,3 +71,36 @@ def test_every_variant_fails_as_diagnosed_at_lab_settings(variant, digits, lab_c
     assert d.holds, d.text
     assert lab_correct.numbers["active_units"] == 2  # the reference itself is healthy
     assert wrong.numbers["elbo"] < lab_correct.numbers["elbo"] or wrong.status == "diverged"
+
+
+def test_lab_uses_the_project_collapse_rule_and_measures_the_mse_factor(digits, fast_correct):
+    """Issue 16.10: the lab had its own rule (KL < 0.05 and no active unit); it now uses
+    collapse.is_collapsed, and "~1000x smaller" is a measured factor."""
+    import vae_core.lab as lab
+    from vae_core.collapse import COLLAPSE_KL
+
+    assert not hasattr(lab, "COLLAPSE_KL")
+    c = fast_correct.numbers
+    assert c["recon_to_mse"] == pytest.approx(c["recon"] / c["mse"])
+    assert 50 < c["recon_to_mse"] < 5000
+    assert "~1000x" not in VARIANTS["mse_mean"].why
+    # KL between the lab's old threshold and the project's, units still "active": collapsed by
+    # the one rule (the KL bounds what z can carry), not by the old lab rule.
+    probe = lab.LabRun("mean_pixels", fast_correct.model, [], "finished", "x", {},
+                       {**c, "kl": (0.05 + COLLAPSE_KL) / 2, "active_units": 1})
+    assert diagnose(probe, fast_correct).holds
+    mse = diagnose(lab.LabRun("mse_mean", fast_correct.model, [], "finished", "x", {},
+                              {**c, "kl": 0.001, "active_units": 0}), fast_correct)
+    assert f"{c['recon_to_mse']:.0f}x its per-pixel MSE" in mse.text
+
+
+def test_exp_logvar_sigma_is_named_a_consistent_log_sigma_model(digits, fast_correct):
+    """Issue 16.10: the variant is a correct VAE in the log σ parametrisation, read the wrong way:
+    its own ELBO is close to the correct VAE's, and only reading the head as log σ² breaks it."""
+    wrong = train_variant("exp_logvar_sigma", digits, FAST_MODEL, FAST_TRAIN)
+    d = diagnose(wrong, fast_correct)
+    assert d.holds, d.text
+    assert "log σ" in VARIANTS["exp_logvar_sigma"].title and "consistent" in d.symptom
+    n, c = wrong.numbers, fast_correct.numbers
+    assert abs(n["elbo_as_trained"] - c["elbo"]) < 2.0  # consistent: about the correct ELBO
+    assert abs(n["kl"] - n["kl_as_trained"]) > 0.1  # read as log σ², the KL comes out wrong

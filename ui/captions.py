@@ -18,7 +18,7 @@ placeholders, so a translation keeps the whole claim, its numbers and its hedges
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from vae_core.text import N_, Translate, no_translation
 
@@ -188,9 +188,13 @@ def generation_caption(ae: Stats, vae: Stats, gettext: Translate = no_translatio
     ae_cov, vae_cov = ae["prior_classes_covered"], vae["prior_classes_covered"]
     ae_ok, vae_ok = ae.get("prior_confident_raw", 0.0), vae.get("prior_confident_raw", 0.0)
     out = [gettext("Drawn from N(0, I), the AE's samples cover {ae_covered} of {k} classes "
-                   "({ae_confident} judged confidently), the VAE's {vae_covered} "
-                   "({vae_confident}).").format(ae_covered=ae_cov, k=k, ae_confident=_pct(ae_ok),
-                                                vae_covered=vae_cov, vae_confident=_pct(vae_ok))]
+                   "({ae_confident} judged confidently; {ae_capped} when each class counts at most "
+                   "up to its share of the data), the VAE's {vae_covered} ({vae_confident}; "
+                   "{vae_capped}). The first share rewards clean samples, the second clean and "
+                   "diverse ones.").format(
+                       ae_covered=ae_cov, k=k, ae_confident=_pct(ae_ok),
+                       ae_capped=_pct(ae.get("prior_confident", 0.0)), vae_covered=vae_cov,
+                       vae_confident=_pct(vae_ok), vae_capped=_pct(vae.get("prior_confident", 0.0)))]
     if vae.get("collapsed"):
         out.append(gettext("This pair cannot show the lesson: the VAE collapsed, so all its draws "
                            "decode to one average image."))
@@ -224,8 +228,32 @@ def generation_caption(ae: Stats, vae: Stats, gettext: Translate = no_translatio
         if not vae.get("collapsed") and fit_cov >= vae_cov and fit_ok >= vae_ok:
             out.append(gettext("With that fitted Gaussian the AE generates about as well as the "
                                "VAE here: on this data its clusters are compact enough for one "
-                               "Gaussian. The VAE's advantage is that its prior is known before "
-                               "training, not fitted after."))
+                               "Gaussian. That is a known result (Ghosh et al. 2020, \"From "
+                               "Variational to Deterministic Autoencoders\": an AE with a density "
+                               "fitted to its codes after training generates well): the VAE's gift "
+                               "is a prior known before training, not that an AE can never "
+                               "generate."))
+    return " ".join(out)
+
+
+def prior_draws_note(ae: Stats, vae: Stats, gettext: Translate = no_translation) -> str:
+    """The Overview's measured version of "z ~ N(0, I) decodes to a plausible image": how many
+    of this VAE's prior draws the judge recognises and how many land in gaps, beside the AE with
+    a Gaussian fitted to its codes (Ghosh et al. 2020)."""
+    keys = ("prior_confident_raw", "prior_in_gaps")
+    if not all(vae.get(k) is not None for k in keys):
+        return ""
+    out = [gettext("Measured on this pair: {confident} of the VAE's 1,000 N(0, I) draws decode to "
+                   "images the judge recognises (p ≥ 0.9) and {in_gaps} land in gaps between its "
+                   "codes, so not every draw is plausible.").format(
+                       confident=_pct(vae["prior_confident_raw"]), in_gaps=_pct(vae["prior_in_gaps"]))]
+    if ae.get("fitted_confident_raw") is not None and ae.get("fitted_classes_covered") is not None:
+        out.append(gettext("An AE sampled from a Gaussian fitted to its own codes: {confident} "
+                           "recognised, {covered} classes covered. An AE can generate once a "
+                           "density is fitted to its codes (Ghosh et al. 2020); the VAE's gift is "
+                           "a prior known before training.").format(
+                               confident=_pct(ae["fitted_confident_raw"]),
+                               covered=ae["fitted_classes_covered"]))
     return " ".join(out)
 
 
@@ -264,6 +292,37 @@ def marginals_caption(vae: Stats | None, gettext: Translate = no_translation,
                            "unit by {scale_error:.2f}): the KL term pulls towards the prior but does "
                            "not force it.").format(centring=vae.get("centring", float("nan")),
                                                    scale_error=vae.get("scale_error", float("nan"))))
+    return " ".join(out)
+
+
+def interpolation_caption(model: str, reads: Sequence[str], confidence: Sequence[float], start: str,
+                          end: str, threshold: float, collapsed: bool = False,
+                          gettext: Translate = no_translation) -> str:
+    """What the judge reads in each frame of one model's interpolation, and what that shows:
+    ``reads`` the predicted class name per frame, ``confidence`` its probability (below
+    ``threshold`` a frame is unsure, "?"), ``start``/``end`` the two test images' classes."""
+    shown = [r if c >= threshold else "?" for r, c in zip(reads, confidence)]
+    n = len(shown)
+    out = [gettext("{model}: the judge reads {reads}.").format(model=model, reads=" ".join(shown))]
+    if collapsed:
+        out.append(gettext("The collapsed VAE draws the same average image at every frame: its "
+                           "decoder ignores z."))
+        return " ".join(out)
+    if end in shown:
+        frame = shown.index(end) + 1
+        out.append(gettext("It becomes a {end} at frame {frame} of {n}.").format(end=end, frame=frame, n=n))
+    else:
+        out.append(gettext("It never reaches a {end}, the class of the end image.").format(end=end))
+    unsure = shown.count("?")
+    others = sorted({s for s in shown if s not in ("?", start, end)})
+    if unsure:
+        out.append(gettext("{unsure} of {n} frames are unsure: blurred or unlike any class.").format(
+            unsure=unsure, n=n))
+    if others:
+        out.append(gettext("On the way it passes through {others}.").format(others=", ".join(others)))
+    if not unsure and not others and end in shown:
+        out.append(gettext("Every frame reads as a {start} or a {end}: a smooth morph, as far as "
+                           "the judge can tell.").format(start=start, end=end))
     return " ".join(out)
 
 

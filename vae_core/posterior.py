@@ -99,3 +99,31 @@ def grid_posterior(model: LatentModel, x: torch.Tensor, n: int = GRID, elbo_samp
     elbo = -float(rec.double().mean()) - kl
     return GridPosterior(c1, c2, lj - log_px, mu, sigma, log_px, elbo,
                          log_px - elbo, kl)
+
+
+# --- what the encoder's sigma does off the data ----------------------------------------------------
+
+SIGMA_PROBES = ("test", "noise", "shifted", "inverted", "blank")
+SIGMA_PROBE_IMAGES = 500
+
+
+@torch.no_grad()
+def sigma_probe(model: LatentModel, test_x: torch.Tensor, n: int = SIGMA_PROBE_IMAGES,
+                seed: int = 0) -> dict[str, float]:
+    """Mean σ of q(z|x) (over images and latent dims) for inputs of several kinds: ``test`` (the
+    first n test images), ``noise`` (uniform pixels), ``shifted`` (the test images moved a quarter
+    of their width to the right), ``inverted`` (1 − x) and ``blank`` (all 0).
+
+    The encoder's σ is the width that balanced reconstruction against the KL on training
+    images; nothing trains it to grow for inputs unlike them, so it is no uncertainty measure off
+    the data. Measured (latent 2 digits VAE): test 0.27, noise 0.16, shifted 0.17, inverted 0.09,
+    blank 0.38 (the demo VAE): narrower for noise than for real digits."""
+    if model.kind != "vae":
+        raise ValueError("only a VAE has a posterior width σ")
+    x = test_x[:n]
+    gen = torch.Generator().manual_seed(seed)
+    shift = max(1, x.shape[-1] // 4)
+    inputs = {"test": x, "noise": torch.rand(x.shape, generator=gen),
+              "shifted": torch.roll(x, shifts=shift, dims=-1), "inverted": 1 - x,
+              "blank": torch.zeros_like(x[:1])}
+    return {k: float(torch.exp(0.5 * model.encode_all(v)[1]).mean()) for k, v in inputs.items()}
