@@ -134,6 +134,14 @@ def test_mlp_pair_decodes_in_the_browser_and_the_beta_slider_scrubs(pair_root, t
         assert sent[0] == before, "the page talked to the server while the mouse moved"
         shoot(page, "latent_live_decode")
 
+        # A rerun that changes the component's data (shared axes) keeps the β shown.
+        page.get_by_text("Shared axes (same scale for both panels)").click()
+        settle(page, 60_000)
+        no_exception(page)
+        page.wait_for_timeout(500)
+        state = page.evaluate(STATE, "latent_sweep_live")
+        assert state["beta"] == 8 and state["times"] == []  # remounted (a fresh state), same β
+
 
 def test_conv_pair_decodes_in_the_browser(conv_root, tmp_path, page):
     for url, root in serve(conv_root, tmp_path, sweep=False):

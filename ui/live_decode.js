@@ -142,7 +142,8 @@ function mark(ctx, m, S, p, color, cross) {  // a marker at plane point p on a m
 }
 
 export default function(component) {
-  const { parentElement, data } = component;
+  const { parentElement } = component;
+  const data = JSON.parse(new TextDecoder().decode(component.data));  // bytes: see _mount
   const root = parentElement.querySelector('.vae-live');
   const S = data.size || 300;
   const registry = (window.__vaeLiveDecode = window.__vaeLiveDecode || {});
@@ -155,7 +156,9 @@ export default function(component) {
   if (sweep) {
     members = sweep.members.map((m) => ({ ...sweep.common, ...m, xyArr: floats(m.xy), plane: planeOf(m.projection),
                                           decode: makeDecoder(m.decoder), grid: null }));
-    current = Math.max(0, Math.min(members.length - 1, sweep.start || 0));
+    const before = (window.__vaeLiveDecode || {})[data.key];  // a rerun keeps the β shown
+    const kept = before ? sweep.betas.indexOf(before.beta) : -1;
+    current = kept >= 0 ? kept : Math.max(0, Math.min(members.length - 1, sweep.start || 0));
   }
   const shown = () => (sweep ? [members[current]] : models);  // the maps drawn now
 
