@@ -33,23 +33,30 @@ export function makeDecoder(spec) {
         const [cin, hin, win] = shape, cout = l.cout;
         const [kh, kw] = l.k, [sh, sw] = l.stride, [ph, pw] = l.padding, [oph, opw] = l.output_padding;
         const hout = (hin - 1) * sh - 2 * ph + kh + oph, wout = (win - 1) * sw - 2 * pw + kw + opw;
-        const y = new Float64Array(cout * hout * wout);
-        for (let co = 0; co < cout; co++) y.fill(l.B[co], co * hout * wout, (co + 1) * hout * wout);
+        // Scatter each input pixel through the kernel, output channels innermost: weights as
+        // (cin, kh, kw, cout) and the sums as (hout, wout, cout) keep that loop contiguous.
+        if (!l.Wt) {
+          l.Wt = new Float64Array(l.W.length);
+          for (let ci = 0; ci < cin; ci++) for (let co = 0; co < cout; co++)
+            for (let t = 0; t < kh * kw; t++) l.Wt[(ci * kh * kw + t) * cout + co] = l.W[(ci * cout + co) * kh * kw + t];
+        }
+        const acc = new Float64Array(hout * wout * cout), Wt = l.Wt;
         for (let ci = 0; ci < cin; ci++) for (let iy = 0; iy < hin; iy++) for (let ix = 0; ix < win; ix++) {
           const v = x[(ci * hin + iy) * win + ix];
           if (v === 0) continue;  // after a ReLU most inputs are 0
-          for (let co = 0; co < cout; co++) {
-            const wb = (ci * cout + co) * kh * kw, yb = co * hout * wout;
-            for (let ky = 0; ky < kh; ky++) {
-              const oy = iy * sh - ph + ky;
-              if (oy < 0 || oy >= hout) continue;
-              for (let kx = 0; kx < kw; kx++) {
-                const ox = ix * sw - pw + kx;
-                if (ox >= 0 && ox < wout) y[yb + oy * wout + ox] += v * l.W[wb + ky * kw + kx];
-              }
+          for (let ky = 0; ky < kh; ky++) {
+            const oy = iy * sh - ph + ky;
+            if (oy < 0 || oy >= hout) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const ox = ix * sw - pw + kx;
+              if (ox < 0 || ox >= wout) continue;
+              const ab = (oy * wout + ox) * cout, wb = ((ci * kh + ky) * kw + kx) * cout;
+              for (let co = 0; co < cout; co++) acc[ab + co] += v * Wt[wb + co];
             }
           }
         }
+        const y = new Float64Array(cout * hout * wout);
+        for (let co = 0; co < cout; co++) for (let q = 0; q < hout * wout; q++) y[co * hout * wout + q] = acc[q * cout + co] + l.B[co];
         x = y; shape = [cout, hout, wout];
       } else {
         throw new Error('unknown layer ' + l.op);
