@@ -191,7 +191,7 @@ export default function(component) {
     over.setAttribute('aria-label', data.text.map);
     maps.push({ title, base, over, index: i });
   }
-  let gridCanvas = null, rdCanvas = null;
+  let gridCanvas = null, rdCanvas = null, rdLine = null;
   if (sweep) {
     const gbox = el('div', 'map', row);
     el('div', 'title', gbox).textContent = data.text.grid;
@@ -200,6 +200,7 @@ export default function(component) {
     el('div', 'title', rbox).textContent = data.text.rd;
     rdCanvas = el('canvas', 'rd', rbox); rdCanvas.width = rdCanvas.height = S;
     rdCanvas.style.width = rdCanvas.style.height = S + 'px';
+    rdLine = el('div', 'zline', rbox);
   }
   // The decoded images: one per decoder, at the z under the mouse.
   const out = el('div', 'decoded');
@@ -359,11 +360,19 @@ export default function(component) {
       ctx.fillStyle = m.collapsed ? '#e03131' : '#4c6ef5';
       ctx.beginPath(); ctx.arc(X(m.rate), Y(m.distortion), i === current ? 7 : 3.5, 0, 2 * Math.PI); ctx.fill();
       if (i === current) { ctx.strokeStyle = '#111'; ctx.lineWidth = 2; ctx.stroke(); ctx.lineWidth = 1; }
-      ctx.fillStyle = '#555'; ctx.fillText(`${sweep.betas[i]}`, X(m.rate) + 6, Y(m.distortion) - 6);
     });
+    const spots = new Map();  // β labels, one per spot: collapsed runs share theirs ("4, 8")
+    members.forEach((m, i) => {
+      const k = `${Math.round(X(m.rate) / 8)},${Math.round(Y(m.distortion) / 8)}`;
+      spots.set(k, [...(spots.get(k) || []), i]);
+    });
+    ctx.fillStyle = '#555';
+    for (const idx of spots.values()) {
+      const m = members[idx[0]];
+      ctx.fillText(idx.map((i) => sweep.betas[i]).join(', '), X(m.rate) + 8, Y(m.distortion) + 12);
+    }
     const m = members[current];
-    ctx.fillStyle = '#111';
-    ctx.fillText(`β=${sweep.betas[current]}: ${data.text.rate_short} ${m.rate.toFixed(2)}, ${data.text.distortion_short} ${m.distortion.toFixed(2)}`, pad + 4, 20);
+    rdLine.textContent = `β = ${sweep.betas[current]}: ${data.text.rate_short} ${m.rate.toFixed(2)}, ${data.text.distortion_short} ${m.distortion.toFixed(2)}`;
   }
   function showMember() {
     betaLabel.textContent = `${data.text.beta} = ${sweep.betas[current]}`;
