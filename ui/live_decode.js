@@ -266,7 +266,12 @@ export default function(component) {
     state.z = z;
     decoders().forEach((m, i) => {
       const o = outCanvases[i];
-      if (z.length !== m.plane.D) { o.cap.textContent = `${m.label}: —`; return; }
+      if (z.length !== m.plane.D) {  // a latent space of another size cannot take this z
+        delete state.images[m.label];
+        o.canvas.getContext('2d').clearRect(0, 0, o.canvas.width, o.canvas.height);
+        o.cap.textContent = `${m.label}: —`;
+        return;
+      }
       const px = m.decode(z);
       state.images[m.label] = px;
       paintImage(o.canvas, px, m.decoder.shape);
