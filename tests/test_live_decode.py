@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from vae_core import ModelConfig, build_model
+from vae_core import ModelConfig, build_model, load_run
 from vae_core.export_weights import decoder_export, export_bytes, reference_forward
 
 JS = Path(__file__).resolve().parent.parent / "ui" / "live_decode.js"
@@ -108,3 +108,25 @@ def test_decoders_too_large_to_send_are_not_sent(checkpoints, fresh_streamlit_ca
     at = no_exception(open_page(navigation.LATENT_SPACE.file, timeout=60))
     assert not components(at)
     assert any("too large to send to the browser" in i.value for i in at.info)
+
+
+def test_a_sweep_a_user_trains_gets_the_beta_slider(checkpoints, digits, fresh_streamlit_cache):
+    from helpers import no_exception, open_page, train_and_save
+    from ui import navigation
+    from vae_core import TrainConfig
+
+    cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(32,), input_shape=digits.image_shape)
+    for beta in (2.0, 0.0):  # names as plan_runs("sweep") gives them, out of β order on disk
+        train_and_save(checkpoints, f"mine-b{beta:g}", cfg,
+                       TrainConfig(epochs=2, batch_size=128, beta=beta, seed=0), digits, group="mine")
+    at = no_exception(open_page(navigation.LATENT_SPACE.file, timeout=60))
+    assert at.selectbox(key="latent_sweep").value == "mine"
+    _, sweep = components(at)
+    members = sweep["sweep"]["members"]
+    assert sweep["sweep"]["betas"] == [0.0, 2.0]
+    for member, name in zip(members, ("mine-b0", "mine-b2")):
+        run = load_run(checkpoints / name)
+        assert member["rate"] == run.final["kl"] and member["distortion"] == run.final["recon"]
+        z = codes(run.model)
+        sent = np.stack([reference_forward(member["decoder"], zi) for zi in z])
+        assert np.abs(sent - torch_images(run.model, z)).max() < 1e-5
