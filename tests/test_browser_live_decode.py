@@ -134,6 +134,14 @@ def test_mlp_pair_decodes_in_the_browser_and_the_beta_slider_scrubs(pair_root, t
         assert sent[0] == before, "the page talked to the server while the mouse moved"
         shoot(page, "latent_live_decode")
 
+        # A rerun that changes the component's data (shared axes) keeps the β shown.
+        page.get_by_text("Shared axes (same scale for both panels)").click()
+        settle(page, 60_000)
+        no_exception(page)
+        page.wait_for_timeout(500)
+        state = page.evaluate(STATE, "latent_sweep_live")
+        assert state["beta"] == 8 and state["times"] == []  # remounted (a fresh state), same β
+
 
 def test_conv_pair_decodes_in_the_browser(conv_root, tmp_path, page):
     for url, root in serve(conv_root, tmp_path, sweep=False):
@@ -199,3 +207,33 @@ def test_interpolation_ends_and_reparameterization_mu_are_dragged_in_the_browser
             assert np.abs(np.asarray(image) - decode(root, "demo-vae", z)).max() < 1e-4
         assert sent[0] == before_frames
         shoot(page, "reparameterization_live_draws")
+
+
+def test_a_3d_latent_space_is_decoded_on_its_pca_plane_and_a_1d_one_on_its_axis(odd_root, digits,
+                                                                                tmp_path, page):
+    """odd-ae has latent 1, odd-vae latent 3 (shown on its PCA plane): the z under the mouse on
+    the VAE's map is the codes' mean plus a point of the plane, and only decoders of its size
+    decode it."""
+    from vae_core.latent_tools import pca_2d
+
+    for url, root in serve(odd_root, tmp_path, sweep=False):
+        open_latent(page, url)
+        assert "held at the codes' mean" in page.locator(".vae-live").first.inner_text()
+        maps = page.locator("canvas[aria-label='latent map: move the mouse to decode']")
+        vae = load_run(root / "odd-vae").model
+        proj = pca_2d(vae.encode_all(digits.test_x)[0].numpy())
+        for which, (fx, fy) in ((1, (0.3, 0.7)), (1, (0.8, 0.2)), (0, (0.6, 0.5))):
+            box = maps.nth(which).bounding_box()
+            page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+            state = page.evaluate(STATE, "latent_live")
+            if which == 1:
+                z = np.asarray(state["z"])
+                assert len(z) == 3
+                off_plane = (z - proj.mean) - proj.components.T @ (proj.components @ (z - proj.mean))
+                assert np.abs(off_plane).max() < 1e-6
+                assert np.abs(np.asarray(state["images"]["VAE"]) - decode(root, "odd-vae", list(z))).max() < 1e-4
+            else:  # the AE's 1-d axis: its own decoder; the 3-d VAE's cannot take that z
+                assert len(state["z"]) == 1
+                assert np.abs(np.asarray(state["images"]["AE"]) - decode(root, "odd-ae", state["z"])).max() < 1e-4
+                assert "VAE: —" in page.locator("[data-testid=vae-live-decode]").first.inner_text()
+                assert "VAE" not in state["images"]  # no stale image from the last move

@@ -3,6 +3,7 @@
 must equal ``model.decode`` on both architectures."""
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from vae_core import ModelConfig, build_model
+from vae_core import ModelConfig, build_model, load_run
 from vae_core.export_weights import decoder_export, export_bytes, reference_forward
 
 JS = Path(__file__).resolve().parent.parent / "ui" / "live_decode.js"
@@ -68,3 +69,64 @@ def test_the_components_javascript_decodes_like_the_model(name, tmp_path):
                          text=True, timeout=60, check=True).stdout
     js = np.asarray(json.loads(out)).reshape(torch_images(model, z).shape)
     assert np.abs(js - torch_images(model, z)).max() < 1e-5
+
+
+# --- what the pages send (AppTest) -------------------------------------------------------------
+
+def components(at) -> list[dict]:
+    return [json.loads(e.proto.bytes) for e in at.get("bidi_component")]
+
+
+def test_latent_space_sends_each_decoder_with_a_plane_that_maps_back_to_its_codes(
+        checkpoints, digits, fresh_streamlit_cache):
+    from helpers import no_exception, open_page
+    from ui import navigation
+    from vae_core import load_run
+
+    at = no_exception(open_page(navigation.LATENT_SPACE.file, timeout=60))
+    (live,) = components(at)  # the pair's maps; no sweep in this folder, so no β slider
+    assert any("No β sweep yet" in i.value for i in at.info)
+    assert [m["label"] for m in live["models"]] == ["AE", "VAE"]
+    for m, name in zip(live["models"], ("demo-ae", "demo-vae")):
+        model = load_run(checkpoints / name).model
+        z = codes(model)
+        sent = np.stack([reference_forward(m["decoder"], zi) for zi in z])
+        assert np.abs(sent - torch_images(model, z)).max() < 1e-5  # the weights of this run
+        # The plotted plane's points are the projections of the codes the browser decodes back.
+        comps, mean = np.asarray(m["projection"]["components"]), np.asarray(m["projection"]["mean"])
+        xy = np.frombuffer(base64.b64decode(m["xy"]), "<f4").reshape(-1, 2)
+        mu = model.encode_all(digits.test_x)[0].numpy()
+        assert np.abs(xy - (mu - mean) @ comps.T).max() < 1e-4
+
+
+def test_decoders_too_large_to_send_are_not_sent(checkpoints, fresh_streamlit_cache, monkeypatch):
+    import ui.live_decode
+    from helpers import no_exception, open_page
+    from ui import navigation
+
+    monkeypatch.setattr(ui.live_decode, "MAX_SEND_BYTES", 1000)
+    at = no_exception(open_page(navigation.LATENT_SPACE.file, timeout=60))
+    assert not components(at)
+    assert any("too large to send to the browser" in i.value for i in at.info)
+
+
+def test_a_sweep_a_user_trains_gets_the_beta_slider(checkpoints, digits, fresh_streamlit_cache):
+    from helpers import no_exception, open_page, train_and_save
+    from ui import navigation
+    from vae_core import TrainConfig
+
+    cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(32,), input_shape=digits.image_shape)
+    for beta in (2.0, 0.0):  # names as plan_runs("sweep") gives them, out of β order on disk
+        train_and_save(checkpoints, f"mine-b{beta:g}", cfg,
+                       TrainConfig(epochs=2, batch_size=128, beta=beta, seed=0), digits, group="mine")
+    at = no_exception(open_page(navigation.LATENT_SPACE.file, timeout=60))
+    assert at.selectbox(key="latent_sweep").value == "mine"
+    _, sweep = components(at)
+    members = sweep["sweep"]["members"]
+    assert sweep["sweep"]["betas"] == [0.0, 2.0]
+    for member, name in zip(members, ("mine-b0", "mine-b2")):
+        run = load_run(checkpoints / name)
+        assert member["rate"] == run.final["kl"] and member["distortion"] == run.final["recon"]
+        z = codes(run.model)
+        sent = np.stack([reference_forward(member["decoder"], zi) for zi in z])
+        assert np.abs(sent - torch_images(run.model, z)).max() < 1e-5

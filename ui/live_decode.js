@@ -33,23 +33,30 @@ export function makeDecoder(spec) {
         const [cin, hin, win] = shape, cout = l.cout;
         const [kh, kw] = l.k, [sh, sw] = l.stride, [ph, pw] = l.padding, [oph, opw] = l.output_padding;
         const hout = (hin - 1) * sh - 2 * ph + kh + oph, wout = (win - 1) * sw - 2 * pw + kw + opw;
-        const y = new Float64Array(cout * hout * wout);
-        for (let co = 0; co < cout; co++) y.fill(l.B[co], co * hout * wout, (co + 1) * hout * wout);
+        // Scatter each input pixel through the kernel, output channels innermost: weights as
+        // (cin, kh, kw, cout) and the sums as (hout, wout, cout) keep that loop contiguous.
+        if (!l.Wt) {
+          l.Wt = new Float64Array(l.W.length);
+          for (let ci = 0; ci < cin; ci++) for (let co = 0; co < cout; co++)
+            for (let t = 0; t < kh * kw; t++) l.Wt[(ci * kh * kw + t) * cout + co] = l.W[(ci * cout + co) * kh * kw + t];
+        }
+        const acc = new Float64Array(hout * wout * cout), Wt = l.Wt;
         for (let ci = 0; ci < cin; ci++) for (let iy = 0; iy < hin; iy++) for (let ix = 0; ix < win; ix++) {
           const v = x[(ci * hin + iy) * win + ix];
           if (v === 0) continue;  // after a ReLU most inputs are 0
-          for (let co = 0; co < cout; co++) {
-            const wb = (ci * cout + co) * kh * kw, yb = co * hout * wout;
-            for (let ky = 0; ky < kh; ky++) {
-              const oy = iy * sh - ph + ky;
-              if (oy < 0 || oy >= hout) continue;
-              for (let kx = 0; kx < kw; kx++) {
-                const ox = ix * sw - pw + kx;
-                if (ox >= 0 && ox < wout) y[yb + oy * wout + ox] += v * l.W[wb + ky * kw + kx];
-              }
+          for (let ky = 0; ky < kh; ky++) {
+            const oy = iy * sh - ph + ky;
+            if (oy < 0 || oy >= hout) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const ox = ix * sw - pw + kx;
+              if (ox < 0 || ox >= wout) continue;
+              const ab = (oy * wout + ox) * cout, wb = ((ci * kh + ky) * kw + kx) * cout;
+              for (let co = 0; co < cout; co++) acc[ab + co] += v * Wt[wb + co];
             }
           }
         }
+        const y = new Float64Array(cout * hout * wout);
+        for (let co = 0; co < cout; co++) for (let q = 0; q < hout * wout; q++) y[co * hout * wout + q] = acc[q * cout + co] + l.B[co];
         x = y; shape = [cout, hout, wout];
       } else {
         throw new Error('unknown layer ' + l.op);
@@ -142,7 +149,8 @@ function mark(ctx, m, S, p, color, cross) {  // a marker at plane point p on a m
 }
 
 export default function(component) {
-  const { parentElement, data } = component;
+  const { parentElement } = component;
+  const data = JSON.parse(new TextDecoder().decode(component.data));  // bytes: see _mount
   const root = parentElement.querySelector('.vae-live');
   const S = data.size || 300;
   const registry = (window.__vaeLiveDecode = window.__vaeLiveDecode || {});
@@ -155,7 +163,9 @@ export default function(component) {
   if (sweep) {
     members = sweep.members.map((m) => ({ ...sweep.common, ...m, xyArr: floats(m.xy), plane: planeOf(m.projection),
                                           decode: makeDecoder(m.decoder), grid: null }));
-    current = Math.max(0, Math.min(members.length - 1, sweep.start || 0));
+    const before = (window.__vaeLiveDecode || {})[data.key];  // a rerun keeps the β shown
+    const kept = before ? sweep.betas.indexOf(before.beta) : -1;
+    current = kept >= 0 ? kept : Math.max(0, Math.min(members.length - 1, sweep.start || 0));
   }
   const shown = () => (sweep ? [members[current]] : models);  // the maps drawn now
 
@@ -181,7 +191,7 @@ export default function(component) {
     over.setAttribute('aria-label', data.text.map);
     maps.push({ title, base, over, index: i });
   }
-  let gridCanvas = null, rdCanvas = null;
+  let gridCanvas = null, rdCanvas = null, rdLine = null;
   if (sweep) {
     const gbox = el('div', 'map', row);
     el('div', 'title', gbox).textContent = data.text.grid;
@@ -190,6 +200,7 @@ export default function(component) {
     el('div', 'title', rbox).textContent = data.text.rd;
     rdCanvas = el('canvas', 'rd', rbox); rdCanvas.width = rdCanvas.height = S;
     rdCanvas.style.width = rdCanvas.style.height = S + 'px';
+    rdLine = el('div', 'zline', rbox);
   }
   // The decoded images: one per decoder, at the z under the mouse.
   const out = el('div', 'decoded');
@@ -255,7 +266,12 @@ export default function(component) {
     state.z = z;
     decoders().forEach((m, i) => {
       const o = outCanvases[i];
-      if (z.length !== m.plane.D) { o.cap.textContent = `${m.label}: —`; return; }
+      if (z.length !== m.plane.D) {  // a latent space of another size cannot take this z
+        delete state.images[m.label];
+        o.canvas.getContext('2d').clearRect(0, 0, o.canvas.width, o.canvas.height);
+        o.cap.textContent = `${m.label}: —`;
+        return;
+      }
       const px = m.decode(z);
       state.images[m.label] = px;
       paintImage(o.canvas, px, m.decoder.shape);
@@ -349,11 +365,19 @@ export default function(component) {
       ctx.fillStyle = m.collapsed ? '#e03131' : '#4c6ef5';
       ctx.beginPath(); ctx.arc(X(m.rate), Y(m.distortion), i === current ? 7 : 3.5, 0, 2 * Math.PI); ctx.fill();
       if (i === current) { ctx.strokeStyle = '#111'; ctx.lineWidth = 2; ctx.stroke(); ctx.lineWidth = 1; }
-      ctx.fillStyle = '#555'; ctx.fillText(`${sweep.betas[i]}`, X(m.rate) + 6, Y(m.distortion) - 6);
     });
+    const spots = new Map();  // β labels, one per spot: collapsed runs share theirs ("4, 8")
+    members.forEach((m, i) => {
+      const k = `${Math.round(X(m.rate) / 8)},${Math.round(Y(m.distortion) / 8)}`;
+      spots.set(k, [...(spots.get(k) || []), i]);
+    });
+    ctx.fillStyle = '#555';
+    for (const idx of spots.values()) {
+      const m = members[idx[0]];
+      ctx.fillText(idx.map((i) => sweep.betas[i]).join(', '), X(m.rate) + 8, Y(m.distortion) + 12);
+    }
     const m = members[current];
-    ctx.fillStyle = '#111';
-    ctx.fillText(`β=${sweep.betas[current]}: ${data.text.rate_short} ${m.rate.toFixed(2)}, ${data.text.distortion_short} ${m.distortion.toFixed(2)}`, pad + 4, 20);
+    rdLine.textContent = `β = ${sweep.betas[current]}: ${data.text.rate_short} ${m.rate.toFixed(2)}, ${data.text.distortion_short} ${m.distortion.toFixed(2)}`;
   }
   function showMember() {
     betaLabel.textContent = `${data.text.beta} = ${sweep.betas[current]}`;

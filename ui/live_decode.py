@@ -11,6 +11,7 @@ each move took) for the browser tests.
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -100,8 +101,26 @@ def _text(note: str = "") -> dict[str, str]:
             "draws": _("The draws z = μ + σ·ε, decoded")}
 
 
+MAX_SEND_BYTES = 8_000_000  # base64 text of all decoders one component carries (the demo sweep: 0.7 MB)
+
+
+def _weights_text(data: dict[str, Any]) -> int:
+    decoders = [m["decoder"] for m in data["models"]]
+    decoders += [m["decoder"] for m in (data.get("sweep") or {}).get("members", [])]
+    return sum(len(layer.get("w", "")) + len(layer.get("b", "")) for d in decoders for layer in d["layers"])
+
+
 def _mount(key: str, data: dict[str, Any]) -> None:
-    _component(key=key, data={"key": key, **data})
+    size = _weights_text(data)
+    if size > MAX_SEND_BYTES:  # every rerun resends them: a wide net would stall the page
+        st.info(_("These decoders are too large to send to the browser ({mb:.0f} MB of weights; "
+                  "the limit is {limit:.0f} MB), so decoding under the mouse is off for them.",
+                  mb=size * 3 / 4 / 1e6, limit=MAX_SEND_BYTES * 3 / 4 / 1e6), icon=":material/info:")
+        return
+    # As bytes (UTF-8 JSON): Streamlit sends bytes as they are and hashes them once for the
+    # element's identity; a dict it would serialize twice (sorted and not) on every rerun, which
+    # cost 15 ms a rerun for the ~1 MB of a β sweep.
+    _component(key=key, data=json.dumps({"key": key, **data}, separators=(",", ":")).encode())
 
 
 def live_decode(panels: Sequence[LatentPanel], key: str) -> None:
