@@ -7,7 +7,7 @@ import streamlit as st
 from ui import navigation
 from ui.access import session_owner
 from ui.captions import span_text, verdict_label
-from ui.i18n import _
+from ui.i18n import _, current_language
 from ui.panels import encoded_models, latent_panels
 from ui.pickers import default_pair
 from ui.resources import (checkpoints_root, get_dataset, get_pool, get_run, run_scorecard, started_pool,
@@ -44,11 +44,19 @@ def newest_pair_figures() -> dict[str, go.Figure]:
     models = encoded_models(*newest_pair())
     if not models:
         return {}
+    version = tuple((m.label, str(m.run.path), (m.run.path / "run.json").stat().st_mtime) for m in models)
+    return _pair_figures(version, current_language(), models)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _pair_figures(version: tuple, lang: str, _models: list) -> dict[str, go.Figure]:
+    # Built once per run file version and language and shared by every session (read-only: the
+    # page only passes them to st.plotly_chart); ``_models`` is what ``version`` names.
     return {p.codes.label: p.scatter(title=_("{kind}: {run} (codes span {span})", kind=p.codes.label,
                                              run=p.codes.run.name,
                                              span=span_text(p.codes.stats["code_span"])),
                                      height=MINI_HEIGHT, marker_size=3, show_legend=False)
-            for p in latent_panels(models, (0, 1))}
+            for p in latent_panels(_models, (0, 1), one_d_notice=False)}
 
 
 def duration_text() -> str:
