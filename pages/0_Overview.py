@@ -10,8 +10,8 @@ from ui.captions import span_text, verdict_label
 from ui.i18n import _, current_language
 from ui.panels import encoded_models, latent_panels
 from ui.pickers import default_pair
-from ui.resources import (checkpoints_root, get_dataset, get_pool, get_run, run_scorecard, started_pool,
-                          usable_runs)
+from ui.resources import (SharedFigure, checkpoints_root, get_dataset, get_pool, get_run, run_scorecard,
+                          started_pool, usable_runs)
 from ui.scorecard import compare_rows
 from ui.training import show_job_progress
 from vae_core import DatasetError, Run, RunError, unique_run_name
@@ -52,10 +52,10 @@ def newest_pair_figures() -> dict[str, go.Figure]:
 def _pair_figures(version: tuple, lang: str, _models: list) -> dict[str, go.Figure]:
     # Built once per run file version and language and shared by every session (read-only: the
     # page only passes them to st.plotly_chart); ``_models`` is what ``version`` names.
-    return {p.codes.label: p.scatter(title=_("{kind}: {run} (codes span {span})", kind=p.codes.label,
-                                             run=p.codes.run.name,
-                                             span=span_text(p.codes.stats["code_span"])),
-                                     height=MINI_HEIGHT, marker_size=3, show_legend=False)
+    return {p.codes.label: SharedFigure(p.scatter(
+                title=_("{kind}: {run} (codes span {span})", kind=p.codes.label, run=p.codes.run.name,
+                        span=span_text(p.codes.stats["code_span"])),
+                height=MINI_HEIGHT, marker_size=3, show_legend=False))
             for p in latent_panels(_models, (0, 1), one_d_notice=False)}
 
 
