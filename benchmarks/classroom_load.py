@@ -37,6 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 from streamlit_server import free_port, streamlit_process  # noqa: E402  (shared with browser tests)
 
 from vae_core import list_runs  # noqa: E402
@@ -99,8 +100,70 @@ def jobs_per_minute(engine: TrainingEngine, root: Path, tag: str, n: int, epochs
     return n / wall * 60, sum(j.state != "finished" for j in jobs), len({j.worker for j in jobs})
 
 
+def ws_main(args: argparse.Namespace) -> None:
+    """The websocket mode: ``--sessions`` sessions speaking Streamlit's protocol (st_client.py),
+    each opening a random page every ``--every`` s for ``--duration`` s, while two training
+    processes (``python -m vae_core train --kind pair``, one torch thread each) keep both cores
+    busy the way two workers would. Reports view latency p50/p95 and the server's CPU."""
+    import asyncio
+
+    from st_client import classroom, visit_all
+
+    work = Path(tempfile.mkdtemp(prefix="classroom-ws-"))
+    root = work / "checkpoints"
+    root.mkdir()
+    for demo in (REPO / "checkpoints").glob("demo-digits-*"):
+        shutil.copytree(demo, root / demo.name)
+    trainers: list[subprocess.Popen] = []
+    try:
+        with streamlit_process(root, work / "server.log") as (url, server, _t0, _th):
+            port = int(url.rsplit(":", 1)[1])
+            # warm every page once (first views build the shared caches), as a class would find it
+            asyncio.run(visit_all(port))
+            warm = asyncio.run(visit_all(port))
+            env = {**os.environ, "OMP_NUM_THREADS": "1"}
+            for i in range(2 if args.trainers else 0):
+                trainers.append(subprocess.Popen(
+                    [sys.executable, "-m", "vae_core", "train", "--kind", "pair", "--name", f"bg{i}",
+                     "--epochs", str(args.train_epochs), "--root", str(work / f"bg{i}")],
+                    cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
+            cpu0, t0 = cpu_seconds(server.pid), time.perf_counter()
+            res = asyncio.run(classroom(port, args.sessions, args.every, args.duration))
+            cpu = cpu_seconds(server.pid) - cpu0
+            wall = time.perf_counter() - t0
+            still = sum(p.poll() is None for p in trainers)
+    finally:
+        for p in trainers:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    p50, p95 = res.median, res.quantile(0.95)
+    print(f"| websocket class: {args.sessions} sessions, a page every {args.every:g} s, {wall:.0f} s | |")
+    print("|---|---|")
+    print(f"| views | {len(res.latencies)} ({len(res.errors)} errors) |")
+    print(f"| view latency p50 / p95 / max | {p50:.3f} / {p95:.3f} / {max(res.latencies):.3f} s |"
+          if res.latencies else "| view latency | no views |")
+    print(f"| server CPU | {cpu:.1f} s in {wall:.0f} s = {cpu / wall:.0%} of a core, "
+          f"{1000 * cpu / max(1, len(res.latencies)):.0f} ms per view |")
+    print(f"| trainers still running at the end | {still} of {len(trainers)} |")
+    print(f"| one warm session alone, p50 | {warm.median:.3f} s |" if warm.latencies else "")
+    print(f"| load average | {os.getloadavg()[0]:.1f} |")
+    print(f"\ngoal: p95 <= 1 s: {'met' if p95 is not None and p95 <= 1.0 else 'NOT met'}")
+    for e in res.errors[:5]:
+        print("  error:", e)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ws", action="store_true",
+                        help="websocket mode: simulated sessions, no browsers (see ws_main)")
+    parser.add_argument("--sessions", type=int, default=60)
+    parser.add_argument("--every", type=float, default=5.0, help="seconds between a session's views")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (bounded)")
+    parser.add_argument("--trainers", type=int, default=1, help="0: no training during the load")
+    parser.add_argument("--train-epochs", type=int, default=400, help="epochs of each background pair")
     parser.add_argument("--browsers", type=int, default=10)
     parser.add_argument("--engine-jobs", type=int, default=30)
     parser.add_argument("--epochs", type=int, default=3, help="epochs of every class job")
@@ -110,6 +173,9 @@ def main() -> None:
                         help="seconds into the last batch when the third worker joins")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     args = parser.parse_args()
+    if args.ws:
+        ws_main(args)
+        return
 
     from playwright.sync_api import sync_playwright
 

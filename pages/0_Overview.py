@@ -7,10 +7,11 @@ import streamlit as st
 from ui import navigation
 from ui.access import session_owner
 from ui.captions import prior_draws_note, span_text, verdict_label
-from ui.i18n import _
+from ui.i18n import _, current_language
 from ui.panels import encoded_models, latent_panels
 from ui.pickers import current_pair
-from ui.resources import checkpoints_root, get_dataset, get_pool, get_run, run_scorecard, usable_runs
+from ui.resources import (SharedFigure, checkpoints_root, get_dataset, get_pool, get_run, run_scorecard,
+                          started_pool, usable_runs)
 from ui.scorecard import compare_rows
 from ui.state import make_current
 from ui.training import show_job_progress
@@ -45,11 +46,37 @@ def pair_figures() -> dict[str, go.Figure]:
     models = encoded_models(*current_runs())
     if not models:
         return {}
-    return {p.codes.label: p.scatter(title=_("{kind}: {run} (codes span {span})", kind=p.codes.label,
-                                             run=p.codes.run.name,
-                                             span=span_text(p.codes.stats["code_span"])),
-                                     height=MINI_HEIGHT, marker_size=3, show_legend=False)
-            for p in latent_panels(models, (0, 1))}
+    version = tuple((m.label, str(m.run.path), (m.run.path / "run.json").stat().st_mtime) for m in models)
+    return _pair_figures(version, current_language(), models)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _pair_figures(version: tuple, lang: str, _models: list) -> dict[str, go.Figure]:
+    # Built once per run file version and language and shared by every session (read-only: the
+    # page only passes them to st.plotly_chart); ``_models`` is what ``version`` names.
+    return {p.codes.label: SharedFigure(p.scatter(
+                title=_("{kind}: {run} (codes span {span})", kind=p.codes.label, run=p.codes.run.name,
+                        span=span_text(p.codes.stats["code_span"])),
+                height=MINI_HEIGHT, marker_size=3, show_legend=False))
+            for p in latent_panels(_models, (0, 1), one_d_notice=False)}
+
+
+def duration_text() -> str:
+    """How long a pair takes, measured: this server's recent jobs (the engine's own clock), else
+    the training time recorded in the runs of the pair shown above; nothing is promised without
+    a measurement."""
+    engine = started_pool()
+    seconds = engine.recent_duration() if engine is not None else None
+    if seconds is not None:
+        return _("Recent jobs on this server took {seconds:.0f} s each from start to saved (longer "
+                 "while the queue is full).", seconds=seconds)
+    ae, vae = current_runs()
+    recorded = [[r for r in run.history if r.get("type") == "epoch"] for run in (ae, vae) if run is not None]
+    if len(recorded) == 2 and all(recorded):
+        return _("The pair shown above took {seconds:.0f} s of training steps when it was made (AE and "
+                 "VAE together); a job adds a few seconds to start and save, more while others train.",
+                 seconds=sum(float(h[-1].get("seconds", 0.0)) for h in recorded))
+    return ""
 
 
 st.title(_("VAE Lab: why a VAE is more than an AutoEncoder"))
@@ -131,9 +158,9 @@ else:
     st.button(_("Train an AE+VAE pair on digits"), type="primary", key="overview_quick",
               icon=":material/play_arrow:", on_click=start_quick_pair)
     st.caption(_("Same seed, data and {hidden} MLP for both, latent size 2, β = 1, {epochs} epochs "
-                 "on the 1,438 bundled 8×8 training digits: about 10 s on an idle 2-core CPU, longer "
-                 "while others train. Then the Latent space page opens.",
-                 hidden="-".join(map(str, QUICK_PAIR_HIDDEN)), epochs=QUICK_PAIR_EPOCHS))
+                 "on the 1,438 bundled 8×8 training digits. {duration} Then the Latent space page opens.",
+                 hidden="-".join(map(str, QUICK_PAIR_HIDDEN)), epochs=QUICK_PAIR_EPOCHS,
+                 duration=duration_text()))
 if not figs:
     st.info(_("No trained runs yet: the pictures above are schematic. One click trains a real pair."),
             icon=":material/info:")

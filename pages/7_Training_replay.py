@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui.pickers import pick_pair
-from ui.resources import dataset_or_error, get_dataset, get_run
+from ui.resources import SharedFigure, dataset_or_error, get_dataset, get_run
 from ui.export import plot_config
 from ui.i18n import _, current_language, translate
 from vae_core import Run, figures
@@ -141,7 +141,7 @@ def replay_view(runs: tuple[tuple[str, str, Version], ...], spec: str, lang: str
         gettext=gettext)
     stats = {label: (code_stats(c.mu[frames[label][0]]), code_stats(c.mu[frames[label][-1]]))
              for label, c in codes.items()}
-    return fig, stats, steps
+    return SharedFigure(fig), stats, steps
 
 
 def link_step() -> int | None:

@@ -13,7 +13,7 @@ import streamlit as st
 
 from ui.i18n import _, current_language, translate
 from ui.panels import show_images
-from ui.resources import REPO, checkpoints_root, dataset_or_error
+from ui.resources import REPO, SharedFigure, checkpoints_root, dataset_or_error
 from ui.export import plot_config
 from ui.links import BIND, link_fallback, translated_options
 from vae_core import figures
@@ -70,17 +70,18 @@ def lab_figures(path: str, mtime: float, epochs: int, variant: str, lang: str) -
     arms = _shipped(path, mtime)[epochs]
     data = get_dataset("digits")
     title = gettext(VARIANTS[variant].title)
-    out: dict[str, go.Figure | None] = {"curves": figures.loss_curves(
+    out: dict[str, go.Figure | None] = {"curves": SharedFigure(figures.loss_curves(
         {gettext("correct"): arms["correct"].history, title: arms[variant].history},
-        kinds={gettext("correct"): "vae"}, gettext=gettext)}
+        kinds={gettext("correct"): "vae"}, gettext=gettext))}
     for key, label in (("correct", gettext(VARIANTS["correct"].title)), (variant, title)):
         if "recon" not in arms[key].numbers:
             out[key] = None
             continue
         mu = arm_pictures(path, mtime, epochs, key)[0]
         finite = np.isfinite(mu).all(axis=1)
-        out[key] = figures.latent_scatter(mu[finite], data.test_y.numpy()[finite], data.class_names, label,
-                                          shared_range(mu[finite]), gettext=gettext).update_layout(height=400)
+        out[key] = SharedFigure(figures.latent_scatter(
+            mu[finite], data.test_y.numpy()[finite], data.class_names, label, shared_range(mu[finite]),
+            gettext=gettext).update_layout(height=400))
     return out
 
 

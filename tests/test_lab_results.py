@@ -68,3 +68,16 @@ def test_the_lab_page_never_trains(monkeypatch, fresh_streamlit_cache):
     monkeypatch.setattr(lab, "train_variant", refuse)
     at = no_exception(page_app("pages/9_Loss_lab.py").run())
     assert at.dataframe and len(at.get("plotly_chart")) == 3
+
+
+def test_the_overview_promises_a_measured_duration(checkpoints, fresh_streamlit_cache):
+    """No "about 10 s": the time shown is the displayed pair's recorded training time."""
+    from helpers import no_exception, open_page
+
+    from vae_core import load_run
+
+    at = no_exception(open_page())
+    seconds = sum([r for r in load_run(checkpoints / name).history if r["type"] == "epoch"][-1]["seconds"]
+                  for name in ("demo-ae", "demo-vae"))
+    text = " ".join(c.value for c in at.caption)
+    assert f"took {seconds:.0f} s of training steps" in text and "about 10 s" not in text

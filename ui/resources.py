@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from ui.access import is_hosted
@@ -30,6 +31,21 @@ from vae_core.metrics import DEFAULT_IWAE_K, scorecard
 from vae_core.text import N_
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+class SharedFigure(go.Figure):
+    """A finished figure frozen for every session to show: ``st.plotly_chart`` takes a figure's
+    ``to_dict()``, which deep-copies every trace and re-encodes every array (10-25 ms for a latent
+    scatter, most of a page view); this one computes that dict once and hands out the same dict,
+    which Plotly's JSON writer only reads. Read-only: it has no traces or layout of its own, so
+    build the figure completely before freezing it, and return it from ``st.cache_resource``."""
+
+    def __init__(self, fig: go.Figure):
+        super().__init__()
+        self._frozen = fig.to_dict()
+
+    def to_dict(self) -> dict:
+        return self._frozen
 
 
 def checkpoints_root() -> Path:

@@ -46,18 +46,32 @@ def show_job_progress(job: Job) -> None:
     st.progress(progress, text=text)
 
 
+STATUS_REFRESH_S = 2.0  # the sidebar's job counts redraw this often while any job is queued or running
+
+
+def _pool_caption() -> None:
+    engine = started_pool()
+    if engine is None:
+        return
+    if engine.status().state == "unavailable":
+        st.caption(localize(engine.status().message, _))
+    counts = engine.counts()
+    if counts["running"] or counts["queued"]:
+        st.caption(_("Training now: {running} running, {queued} queued", running=counts["running"],
+                     queued=counts["queued"]))
+
+
 def pool_status() -> None:
     """One caption with the shared pool's running and queued jobs (nothing when it is idle or
-    not started yet)."""
+    not started yet). While jobs are active it is a fragment redrawn every ``STATUS_REFRESH_S``
+    on its own: drawn once per page run, it said "1 queued" for a job that had long started,
+    because a page's progress fragment reruns only itself, not the sidebar."""
     engine = started_pool()
     if engine is None:
         return
     counts = engine.counts()
-    if engine.status().state == "unavailable":
-        st.caption(localize(engine.status().message, _))
-    if counts["running"] or counts["queued"]:
-        st.caption(_("Training now: {running} running, {queued} queued", running=counts["running"],
-                     queued=counts["queued"]))
+    busy = bool(counts["running"] or counts["queued"])
+    st.fragment(_pool_caption, run_every=STATUS_REFRESH_S if busy else None)()
 
 
 def session_alive_check() -> Callable[[], bool] | None:

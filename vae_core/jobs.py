@@ -697,6 +697,12 @@ class TrainingEngine:
             heapq.heappush(free, heapq.heappop(free) + mean)
         return heapq.heappop(free) + mean
 
+    def recent_duration(self) -> float | None:
+        """Mean seconds from a worker's start to the saved runs over the last jobs finished here
+        (None before the first): a measured duration a page can promise."""
+        with self._lock:
+            return sum(self._durations) / len(self._durations) if self._durations else None
+
     def status(self) -> EngineStatus:
         return EngineStatus(self._state, self._message, self.max_workers, self._address)
 
