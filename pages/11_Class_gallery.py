@@ -13,6 +13,7 @@ from ui.i18n import _
 from ui.links import BIND
 from ui.resources import checkpoints_root, runs
 from vae_core import RunError, load_run
+from vae_core.outcomes import status_word
 from vae_core.gallery import (CLASS_WINDOW_H, GalleryRow, class_rows, png_bytes, prior_samples,
                               rate_distortion, read_hidden, wall_image, write_hidden)
 
@@ -60,7 +61,7 @@ def window_label(hours: float) -> str:
 def table(rows: list[GalleryRow], hidden: frozenset[str] = frozenset()) -> pd.DataFrame:
     return pd.DataFrame([{
         _("run"): r.name, _("model"): r.kind.upper(), "β": r.beta, _("latent size"): r.latent_dim,
-        _("data set"): r.dataset, _("status"): r.status,
+        _("data set"): r.dataset, _("status"): status_word(r.status, _),
         _("trained at"): pd.Timestamp(r.created, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M UTC"),
         _("test recon (nats)"): r.recon, _("test KL (nats)"): r.kl, _("yours"): r.mine,
         **({_("hidden"): r.name in hidden} if hidden else {})} for r in rows])
