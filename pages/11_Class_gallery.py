@@ -95,12 +95,12 @@ def gallery() -> None:
     st.markdown(_("**{n} runs** ({vaes} VAEs, {aes} AEs); {mine} of them yours.", n=len(rows),
                   vaes=sum(r.kind == "vae" for r in rows), aes=sum(r.kind == "ae" for r in rows),
                   mine=mine))
-    c1, c2 = st.columns([3, 2])
+    c1, c2 = st.columns(2)
     with c1:
         st.plotly_chart(rate_distortion(rows, gettext=_).update_layout(height=460),
                         key=f"{KEY}_rd", config=plot_config(f"{KEY}_rd"))
-        st.caption(_("Lower is better on both axes; a point's colour is its β. Large markers with "
-                     "a black ring are yours."))
+        st.caption(_("Lower is better on both axes; a point's colour is its β, an X marks a "
+                     "collapsed VAE. Large markers with a black ring are yours."))
     key = tuple((r.name, r.label, r.mine, version(root / r.name)) for r in rows)
     wall = _wall_png(str(root), key, rows)
     with c2:
@@ -127,7 +127,8 @@ if teacher:
     candidates = [r.name for r in class_rows(runs(), since, None)]
     hidden = read_hidden(root)
     chosen = st.multiselect(_("Hide from the wall"), sorted(set(candidates) | hidden),
-                            default=sorted(hidden), key=f"{KEY}_hide")
+                            default=sorted(hidden), placeholder=_("Choose runs"),
+                            key=f"{KEY}_hide")
     if st.button(_("Save the hidden runs"), key=f"{KEY}_hide_save") and set(chosen) != hidden:
         write_hidden(root, chosen)
         st.rerun()

@@ -190,7 +190,7 @@ def test_gallery_in_korean(checkpoints, fresh_streamlit_cache):
 
 # --- Generate: the AE plus a fitted mixture ---------------------------------------------------------
 
-MIXTURE_EN = "a Gaussian mixture fitted to its codes (10 components)"
+MIXTURE_EN = "a 10-Gaussian mixture fitted to its codes"
 
 
 @pytest.mark.parametrize("lang", ["en", "ko"])
