@@ -13,6 +13,7 @@ from ui.i18n import _
 from ui.links import BIND
 from ui.resources import checkpoints_root, runs
 from vae_core import RunError, load_run
+from vae_core.outcomes import status_word
 from vae_core.gallery import (CLASS_WINDOW_H, GalleryRow, class_rows, png_bytes, prior_samples,
                               rate_distortion, read_hidden, wall_image, write_hidden)
 
@@ -43,10 +44,12 @@ def _samples(path: str, file_version: tuple) -> np.ndarray | None:
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def _wall_png(root: str, rows: tuple[GalleryRow, ...], versions: tuple) -> bytes | None:
-    samples = {r.name: s for r, v in zip(rows, versions)
+def _wall_png(root: str, key: tuple, _rows: list[GalleryRow]) -> bytes | None:
+    # Keyed by primitives (name, label, mine, file version per row): hashing 60 dataclasses
+    # cost more than the rest of a warm view. ``_rows`` (not hashed) are the same rows.
+    samples = {r.name: s for r, (*_, v) in zip(_rows, key)
                if (s := _samples(str(Path(root) / r.name), v)) is not None}
-    return png_bytes(wall_image(list(rows), samples)) if samples else None
+    return png_bytes(wall_image(_rows, samples)) if samples else None
 
 
 def window_label(hours: float) -> str:
@@ -57,13 +60,14 @@ def window_label(hours: float) -> str:
     return _("the last {hours:g} hours", hours=hours) if hours > 1 else _("the last hour")
 
 
-def table(rows: list[GalleryRow], hidden: frozenset[str] = frozenset()) -> pd.DataFrame:
+def table(rows: list[GalleryRow]) -> pd.DataFrame:
+    run, model, latent, dataset, status = _("run"), _("model"), _("latent size"), _("data set"), _("status")
+    trained, recon, kl, yours = _("trained at"), _("test recon (nats)"), _("test KL (nats)"), _("yours")
     return pd.DataFrame([{
-        _("run"): r.name, _("model"): r.kind.upper(), "β": r.beta, _("latent size"): r.latent_dim,
-        _("data set"): r.dataset, _("status"): r.status,
-        _("trained at"): pd.Timestamp(r.created, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M UTC"),
-        _("test recon (nats)"): r.recon, _("test KL (nats)"): r.kl, _("yours"): r.mine,
-        **({_("hidden"): r.name in hidden} if hidden else {})} for r in rows])
+        run: r.name, model: r.kind.upper(), "β": r.beta, latent: r.latent_dim, dataset: r.dataset,
+        status: status_word(r.status, _),
+        trained: time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(r.created)),
+        recon: r.recon, kl: r.kl, yours: r.mine} for r in rows])
 
 
 st.title(_("Class gallery"))
@@ -91,23 +95,25 @@ def gallery() -> None:
     st.markdown(_("**{n} runs** ({vaes} VAEs, {aes} AEs); {mine} of them yours.", n=len(rows),
                   vaes=sum(r.kind == "vae" for r in rows), aes=sum(r.kind == "ae" for r in rows),
                   mine=mine))
-    c1, c2 = st.columns([3, 2])
+    c1, c2 = st.columns(2)
     with c1:
         st.plotly_chart(rate_distortion(rows, gettext=_).update_layout(height=460),
                         key=f"{KEY}_rd", config=plot_config(f"{KEY}_rd"))
-        st.caption(_("Lower is better on both axes; a point's colour is its β. Large markers with "
-                     "a black ring are yours."))
-    versions = tuple(version(root / r.name) for r in rows)
-    wall = _wall_png(str(root), tuple(rows), versions)
+        st.caption(_("Lower is better on both axes; a point's colour is its β, an X marks a "
+                     "collapsed VAE. Large markers with a black ring are yours."))
+    key = tuple((r.name, r.label, r.mine, version(root / r.name)) for r in rows)
+    wall = _wall_png(str(root), key, rows)
     with c2:
-        if wall is not None:
-            st.image(wall, caption=_("Prior samples: one row per run, newest first."))
-    st.dataframe(table(rows), hide_index=True, key=f"{KEY}_table")
+        if wall is not None:  # PNG as it is: with the default format Streamlit re-encodes it
+            st.image(wall, caption=_("Prior samples: one row per run, newest first."),
+                     output_format="PNG")
+    frame = table(rows)
+    st.dataframe(frame, hide_index=True, key=f"{KEY}_table")
     if teacher and wall is not None:
         d1, d2 = st.columns(2)
         d1.download_button(_("Download the wall (PNG)"), wall, "class-gallery-wall.png",
                            "image/png", key=f"{KEY}_png", icon=":material/download:")
-        d2.download_button(_("Download the table (CSV)"), table(rows).to_csv(index=False),
+        d2.download_button(_("Download the table (CSV)"), frame.to_csv(index=False),
                            "class-gallery.csv", "text/csv", key=f"{KEY}_csv",
                            icon=":material/download:")
 
@@ -121,7 +127,8 @@ if teacher:
     candidates = [r.name for r in class_rows(runs(), since, None)]
     hidden = read_hidden(root)
     chosen = st.multiselect(_("Hide from the wall"), sorted(set(candidates) | hidden),
-                            default=sorted(hidden & set(candidates) | hidden), key=f"{KEY}_hide")
+                            default=sorted(hidden), placeholder=_("Choose runs"),
+                            key=f"{KEY}_hide")
     if st.button(_("Save the hidden runs"), key=f"{KEY}_hide_save") and set(chosen) != hidden:
         write_hidden(root, chosen)
         st.rerun()

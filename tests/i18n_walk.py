@@ -39,6 +39,7 @@ NOT_PROSE = [re.compile(p) for p in (
     r"%\{[^}]*\}",           # Plotly hovertemplate fields
     r"<[^>]*>",              # HTML tags in hover text and legends
     r":material/[a-z_]+:",   # Material icons
+    r":[a-z]+\[",            # Streamlit's coloured-text markup, :gray[…]
     r"https?://\S+",         # links
 )]
 WORD = re.compile(r"[^\W\d_]{2,}")

@@ -26,7 +26,7 @@ MIXTURE_SEED_OFFSET = 3  # generation's sources use seed + 0, 1, 2
 # The AE's sources on the Generate page: generation's three and the fitted mixture.
 AE_SOURCES = SOURCES + (MIXTURE,)
 AE_SOURCE_NAMES = {**SOURCE_NAMES,
-                   MIXTURE: N_("a Gaussian mixture fitted to its codes (10 components)")}
+                   MIXTURE: N_("a 10-Gaussian mixture fitted to its codes")}
 
 
 def sample_mixture(codes: np.ndarray | torch.Tensor, n: int = GENERATION_SAMPLES, seed: int = 0,

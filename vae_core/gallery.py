@@ -80,9 +80,9 @@ def prior_samples(model: LatentModel, n: int = WALL_SAMPLES, seed: int = WALL_SE
 
 
 def rate_distortion(rows: list[GalleryRow], gettext: Translate = no_translation) -> go.Figure:
-    """Each VAE at (its test KL, its test recon) coloured by β; each AE on the distortion axis
-    (rate 0: it has no KL); the viewer's own runs drawn larger with a black ring. customdata holds
-    the run name."""
+    """Each VAE at (its test KL, its test recon) coloured by β (a collapsed one as an X); each AE
+    on the distortion axis (rate 0: it has no KL); the viewer's own runs drawn larger with a black
+    ring. customdata holds the run name."""
     fig = go.Figure()
     vaes = [r for r in rows if r.kind == "vae" and r.kl is not None and r.recon is not None]
     aes = [r for r in rows if r.kind == "ae" and r.recon is not None]
@@ -94,9 +94,11 @@ def rate_distortion(rows: list[GalleryRow], gettext: Translate = no_translation)
     if vaes:
         fig.add_trace(go.Scatter(
             x=[r.kl for r in vaes], y=[r.recon for r in vaes], mode="markers", name="VAE",
+            cliponaxis=False,  # a collapsed VAE sits at rate 0, on the axis
             customdata=[r.name for r in vaes], text=[f"β={r.beta:g}" for r in vaes],
             marker=dict(color=[r.beta for r in vaes], colorscale="Viridis", showscale=True,
-                        colorbar=dict(title="β"), **ring(vaes)),
+                        colorbar=dict(title="β"), **ring(vaes),
+                        symbol=["x" if r.status == "collapsed" else "circle" for r in vaes]),
             hovertemplate=gettext("%{customdata} (%{text})<br>KL %{x:.2f}, recon %{y:.2f}")
             + "<extra></extra>"))
     if aes:
@@ -132,12 +134,17 @@ def wall_image(rows: list[GalleryRow], samples: dict[str, np.ndarray]) -> np.nda
     width = LABEL_PX + n * (TILE_PX + gap) + gap
     canvas = Image.new("RGB", (width, max(1, len(shown)) * row_h), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=14)
+    try:  # a font with Greek letters (Pillow's built-in one has no β)
+        font = ImageFont.truetype("DejaVuSans.ttf", 14)
+        beta = "β"
+    except OSError:
+        font, beta = ImageFont.load_default(size=14), "beta"
     for i, r in enumerate(shown):
         top = i * row_h
         if r.mine:
             draw.rectangle((0, top, width - 1, top + row_h - 1), fill=HIGHLIGHT)
-        draw.text((6, top + row_h // 2), r.label, fill=(0, 0, 0), font=font, anchor="lm")
+        draw.text((6, top + row_h // 2), r.label.replace("β", beta), fill=(0, 0, 0), font=font,
+                  anchor="lm")
         for j, tile in enumerate(_rgb(samples[r.name])):
             img = Image.fromarray(tile).resize((TILE_PX, TILE_PX), Image.NEAREST)
             canvas.paste(img, (LABEL_PX + gap + j * (TILE_PX + gap), top + 2))
