@@ -9,6 +9,7 @@ import streamlit as st
 
 from ui.export import export_format_picker
 from ui.i18n import _, language_switch
+from ui.layout import page_style
 from ui.links import drop_unusable_numbers
 from ui.navigation import PAGES
 from ui.resources import pin_torch_threads
@@ -16,6 +17,7 @@ from ui.training import pool_status
 
 st.set_page_config(page_title="VAE Lab", layout="wide")
 pin_torch_threads()
+page_style()
 with st.sidebar:
     language_switch()  # first: every _() below reads it
 page = st.navigation([st.Page(p.file, title=_(p.title), icon=p.icon, default=i == 0)

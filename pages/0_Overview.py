@@ -1,6 +1,7 @@
 """Overview: the AE-vs-VAE story in a few lines, a one-click pair, and where each claim is shown."""
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -19,7 +20,6 @@ from vae_core import DatasetError, Run, RunError, unique_run_name
 from vae_core.figures import overview_schematic
 from vae_core.jobs import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, EngineError, quick_pair_specs
 from vae_core.metrics import CLAIMS
-from vae_core.text import N_
 
 JOB_KEY = "overview_job"
 MINI_HEIGHT = 300
@@ -191,24 +191,19 @@ rows = {r["metric"]: r for r in compare_rows(cards["AE"], cards["VAE"])} \
 if rows:
     st.caption(_("Numbers: {runs} on their test split (the current pair; pick another on any page).",
                  runs=", ".join(f"{label} {run.name}" for label, run in pair_runs)))
-widths = [5, 2, 1.3, 1.3, 1.6, 2] if rows else [6, 2, 2]
-header = st.columns(widths, vertical_alignment="center")
-titles = ((N_("Claim"), N_("Metric"), "AE", "VAE", N_("Verdict here"), N_("See it on")) if rows
-          else (N_("Claim"), N_("Metric"), N_("See it on")))
-for col, title in zip(header, titles):
-    col.markdown(f"**{_(title)}**")
-for c in CLAIMS:
-    claim = c["claim"]  # marked N_ in vae_core.metrics
-    cols = st.columns(widths, vertical_alignment="center")
-    cols[0].markdown(_(claim))
-    cols[1].code(c["metric"], language=None)
-    if rows:
-        row = rows[c["metric"]]
-        cols[2].markdown(row["AE"])
-        cols[3].markdown(row["VAE"])
-        cols[4].markdown(verdict_label(row["winner"], _))
-    with cols[-1]:
-        navigation.link(navigation.CLAIM_PAGES[c["metric"]])
+# st.table wraps long cells (columns of widgets cut the metric keys and page names); the metric is
+# the scorecard's JSON key, shown as code; the pages are linked below, in the claims' order.
+CLAIM, METRIC, VERDICT, PAGE = _("Claim"), _("Metric"), _("Verdict here"), _("See it on")
+st.table(pd.DataFrame([{CLAIM: _(c["claim"]), METRIC: f"`{c['metric']}`",  # claims marked N_
+                        **({"AE": rows[c["metric"]]["AE"], "VAE": rows[c["metric"]]["VAE"],
+                            VERDICT: verdict_label(rows[c["metric"]]["winner"], _)} if rows else {}),
+                        PAGE: _(navigation.CLAIM_PAGES[c["metric"]].title)} for c in CLAIMS]),
+         hide_index=True)
+claim_pages = list(dict.fromkeys(navigation.CLAIM_PAGES[c["metric"]] for c in CLAIMS))
+for i in range(0, len(claim_pages), 2):  # two a row: each title fits at 1024 px
+    for col, page in zip(st.columns(2), claim_pages[i:i + 2]):
+        with col:
+            navigation.link(page)
 if cards["AE"] is not None and cards["VAE"] is not None:
     st.caption(prior_draws_note(cards["AE"], cards["VAE"], gettext=_))
 navigation.link(navigation.EVIDENCE, _("All the numbers side by side: Evidence"))

@@ -98,13 +98,14 @@ def test_overview_draws_newest_pair_and_claims(checkpoints, fresh_streamlit_cach
     at = ok(open_page(timeout=TIMEOUT))
     titles = [s["layout"]["title"]["text"] for s in chart_specs(at)]
     assert titles[0].startswith("AE: demo-ae (codes span ±") and titles[1].startswith("VAE: demo-vae")
-    shown = " ".join(m.value for m in at.markdown)
-    assert all(c["claim"] in shown for c in CLAIMS)
-    # Each claim shows the newest pair's numbers and verdict (the Evidence scorecard's).
-    assert "**Verdict here**" in shown and "centring" in " ".join(c.value for c in at.code)
-    numbers = [m.value for m in at.markdown if re.match(r"^-?\d+\.\d+", m.value)]
+    table = at.table[0].value  # st.table: long cells wrap instead of being cut off
+    assert list(table["Claim"]) == [c["claim"] for c in CLAIMS]
+    # Each claim shows the current pair's numbers and verdict (the Evidence scorecard's).
+    assert list(table.columns) == ["Claim", "Metric", "AE", "VAE", "Verdict here", "See it on"]
+    assert "`centring`" in set(table["Metric"])
+    numbers = [v for v in list(table["AE"]) + list(table["VAE"]) if re.match(r"^-?\d+\.\d+", v)]
     assert len(numbers) >= len(CLAIMS)  # AE and VAE values (the AE has none for VAE-only metrics)
-    assert sum(m.value == "VAE" for m in at.markdown) >= 3  # the demo VAE wins the latent claims
+    assert sum(v == "VAE" for v in table["Verdict here"]) >= 3  # the demo VAE wins the latent claims
 
 
 @pytest.mark.slow

@@ -111,7 +111,7 @@ def language_switch() -> None:
     lang = st.session_state[LANGUAGE_KEY]
     if lang == "ko":  # Korean wraps between words (eojeol), not inside them: "손실은", not "손\n실은"
         st.html("<style>[data-testid=stAppViewContainer], [data-testid=stSidebar] "
-                "{word-break: keep-all; overflow-wrap: anywhere;}</style>")
+                "{word-break: keep-all; overflow-wrap: break-word;}</style>")
     if lang != SOURCE_LANGUAGE or browser_language() != SOURCE_LANGUAGE:
         if url_lang != lang:
             st.query_params[LANGUAGE_KEY] = lang

@@ -1,0 +1,15 @@
+"""Page-wide layout rules that Streamlit has no parameter for, in one style sheet the frame adds
+once per run (``page_style``)."""
+from __future__ import annotations
+
+import streamlit as st
+
+# Table cells (st.table) break lines between words only: a narrow column otherwise broke a word
+# mid-way ("importance-\nweighted", Korean "우\n세" one syllable a line) while a long column of
+# sentences kept its width; now the sentences wrap and every word stays whole.
+TABLE_CSS = ("[data-testid=stTable] th, [data-testid=stTable] td "
+             "{overflow-wrap: normal; word-break: keep-all; hyphens: none;}")
+
+
+def page_style() -> None:
+    st.html(f"<style>{TABLE_CSS}</style>")
