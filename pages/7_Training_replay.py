@@ -13,6 +13,7 @@ from ui.pickers import pick_pair
 from ui.resources import SharedFigure, dataset_or_error, get_dataset, get_run
 from ui.export import plot_config
 from ui.i18n import _, current_language, translate
+from ui.links import md
 from vae_core import Run, figures
 from vae_core.codes import code_stats
 from vae_core.latent_tools import (grid_codes, pca_2d, plane_coords, sample_prior, shared_range,
@@ -83,8 +84,8 @@ def replay_or_warning(label: str, run: Run | None) -> tuple[Run, Version] | None
         # An old run's missing snapshots are the usual case and have a translated message; a
         # damaged file's details stay as vae_core words them.
         detail = _(NO_SNAPSHOTS) if isinstance(e, NoSnapshots) else str(e)
-        st.warning(_("{model} run {run}: replay unavailable. {detail}", model=label, run=run.name,
-                     detail=detail), icon=":material/history_toggle_off:")
+        st.warning(_("{model} run {run}: replay unavailable. {detail}", model=label, run=md(run.name),
+                     detail=md(detail)), icon=":material/history_toggle_off:")
         return None
 
 
@@ -153,6 +154,11 @@ def link_step() -> int | None:
 ae, vae = pick_pair("replay")
 replays = {label: r for label, run in (("AE", ae), ("VAE", vae))
            if (r := replay_or_warning(label, run)) is not None}
+if len(replays) == 2 and replays["AE"][0].dataset != replays["VAE"][0].dataset:
+    # One animation colours every map by one data set's labels: two test sets cannot share it.
+    st.warning(_("The AE and the VAE were trained on different data sets, so they cannot be "
+                 "replayed side by side; showing the VAE only."), icon=":material/warning:")
+    del replays["AE"]
 if not replays:
     st.stop()
 

@@ -87,7 +87,8 @@ def forwarded_for(headers, peer: str | None, trusted_proxy: str | None) -> str |
     the ``trusted_proxy`` (``"*"``: any peer, e.g. a proxy on the same machine), the last address
     in its ``X-Forwarded-For`` (the one that proxy appended; earlier ones the client may forge)."""
     if trusted_proxy and (trusted_proxy == "*" or peer == trusted_proxy):
-        hops = [h.strip() for h in (headers.get("X-Forwarded-For") or "").split(",") if h.strip()]
+        value = headers.get("X-Forwarded-For")
+        hops = [h.strip() for h in value.split(",") if h.strip()] if isinstance(value, str) else []
         if hops:
             return hops[-1]
     return peer
@@ -98,8 +99,9 @@ def client_address() -> str:
     "localhost" when Streamlit sees no address."""
     try:
         headers, peer = st.context.headers, st.context.ip_address
-    except Exception:  # outside a browser session (AppTest)
+    except Exception:  # outside a browser session
         headers, peer = {}, None
+    peer = peer if isinstance(peer, str) else None  # AppTest's context is a mock
     return forwarded_for(headers, peer, os.environ.get(TRUSTED_PROXY_ENV) or None) or "localhost"
 
 
@@ -108,7 +110,7 @@ def behind_proxy() -> bool:
     this server, so "bound to localhost" says nothing about who can connect."""
     try:
         headers = st.context.headers
-        return any(headers.get(h) for h in FORWARDING_HEADERS)
+        return any(isinstance(headers.get(h), str) and headers.get(h) for h in FORWARDING_HEADERS)
     except Exception:
         return False
 

@@ -132,16 +132,22 @@ def md(value: object) -> str:
 
 def drop_unusable_numbers() -> None:
     """Remove from the URL every value that reads as an infinite number (``inf``, ``Infinity``,
-    ``1e999``), with a warning: Streamlit turns such a value for an integer ``number_input`` into
-    ``int(inf)`` and the page crashes (Streamlit 1.67) before any check of ours can run. A NaN or
-    an out-of-range finite number is already replaced by the widget's default. Call it in the
-    frame, before the page runs."""
+    ``1e999``) and warn: Streamlit 1.67 seeds an integer ``number_input`` from the URL with
+    ``int(inf)`` and the page crashes before any check of ours can run. (A NaN or an
+    out-of-range finite number already becomes the widget's default.) Call it in the frame,
+    before ``page.run()``."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
     for key in list(st.query_params):
         try:
-            bad = math.isinf(float(st.query_params[key]))
+            if not math.isinf(float(st.query_params[key])):
+                continue
         except (TypeError, ValueError):
             continue
-        if bad:
-            del st.query_params[key]
-            st.warning(_("The link's value for {key} is not a usable number; the page uses its "
-                         "default instead.", key=md(key)), icon=":material/link_off:")
+        del st.query_params[key]
+        ctx = get_script_run_ctx()
+        if ctx is not None:  # widgets are seeded from the URL the session opened with: drop it there
+            with ctx.session_state.query_params() as params:
+                getattr(params, "_initial_query_params", {}).pop(key, None)
+        st.warning(_("The link's value for {key} is not a usable number; the page uses its "
+                     "default instead.", key=md(key)), icon=":material/link_off:")

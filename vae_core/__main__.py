@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -11,11 +12,39 @@ from typing import Sequence
 from .config import ModelConfig, TrainConfig, default_hidden
 from .data import DatasetError, load_dataset
 from .jobs import (DEFAULT_SWEEP_BETAS, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS, QUICK_PAIR_LR,
-                   SCHEDULER_ENV, EngineError, Job, RunSpec, TrainingEngine, close_local_cluster,
-                   local_cluster_running, parse_betas, plan_runs)
+                   SCHEDULER_ENV, EngineError, Job, RunSpec, TrainingEngine,
+                   check_scheduler_address, close_local_cluster, local_cluster_running,
+                   parse_betas, plan_runs)
 from .metrics import DEFAULT_IWAE_K
-from .runs import RunError, final_metrics, list_runs, unique_run_name, validate_run_name
+from .runs import RunError, display_name, final_metrics, list_runs, unique_run_name, validate_run_name
 from .validate import check_device, check_writable_folder
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: a folder name's escape sequences or line ends are shown as
+    ``\\x1b``, ``\\n``…, never sent raw (they could rewrite the screen)."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in display_name(text))
+
+
+def time_limit(text: str) -> float:
+    """``--time-limit``: seconds, a finite number >= 0 (0 = no limit)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0 (0 = no limit), "
+                                         f"got {text!r}")
+    return value
+
+
+def scheduler_address(text: str) -> str:
+    """``--scheduler``: tcp://HOST:PORT or tls://HOST:PORT, checked before anything connects."""
+    try:
+        return check_scheduler_address(text)
+    except EngineError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _progress_line(label: str, rec: dict, width: int = 28) -> str:
@@ -155,14 +184,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(f"{'name':<28} {'status':<9} {'kind':<4} {'beta':>5} {'z':>3} {'dataset':<14} "
           f"{'epochs':>7} {'recon':>8} {'kl':>7}")
     for r in infos:
+        name = printable(r.name)
         if r.status == "broken":
-            print(f"{r.name:<28} broken    {r.reason}")
+            print(f"{name:<28} broken    {printable(r.reason)}")
             continue
         beta = f"{r.beta:g}" if r.kind == "vae" else "-"
         kl = f"{r.final['kl']:.2f}" if "kl" in r.final else "-"  # an AE has no KL term
         epochs = f"{r.epochs_trained}/{r.epochs}"
-        print(f"{r.name:<28} {r.status:<9} {r.kind:<4} {beta:>5} {r.latent_dim:>3} "
-              f"{r.dataset[:14]:<14} {epochs:>7} {r.final.get('recon', float('nan')):>8.2f} "
+        print(f"{name:<28} {r.status:<9} {r.kind:<4} {beta:>5} {r.latent_dim:>3} "
+              f"{printable(r.dataset)[:14]:<14} {epochs:>7} {r.final.get('recon', float('nan')):>8.2f} "
               f"{kl:>7}")
     print(f"\n{LIST_NOTE}")
     return 0
@@ -336,11 +366,12 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing run of the same name (default: refuse)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=os.environ.get(SCHEDULER_ENV),
-                   help="train on an existing Dask cluster (dask scheduler + dask worker) "
-                        f"instead of a local one started for this command (default: ${SCHEDULER_ENV}"
-                        " if set)")
-    p.add_argument("--time-limit", type=float, default=0, metavar="SECONDS",
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", type=scheduler_address,
+                   default=os.environ.get(SCHEDULER_ENV),
+                   help="train on an existing Dask cluster (dask scheduler + dask worker; "
+                        "tls://HOST:PORT with Dask's TLS settings, see README) instead of a local "
+                        f"one started for this command (default: ${SCHEDULER_ENV} if set)")
+    p.add_argument("--time-limit", type=time_limit, default=0, metavar="SECONDS",
                    help="stop the job after this many seconds, keeping what was trained "
                         "(default: 0, no limit)")
 

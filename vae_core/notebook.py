@@ -9,11 +9,20 @@ machine (numbers may differ in the last digits on other hardware).
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from .config import ModelConfig, TrainConfig
 
 NBFORMAT, NBFORMAT_MINOR = 4, 4  # 4.4: cells need no ids
+
+
+def _python_dict(values: dict[str, float]) -> str:
+    """A dict literal that Python reads back: a NaN or infinite number (a diverged run's final
+    loss) as ``float('nan')``, not JSON's ``NaN``, which is no Python name."""
+    def number(v: float) -> str:
+        return repr(float(v)) if math.isfinite(v) else f"float({str(float(v))!r})"
+    return "{" + ", ".join(f"{k!r}: {number(v)}" for k, v in values.items()) + "}"
 
 
 def _cell(kind: str, source: str) -> dict[str, Any]:
@@ -67,7 +76,7 @@ figures.latent_scatter(xy, dataset.test_y.numpy(), dataset.class_names, {name!r}
         _cell("code", f"""
 last = [r for r in history if r["type"] == "epoch"][-1]
 print("re-trained:", {{k: round(last["test_" + k], 3) for k in ("recon", "kl", "loss")}})
-print("saved run: ", {json.dumps({k: round(v, 3) for k, v in (final or {}).items()})})
+print("saved run: ", {_python_dict({k: round(v, 3) for k, v in (final or {}).items()})})
 """),
     ]
     return {"nbformat": NBFORMAT, "nbformat_minor": NBFORMAT_MINOR, "cells": cells,
