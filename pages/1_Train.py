@@ -239,7 +239,9 @@ with settings:
                                 "The AE has no KL term."), bind=BIND)
     warmup = st.number_input(_("KL warm-up epochs (0 = off)"), 0, 1000, 0, key="train_warmup",
                              disabled=is_ae, help=_("Ramp the KL weight from 0 to β over this "
-                             "many epochs: a common cure for posterior collapse."), bind=BIND)
+                             "many epochs. It helps a VAE at β ≤ 1 past an early collapse; at larger "
+                             "β, where collapse can be the objective's optimum (Alemi et al. 2018), "
+                             "it only delays it."), bind=BIND)
     c1, c2 = st.columns(2)
     latent_dim = c1.number_input(_("Latent size"), 1, 32, 2, key="train_latent_dim",
                                  help=_("2 can be drawn directly; larger is shown by projection."),

@@ -29,8 +29,9 @@ def test_scorecard_sweep_and_posterior(checkpoints, digits, fresh_streamlit_cach
                        TrainConfig(epochs=3, beta=beta, seed=0, kl_warmup_epochs=warm), digits, group="sw")
     at = run_page()
     table = at.table[0].value  # st.table: long cells wrap instead of being cut off
-    assert list(table.columns[:5]) == ["Claim", "Metric", "AE", "VAE", "Winner"]
-    assert "`centring`" in set(table["Metric"]) and len(table) == 12  # the metric key, as code
+    assert list(table.columns[:6]) == ["Claim", "Metric", "AE", "AE 95%", "VAE", "VAE 95%"]
+    assert "`centring`" in set(table["Metric"]) and len(table) == 14  # the metric key, as code
+    assert all(v.startswith("[") for v in table["AE 95%"] if v)  # a margin beside each value
     assert set(table["Winner"]) <= {"AE", "VAE", "tie", "—"}
     assert at.metric[0].label == "Judge classifier test accuracy"
     assert float(at.metric[0].value.rstrip("%")) > 90
@@ -46,7 +47,7 @@ def test_scorecard_sweep_and_posterior(checkpoints, digits, fresh_streamlit_cach
     # The posterior section: grid log p(x), ELBO, gap.
     at.radio(key="evidence_section").set_value("True posterior").run()
     labels = [m.label for m in at.metric]
-    assert {"log p(x), grid", "ELBO", "gap = KL(q ‖ p(z|x))"} <= set(labels)
+    assert {"Bernoulli log p(x), grid", "ELBO", "gap = KL(q ‖ p(z|x))"} <= set(labels)
     gap = at.metric[labels.index("gap = KL(q ‖ p(z|x))")].value
     assert float(gap.split()[0]) > -0.05
     at.number_input(key="evidence_image").set_value(5).run()

@@ -68,7 +68,7 @@ def test_evidence_with_the_pair_every_section(checkpoints, fresh_streamlit_cache
     assert at.table and at.metric  # the scorecard and the judge's accuracy
     assert_translated(at, checkpoints)
     walk_sections(at, checkpoints)  # no sweep yet; the posterior of the demo VAE
-    assert [m.label for m in at.metric][:1] == ["⟦log p(x), grid⟧"]
+    assert [m.label for m in at.metric][:1] == ["⟦Bernoulli log p(x), grid⟧"]
     no_exception(at.number_input(key="evidence_image").set_value(3).run())
     assert_translated(at, checkpoints)
 

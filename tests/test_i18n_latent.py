@@ -110,10 +110,10 @@ def test_collapsed_vae_says_the_claim_does_not_hold(page, collapsed):
             at.radio(key="grid_spacing").set_value(spacing).run()
             assert_translated(at, collapsed)
     ko = opened(page, "ko")
-    assert "사후 붕괴" in shown(ko)
-    expected = {LATENT: "KL 항이 VAE의 클래스들을 0 주변에 나란히 모아 놓지 못했습니다",
-                GRID: "모든 타일이 같은 이미지입니다",
-                GENERATE: "이 쌍으로는 이 교훈을 보여 줄 수 없습니다"}[page]
+    assert "사후 분포" in shown(ko) and "붕괴" in shown(ko)
+    expected = {LATENT: "KL 항이 VAE의 클래스들을 0 주변에 나란히 모아 놓지 못했어요",
+                GRID: "모든 타일이 같은 이미지예요",
+                GENERATE: "이 쌍으로는 이 교훈을 보여 줄 수 없어요"}[page]
     assert expected in shown(ko)
 
 
@@ -177,4 +177,4 @@ def test_korean_keeps_the_claim_that_does_not_hold():
     vae = {"prior_classes_covered": 9, "prior_confident_raw": 0.6, "prior_class_counts": [0] * 10}
     text = captions.generation_caption({"prior_classes_covered": 10, "prior_confident_raw": 0.7},
                                        vae, ko)
-    assert "성립하지 않습니다" in text and "우연히" in text  # the claim fails, and why
+    assert "성립하지 않아요" in text and "우연히" in text  # the claim fails, and why

@@ -112,7 +112,7 @@ def test_replay_of_old_runs_without_snapshots_is_translated(checkpoints, fresh_s
     assert_translated(at, checkpoints)
     (checkpoints / "demo-vae" / SNAPSHOTS_FILE).unlink()  # while the server runs: not served from the cache
     at = opened(REPLAY, "ko")
-    assert len(at.warning) == 2 and all("학습 스냅샷이 없습니다" in w.value for w in at.warning)
+    assert len(at.warning) == 2 and all("학습 스냅샷이 없어요" in w.value for w in at.warning)
     assert not at.get("plotly_chart")
     at = opened(REPLAY, "qps")
     assert_translated(at, checkpoints)

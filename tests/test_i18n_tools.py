@@ -159,7 +159,7 @@ def test_drawing_errors_are_messages_with_placeholders():
     with pytest.raises(DrawingError) as e:
         image_from_data_url("data:image/png;base64," + png_url(Image.new("RGB", (2100, 8))).split(",")[1])
     assert str(e.value) == "The drawing is larger than 2048×2048 pixels."
-    assert translate(e.value.message, "ko", **e.value.values) == "그림이 2048×2048 픽셀보다 큽니다."
+    assert translate(e.value.message, "ko", **e.value.values) == "그림이 2048×2048 픽셀보다 커요."
     with pytest.raises(DrawingError) as e:
         model_input(image_from_data_url(png_url(Image.new("RGB", (28, 28)))), (1, 8, 8))
     assert words_outside_catalog(translate(e.value.message, "qps", **e.value.values)) == []

@@ -185,11 +185,11 @@ def test_a_collapsed_runs_reason_in_korean_keeps_its_numbers(digits):
     end = run_to_end(train(cfg, TrainConfig(epochs=2, batch_size=64, lr=3e-3, beta=8.0, seed=0),
                            digits, snapshots=0))
     assert end["status"] == "collapsed", end["reason"]
-    kl = end["reason"].split("test KL ")[1].split(" ")[0]  # as the English sentence wrote it
+    kl = end["reason"].split("(test KL) of ")[1].split(" ")[0]  # as the English sentence wrote it
     assert localize(end["reason"]) == end["reason"]
     assert words_outside_catalog(localize(end["reason"], pseudo)) == []
     text = localize(end["reason"], korean)
-    assert "사후 붕괴" in text and kl in text and "에포크 2회 학습함" in text, text
+    assert "사후 분포 붕괴" in text and kl in text and "에포크 2회 학습함" in text, text
 
 
 def test_old_run_json_wording_and_unknown_text():

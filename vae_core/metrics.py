@@ -244,19 +244,35 @@ def _cell_centres(cells: int, dims: int, radius: float = RADIUS) -> np.ndarray:
     return grid[np.linalg.norm(grid, axis=1) <= radius]
 
 
+def _cells(pts: np.ndarray, cells: int, radius: float) -> np.ndarray:
+    """Flat grid-cell index of each point (N,), −1 outside the box [−radius, radius]^dims."""
+    width = 2 * radius / cells
+    idx = np.floor((pts + radius) / width).astype(np.int64)
+    inside = np.all((idx >= 0) & (idx < cells), axis=1)
+    flat = np.ravel_multi_index(tuple(np.clip(idx, 0, cells - 1).T), (cells,) * pts.shape[1]) \
+        if len(pts) else np.zeros(0, np.int64)
+    return np.where(inside, flat, -1)
+
+
+def _covered_share(point_cells: np.ndarray, centre_cells: np.ndarray, n_cells: int) -> float:
+    occupied = np.zeros(n_cells + 1, bool)  # the last slot takes the points outside the box
+    occupied[point_cells] = True
+    return float(occupied[centre_cells].mean()) if len(centre_cells) else 0.0
+
+
 def coverage(codes2d: torch.Tensor | np.ndarray, cells: int = COVERAGE_CELLS,
              radius: float = RADIUS) -> float:
     """Share of the disk's grid cells (centre inside the disk) that hold at least one code."""
     pts = np.asarray(codes2d, dtype=np.float64)
     dims = pts.shape[1]
     centres = _cell_centres(cells, dims, radius)
-    width = 2 * radius / cells
-    idx = np.floor((pts + radius) / width).astype(np.int64)
-    inside = np.all((idx >= 0) & (idx < cells), axis=1)
-    occupied = {tuple(r) for r in idx[inside]}
-    centre_idx = np.floor((centres + radius) / width).astype(np.int64)
-    hit = sum(tuple(r) in occupied for r in centre_idx)
-    return hit / max(1, len(centres))
+    return _covered_share(_cells(pts, cells, radius), _cells(centres, cells, radius), cells ** dims)
+
+
+def _gap_grid(dims: int, radius: float = RADIUS, centres_per_side: int = GAP_CENTRES) -> np.ndarray:
+    axis = np.linspace(-radius, radius, centres_per_side)
+    grid = np.stack(np.meshgrid(*([axis] * dims), indexing="ij"), -1).reshape(-1, dims)
+    return grid[np.linalg.norm(grid, axis=1) <= radius + 1e-12]
 
 
 def largest_gap(codes2d: torch.Tensor | np.ndarray, radius: float = RADIUS,
@@ -265,14 +281,49 @@ def largest_gap(codes2d: torch.Tensor | np.ndarray, radius: float = RADIUS,
     from scipy.spatial import cKDTree
 
     pts = np.asarray(codes2d, dtype=np.float64)
-    dims = pts.shape[1]
-    axis = np.linspace(-radius, radius, centres_per_side)
-    grid = np.stack(np.meshgrid(*([axis] * dims), indexing="ij"), -1).reshape(-1, dims)
-    grid = grid[np.linalg.norm(grid, axis=1) <= radius + 1e-12]
     if len(pts) == 0:
         return float("inf")
-    dist, _ = cKDTree(pts).query(grid, k=1)
+    dist, _ = cKDTree(pts).query(_gap_grid(pts.shape[1], radius, centres_per_side), k=1)
     return float(dist.max())
+
+
+class _ResampledGeometry:
+    """Coverage and largest gap of bootstrap resamples of one set of 2-D codes, without a new
+    tree per resample: each candidate centre's ``K`` nearest codes are found once, and a
+    resample's nearest code is the first of them it holds (a tree is built only in the rare case
+    that it holds none). Standardised with the full set's mean and std, so the interval shows
+    the noise of which codes were drawn."""
+
+    K = 16
+
+    def __init__(self, view2d: np.ndarray):
+        from scipy.spatial import cKDTree
+
+        dims = view2d.shape[1]
+        std = view2d.std(0)
+        self.std2d = (view2d - view2d.mean(0)) / np.where(std > 0, std, 1.0)
+        centres = _cell_centres(COVERAGE_CELLS, dims)
+        self.centre_cells = _cells(centres, COVERAGE_CELLS, RADIUS)
+        self.raw_cells = _cells(view2d, COVERAGE_CELLS, RADIUS)
+        self.std_cells = _cells(self.std2d, COVERAGE_CELLS, RADIUS)
+        self.n_cells = COVERAGE_CELLS ** dims
+        self.grid = _gap_grid(dims)
+        k = min(self.K, len(view2d))
+        dist, nn = cKDTree(self.std2d).query(self.grid, k=k)
+        self.dist, self.nn = dist.reshape(len(self.grid), k), nn.reshape(len(self.grid), k)
+
+    def numbers(self, idx: np.ndarray) -> dict[str, float]:
+        present = np.zeros(len(self.std2d), bool)
+        present[idx] = True
+        held = present[self.nn]  # (G, K)
+        if held.any(1).all():
+            gap = float(self.dist[np.arange(len(self.grid)), held.argmax(1)].max())
+        else:
+            gap = largest_gap(self.std2d[present])
+        return {"coverage": _covered_share(self.raw_cells[idx], self.centre_cells, self.n_cells),
+                "coverage_standardised": _covered_share(self.std_cells[idx], self.centre_cells,
+                                                        self.n_cells),
+                "largest_gap": gap}
 
 
 def _pair_diffs(model: LatentModel, basis: torch.Tensor, steps: int, radius: float,
@@ -440,8 +491,14 @@ def scorecard(model: LatentModel, dataset: ImageDataset, judge: JudgedClassifier
     intervals: dict[str, list[float] | None] = {}
     n = len(shape)
     rng = np.random.default_rng(seed)
-    boot = [_code_numbers(shape[rng.integers(0, n, n)], basis_np) for _ in range(bootstrap)] \
-        if n >= 2 and bootstrap >= 2 else []
+    boot: list[dict[str, float]] = []
+    if n >= 2 and bootstrap >= 2:
+        geometry = _ResampledGeometry(shape @ basis_np)
+        for _ in range(bootstrap):
+            idx = rng.integers(0, n, n)
+            t = torch.from_numpy(shape[idx])
+            boot.append({"centring": centring(t), "scale_error": scale_error(t),
+                         "prior_kl": prior_kl(t), **geometry.numbers(idx)})
     tail = (1 - INTERVAL) / 2
     for key in ("centring", "scale_error", "prior_kl", "coverage", "coverage_standardised",
                 "largest_gap"):
