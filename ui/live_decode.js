@@ -202,6 +202,16 @@ export default function(component) {
     rdCanvas.style.width = rdCanvas.style.height = S + 'px';
     rdLine = el('div', 'zline', rbox);
   }
+  const legendOf = sweep ? sweep.common : models[0];
+  if (legendOf && legendOf.class_names) {
+    const legend = el('div', 'legend');
+    legendOf.class_names.forEach((name, c) => {
+      const item = el('span', '', legend);
+      const dot = el('i', '', item);
+      dot.style.background = legendOf.colors[c % legendOf.colors.length];
+      item.appendChild(document.createTextNode(name));
+    });
+  }
   // The decoded images: one per decoder, at the z under the mouse.
   const out = el('div', 'decoded');
   out.setAttribute('data-testid', 'vae-live-decode');
@@ -222,7 +232,7 @@ export default function(component) {
   const note = el('div', 'note');
   note.textContent = data.text.note || '';
 
-  const state = { z: null, images: {}, times: [], key: data.key, beta: sweep ? sweep.betas[current] : null };
+  const state = { z: null, images: {}, times: [], frames: [], key: data.key, beta: sweep ? sweep.betas[current] : null };
   state.pixelOf = (i, z) => {  // where a z sits on map i, in CSS px from its top left (for tests)
     const m = shown()[i], q = m.plane.toPlane(z), [lo, hi] = m.range, k = S / (hi - lo);
     return [(q[0] - lo) * k, S - ((m.one_d ? 0 : q[1]) - lo) * k];
@@ -414,6 +424,9 @@ export default function(component) {
       if (dragging && dragging.kind === 'end') { paths[mp.index][dragging.end] = z; drawPaths(); }
       if (dragging && dragging.kind === 'mu') { draws.mu = z; drawDraws(); }
       decodeAt(z);
+      // From the input event to the next frame: what the user waits for.
+      const t0 = e.timeStamp;
+      requestAnimationFrame(() => { state.frames.push(performance.now() - t0); if (state.frames.length > 2000) state.frames.shift(); });
     };
   });
   if (slider) slider.oninput = () => { current = +slider.value; showMember(); };

@@ -38,6 +38,8 @@ _CSS = """
 .vae-live .note { color: #666; font-size: 12px; }
 .vae-live input[type=range] { width: 320px; }
 .vae-live .beta { font-weight: 600; min-width: 70px; }
+.vae-live .legend { display: flex; flex-wrap: wrap; gap: 4px 12px; font-size: 12px; color: #444; }
+.vae-live .legend i { display: inline-block; width: 9px; height: 9px; border-radius: 2px; margin-right: 4px; }
 """
 _JS = Path(__file__).with_name("live_decode.js").read_text(encoding="utf-8")
 _component = st.components.v2.component("vae_lab_live_decode", html=_HTML, css=_CSS, js=_JS)
@@ -75,6 +77,7 @@ def map_record(panel: LatentPanel, title: str | None = None) -> dict[str, Any]:
             "projection": {"components": np.asarray(proj.components, float).tolist(),
                            "mean": np.asarray(proj.mean, float).tolist()},
             "xy": _b64(panel.xy), "labels": [int(v) for v in m.data.test_y.numpy()],
+            "class_names": [str(c) for c in m.data.class_names],
             "colors": list(figures.CLASS_COLORS), "range": [float(v) for v in panel.axis_range],
             "one_d": panel.one_d, "prior_center": [float(v) for v in proj.prior_center] + [0.0] * panel.one_d,
             "axis_titles": list(proj.axis_titles)}
@@ -157,7 +160,8 @@ def beta_slider(panels: Sequence[LatentPanel], betas: Sequence[float], rates: Se
     map, a decoder grid over it and the run's point on the rate–distortion plane change together,
     in the browser."""
     first = map_record(panels[0])
-    common = {k: first[k] for k in ("labels", "colors", "one_d", "axis_titles", "prior_center")}
+    common = {k: first[k] for k in ("labels", "class_names", "colors", "one_d", "axis_titles",
+                                     "prior_center")}
     members = []
     for p, rate, distortion, flat in zip(panels, rates, distortions, collapsed):
         rec = map_record(p)
