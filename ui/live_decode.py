@@ -21,7 +21,7 @@ import streamlit as st
 from ui.i18n import _
 from ui.panels import LatentPanel
 from vae_core import Run, figures
-from vae_core.export_weights import decoder_export, export_bytes
+from vae_core.export_weights import decoder_export
 
 _HTML = '<div class="vae-live"></div>'
 _CSS = """
@@ -59,11 +59,6 @@ def decoder_of(run: Run) -> dict[str, Any]:
     weights = Path(run.path) / "model.safetensors"
     mtime = weights.stat().st_mtime if weights.exists() else 0.0
     return _decoder(str(run.path), (float(run.created), mtime), run)
-
-
-def sent_bytes(run: Run) -> int:
-    """float32 bytes of the run's decoder weights, as the component receives them."""
-    return export_bytes(decoder_of(run))
 
 
 def map_record(panel: LatentPanel, title: str | None = None) -> dict[str, Any]:
