@@ -108,6 +108,11 @@ def _weights_text(data: dict[str, Any]) -> int:
     return sum(len(layer.get("w", "")) + len(layer.get("b", "")) for d in decoders for layer in d["layers"])
 
 
+def _finite(x: float | None) -> float | None:
+    """JSON has no NaN or infinity (JSON.parse refuses the whole payload): None instead."""
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
 def _mount(key: str, data: dict[str, Any]) -> None:
     size = _weights_text(data)
     if size > MAX_SEND_BYTES:  # every rerun resends them: a wide net would stall the page
@@ -118,7 +123,8 @@ def _mount(key: str, data: dict[str, Any]) -> None:
     # As bytes (UTF-8 JSON): Streamlit sends bytes as they are and hashes them once for the
     # element's identity; a dict it would serialize twice (sorted and not) on every rerun, which
     # cost 15 ms a rerun for the ~1 MB of a β sweep.
-    _component(key=key, data=json.dumps({"key": key, **data}, separators=(",", ":")).encode())
+    payload = json.dumps({"key": key, **data}, separators=(",", ":"), allow_nan=False)
+    _component(key=key, data=payload.encode())
 
 
 def live_decode(panels: Sequence[LatentPanel], key: str) -> None:
@@ -163,7 +169,8 @@ def beta_slider(panels: Sequence[LatentPanel], betas: Sequence[float], rates: Se
         members.append({"label": "VAE", "color": figures.VAE_COLOR, "decoder": rec["decoder"],
                         "projection": rec["projection"], "xy": rec["xy"], "range": rec["range"],
                         "prior_center": rec["prior_center"], "axis_titles": rec["axis_titles"],
-                        "rate": float(rate), "distortion": float(distortion), "collapsed": bool(flat)})
+                        "rate": _finite(rate), "distortion": _finite(distortion),
+                        "collapsed": bool(flat)})
     _mount(key, {"models": [], "text": _text(held_note(panels)),
                  "sweep": {"betas": [float(b) for b in betas], "members": members, "common": common,
                            "start": int(start), "grid_n": int(grid_n)}})
