@@ -142,3 +142,16 @@ def test_a_sweep_a_user_trains_gets_the_beta_slider(checkpoints, digits, fresh_s
     (checkpoints / "mine-b2" / "run.json").write_text(json.dumps(meta))
     at = no_exception(open_page(navigation.LATENT_SPACE.file, timeout=60))
     assert [m["rate"] for m in components(at)[1]["sweep"]["members"]] == [members[0]["rate"], None]
+
+
+def test_numbers_that_are_not_finite_give_a_warning_not_a_traceback():
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        from ui.live_decode import _mount
+
+        _mount("k", {"models": [], "range": [float("nan"), 1.0]})
+
+    at = AppTest.from_function(script).run(timeout=60)
+    assert not at.exception and not at.get("bidi_component")
+    assert "not finite" in at.warning[0].value

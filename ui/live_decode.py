@@ -123,7 +123,12 @@ def _mount(key: str, data: dict[str, Any]) -> None:
     # As bytes (UTF-8 JSON): Streamlit sends bytes as they are and hashes them once for the
     # element's identity; a dict it would serialize twice (sorted and not) on every rerun, which
     # cost 15 ms a rerun for the ~1 MB of a β sweep.
-    payload = json.dumps({"key": key, **data}, separators=(",", ":"), allow_nan=False)
+    try:
+        payload = json.dumps({"key": key, **data}, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a code or range that is not finite: nothing sensible to draw
+        st.warning(_("Decoding under the mouse is off here: these runs' codes are not finite "
+                     "numbers."), icon=":material/warning:")
+        return
     _component(key=key, data=payload.encode())
 
 
