@@ -73,8 +73,12 @@ def test_the_components_javascript_decodes_like_the_model(name, tmp_path):
 
 # --- what the pages send (AppTest) -------------------------------------------------------------
 
+def strict(constant: str):
+    raise ValueError(f"{constant} is not JSON: the browser's JSON.parse refuses it")
+
+
 def components(at) -> list[dict]:
-    return [json.loads(e.proto.bytes) for e in at.get("bidi_component")]
+    return [json.loads(e.proto.bytes, parse_constant=strict) for e in at.get("bidi_component")]
 
 
 def test_latent_space_sends_each_decoder_with_a_plane_that_maps_back_to_its_codes(
@@ -130,3 +134,24 @@ def test_a_sweep_a_user_trains_gets_the_beta_slider(checkpoints, digits, fresh_s
         z = codes(run.model)
         sent = np.stack([reference_forward(member["decoder"], zi) for zi in z])
         assert np.abs(sent - torch_images(run.model, z)).max() < 1e-5
+
+    # A run whose logged KL is not a number (run.json may hold "nan") gets no point; the
+    # payload stays JSON the browser can parse.
+    meta = json.loads((checkpoints / "mine-b2" / "run.json").read_text())
+    meta["final"]["kl"] = "nan"  # as runs._json_safe writes a NaN
+    (checkpoints / "mine-b2" / "run.json").write_text(json.dumps(meta))
+    at = no_exception(open_page(navigation.LATENT_SPACE.file, timeout=60))
+    assert [m["rate"] for m in components(at)[1]["sweep"]["members"]] == [members[0]["rate"], None]
+
+
+def test_numbers_that_are_not_finite_give_a_warning_not_a_traceback():
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        from ui.live_decode import _mount
+
+        _mount("k", {"models": [], "range": [float("nan"), 1.0]})
+
+    at = AppTest.from_function(script).run(timeout=60)
+    assert not at.exception and not at.get("bidi_component")
+    assert "not finite" in at.warning[0].value

@@ -202,6 +202,16 @@ export default function(component) {
     rdCanvas.style.width = rdCanvas.style.height = S + 'px';
     rdLine = el('div', 'zline', rbox);
   }
+  const legendOf = sweep ? sweep.common : models[0];
+  if (legendOf && legendOf.class_names) {
+    const legend = el('div', 'legend');
+    legendOf.class_names.forEach((name, c) => {
+      const item = el('span', '', legend);
+      const dot = el('i', '', item);
+      dot.style.background = legendOf.colors[c % legendOf.colors.length];
+      item.appendChild(document.createTextNode(name));
+    });
+  }
   // The decoded images: one per decoder, at the z under the mouse.
   const out = el('div', 'decoded');
   out.setAttribute('data-testid', 'vae-live-decode');
@@ -222,7 +232,7 @@ export default function(component) {
   const note = el('div', 'note');
   note.textContent = data.text.note || '';
 
-  const state = { z: null, images: {}, times: [], key: data.key, beta: sweep ? sweep.betas[current] : null };
+  const state = { z: null, images: {}, times: [], frames: [], key: data.key, beta: sweep ? sweep.betas[current] : null };
   state.pixelOf = (i, z) => {  // where a z sits on map i, in CSS px from its top left (for tests)
     const m = shown()[i], q = m.plane.toPlane(z), [lo, hi] = m.range, k = S / (hi - lo);
     return [(q[0] - lo) * k, S - ((m.one_d ? 0 : q[1]) - lo) * k];
@@ -344,11 +354,12 @@ export default function(component) {
     tile(gridCanvas, m.grid, m.decoder.shape, sweep.grid_n);
     state.grid = { beta: sweep.betas[current], n: sweep.grid_n };
   }
-  function drawRD() {
+  function drawRD() {  // runs without finite numbers (null) get no point, and the line skips them
     const ctx = rdCanvas.getContext('2d'), pad = 36;
-    const rs = members.map((m) => m.rate), ds = members.map((m) => m.distortion);
-    const rlo = Math.min(0, ...rs), rhi = Math.max(...rs) * 1.08 || 1;
-    const dlo = Math.min(...ds) * 0.97, dhi = Math.max(...ds) * 1.03;
+    const ok = members.map((m, i) => i).filter((i) => members[i].rate != null && members[i].distortion != null);
+    const rs = ok.map((i) => members[i].rate), ds = ok.map((i) => members[i].distortion);
+    const rlo = Math.min(0, ...rs), rhi = (Math.max(0, ...rs) * 1.08) || 1;
+    const dlo = ds.length ? Math.min(...ds) * 0.97 : 0, dhi = ds.length ? Math.max(...ds) * 1.03 : 1;
     const X = (r) => pad + (r - rlo) / (rhi - rlo) * (S - pad - 8), Y = (d) => S - pad - (d - dlo) / ((dhi - dlo) || 1) * (S - pad - 8);
     ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, S, S);
     ctx.strokeStyle = '#999'; ctx.lineWidth = 1; ctx.beginPath();
@@ -359,25 +370,24 @@ export default function(component) {
     ctx.fillText(rhi.toFixed(1), S - 30, S - pad + 12); ctx.fillText(rlo.toFixed(0), pad - 4, S - pad + 12);
     ctx.fillText(dhi.toFixed(1), 2, 14); ctx.fillText(dlo.toFixed(1), 2, S - pad);
     ctx.strokeStyle = '#4c6ef5'; ctx.beginPath();
-    members.forEach((m, i) => (i ? ctx.lineTo(X(m.rate), Y(m.distortion)) : ctx.moveTo(X(m.rate), Y(m.distortion))));
+    ok.forEach((i, n) => (n ? ctx.lineTo(X(members[i].rate), Y(members[i].distortion)) : ctx.moveTo(X(members[i].rate), Y(members[i].distortion))));
     ctx.stroke();
-    members.forEach((m, i) => {
+    const spots = new Map();  // β labels, one per spot: collapsed runs share theirs ("4, 8")
+    for (const i of ok) {
+      const m = members[i];
       ctx.fillStyle = m.collapsed ? '#e03131' : '#4c6ef5';
       ctx.beginPath(); ctx.arc(X(m.rate), Y(m.distortion), i === current ? 7 : 3.5, 0, 2 * Math.PI); ctx.fill();
       if (i === current) { ctx.strokeStyle = '#111'; ctx.lineWidth = 2; ctx.stroke(); ctx.lineWidth = 1; }
-    });
-    const spots = new Map();  // β labels, one per spot: collapsed runs share theirs ("4, 8")
-    members.forEach((m, i) => {
       const k = `${Math.round(X(m.rate) / 8)},${Math.round(Y(m.distortion) / 8)}`;
       spots.set(k, [...(spots.get(k) || []), i]);
-    });
+    }
     ctx.fillStyle = '#555';
     for (const idx of spots.values()) {
       const m = members[idx[0]];
       ctx.fillText(idx.map((i) => sweep.betas[i]).join(', '), X(m.rate) + 8, Y(m.distortion) + 12);
     }
-    const m = members[current];
-    rdLine.textContent = `β = ${sweep.betas[current]}: ${data.text.rate_short} ${m.rate.toFixed(2)}, ${data.text.distortion_short} ${m.distortion.toFixed(2)}`;
+    const m = members[current], num = (v) => (v == null ? '—' : v.toFixed(2));
+    rdLine.textContent = `β = ${sweep.betas[current]}: ${data.text.rate_short} ${num(m.rate)}, ${data.text.distortion_short} ${num(m.distortion)}`;
   }
   function showMember() {
     betaLabel.textContent = `${data.text.beta} = ${sweep.betas[current]}`;
@@ -414,6 +424,9 @@ export default function(component) {
       if (dragging && dragging.kind === 'end') { paths[mp.index][dragging.end] = z; drawPaths(); }
       if (dragging && dragging.kind === 'mu') { draws.mu = z; drawDraws(); }
       decodeAt(z);
+      // From the input event to the next frame: what the user waits for.
+      const t0 = e.timeStamp;
+      requestAnimationFrame(() => { state.frames.push(performance.now() - t0); if (state.frames.length > 2000) state.frames.shift(); });
     };
   });
   if (slider) slider.oninput = () => { current = +slider.value; showMember(); };

@@ -21,7 +21,7 @@ import streamlit as st
 from ui.i18n import _
 from ui.panels import LatentPanel
 from vae_core import Run, figures
-from vae_core.export_weights import decoder_export, export_bytes
+from vae_core.export_weights import decoder_export
 
 _HTML = '<div class="vae-live"></div>'
 _CSS = """
@@ -38,6 +38,8 @@ _CSS = """
 .vae-live .note { color: #666; font-size: 12px; }
 .vae-live input[type=range] { width: 320px; }
 .vae-live .beta { font-weight: 600; min-width: 70px; }
+.vae-live .legend { display: flex; flex-wrap: wrap; gap: 4px 12px; font-size: 12px; color: #444; }
+.vae-live .legend i { display: inline-block; width: 9px; height: 9px; border-radius: 2px; margin-right: 4px; }
 """
 _JS = Path(__file__).with_name("live_decode.js").read_text(encoding="utf-8")
 _component = st.components.v2.component("vae_lab_live_decode", html=_HTML, css=_CSS, js=_JS)
@@ -59,11 +61,6 @@ def decoder_of(run: Run) -> dict[str, Any]:
     return _decoder(str(run.path), (float(run.created), mtime), run)
 
 
-def sent_bytes(run: Run) -> int:
-    """float32 bytes of the run's decoder weights, as the component receives them."""
-    return export_bytes(decoder_of(run))
-
-
 def map_record(panel: LatentPanel, title: str | None = None) -> dict[str, Any]:
     """One model's map as the component draws it: codes in the plane, the plane's map back to z,
     the decoder."""
@@ -75,6 +72,7 @@ def map_record(panel: LatentPanel, title: str | None = None) -> dict[str, Any]:
             "projection": {"components": np.asarray(proj.components, float).tolist(),
                            "mean": np.asarray(proj.mean, float).tolist()},
             "xy": _b64(panel.xy), "labels": [int(v) for v in m.data.test_y.numpy()],
+            "class_names": [str(c) for c in m.data.class_names],
             "colors": list(figures.CLASS_COLORS), "range": [float(v) for v in panel.axis_range],
             "one_d": panel.one_d, "prior_center": [float(v) for v in proj.prior_center] + [0.0] * panel.one_d,
             "axis_titles": list(proj.axis_titles)}
@@ -110,6 +108,11 @@ def _weights_text(data: dict[str, Any]) -> int:
     return sum(len(layer.get("w", "")) + len(layer.get("b", "")) for d in decoders for layer in d["layers"])
 
 
+def _finite(x: float | None) -> float | None:
+    """JSON has no NaN or infinity (JSON.parse refuses the whole payload): None instead."""
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
 def _mount(key: str, data: dict[str, Any]) -> None:
     size = _weights_text(data)
     if size > MAX_SEND_BYTES:  # every rerun resends them: a wide net would stall the page
@@ -120,7 +123,13 @@ def _mount(key: str, data: dict[str, Any]) -> None:
     # As bytes (UTF-8 JSON): Streamlit sends bytes as they are and hashes them once for the
     # element's identity; a dict it would serialize twice (sorted and not) on every rerun, which
     # cost 15 ms a rerun for the ~1 MB of a β sweep.
-    _component(key=key, data=json.dumps({"key": key, **data}, separators=(",", ":")).encode())
+    try:
+        payload = json.dumps({"key": key, **data}, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a code or range that is not finite: nothing sensible to draw
+        st.warning(_("Decoding under the mouse is off here: these runs' codes are not finite "
+                     "numbers."), icon=":material/warning:")
+        return
+    _component(key=key, data=payload.encode())
 
 
 def live_decode(panels: Sequence[LatentPanel], key: str) -> None:
@@ -157,14 +166,16 @@ def beta_slider(panels: Sequence[LatentPanel], betas: Sequence[float], rates: Se
     map, a decoder grid over it and the run's point on the rate–distortion plane change together,
     in the browser."""
     first = map_record(panels[0])
-    common = {k: first[k] for k in ("labels", "colors", "one_d", "axis_titles", "prior_center")}
+    common = {k: first[k] for k in ("labels", "class_names", "colors", "one_d", "axis_titles",
+                                     "prior_center")}
     members = []
     for p, rate, distortion, flat in zip(panels, rates, distortions, collapsed):
         rec = map_record(p)
         members.append({"label": "VAE", "color": figures.VAE_COLOR, "decoder": rec["decoder"],
                         "projection": rec["projection"], "xy": rec["xy"], "range": rec["range"],
                         "prior_center": rec["prior_center"], "axis_titles": rec["axis_titles"],
-                        "rate": float(rate), "distortion": float(distortion), "collapsed": bool(flat)})
+                        "rate": _finite(rate), "distortion": _finite(distortion),
+                        "collapsed": bool(flat)})
     _mount(key, {"models": [], "text": _text(held_note(panels)),
                  "sweep": {"betas": [float(b) for b in betas], "members": members, "common": common,
                            "start": int(start), "grid_n": int(grid_n)}})
