@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -229,3 +230,26 @@ def run_scorecard(run: Run, iwae_k: int = DEFAULT_IWAE_K) -> dict:
     with st.spinner(_("Computing the scorecard…")):
         return _scorecard(str(run.path), _mtime(run), run.dataset, str(data_root()),
                           str(checkpoints_root()), iwae_k)
+
+
+@st.cache_resource(show_spinner=False)
+def _background() -> ThreadPoolExecutor:
+    """One thread for work a page can show later (a cold server's scorecards): it never delays
+    a page's first picture, and one thread keeps it to one core."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="vae-lab-background")
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _scorecard_future(path: str, mtime: float, spec: str, root: str, checkpoints: str,
+                      iwae_k: int) -> Future:
+    # The thread fills the same st.cache_data entry run_scorecard reads (no st.* element in it).
+    return _background().submit(_scorecard, path, mtime, spec, root, checkpoints, iwae_k)
+
+
+def scorecard_when_ready(run: Run, iwae_k: int = DEFAULT_IWAE_K) -> dict | None:
+    """``run_scorecard`` if it is computed, else None after starting it in the background (the
+    caller shows the page without the numbers and looks again); raises what the computation
+    raised."""
+    future = _scorecard_future(str(run.path), _mtime(run), run.dataset, str(data_root()),
+                               str(checkpoints_root()), iwae_k)
+    return future.result() if future.done() else None
