@@ -33,6 +33,8 @@ class Session:
             raise ValueError("bad port")
         self.url = f"ws://127.0.0.1:{port}/_stcore/stream"
         self.conn = None
+        self.elements = 0  # deltas received over all finished views (a check that pages drew)
+        self._deltas = 0
 
     async def open(self) -> None:
         self.conn = await websocket_connect(self.url, subprotocols=["streamlit"])
@@ -53,8 +55,14 @@ class Session:
                 raise ConnectionError("the server closed the session")
             fwd = ForwardMsg()
             fwd.ParseFromString(data)
-            if fwd.WhichOneof("type") == "script_finished":
+            # a run cut short for a rerun (e.g. a widget writing the URL) is not the page drawn
+            if (fwd.WhichOneof("type") == "script_finished"
+                    and fwd.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN):
+                self.elements += self._deltas
+                self._deltas = 0
                 return time.perf_counter() - t
+            if fwd.WhichOneof("type") == "delta":
+                self._deltas += 1
 
     def close(self) -> None:
         if self.conn is not None:

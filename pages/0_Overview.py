@@ -11,8 +11,8 @@ from ui.captions import prior_draws_note, span_text, verdict_label
 from ui.i18n import _, current_language
 from ui.panels import encoded_models, latent_panels
 from ui.pickers import current_pair
-from ui.resources import (SharedFigure, checkpoints_root, get_dataset, get_pool, get_run, run_scorecard,
-                          started_pool, usable_runs)
+from ui.resources import (SharedFigure, checkpoints_root, get_dataset, get_pool, get_run,
+                          scorecard_when_ready, started_pool, usable_runs)
 from ui.scorecard import compare_rows
 from ui.state import make_current
 from ui.training import show_job_progress
@@ -165,6 +165,15 @@ if not figs:
     st.info(_("No trained runs yet: the pictures above are schematic. One click trains a real pair."),
             icon=":material/info:")
 
+@st.fragment(run_every=0.5)
+def numbers_pending() -> None:
+    # Looks twice a second whether the pair's scorecards are in; then the whole page redraws.
+    st.caption(_("Computing this pair's numbers…"))
+    ae, vae = current_runs()
+    if all(scorecard_when_ready(run) is not None for run in (ae, vae) if run is not None):
+        st.rerun()
+
+
 # --- claim -> metric -> page -----------------------------------------------------------------------
 st.subheader(_("Claims, the number behind each, and where to see it"))
 ae_run, vae_run = current_runs()
@@ -181,8 +190,11 @@ pair_runs = [(label, run) for label, run in (("AE", ae_run), ("VAE", vae_run))
 if pair_runs:
     small = max(test_sizes.values()) <= LIVE_SCORECARD_MAX
     if small or st.session_state.get("overview_show_numbers"):
-        for label, run in pair_runs:
-            cards[label] = run_scorecard(run)
+        for label, run in pair_runs:  # computed off the page's path: the pictures come first
+            cards[label] = scorecard_when_ready(run)
+        if not all(cards[label] for label, _run in pair_runs):
+            cards = {"AE": None, "VAE": None}
+            numbers_pending()
     else:  # a 10,000-image test split takes a while: compute only when asked
         st.button(_("Compute this pair's numbers (a few seconds)"), key="overview_numbers",
                   on_click=st.session_state.__setitem__, args=("overview_show_numbers", True))

@@ -98,6 +98,13 @@ def test_overview_draws_newest_pair_and_claims(checkpoints, fresh_streamlit_cach
     at = ok(open_page(timeout=TIMEOUT))
     titles = [s["layout"]["title"]["text"] for s in chart_specs(at)]
     assert titles[0].startswith("AE: demo-ae (codes span ±") and titles[1].startswith("VAE: demo-vae")
+    # The scorecards are computed in the background: the first view never waits for them; the
+    # page says so and looks again (a fragment in the browser; here, reruns) until they are in.
+    deadline = time.monotonic() + TIMEOUT
+    while any(c.value == "Computing this pair's numbers…" for c in at.caption):
+        assert time.monotonic() < deadline, "the scorecards never arrived"
+        time.sleep(0.2)
+        ok(at.run())
     table = at.table[0].value  # st.table: long cells wrap instead of being cut off
     assert list(table["Claim"]) == [c["claim"] for c in CLAIMS]
     # Each claim shows the current pair's numbers and verdict (the Evidence scorecard's).

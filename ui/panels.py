@@ -12,10 +12,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui.captions import collapse_warning, scale_note
-from ui.i18n import _
+from ui.i18n import _, current_language, translate
 from ui.links import BIND
 from ui.pickers import pick_pair
-from ui.resources import encoded_test_set, run_code_stats, run_dataset
+from ui.resources import encoded_test_set, figure_template, from_template, run_code_stats, run_dataset
 from vae_core import ImageDataset, Run, RunInfo, figures
 from vae_core.generation import decoder_codes
 from vae_core.latent_tools import Projection, dims_projection, pca_2d, plane_coords, shared_range
@@ -110,13 +110,27 @@ class LatentPanel:
 
     def scatter(self, axis_range: tuple[float, float] | None = None, title: str | None = None,
                 height: int = 460, **kwargs) -> go.Figure:
+        """The panel's latent scatter, a figure of the caller's own; built once per codes, labels,
+        look and language and shared by every session (``resources.figure_template``)."""
         m = self.codes
         axis_range = self.axis_range if axis_range is None else axis_range
-        fig = figures.latent_scatter(
-            self.xy, m.data.test_y.numpy(), m.data.class_names, title or f"{m.label}: {m.run.name}",
-            axis_range, prior_center=tuple(self.projection.prior_center) + (0.0,) * self.one_d,
-            axis_titles=self.projection.axis_titles, one_d=self.one_d, gettext=_, **kwargs)
-        return fig.update_layout(height=height)
+        return from_template(_scatter_template(
+            self.xy, m.run.dataset, tuple(m.data.class_names), title or f"{m.label}: {m.run.name}",
+            tuple(float(a) for a in axis_range),
+            tuple(float(c) for c in self.projection.prior_center) + (0.0,) * self.one_d,
+            tuple(self.projection.axis_titles), self.one_d, height, current_language(), kwargs,
+            m.data.test_y.numpy()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _scatter_template(xy: np.ndarray, dataset: str, class_names: tuple, title: str,
+                      axis_range: tuple, prior_center: tuple, axis_titles: tuple, one_d: bool,
+                      height: int, lang: str, kwargs: dict, _labels: np.ndarray) -> dict:
+    # ``_labels`` are the test labels of ``dataset`` (not hashed: the data set names them)
+    return figure_template(figures.latent_scatter(
+        xy, _labels, class_names, title, axis_range, prior_center=prior_center,
+        axis_titles=axis_titles, one_d=one_d, gettext=lambda message: translate(message, lang),
+        **kwargs).update_layout(height=height))
 
 
 def latent_panels(models: list[ModelCodes], plane: str | tuple[int, int],

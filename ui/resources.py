@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,33 @@ class SharedFigure(go.Figure):
 
     def to_dict(self) -> dict:
         return self._frozen
+
+
+def _copy_tree(value: object) -> object:
+    # dicts and lists copied, arrays (read-only in the cache) and scalars shared
+    if isinstance(value, dict):
+        return {k: _copy_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_tree(v) for v in value]
+    return value
+
+
+def figure_template(fig: go.Figure) -> dict:
+    """A built figure as plain data to cache and hand to every session with ``from_template``:
+    building a Plotly figure validates every property (about 30 ms for a latent scatter), a copy
+    of this does not (about 2 ms)."""
+    spec = fig.to_plotly_json()
+    for trace in spec["data"]:
+        for v in trace.values():
+            if isinstance(v, np.ndarray):
+                v.flags.writeable = False
+    return spec
+
+
+def from_template(spec: dict) -> go.Figure:
+    """A figure of its own (the caller may add traces or change the layout) from a cached
+    ``figure_template``; its contents were validated when the template was built."""
+    return go.Figure(data=_copy_tree(spec["data"]), layout=_copy_tree(spec["layout"]), _validate=False)
 
 
 def checkpoints_root() -> Path:
@@ -245,3 +273,26 @@ def run_scorecard(run: Run, iwae_k: int = DEFAULT_IWAE_K) -> dict:
     with st.spinner(_("Computing the scorecard…")):
         return _scorecard(str(run.path), _mtime(run), run.dataset, str(data_root()),
                           str(checkpoints_root()), iwae_k)
+
+
+@st.cache_resource(show_spinner=False)
+def _background() -> ThreadPoolExecutor:
+    """One thread for work a page can show later (a cold server's scorecards): it never delays
+    a page's first picture, and one thread keeps it to one core."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="vae-lab-background")
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _scorecard_future(path: str, mtime: float, spec: str, root: str, checkpoints: str,
+                      iwae_k: int) -> Future:
+    # The thread fills the same st.cache_data entry run_scorecard reads (no st.* element in it).
+    return _background().submit(_scorecard, path, mtime, spec, root, checkpoints, iwae_k)
+
+
+def scorecard_when_ready(run: Run, iwae_k: int = DEFAULT_IWAE_K) -> dict | None:
+    """``run_scorecard`` if it is computed, else None after starting it in the background (the
+    caller shows the page without the numbers and looks again); raises what the computation
+    raised."""
+    future = _scorecard_future(str(run.path), _mtime(run), run.dataset, str(data_root()),
+                               str(checkpoints_root()), iwae_k)
+    return future.result() if future.done() else None
