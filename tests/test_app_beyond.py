@@ -204,3 +204,25 @@ def test_generate_offers_the_fitted_mixture(checkpoints, fresh_streamlit_cache, 
     assert len(table) == 7 and (table.iloc[:, 0] == "AE").sum() == 4  # the mixture: AE only
     title = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
     assert ("mixture" in title) if lang == "en" else ("혼합" in title)
+
+
+def test_remote_control_with_a_mismatched_pair(odd_checkpoints, fresh_streamlit_cache):
+    """AE latent 1 beside VAE latent 3: each model gets its own sliders and traversal."""
+    at = open_in(LATENT_REMOTE.file)
+    assert len([s for s in at.slider if "spread" in s.label]) == 1
+    assert len([s for s in at.slider if "KL" in s.label]) == 3
+    assert {"AE decodes this z", "VAE decodes this z"} <= images(at).keys()
+
+
+def test_new_pages_without_runs(empty_checkpoints, fresh_streamlit_cache):
+    at = open_in(LATENT_REMOTE.file)
+    assert any("No trained runs yet" in i.value for i in at.info) and not at.slider
+    at = open_in(CLASS_GALLERY.file)
+    assert any("No runs in the last 2 hours" in i.value for i in at.info)
+
+
+def test_gallery_leaves_out_a_broken_run(checkpoints, fresh_streamlit_cache):
+    (checkpoints / "demo-ae" / "model.safetensors").write_bytes(b"not weights")
+    at = open_in(CLASS_GALLERY.file)
+    assert list(at.dataframe[0].value["run"]) == ["demo-vae"]  # listed as broken: not shown
+    assert len(at.get("image")) == 1

@@ -142,3 +142,13 @@ def test_mixture_generator_is_seeded_and_judged_like_the_others(z8, digits):
     assert f"covers {test.classes_covered} of 10 classes" in text
     better = (test.classes_covered, test.confident_raw) > (fitted.classes_covered, fitted.confident_raw)
     assert ("That beats the single fitted Gaussian" in text) == better
+
+
+def test_class_histogram_gives_five_series_five_colours():
+    """Generate shows the AE's four sources and the VAE's prior: the fifth bar series took the
+    first one's colour (the AE's N(0, I) and the VAE's N(0, I) looked alike)."""
+    from vae_core.figures import class_histogram
+
+    counts = {f"s{i}": np.ones(10, int) for i in range(5)}
+    fig = class_histogram(counts, {name: 0 for name in counts}, [str(c) for c in range(10)])
+    assert len({t.marker.color for t in fig.data}) == 5

@@ -380,7 +380,7 @@ def class_histogram(counts: dict[str, np.ndarray], unsure: dict[str, int],
     x = [str(c) for c in class_names] + [gettext("not confident")]
     # Plotly fills %{x} (the class) and %{y} (the count) per bar.
     hover = gettext("{x}: {count} draws").format(x="%{x}", count="%{y}")
-    colors = (AE_COLOR, VAE_COLOR, "#2f9e44", "#ae3ec9")
+    colors = (AE_COLOR, VAE_COLOR, "#2f9e44", "#ae3ec9", "#1098ad")  # AE: 4 sources
     fig = go.Figure([go.Bar(x=x, y=list(np.asarray(v).tolist()) + [unsure[name]], name=name,
                             marker_color=colors[i % len(colors)],
                             hovertemplate=f"{name}<br>{hover}<extra></extra>")
