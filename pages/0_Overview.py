@@ -131,7 +131,9 @@ else:
               icon=":material/play_arrow:", on_click=start_quick_pair)
     st.caption(_("Same seed, data and {hidden} MLP for both, latent size 2, β = 1, {epochs} epochs "
                  "on the 1,438 bundled 8×8 training digits: about 10 s on an idle 2-core CPU, longer "
-                 "while others train. Then the Latent space page opens.",
+                 "while others train. Then the Latent space page opens. These are the settings of the "
+                 "shipped demo pair, so the new pair looks just like it: the point is that it trains "
+                 "in seconds, here. For another picture, change the seed on the Train page.",
                  hidden="-".join(map(str, QUICK_PAIR_HIDDEN)), epochs=QUICK_PAIR_EPOCHS))
 if not figs:
     st.info(_("No trained runs yet: the pictures above are schematic. One click trains a real pair."),
