@@ -158,7 +158,10 @@ else:
     st.button(_("Train an AE+VAE pair on digits"), type="primary", key="overview_quick",
               icon=":material/play_arrow:", on_click=start_quick_pair)
     st.caption(_("Same seed, data and {hidden} MLP for both, latent size 2, β = 1, {epochs} epochs "
-                 "on the 1,438 bundled 8×8 training digits. {duration} Then the Latent space page opens.",
+                 "on the 1,438 bundled 8×8 training digits. {duration} Then the Latent space page opens. "
+                 "These are the settings of the shipped demo pair, so the new pair looks just like it: "
+                 "the point is that it trains in seconds, here. For another picture, change the seed "
+                 "on the Train page.",
                  hidden="-".join(map(str, QUICK_PAIR_HIDDEN)), epochs=QUICK_PAIR_EPOCHS,
                  duration=duration_text()))
 if not figs:

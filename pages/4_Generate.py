@@ -9,6 +9,7 @@ from ui.export import plot_config
 from ui.i18n import _, translate
 from ui.links import BIND, translated_labels, translated_options
 from ui.live_decode import live_paths
+from ui.numbers import number_text, percent_text
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image, plane_picker
 from ui.resources import get_judge, run_generation_tests, run_mixture_test
@@ -105,16 +106,12 @@ st.plotly_chart(figures.class_histogram(
 MODEL, DRAWS_FROM, COVERED = _("model"), _("draws from"), _("classes covered")
 CONFIDENT_RAW, CONFIDENT_CAPPED = _("judged confidently"), _("confident, capped per class")
 ENTROPY, IN_GAPS = _("class entropy (nats)"), _("in gaps")
-st.dataframe(pd.DataFrame([{
+# st.table wraps its headers (a data grid cut the Korean "빈틈 비율" and the % signs).
+st.table(pd.DataFrame([{
     MODEL: label, DRAWS_FROM: source_name(s), COVERED: t.classes_covered,
-    CONFIDENT_RAW: t.confident_raw, CONFIDENT_CAPPED: t.confident_capped,
-    ENTROPY: t.class_entropy, IN_GAPS: t.gap_share}
-    for label, by_source in tests.items() for s, t in by_source.items()]),
-    hide_index=True, key="generate_numbers", column_config={
-        CONFIDENT_RAW: st.column_config.NumberColumn(format="percent"),
-        CONFIDENT_CAPPED: st.column_config.NumberColumn(format="percent"),
-        ENTROPY: st.column_config.NumberColumn(format="%.3f"),
-        IN_GAPS: st.column_config.NumberColumn(format="percent")})
+    CONFIDENT_RAW: percent_text(t.confident_raw), CONFIDENT_CAPPED: percent_text(t.confident_capped),
+    ENTROPY: number_text(t.class_entropy), IN_GAPS: percent_text(t.gap_share)}
+    for label, by_source in tests.items() for s, t in by_source.items()]), hide_index=True)
 st.caption(_("These are the numbers of `python -m vae_core evaluate --json` (keys prior_…, "
              "fitted_…, box_…) at seed 0; the mixture's row is computed on this page only. A class counts as covered when a fifth of its fair share "
              "(1/K) of the draws are judged confidently as it; the capped share counts each class "

@@ -10,7 +10,8 @@ from ui.live_decode import live_draws
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image, plane_picker
 from vae_core import figures
-from vae_core.latent_tools import ellipse_outlines, kl_monte_carlo, posterior_samples, reparam_demo
+from vae_core.latent_tools import (decode_images, ellipse_outlines, kl_monte_carlo, posterior_samples,
+                                   reparam_demo)
 
 ZOOM_SIGMAS = 3.0  # the zoomed panel holds q(z|x) to 3σ around μ (and every draw)
 
@@ -105,7 +106,8 @@ for col, panel in zip(st.columns(len(models)), panels):
         if m.logvar is None:  # the AE has no distribution to sample: its "draws" are one point
             figures.add_points(fig, panel.to_plane(m.mu[i]), _("z of test #{i}", i=i), symbol="x", size=12)
             st.plotly_chart(fig, key=f"reparam_scatter_{m.label.lower()}", config=plot_config(f"reparam_scatter_{m.label.lower()}"))
-            show_images(m.data.test_x[i, 0].numpy()[None], 1, caption=_("Input"), min_width=96)
+            show_images(np.stack([m.data.test_x[i, 0].numpy(), decode_images(m.run.model, m.mu[i:i + 1])[0]]),
+                        2, caption=_("Input and the AE's reconstruction"), min_width=192)
             st.caption(_("The AE maps the image to one point. Resampling has nothing to vary: all K "
                          "decodings would be the same image."))
             continue

@@ -147,6 +147,12 @@ elif section == SWEEP_SECTION:
                                     EVIDENCE_SWEEP, list(groups), lambda g, lang: translate(
                                         SWEEP_LABEL, lang, sweep=g, n=len(groups[g]))))
         members = groups[sweep_id]
+        st.caption(_("One VAE per β, the same data, network and seed otherwise. Left: each run's "
+                     "rate (KL, what the codes say about the image) against its distortion (recon, "
+                     "what the decoder still gets wrong), per test image; dotted lines have equal "
+                     "recon + KL. A larger β buys a smaller rate with more distortion, down to "
+                     "collapse at rate 0. Right: how many latent dims each run still uses. Click a "
+                     "point to pick that run below."))
         if run_dataset(get_run(members[0])) is not None:
             points = cached_sweep(tuple((str(r.path), r.created) for r in members), members[0].dataset)
             event = st.plotly_chart(sweep_figure(points, gettext=_).update_layout(height=420),

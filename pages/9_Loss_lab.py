@@ -16,6 +16,7 @@ from ui.panels import show_images
 from ui.resources import REPO, SharedFigure, checkpoints_root, dataset_or_error
 from ui.export import plot_config
 from ui.links import BIND, link_fallback, translated_options
+from ui.numbers import number_text
 from vae_core import figures
 from vae_core.latent_tools import decode_images, sample_prior, shared_range
 from vae_core.lab import (LAB_RESULTS_FILE, LAB_TRAIN, VARIANTS, WRONG, LabResultsError, LabRun, diagnose,
@@ -148,11 +149,11 @@ if wrong.status != "finished":
             icon=":material/warning:")
 
 number, correct_col, wrong_col, better_col = _("number"), _("correct VAE"), _("wrong variant"), _("better")
-table = pd.DataFrame(
-    [{number: _(label), correct_col: correct.numbers.get(key), wrong_col: wrong.numbers.get(key),
-      better_col: _(better) if better in (HIGHER, LOWER) else better} for key, label, better in ROWS])
-st.dataframe(table, hide_index=True, width="stretch", height=35 * (len(ROWS) + 1) + 3,
-             column_config={c: st.column_config.NumberColumn(format="%.3g") for c in (correct_col, wrong_col)})
+st.table(pd.DataFrame(  # number_text: a broken arm's huge values read 6.66e+22
+    [{number: _(label), correct_col: number_text(correct.numbers.get(key)),
+      wrong_col: number_text(wrong.numbers.get(key)),
+      better_col: _(better) if better in (HIGHER, LOWER) else better} for key, label, better in ROWS]),
+    hide_index=True)
 
 st.subheader(_("Training curves"))
 figs = lab_figures(str(path), mtime, epochs, variant, current_language())

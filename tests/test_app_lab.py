@@ -18,9 +18,10 @@ def test_lab_shows_both_arms_and_a_computed_diagnosis(fresh_streamlit_cache):
     assert not at.exception, [e.value for e in at.exception]
     verdict = (at.success or at.warning)[0].value
     assert "KL grows without bound" in verdict
-    table = at.dataframe[0].value
+    table = at.table[0].value
     row = table[table["number"].str.startswith("KL(q(z|x)")].iloc[0]
-    assert row["wrong variant"] > 100 * row["correct VAE"]  # the numbers behind the sentence
+    # the numbers behind the sentence (as shown: 3 decimals, or 3 digits in scientific notation)
+    assert float(row["wrong variant"]) > 100 * float(row["correct VAE"])
     titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text") for c in at.get("plotly_chart")]
     assert "Correct VAE" in titles and any(t and "sign" in t for t in titles)
     assert len(at.get("image")) == 2  # prior samples of both arms

@@ -66,15 +66,21 @@ def title(page) -> str:
     return page.locator("[data-testid=stMain] h1").first.inner_text().strip()
 
 
-def click_each(page, selector: str, what: str, skip=lambda key: False) -> int:
+def key_of(el) -> str:
+    """The widget key of a clicked element (Streamlit marks its container ``st-key-<key>``)."""
+    return el.evaluate("e => (e.closest('[class*=st-key-]')?.className.match(/st-key-(\\S+)/) "
+                       "|| [])[1] || ''")
+
+
+def click_each(page, selector: str, what: str, skip=lambda key: False, after=lambda key: None) -> int:
     """Click every enabled element matching ``selector`` in turn, each found again after the
-    rerun the previous click caused (the page may have changed). Returns how many were clicked."""
+    rerun the previous click caused (the page may have changed), calling ``after(key)`` after each.
+    Returns how many were clicked."""
     clicked, i = 0, 0
     while i < page.locator(selector).count():
         el = page.locator(selector).nth(i)
         i += 1
-        key = el.evaluate("e => (e.closest('[class*=st-key-]')?.className.match(/st-key-(\\S+)/) "
-                          "|| [])[1] || ''")
+        key = key_of(el)
         if skip(key) or not el.is_visible() or el.is_disabled():
             continue
         label = el.inner_text().strip()[:60]
@@ -83,25 +89,34 @@ def click_each(page, selector: str, what: str, skip=lambda key: False) -> int:
         settle(page)
         check(page, f"{what} {label!r} ({key})")
         clicked += 1
+        after(key)
     return clicked
 
 
 def crawl_page(page, index: int) -> dict[str, int]:
+    """Every control of ``PAGES[index]``: the buttons it shows at first and after each radio option
+    or segment (each button once), radio options, segments, tabs, then its page links."""
     main = "[data-testid=stMain]"
     go_to(page, index)
     check(page, f"opening {PAGES[index].file}")
     here = title(page)
-    counts = {
-        "radio options": click_each(page, f"{main} [data-testid=stRadio] label", "radio option"),
-        "segments": click_each(page, f"{main} [data-testid=stButtonGroup] button", "segment"),
-        "tabs": click_each(page, f"{main} [role=tab]", "tab"),
-        "buttons": 0, "page links": 0,
-    }
-    counts["buttons"] = click_each(
-        page, f"{main} [data-testid=stButton] button", "button",
-        skip=lambda key: key in NOT_CLICKED)
-    if title(page) != here:  # a button moved to another page: come back
-        go_to(page, index)
+    pressed: set[str] = set()
+    counts = {"buttons": 0, "page links": 0}
+
+    def buttons(_key: str = "") -> None:
+        n = click_each(page, f"{main} [data-testid=stButton] button, "
+                             f"{main} [data-testid=stDownloadButton] button", "button",
+                       skip=lambda key: key in NOT_CLICKED or key in pressed, after=pressed.add)
+        counts["buttons"] += n
+        if title(page) != here:  # a button moved to another page: come back (bound widgets stay)
+            go_to(page, index)
+
+    buttons()
+    counts["radio options"] = click_each(page, f"{main} [data-testid=stRadio] label", "radio option",
+                                         after=buttons)
+    counts["segments"] = click_each(page, f"{main} [data-testid=stButtonGroup] button", "segment",
+                                    after=buttons)
+    counts["tabs"] = click_each(page, f"{main} [role=tab]", "tab", after=buttons)
     # Page links: each target once (the Overview links one page per claim).
     targets = page.locator(f"{main} [data-testid=stPageLink] a").evaluate_all(
         "links => links.map(a => a.getAttribute('href'))")
@@ -123,7 +138,7 @@ CUT_TEXT_JS = """
     '[data-testid=stMain] button, [data-testid=stSidebar] button, [data-testid=stPageLink] a, ' +
     '[data-testid=stTable] th, [data-testid=stTable] td, [data-testid=stMain] pre, ' +
     '[data-testid=stMetricValue], [data-testid=stMetricLabel], [data-testid=stRadio] label, ' +
-    '[data-testid=stWidgetLabel]');
+    '[data-testid=stWidgetLabel], [data-testid=stButtonGroup]');
   const cut = [];
   for (const box of boxes) {
     if (!box.offsetParent) continue;  // hidden
@@ -194,7 +209,8 @@ def test_click_everything(app, lang):
                     totals[kind] = totals.get(kind, 0) + n
             # The crawl reached every kind of control at least once, in this language too.
             assert translate(PAGES[-1].title, lang) == title(page)
-            assert all(n > 0 for n in totals.values()), totals
+            assert all(totals[k] > 0 for k in ("buttons", "page links", "radio options",
+                                                   "segments")), totals  # the app has no tabs
         finally:
             b.close()
 
@@ -207,9 +223,9 @@ def test_the_buttons_that_move_between_pages(app):
         b, page = browser_page(p, "ko")
         try:
             open_app(page, app, "ko")
+            go_to(page, PAGES.index(TRAIN))
             page.locator("[data-testid=stSidebar] [data-testid=stRadio] label").nth(1).click()  # SVG
             settle(page)
-            go_to(page, PAGES.index(TRAIN))
             page.locator(".st-key-train_mode button").nth(3).click()  # β sweep
             settle(page)
             for key, value in (("train_betas", "0.5, 2"), ("train_epochs", "1")):
@@ -217,7 +233,7 @@ def test_the_buttons_that_move_between_pages(app):
                 box.fill(value)
                 box.press("Enter")
                 settle(page)
-            assert "train_mode=" in page.url and "export_format=SVG" in page.url
+            assert "train_mode=" in page.url and "train_epochs=1" in page.url
             page.locator(".st-key-train_submit button").click()
             page.locator(".st-key-train_open_sweep button").wait_for(timeout=PAGE_TIMEOUT_MS)
             settle(page)
@@ -240,6 +256,18 @@ def test_the_buttons_that_move_between_pages(app):
             go_to(page, PAGES.index(LATENT_SPACE) + 1)
             assert page.locator(".st-key-vae_run").inner_text().strip().endswith(chosen)
             assert "vae_run=" in page.url
+            # The one-click pair with SVG charts chosen on the Overview: it opens the Latent
+            # space page on the new pair.
+            go_to(page, 0)
+            page.locator("[data-testid=stSidebar] [data-testid=stRadio] label").nth(1).click()
+            settle(page)
+            page.locator(".st-key-overview_quick button").click()
+            page.locator(".st-key-vae_run").wait_for(timeout=PAGE_TIMEOUT_MS)
+            settle(page)
+            check(page, "the one-click pair")
+            assert title(page) == translate(LATENT_SPACE.title, "ko") and "lang=ko" in page.url
+            assert page.locator(".st-key-vae_run").inner_text().strip().split("\n")[-1].startswith(
+                "quick-vae")
         finally:
             b.close()
 

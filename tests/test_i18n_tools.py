@@ -117,7 +117,7 @@ def test_loss_lab_is_all_catalog_text(variant, fresh_streamlit_cache):
     at.session_state["lab_variant"] = variant
     no_exception(at.run())
     assert (at.success or at.warning)[0].value.startswith("⟦**Expected symptom")
-    assert list(at.dataframe[0].value.columns) == ["⟦number⟧", "⟦correct VAE⟧", "⟦wrong variant⟧", "⟦better⟧"]
+    assert list(at.table[0].value.columns) == ["⟦number⟧", "⟦correct VAE⟧", "⟦wrong variant⟧", "⟦better⟧"]
     assert mine(at) == []
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ui.i18n import _
+from ui.numbers import number_text
 from vae_core.metrics import CLAIMS, METRICS, claim_verdict
 from vae_core.text import N_
 
@@ -20,8 +21,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        value = 0.0 if abs(value) < 5e-4 else value  # no "-0.000"
-        return f"{value:.3f}" if abs(value) < 1000 else f"{value:.4g}"
+        return number_text(value)
     return str(value)
 
 

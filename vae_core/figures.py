@@ -26,6 +26,11 @@ def class_color(label: int) -> str:
     return CLASS_COLORS[int(label) % len(CLASS_COLORS)]
 
 
+# Numbers on loss, KL and other measured axes, one place: d3's "~g" reads 0.0001, 0.2, 5, 20,
+# 1e+22. Plotly's default put SI prefixes on small KL values ("100μ", where μ reads as the mean)
+# and labelled a log axis's ticks between decades with a bare digit ("2, 5, 0.1, 2, 5, 1").
+AXIS_NUMBERS = dict(tickformat="~g")
+
 WEBGL_MIN_POINTS = 2000  # below this SVG draws faster (no GL context) and selects just as well
 
 
@@ -60,7 +65,7 @@ def loss_curves(records_by_name: dict[str, list[dict]], kinds: dict[str, str] | 
     kinds = kinds or {}
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
                         subplot_titles=(gettext("Reconstruction −log p(x|z) (nats / image)"),
-                                        gettext("KL(q(z|x) ‖ N(0, I)) (nats / image)")))
+                                        gettext("KL(q(z|x) ‖ N(0, I)) (nats / image, log scale)")))
     terms = {"recon": gettext("recon"), "kl": "KL"}
     images = gettext("{count} images").format(count="%{x}")  # Plotly fills %{x} on hover
     after_epoch = gettext("after epoch {epoch}").format(epoch="%{customdata}")
@@ -91,7 +96,8 @@ def loss_curves(records_by_name: dict[str, list[dict]], kinds: dict[str, str] | 
     fig.update_xaxes(title_text=gettext("images seen"))
     # Log KL: a beta = 0 run's KL of ~36 would flatten every other run's 1-5 nats on a linear
     # axis. The AE has no KL term, so it has no KL curve.
-    fig.update_yaxes(type="log", title_text=gettext("log scale"), row=1, col=2)
+    fig.update_yaxes(type="log", row=1, col=2)  # said in its title: an axis title overlapped ticks
+    fig.update_yaxes(**AXIS_NUMBERS)
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.25), uirevision="loss_curves")
     return fig
@@ -511,6 +517,7 @@ def sweep_figure(points: list, gettext: Translate = no_translation) -> go.Figure
     pad = 0.1 * max(1.0, float(dists.max() - dists.min()))
     fig.update_yaxes(range=[float(dists.min()) - pad, float(dists.max()) + 2 * pad], row=1, col=1)
     fig.update_xaxes(range=[-0.04 * r_hi, r_hi], row=1, col=1)
+    fig.update_xaxes(**AXIS_NUMBERS).update_yaxes(**AXIS_NUMBERS)
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.2))
     return fig
@@ -527,10 +534,11 @@ def posterior_figure(zs1: np.ndarray, zs2: np.ndarray, post: np.ndarray, mu: np.
                      color="white", dash=dash)
     fig.add_trace(go.Scatter(x=[mu[0]], y=[mu[1]], mode="markers", name=gettext("q mean"),
                              marker=dict(color="white", symbol="x", size=10)))
-    fig.update_layout(margin=dict(l=10, r=10, t=30, b=10),
+    fig.update_layout(margin=dict(l=10, r=10, t=40, b=10),
                       xaxis_title="z1", yaxis_title="z2",
                       # White marks are drawn on the dark heatmap: give the legend a dark box too.
-                      legend=dict(orientation="h", y=-0.15, bgcolor="#3b3b58",
+                      # Above the plot: below, it covered the z1 axis title.
+                      legend=dict(orientation="h", y=1.02, yanchor="bottom", bgcolor="#3b3b58",
                                   font=dict(color="white")))
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig

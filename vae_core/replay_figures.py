@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .figures import AE_COLOR, PRIOR_LINE, VAE_COLOR, _circle, class_color
+from .figures import AE_COLOR, AXIS_NUMBERS, PRIOR_LINE, VAE_COLOR, _circle, class_color
 from vae_core.text import Translate, no_translation
 
 
@@ -150,7 +150,8 @@ def replay_animation(panels: Sequence[ReplayPanel], labels: np.ndarray, class_na
         fig.update_xaxes(range=list(p.axis_range), row=1, col=i + 1, zeroline=False, title_text=p.axis_titles[0])
         fig.update_yaxes(range=list(p.axis_range), row=1, col=i + 1, zeroline=False, title_text=p.axis_titles[1],
                          scaleanchor=f"x{axis}", scaleratio=1)
-    fig.update_xaxes(type="log", title_text=gettext("step (log scale)"), row=1, col=n_maps + 1)
+    fig.update_xaxes(type="log", title_text=gettext("step (log scale)"), row=1, col=n_maps + 1,
+                     **AXIS_NUMBERS)
     fig.update_yaxes(range=[0, top * 1.05], row=1, col=n_maps + 1)
 
     fig.frames = [go.Frame(name=str(k), traces=animated,
