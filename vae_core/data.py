@@ -520,7 +520,8 @@ def check_run_dataset(spec: str, data_root: str | os.PathLike[str]) -> str:
     root = Path(data_root).expanduser().resolve()
     target = folder.resolve()  # links resolved: a link inside the data folder may point out
     if not folder.is_absolute() or (target != root and root not in target.parents):
-        raise DatasetError(f"The run names the data set {spec!r}, not a folder inside the data "
-                           f"folder {root}; only 'digits', 'mnist', 'fashion-mnist' or IDX folders inside "
-                           "it are loaded for saved runs. Copy the IDX files there.")
+        raise DatasetError(f"The run names the data set {spec!r}, not a folder inside the "
+                           "server's data folder (VAE_LAB_DATA); only 'digits', 'mnist', "
+                           "'fashion-mnist' or IDX folders inside it are loaded for saved runs. "
+                           "Copy the IDX files there.")
     return spec
