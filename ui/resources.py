@@ -102,7 +102,9 @@ def dataset_or_error(spec: str) -> ImageDataset | None:
                  icon=":material/cloud_off:")
         return None
     except DatasetError as e:
-        st.error(_("This data set cannot be loaded: {detail}", detail=md(str(e))),
+        # The data folder by its setting's name: visitors need not learn the server's paths.
+        detail = str(e).replace(str(data_root().expanduser().resolve()), "VAE_LAB_DATA")
+        st.error(_("This data set cannot be loaded: {detail}", detail=md(detail)),
                  icon=":material/cloud_off:")
         return None
 
