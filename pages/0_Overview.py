@@ -6,16 +6,15 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui import navigation
-from ui.access import session_owner
 from ui.captions import prior_draws_note, span_text, verdict_label
 from ui.i18n import _, current_language
 from ui.panels import encoded_models, latent_panels
 from ui.pickers import current_pair
-from ui.resources import (SharedFigure, checkpoints_root, get_dataset, get_pool, get_run,
+from ui.resources import (SharedFigure, checkpoints_root, get_dataset, get_run,
                           scorecard_when_ready, started_pool, usable_runs)
 from ui.scorecard import compare_rows
 from ui.state import make_current
-from ui.training import show_job_progress
+from ui.training import show_job_progress, submit_job
 from vae_core import DatasetError, Run, RunError, unique_run_name
 from vae_core.figures import overview_schematic
 from vae_core.jobs import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, EngineError, quick_pair_specs
@@ -134,9 +133,9 @@ def start_quick_pair() -> None:
     data = get_dataset("digits")
     name = unique_run_name("quick", checkpoints_root())
     try:
-        st.session_state[JOB_KEY] = get_pool().submit(
+        st.session_state[JOB_KEY] = submit_job(
             quick_pair_specs(name, data.image_shape), "digits", root=str(checkpoints_root()),
-            group=name, owner=session_owner())
+            group=name)
     except EngineError as e:
         st.session_state["overview_job_error"] = str(e)
 

@@ -10,10 +10,10 @@ import streamlit as st
 from ui.i18n import _
 from ui.links import BIND, md, translated_labels
 from ui import navigation
-from ui.access import client_address, is_hosted, may_delete, proxy_warning, session_owner, teacher_login
+from ui.access import is_hosted, may_delete, proxy_warning, teacher_login
 from ui.resources import IDX_FOLDER_CHOICE, checkpoints_root, data_root, dataset_or_error, get_pool, runs
 from ui.state import make_current, open_sweep_on_evidence
-from ui.training import session_alive_check, show_job_progress, teacher_jobs
+from ui.training import show_job_progress, submit_job, teacher_jobs
 from vae_core import (InvalidRunName, ModelConfig, RunError, RunInfo, TrainConfig, delete_run,
                       unique_run_name, validate_run_name)
 from vae_core.config import default_hidden
@@ -289,12 +289,9 @@ if clicked and data is not None:
             st.error(md(localize(str(e), _)), icon=":material/error:")
     else:
         try:
-            st.session_state[JOB_KEY] = get_pool().submit(
+            st.session_state[JOB_KEY] = submit_job(  # this session's: owner, computer, liveness
                 specs, spec, root=str(checkpoints_root()), group=group, data=data,
-                interleave=not is_sweep,  # a sweep: points appear one by one, each run whole
-                owner=session_owner(),  # one active job per session (OwnerBusyError)
-                client=client_address(),  # and a few per computer, whatever its tabs
-                alive=session_alive_check())  # a closed tab's job is stopped
+                interleave=not is_sweep)  # a sweep: points appear one by one, each run whole
         except EngineError as e:
             with settings:
                 st.error(md(localize(str(e), _)), icon=":material/error:")

@@ -8,7 +8,7 @@ from ui import navigation
 from ui.captions import collapse_warning, verdict_label
 from ui.export import plot_config
 from ui.i18n import _, translate
-from ui.links import BIND, translated_labels, translated_options
+from ui.links import BIND, md, translated_labels, translated_options
 from ui.panels import upscale
 from ui.pickers import pick_pair
 from ui.resources import get_dataset, get_run, run_dataset, run_scorecard, usable_runs
@@ -81,7 +81,7 @@ if section == "Scorecard":
         try:
             cards[label] = run_scorecard(run)
         except ValueError as e:  # e.g. weights so large the codes overflow
-            st.error(_("No scorecard: {detail}", detail=str(e)))
+            st.error(_("No scorecard: {detail}", detail=md(str(e))))
             continue
         judge_accuracy = cards[label]["classifier_accuracy"]
     if cards["AE"] is None and cards["VAE"] is None:
@@ -201,7 +201,7 @@ else:  # True posterior
             try:
                 gp, iwae_lp = cached_posterior(str(vae.path), vae.created, vae.dataset, index)
             except (RunError, ValueError) as e:
-                st.error(_("The posterior of this image cannot be computed: {detail}", detail=str(e)))
+                st.error(_("The posterior of this image cannot be computed: {detail}", detail=md(str(e))))
             else:
                 c1, c2 = st.columns([3, 1])
                 with c1:

@@ -7,8 +7,9 @@ from ui.i18n import _, translate
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, scale_choice, show_images
 from ui.pickers import pick_test_image, plane_picker
 from ui.export import plot_config
-from ui.links import BIND, translated_options
+from ui.links import BIND, md, translated_options
 from ui.resources import get_dataset, get_judge, get_run
+from vae_core.data import dataset_label
 from vae_core import figures
 from vae_core.drawing import DrawingError, image_from_data_url, model_input, read_drawing
 from vae_core.latent_tools import posterior_ellipses
@@ -61,10 +62,10 @@ with right:
         st.stop()
     show_images(x[0, 0].numpy()[None], 1, min_width=200,
                 caption=_("What the models see: {height}×{width} pixels, preprocessed like {dataset}",
-                          height=shape[1], width=shape[2], dataset=data.name))
+                          height=shape[1], width=shape[2], dataset=md(dataset_label(data.name))))
     judge = get_judge(data.name)
     st.caption(_("Judge classifier: test accuracy {accuracy:.1%} on {dataset}.",
-                 accuracy=judge.accuracy, dataset=data.name))
+                 accuracy=judge.accuracy, dataset=md(dataset_label(data.name))))
 
 plane = plane_picker("draw", [m.latent_dim for m in models])
 sigmas: dict[str, np.ndarray] = {}  # the input's logvar per VAE, for the σ caption below

@@ -9,7 +9,8 @@ import streamlit as st
 from ui import navigation
 from ui.export import notebook_button
 from ui.i18n import _, translate
-from ui.links import BIND, bind_for, link_fallback, translated_options
+from ui.links import BIND, bind_for, link_fallback, md, translated_options
+from vae_core.data import dataset_label
 from ui.resources import get_run, usable_runs
 from ui.state import run_choice_key
 from vae_core import ImageDataset, Run, RunError, RunInfo
@@ -106,13 +107,14 @@ def pick_pair(key: str, prefer: Callable[[RunInfo], bool] | None = None,
                 chosen.append(get_run(info))
                 notebook_button(chosen[-1], key=f"{key}_{kind.lower()}_notebook")
             except RunError as e:
-                st.error(_("Cannot load {name}: {detail}", name=info.name, detail=str(e)))
+                st.error(_("Cannot load {name}: {detail}", name=md(info.label), detail=md(str(e))))
                 chosen.append(None)
     ae, vae = chosen
     if ae is not None and vae is not None:
         if ae.dataset != vae.dataset:
             st.warning(_("The two runs were trained on different data sets ({ae} vs {vae}); the "
-                         "comparison is not like for like.", ae=ae.dataset, vae=vae.dataset))
+                         "comparison is not like for like.", ae=md(dataset_label(ae.dataset)),
+                         vae=md(dataset_label(vae.dataset))))
         if ae.model_config.latent_dim != vae.model_config.latent_dim:
             st.warning(_("Latent sizes differ (AE {ae}, VAE {vae}); plots use each model's own "
                          "space.", ae=ae.model_config.latent_dim, vae=vae.model_config.latent_dim))

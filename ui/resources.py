@@ -19,12 +19,13 @@ import streamlit as st
 
 from ui.access import is_hosted
 from ui.i18n import _
+from ui.links import md
 
 from vae_core import DatasetError, ImageDataset, Run, RunError, RunInfo, list_runs, load_dataset, load_run
 from vae_core.classifier import JudgedClassifier, load_or_train
 from vae_core.codes import code_stats
 from vae_core.density import dataset_mixture_test
-from vae_core.data import DOWNLOAD_FAILED, DownloadError, check_run_dataset
+from vae_core.data import DOWNLOAD_FAILED, DownloadError, check_run_dataset, dataset_label
 from vae_core.generation import GenerationTest, dataset_generation_tests
 from vae_core.jobs import TrainingEngine
 from vae_core.latent_tools import encode_dataset
@@ -146,7 +147,9 @@ def dataset_or_error(spec: str) -> ImageDataset | None:
                  icon=":material/cloud_off:")
         return None
     except DatasetError as e:
-        st.error(_("This data set cannot be loaded: {detail}", detail=str(e)),
+        # The data folder by its setting's name: visitors need not learn the server's paths.
+        detail = str(e).replace(str(data_root().expanduser().resolve()), "VAE_LAB_DATA")
+        st.error(_("This data set cannot be loaded: {detail}", detail=md(detail)),
                  icon=":material/cloud_off:")
         return None
 
@@ -173,13 +176,14 @@ def run_dataset(run: Run) -> ImageDataset | None:
     try:
         check_run_dataset(run.dataset, data_root())
     except DatasetError as e:
-        st.error(_("The data set of this run cannot be used: {detail}", detail=str(e)),
+        st.error(_("The data set of this run cannot be used: {detail}", detail=md(str(e))),
                  icon=":material/folder_off:")
         return None
     data = dataset_or_error(run.dataset)
     if data is not None and tuple(data.image_shape) != tuple(run.model_config.input_shape):
         st.error(_("{run} expects images of shape {expected} but {dataset} has {shape}.",
-                   run=run.name, expected=str(run.model_config.input_shape), dataset=run.dataset,
+                   run=md(run.name), expected=str(run.model_config.input_shape),
+                   dataset=md(dataset_label(run.dataset)),
                    shape=str(data.image_shape)))
         return None
     return data

@@ -8,12 +8,11 @@ from typing import Callable
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from ui.access import is_teacher
+from ui.access import client_address, is_teacher, session_owner
 from ui.i18n import _
-from ui.links import md
 from ui.resources import get_pool, started_pool
 from vae_core.data import dataset_label
-from vae_core.jobs import Job
+from vae_core.jobs import Job, RunSpec
 from vae_core.outcomes import localize, status_word
 
 
@@ -114,3 +113,11 @@ def teacher_jobs() -> None:
                      icon=":material/stop_circle:"):
             stopped = sum(engine.cancel(job_id) for job_id in chosen)
             st.success(_("{count} job(s) stopped; what they trained is kept.", count=stopped))
+
+
+def submit_job(runs: list[RunSpec], dataset: str, **kwargs) -> Job:
+    """``TrainingEngine.submit`` for this browser session, the one way pages train: its owner
+    token (one active job per session), its computer's address (a few per computer, whatever
+    its tabs) and its liveness (a closed tab's job is stopped). Raises ``EngineError``."""
+    return get_pool().submit(runs, dataset, owner=session_owner(), client=client_address(),
+                             alive=session_alive_check(), **kwargs)

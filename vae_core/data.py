@@ -72,7 +72,7 @@ class DownloadError(DatasetError):
 @dataclass(frozen=True)
 class ImageDataset:
     name: str
-    train_x: torch.Tensor  # (N, 1, H, W) float32 in [0, 1]
+    train_x: torch.Tensor  # (N, 1, H, W) float32 in [0, 1] (uint8 0..255 on a worker: as_float_images)
     train_y: torch.Tensor  # (N,) int64
     test_x: torch.Tensor
     test_y: torch.Tensor
@@ -226,7 +226,8 @@ def _idx_dims(path: Path, expected_magic: int) -> list[int]:
 class DecodeBudget:
     """Bytes of IDX data that this process may hold decoded at once, summed over every load in
     flight (all sessions share the process): a load reserves what its headers claim before it
-    reads, waits up to ``wait_s`` for room, then fails with a message instead of piling up."""
+    reads, waits up to ``wait_s`` for room, then fails with a message instead of piling up. A
+    load larger than the whole budget (a big local folder, from the CLI) runs alone."""
 
     def __init__(self, limit: int, wait_s: float = 20.0):
         self.limit, self.wait_s, self.used = limit, wait_s, 0
@@ -235,8 +236,8 @@ class DecodeBudget:
     @contextmanager
     def hold(self, n: int) -> Iterator[None]:
         with self._room:
-            if n > self.limit or not self._room.wait_for(lambda: self.used + n <= self.limit,
-                                                         timeout=self.wait_s):
+            if not self._room.wait_for(lambda: self.used + n <= self.limit or not self.used,
+                                       timeout=self.wait_s):
                 raise DatasetError(f"The server is loading other data sets ({self.used:,} of "
                                    f"{self.limit:,} bytes in use); try again in a minute")
             self.used += n
@@ -520,7 +521,8 @@ def check_run_dataset(spec: str, data_root: str | os.PathLike[str]) -> str:
     root = Path(data_root).expanduser().resolve()
     target = folder.resolve()  # links resolved: a link inside the data folder may point out
     if not folder.is_absolute() or (target != root and root not in target.parents):
-        raise DatasetError(f"The run names the data set {spec!r}, not a folder inside the data "
-                           f"folder {root}; only 'digits', 'mnist', 'fashion-mnist' or IDX folders inside "
-                           "it are loaded for saved runs. Copy the IDX files there.")
+        raise DatasetError(f"The run names the data set {spec!r}, not a folder inside the "
+                           "server's data folder (VAE_LAB_DATA); only 'digits', 'mnist', "
+                           "'fashion-mnist' or IDX folders inside it are loaded for saved runs. "
+                           "Copy the IDX files there.")
     return spec

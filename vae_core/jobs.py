@@ -35,8 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 from . import outcomes
-from .config import ModelConfig, TrainConfig
-from .config import env_number
+from .config import ModelConfig, TrainConfig, env_number
 from .data import DIGITS, NAMED_DATASETS, ImageDataset, as_float_images, load_dataset
 from .replay import pack_snapshots, unpack_snapshots
 from .runs import MAX_OWNER_CHARS, RunError, save_run, unique_run_name, validate_run_name
@@ -1024,6 +1023,8 @@ class TrainingEngine:
     def _save(self, job: Job, spec: RunSpec, outcome: dict[str, Any], worker: str) -> dict:
         """Rebuild the model from its safetensors bytes and save it atomically; on a clash with
         a run saved meanwhile (another session) take a free name, unless ``overwrite``."""
+        if outcome["status"] == "stopped" and job.stop.reason:  # not the user's own Stop
+            outcome = outcome | {"reason": f"{job.stop.reason}; {outcome['reason']}"}
         summary = {"status": outcome["status"], "reason": outcome["reason"], "path": None,
                    "name": spec.name, "seconds": outcome["seconds"], "worker": worker}
         if outcome["step"] == 0:  # stopped before its first step: an untrained net is no run

@@ -1,0 +1,66 @@
+"""Hosting a class, in a real browser (issue 18): crafted links with infinite numbers open the
+pages themselves (AppTest runs a switched-to page without the frame), and a closed tab's job is
+stopped by the engine, its run saved saying why."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from streamlit_server import streamlit_process
+from test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, settle, start_training, sync_api
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def server(pair_root, tmp_path) -> Iterator[tuple[str, Path]]:
+    root = tmp_path / "checkpoints"
+    shutil.copytree(pair_root, root)
+    with streamlit_process(root, tmp_path / "streamlit.log") as (url, _proc, _, _):
+        yield url, root
+
+
+@pytest.fixture
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def test_crafted_links_with_infinite_numbers_open_their_pages(server, browser):
+    url, _root = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    for path in ("Train?train_epochs=inf", "Generate?generate_seed=Infinity",
+                 "Reparameterization?reparam_seed=inf"):
+        page.goto(f"{url}/{path}")
+        settle(page, 300_000)
+        assert page.locator("[data-testid=stException]").count() == 0, path
+        assert page.get_by_text("is not a usable number").count() == 1, path
+        assert "=inf" not in page.url.lower() and "infinity" not in page.url.lower()
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "hosting_inf_link.png"))
+
+
+@pytest.mark.slow
+def test_a_closed_tabs_job_is_stopped_and_its_run_says_why(server, browser):
+    url, root = server
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{url}/Train")
+    settle(page, 300_000)
+    start_training(page, "orphan", epochs=5000)
+    page.get_by_text("Training:").first.wait_for(timeout=120_000)  # it trains
+    context.close()  # the tab closes: the session ends, no one can see or stop the job
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not (root / "orphan-vae" / "run.json").exists():
+        time.sleep(1)
+    meta = json.loads((root / "orphan-vae" / "run.json").read_text())
+    assert meta["status"] == "stopped" and "tab" in meta["reason"] and "closed" in meta["reason"]
