@@ -171,20 +171,23 @@ class GenerationTest:
 
     def bootstrap_intervals(self, reps: int, seed: int = 0,
                             level: float = 0.95) -> dict[str, list[float] | None]:
-        """95% intervals of the summary's shares and entropy over ``reps`` resamples of the draws
-        (seeded): the margin of a number measured on n random draws."""
+        """95% normal bootstrap intervals (``metrics.normal_interval``) of the summary's shares and
+        entropy over ``reps`` resamples of the draws (seeded): the margin of a number measured
+        on n random draws."""
         keys = ("confident", "confident_raw", "class_entropy", "in_gaps")
         if self.n < 2 or reps < 2:
             return {f"{self.source}_{k}": None for k in keys}
         rng = np.random.default_rng(seed)
+        from .metrics import normal_interval  # here: metrics imports this module
+
         rows = []
         for _ in range(reps):
             t = self.resampled(rng.integers(0, self.n, self.n))
             rows.append((t.confident_capped, t.confident_raw, t.class_entropy, t.gap_share))
         values = np.array(rows)
-        tail = (1 - level) / 2
-        lo, hi = np.quantile(values, tail, axis=0), np.quantile(values, 1 - tail, axis=0)
-        return {f"{self.source}_{k}": [float(a), float(b)] for k, a, b in zip(keys, lo, hi)}
+        full = (self.confident_capped, self.confident_raw, self.class_entropy, self.gap_share)
+        return {f"{self.source}_{k}": normal_interval(v, values[:, i], level)
+                for i, (k, v) in enumerate(zip(keys, full))}
 
     def summary(self) -> dict[str, Any]:
         """The scorecard keys of this source, prefixed by its name (``prior_confident``…)."""
