@@ -163,7 +163,7 @@ export default function(component) {
   if (sweep) {
     members = sweep.members.map((m) => ({ ...sweep.common, ...m, xyArr: floats(m.xy), plane: planeOf(m.projection),
                                           decode: makeDecoder(m.decoder), grid: null }));
-    const before = (window.__vaeLiveDecode || {})[data.key];  // a rerun keeps the β shown
+    const before = registry[data.key];  // a rerun keeps the β shown
     const kept = before ? sweep.betas.indexOf(before.beta) : -1;
     current = kept >= 0 ? kept : Math.max(0, Math.min(members.length - 1, sweep.start || 0));
   }
@@ -181,8 +181,7 @@ export default function(component) {
   }
   const row = el('div', 'row');
   const maps = [];
-  const mapCount = sweep ? 1 : models.length;
-  for (let i = 0; i < mapCount; i++) {
+  for (let i = 0; i < shown().length; i++) {
     const box = el('div', 'map', row);
     const title = el('div', 'title', box);
     const stack = el('div', 'stack', box);
@@ -216,19 +215,14 @@ export default function(component) {
   const out = el('div', 'decoded');
   out.setAttribute('data-testid', 'vae-live-decode');
   const outCanvases = [];
-  const decoders = () => shown();
-  const outCount = sweep ? 1 : models.length;
-  for (let i = 0; i < outCount; i++) {
+  for (let i = 0; i < shown().length; i++) {
     const fig = el('figure', '', out);
     const c = el('canvas', 'img', fig); c.style.width = c.style.height = (data.image_px || 112) + 'px';
     const cap = el('figcaption', '', fig);
     outCanvases.push({ canvas: c, cap });
   }
   const zLine = el('div', 'zline', out);
-  let strip = null;
-  if (data.path || data.draws) {
-    strip = el('div', 'strips');
-  }
+  const strip = data.path || data.draws ? el('div', 'strips') : null;
   const note = el('div', 'note');
   note.textContent = data.text.note || '';
 
@@ -244,7 +238,7 @@ export default function(component) {
       const mp = maps[i];
       mp.title.textContent = sweep ? `${data.text.beta} = ${sweep.betas[current]}` + (m.collapsed ? ` (${data.text.collapsed})` : '') : m.title;
       mp.title.style.color = m.color || '#333';
-      drawMap(mp.base.getContext('2d').canvas, m, S);
+      drawMap(mp.base, m, S);
     });
   }
 
@@ -274,7 +268,7 @@ export default function(component) {
   function decodeAt(z) {  // every shown decoder at one z; the images go on the page and to `state`
     const t0 = performance.now();
     state.z = z;
-    decoders().forEach((m, i) => {
+    shown().forEach((m, i) => {
       const o = outCanvases[i];
       if (z.length !== m.plane.D) {  // a latent space of another size cannot take this z
         delete state.images[m.label];
