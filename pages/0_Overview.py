@@ -22,7 +22,7 @@ from vae_core.metrics import CLAIMS
 
 JOB_KEY = "overview_job"
 MINI_HEIGHT = 300
-LIVE_SCORECARD_MAX = 2000  # test images: the scorecard of a digits pair takes < 1 s, computed on view
+LIVE_SCORECARD_MAX = 2000  # test images: a digits pair's scorecard (< 1 s) is computed unasked
 
 
 def current_runs() -> tuple[Run | None, Run | None]:
@@ -197,8 +197,8 @@ if pair_runs:
         if not all(cards[label] for label, _run in pair_runs):
             cards = {"AE": None, "VAE": None}
             numbers_pending()
-    else:  # a 10,000-image test split takes a while: compute only when asked
-        st.button(_("Compute this pair's numbers (a few seconds)"), key="overview_numbers",
+    else:  # a 10,000-image test split costs seconds of server CPU: compute only when asked
+        st.button(_("Compute this pair's numbers"), key="overview_numbers",
                   on_click=st.session_state.__setitem__, args=("overview_show_numbers", True))
 rows = {r["metric"]: r for r in compare_rows(cards["AE"], cards["VAE"])} \
     if any(cards.values()) else {}

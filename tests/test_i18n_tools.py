@@ -113,7 +113,7 @@ def test_no_runs_notice_is_catalog_text(empty_checkpoints, fresh_streamlit_cache
 def test_loss_lab_is_all_catalog_text(variant, fresh_streamlit_cache):
     at = page_app(LAB, 180)
     at.query_params["lang"] = "qps"
-    at.session_state["lab_epochs"] = 10
+    at.session_state["lab_epochs"] = 20
     at.session_state["lab_variant"] = variant
     no_exception(at.run())
     assert (at.success or at.warning)[0].value.startswith("⟦**Expected symptom")
@@ -227,8 +227,8 @@ def test_switching_the_language_keeps_the_picked_runs_and_updates_the_url(two_va
 @pytest.mark.slow
 def test_lab_variant_link_in_either_language(fresh_streamlit_cache):
     korean = translate(VARIANTS["kl_sign"].title, "ko")
-    at = open_link(LAB, lang="en", lab_variant=korean, lab_epochs="10")
+    at = open_link(LAB, lang="en", lab_variant=korean, lab_epochs="20")
     assert at.selectbox(key="lab_variant").value == "kl_sign" and not at.warning
-    at = open_link(LAB, lang="ko", lab_variant="KL sign flipped", lab_epochs="10")
+    at = open_link(LAB, lang="ko", lab_variant="KL sign flipped", lab_epochs="20")
     assert at.selectbox(key="lab_variant").value == "kl_sign" and not at.warning
     assert korean in " ".join(visible_text(at))
