@@ -134,8 +134,12 @@ if teacher:
                             default=sorted(hidden), placeholder=_("Choose runs"),
                             key=f"{KEY}_hide")
     if st.button(_("Save the hidden runs"), key=f"{KEY}_hide_save") and set(chosen) != hidden:
-        write_hidden(root, chosen)
-        st.rerun()
+        try:
+            write_hidden(root, chosen)
+            st.rerun()
+        except OSError as e:  # e.g. a read-only runs folder
+            st.error(_("The hidden runs could not be saved: {error}", error=e.strerror or str(e)),
+                     icon=":material/error:")
     st.caption(_("Hidden runs leave the wall, the plot and the table for everyone on this server; "
                  "the runs themselves stay."))
 else:

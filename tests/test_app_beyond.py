@@ -226,3 +226,18 @@ def test_gallery_leaves_out_a_broken_run(checkpoints, fresh_streamlit_cache):
     at = open_in(CLASS_GALLERY.file)
     assert list(at.dataframe[0].value["run"]) == ["demo-vae"]  # listed as broken: not shown
     assert len(at.get("image")) == 1
+
+
+def test_gallery_says_why_hiding_failed(checkpoints, fresh_streamlit_cache, monkeypatch):
+    import vae_core.gallery as gallery
+
+    def refuse(root, names):
+        raise PermissionError(13, "Permission denied", str(root))
+
+    monkeypatch.setattr(gallery, "write_hidden", refuse)
+    at = open_in(CLASS_GALLERY.file)  # localhost, no password: the single user is the teacher
+    ok(at.multiselect(key="gallery_hide").set_value(["demo-ae"]).run())
+    ok(at.button(key="gallery_hide_save").click().run())
+    errors = [e.value for e in at.error]
+    assert errors == ["The hidden runs could not be saved: Permission denied"]
+    assert str(checkpoints) not in errors[0]

@@ -152,3 +152,10 @@ def test_class_histogram_gives_five_series_five_colours():
     counts = {f"s{i}": np.ones(10, int) for i in range(5)}
     fig = class_histogram(counts, {name: 0 for name in counts}, [str(c) for c in range(10)])
     assert len({t.marker.color for t in fig.data}) == 5
+
+
+@pytest.mark.parametrize("codes", [np.zeros((0, 2)), np.ones((1, 2)), np.zeros((100, 2)),
+                                   np.r_[np.zeros((50, 2)), np.ones((50, 2))]])
+def test_mixture_of_degenerate_codes_still_samples(codes):
+    z = sample_mixture(codes, 7)
+    assert z.shape == (7, 2) and bool(z.isfinite().all())

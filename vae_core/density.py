@@ -9,6 +9,7 @@ training; a VAE's prior N(0, I) is known *before*, and training pulls the codes 
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -34,13 +35,20 @@ def sample_mixture(codes: np.ndarray | torch.Tensor, n: int = GENERATION_SAMPLES
     """n draws (n, D) float32 from a ``components``-Gaussian mixture fitted to ``codes`` (N, D)
     (full covariances, k-means initialisation, seeded; fewer components when there are fewer
     codes)."""
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
     c = np.asarray(codes.detach().cpu() if isinstance(codes, torch.Tensor) else codes,
-                   dtype=np.float64).reshape(len(codes), -1)
-    k = max(1, min(components, len(c)))
-    gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-6,
-                          random_state=int(seed) + MIXTURE_SEED_OFFSET).fit(c)
+                   dtype=np.float64)
+    c = c.reshape(len(c), int(np.prod(c.shape[1:])))  # (N, D), also for N = 0
+    if len(c) < 2:  # nothing to fit: the one code (or the origin) is the whole density
+        return torch.as_tensor(np.repeat(c[:1] if len(c) else np.zeros((1, c.shape[1])), n, 0),
+                               dtype=torch.float32)
+    k = min(components, len(c))
+    with warnings.catch_warnings():  # repeated codes: fewer distinct clusters than components
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-6,
+                              random_state=int(seed) + MIXTURE_SEED_OFFSET).fit(c)
     z, _ = gmm.sample(n)
     # GaussianMixture.sample returns the draws grouped by component: shuffle them (seeded), so
     # the first tiles a page shows are not all from one component.
