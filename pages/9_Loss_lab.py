@@ -109,8 +109,9 @@ for col, (label, run) in zip(st.columns(2), ((_(VARIANTS["correct"].title), corr
             continue
         mu = run.model.encode_all(data.test_x)[0].numpy()
         finite = np.isfinite(mu).all(axis=1)
+        # 480 px: the legend (ten digits, three prior circles) fits without a scrollbar
         st.plotly_chart(figures.latent_scatter(mu[finite], data.test_y.numpy()[finite], data.class_names, label,
-                                               shared_range(mu[finite]), gettext=_).update_layout(height=400),
+                                               shared_range(mu[finite]), gettext=_).update_layout(height=480),
                         key=f"lab_map_{'c' if run is correct else 'w'}",
                         config=plot_config(f"lab-{run.variant}-latent"))
         show_images(decode_images(run.model, sample_prior(N_SAMPLES, run.model.latent_dim, 1.0, seed=0)), 8,
