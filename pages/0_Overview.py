@@ -207,12 +207,15 @@ if rows:
                  runs=", ".join(f"{label} {run.name}" for label, run in pair_runs)))
 # st.table wraps long cells (columns of widgets cut the metric keys and page names); the metric is
 # the scorecard's JSON key, shown as code; the pages are linked below, in the claims' order.
-CLAIM, METRIC, VERDICT, PAGE = _("Claim"), _("Metric"), _("Verdict here"), _("See it on")
-st.table(pd.DataFrame([{CLAIM: _(c["claim"]), METRIC: f"`{c['metric']}`",  # claims marked N_
+# Each claim names its page in its own cell: as a column of their own, the long page titles
+# broke mid-word at 1024 px.
+CLAIM, METRIC, VERDICT = _("Claim (and where to see it)"), _("Metric"), _("Verdict here")
+st.table(pd.DataFrame([{CLAIM: _("{claim} → *{page}*", claim=_(c["claim"]),  # claims marked N_
+                                 page=_(navigation.CLAIM_PAGES[c["metric"]].title)),
+                        METRIC: f"`{c['metric']}`",
                         **({"AE": rows[c["metric"]]["AE"], "VAE": rows[c["metric"]]["VAE"],
-                            VERDICT: verdict_label(rows[c["metric"]]["winner"], _)} if rows else {}),
-                        PAGE: _(navigation.CLAIM_PAGES[c["metric"]].title)} for c in CLAIMS]),
-         hide_index=True)
+                            VERDICT: verdict_label(rows[c["metric"]]["winner"], _)} if rows else {})}
+                       for c in CLAIMS]), hide_index=True)
 claim_pages = list(dict.fromkeys(navigation.CLAIM_PAGES[c["metric"]] for c in CLAIMS))
 for i in range(0, len(claim_pages), 2):  # two a row: each title fits at 1024 px
     for col, page in zip(st.columns(2), claim_pages[i:i + 2]):

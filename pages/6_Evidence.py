@@ -102,10 +102,13 @@ if section == "Scorecard":
                                "VAE": r["VAE"] + (" ✓" if r["winner"] == "VAE" else ""),
                                _("VAE 95%"): r["VAE_interval"],
                                _("Winner"): verdict_label(r["winner"], _),
-                               _("Better"): r["better"], _("What it measures"): r["meaning"]}
-                              for r in rows])
-        # st.table wraps long cells; a data grid cut them off ("AE codes have an arb…").
+                               _("Better"): r["better"]} for r in rows])
+        # st.table wraps long cells; a data grid cut them off ("AE codes have an arb…"). What
+        # each metric measures is listed below it: as a column, its sentences squeezed the
+        # short columns until their words broke ("우\n세").
         st.table(table, hide_index=True)
+        with st.expander(_("What each metric measures")):
+            st.markdown("\n".join(f"- `{r['metric']}`: {r['meaning']}" for r in rows))
         some = cards["VAE"] or cards["AE"]
         view = VIEW_LABELS.get(some["view"], some["view"])
         st.caption(_("Test split: {n} images of {dataset}; 2-D view: {view}; the VAE's codes: {codes}. "

@@ -82,7 +82,7 @@ def lab_figures(path: str, mtime: float, epochs: int, variant: str, lang: str) -
         finite = np.isfinite(mu).all(axis=1)
         out[key] = SharedFigure(figures.latent_scatter(
             mu[finite], data.test_y.numpy()[finite], data.class_names, label, shared_range(mu[finite]),
-            gettext=gettext).update_layout(height=400))
+            gettext=gettext).update_layout(height=480))  # the legend (ten digits, three prior circles) fits without a scrollbar
     return out
 
 

@@ -106,9 +106,11 @@ def test_overview_draws_newest_pair_and_claims(checkpoints, fresh_streamlit_cach
         time.sleep(0.2)
         ok(at.run())
     table = at.table[0].value  # st.table: long cells wrap instead of being cut off
-    assert list(table["Claim"]) == [c["claim"] for c in CLAIMS]
+    claims = table["Claim (and where to see it)"]
+    assert [c.split(" → ")[0] for c in claims] == [c["claim"] for c in CLAIMS]
+    assert claims[0].endswith("→ *Latent space*")  # the page that shows the claim
     # Each claim shows the current pair's numbers and verdict (the Evidence scorecard's).
-    assert list(table.columns) == ["Claim", "Metric", "AE", "VAE", "Verdict here", "See it on"]
+    assert list(table.columns) == ["Claim (and where to see it)", "Metric", "AE", "VAE", "Verdict here"]
     assert "`centring`" in set(table["Metric"])
     numbers = [v for v in list(table["AE"]) + list(table["VAE"]) if re.match(r"^-?\d+\.\d+", v)]
     assert len(numbers) >= len(CLAIMS)  # AE and VAE values (the AE has none for VAE-only metrics)

@@ -66,6 +66,12 @@ def title(page) -> str:
     return page.locator("[data-testid=stMain] h1").first.inner_text().strip()
 
 
+def wait_for_title(page, text: str) -> None:
+    """A page switch ends one run and starts another: wait for the new page's title."""
+    page.locator("[data-testid=stMain] h1", has_text=text).first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    settle(page)
+
+
 def key_of(el) -> str:
     """The widget key of a clicked element (Streamlit marks its container ``st-key-<key>``)."""
     return el.evaluate("e => (e.closest('[class*=st-key-]')?.className.match(/st-key-(\\S+)/) "
@@ -238,7 +244,7 @@ def test_the_buttons_that_move_between_pages(app):
             page.locator(".st-key-train_open_sweep button").wait_for(timeout=PAGE_TIMEOUT_MS)
             settle(page)
             page.locator(".st-key-train_open_sweep button").click()
-            settle(page)
+            wait_for_title(page, translate(EVIDENCE.title, "ko"))
             check(page, "See this sweep on Evidence")
             assert title(page) == translate(EVIDENCE.title, "ko") and "lang=ko" in page.url
             box = page.locator(".st-key-evidence_sweep_run")
@@ -247,7 +253,7 @@ def test_the_buttons_that_move_between_pages(app):
             settle(page)
             chosen = box.inner_text().strip().split("\n")[-1]
             page.locator(".st-key-evidence_open_latent button").click()
-            settle(page)
+            wait_for_title(page, translate(LATENT_SPACE.title, "ko"))
             check(page, "Open its latent plot")
             assert title(page) == translate(LATENT_SPACE.title, "ko") and "lang=ko" in page.url
             # The sweep run is the current VAE here, in the address bar, and on the next page.
@@ -262,8 +268,7 @@ def test_the_buttons_that_move_between_pages(app):
             page.locator("[data-testid=stSidebar] [data-testid=stRadio] label").nth(1).click()
             settle(page)
             page.locator(".st-key-overview_quick button").click()
-            page.locator(".st-key-vae_run").wait_for(timeout=PAGE_TIMEOUT_MS)
-            settle(page)
+            wait_for_title(page, translate(LATENT_SPACE.title, "ko"))
             check(page, "the one-click pair")
             assert title(page) == translate(LATENT_SPACE.title, "ko") and "lang=ko" in page.url
             assert page.locator(".st-key-vae_run").inner_text().strip().split("\n")[-1].startswith(

@@ -10,6 +10,10 @@ import streamlit as st
 TABLE_CSS = ("[data-testid=stTable] th, [data-testid=stTable] td "
              "{overflow-wrap: normal; word-break: keep-all; hyphens: none;}")
 
+# A segmented control wraps its options onto a second row where its column is narrow (the Train
+# page's "AE | VAE | AE+VAE pair | β sweep" was clipped at 1024 px).
+SEGMENTS_CSS = "[data-testid=stButtonGroup] div:has(> button) {flex-wrap: wrap;}"
+
 
 def page_style() -> None:
-    st.html(f"<style>{TABLE_CSS}</style>")
+    st.html(f"<style>{TABLE_CSS} {SEGMENTS_CSS}</style>")
