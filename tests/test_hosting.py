@@ -590,3 +590,25 @@ def test_a_notebook_of_a_run_with_a_nan_final_value_runs(capsys):
     line = next(l for l in last.splitlines() if l.startswith('print("saved run'))
     exec(compile(line, "<notebook>", "exec"), {})
     assert "nan" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_teacher_view_lists_every_job_and_stops_one(checkpoints, fresh_streamlit_cache):
+    """Teacher mode on the Train page: a table of every active job on the server, and Stop."""
+    student = page_app("pages/1_Train.py")
+    no_exception(student.run())
+    student.number_input(key="train_epochs").set_value(900)  # x2 models: under the 2,000 cap
+    no_exception(student.button(key="train_submit").click().run())
+    job = student.session_state["train_job"]
+    assert job.active
+    teacher = page_app("pages/1_Train.py")
+    teacher.secrets["teacher_password"] = "s3cret"
+    no_exception(teacher.run())
+    teacher.text_input(key="access_password").set_value("s3cret")
+    no_exception(teacher.button(key="access_unlock").click().run())
+    assert [e for e in teacher.expander if "All training jobs on this server (1)" in e.label]
+    no_exception(teacher.multiselect(key="teacher_stop_ids").select(job.id).run())
+    no_exception(teacher.button(key="teacher_stop").click().run())
+    assert any("1 job(s) stopped" in s.value for s in teacher.success)
+    end(job, 60)
+    assert job.state == "stopped" and "teacher" in job.error
