@@ -21,6 +21,9 @@ from vae_core.text import N_
 
 JOB_KEY = "overview_job"
 MINI_HEIGHT = 300
+# The scorecard's "view" key as the caption names it.
+VIEW_NAMES = {"latent": N_("the latent space itself"), "pca": N_("the codes' top-2 PCA plane"),
+              "dims 0,1": N_("latent dims 0 and 1")}
 LIVE_SCORECARD_MAX = 2000  # test images: the scorecard of a digits pair takes < 1 s, computed on view
 
 
@@ -158,8 +161,12 @@ if pair_runs:
 rows = {r["metric"]: r for r in compare_rows(cards["AE"], cards["VAE"])} \
     if any(cards.values()) else {}
 if rows:
-    st.caption(_("Numbers: {runs} on their test split (the newest pair; pick another on Evidence).",
-                 runs=", ".join(f"{label} {run.name}" for label, run in pair_runs)))
+    card = cards["VAE"] or cards["AE"]
+    st.caption(_("Numbers: {runs} on their test split (the newest pair; pick another on Evidence). "
+                 "2-D numbers in {view}; the VAE's codes are one z ~ q(z|x) per image. A verdict "
+                 "is a tie when the two 95% intervals overlap.",
+                 runs=", ".join(f"{label} {run.name}" for label, run in pair_runs),
+                 view=_(VIEW_NAMES.get(card.get("view", ""), VIEW_NAMES["latent"]))))
 widths = [5, 2, 1.3, 1.3, 1.6, 2] if rows else [6, 2, 2]
 header = st.columns(widths, vertical_alignment="center")
 titles = ((N_("Claim"), N_("Metric"), "AE", "VAE", N_("Verdict here"), N_("See it on")) if rows
