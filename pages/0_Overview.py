@@ -19,10 +19,14 @@ from vae_core import DatasetError, Run, RunError, unique_run_name
 from vae_core.figures import overview_schematic
 from vae_core.jobs import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, EngineError, quick_pair_specs
 from vae_core.metrics import CLAIMS
+from vae_core.text import N_
 
 JOB_KEY = "overview_job"
 MINI_HEIGHT = 300
-LIVE_SCORECARD_MAX = 2000  # test images: a digits pair's scorecard (< 1 s) is computed unasked
+# The scorecard's "view" key as the caption names it.
+VIEW_NAMES = {"latent": N_("the latent space itself"), "pca": N_("the codes' top-2 PCA plane"),
+              "dims 0,1": N_("latent dims 0 and 1")}
+LIVE_SCORECARD_MAX = 2000  # test images: the scorecard of a digits pair takes < 1 s, computed on view
 
 
 def current_runs() -> tuple[Run | None, Run | None]:
@@ -203,8 +207,12 @@ if pair_runs:
 rows = {r["metric"]: r for r in compare_rows(cards["AE"], cards["VAE"])} \
     if any(cards.values()) else {}
 if rows:
-    st.caption(_("Numbers: {runs} on their test split (the current pair; pick another on any page).",
-                 runs=", ".join(f"{label} {run.name}" for label, run in pair_runs)))
+    card = cards["VAE"] or cards["AE"]
+    st.caption(_("Numbers: {runs} on their test split (the current pair; pick another on any page). "
+                 "2-D numbers in {view}; the VAE's codes are one z ~ q(z|x) per image. A verdict "
+                 "is a tie when the two 95% intervals overlap.",
+                 runs=", ".join(f"{label} {run.name}" for label, run in pair_runs),
+                 view=_(VIEW_NAMES.get(card.get("view", ""), VIEW_NAMES["latent"]))))
 # st.table wraps long cells (columns of widgets cut the metric keys and page names); the metric is
 # the scorecard's JSON key, shown as code; the pages are linked below, in the claims' order.
 # Each claim names its page in its own cell: as a column of their own, the long page titles

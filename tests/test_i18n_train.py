@@ -208,5 +208,5 @@ def test_old_run_json_wording_and_unknown_text():
 
 def test_status_words():
     assert status_word("finished") == "finished" and status_word("odd") == "odd"
-    assert status_word("collapsed", korean) == "사후 붕괴됨" and status_word("diverged", korean) == "발산함"
+    assert status_word("collapsed", korean) == "사후 분포 붕괴됨" and status_word("diverged", korean) == "발산함"
     assert all(hangul(status_word(s, korean)) for s in STATUS_WORDS)
