@@ -5,12 +5,12 @@ from ui.captions import latent_space_caption, marginals_caption
 from ui.export import plot_config
 from ui.i18n import _
 from ui.links import BIND, translated_labels
-from ui.live_decode import beta_slider, live_decode
-from ui.panels import ModelCodes, latent_panels, pair_notes, pick_encoded_models, scale_choice, show_images
+from ui.live_decode import beta_slider, live_decode, sweep_codes
+from ui.panels import latent_panels, pair_notes, pick_encoded_models, scale_choice, show_images
 from ui.pickers import plane_picker, selected_indices
-from ui.resources import encoded_test_set, get_run, run_dataset, usable_runs
+from ui.resources import usable_runs
 from ui.state import LATENT
-from vae_core import RunError, figures
+from vae_core import figures
 from vae_core.latent_tools import decode_images, posterior_ellipses, subset_indices
 from vae_core.metrics import sweep_groups
 from vae_core.text import N_
@@ -74,11 +74,11 @@ st.caption(marginals_caption(by_label["VAE"].stats if "VAE" in by_label else Non
 st.subheader(_("Decode the z under the mouse"))
 st.caption(_("Move the mouse over either map: your browser decodes the z under it with both "
              "decoders at once (their weights came with the page; nothing goes back to the server). "
-             "The red cross marks that z on both maps. Off the VAE's cloud, where no training code "
-             "lies, the AE's decoder draws shapes no digit has."))
+             "The red cross marks that z on both maps. Try a z where no test code lies, and compare "
+             "what the two decoders draw there."))
 live_decode(panels, key="latent_live")
 
-st.subheader(_("β sweep: from an AE-like scatter to collapse"))
+st.subheader(_("β sweep: one VAE per β"))
 groups = sweep_groups(usable_runs())
 if not groups:
     st.info(_("No β sweep yet. Run one from the Train page (mode β sweep) or the command line: "
@@ -88,16 +88,7 @@ else:
     names = list(groups)
     first = chosen_vae if chosen_vae in groups else DEMO_SWEEP if DEMO_SWEEP in groups else names[0]
     sweep_id = st.selectbox(_("Sweep"), names, index=names.index(first), key="latent_sweep")
-    members: list[ModelCodes] = []
-    for info in groups[sweep_id]:
-        try:
-            run = get_run(info)
-        except RunError as e:
-            st.error(_("Cannot load {name}: {detail}", name=info.name, detail=str(e)))
-            continue
-        data = run_dataset(run)
-        if data is not None:
-            members.append(ModelCodes("VAE", run, data, *encoded_test_set(run)))
+    members = sweep_codes(groups[sweep_id])
     if members:
         sweep_panels = latent_panels(members, plane, shared_axes, one_d_notice=False)
         betas = [m.run.train_config.beta for m in members]
@@ -108,10 +99,10 @@ else:
                     start=start, grid_n=SWEEP_GRID)
         st.caption(_("Each β is its own VAE run of this sweep (same seed, data and net; only β "
                      "differs). The slider swaps runs in your browser: the map of its test codes "
-                     "(at one scale for all runs when the axes above are shared), its decoder over a {n}x{n} grid of that map, and its "
-                     "point on the rate–distortion plane (the test KL and recon its training "
-                     "logged at the last epoch; red: collapsed). Move the mouse over the map to "
-                     "decode with the run shown.", n=SWEEP_GRID))
+                     "(at one scale for all runs when the axes above are shared), its decoder over "
+                     "a {n}x{n} grid of that map, and its point on the rate–distortion plane (the "
+                     "test KL and recon its training logged at the last epoch; red: collapsed). "
+                     "Move the mouse over the map to decode with the run shown.", n=SWEEP_GRID))
 
 st.subheader(_("Selected images and their reconstructions"))
 # Indices are positions in a test set; panels of runs on different data sets are kept apart.

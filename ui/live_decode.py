@@ -19,8 +19,9 @@ import numpy as np
 import streamlit as st
 
 from ui.i18n import _
-from ui.panels import LatentPanel
-from vae_core import Run, figures
+from ui.panels import LatentPanel, ModelCodes
+from ui.resources import encoded_test_set, get_run, run_dataset
+from vae_core import Run, RunError, RunInfo, figures
 from vae_core.export_weights import decoder_export
 
 _HTML = '<div class="vae-live"></div>'
@@ -157,6 +158,22 @@ def live_draws(panels: Sequence[LatentPanel], model: int, mu: np.ndarray, sigma:
                            "sigma": np.asarray(sigma, float).tolist(),
                            "eps": np.asarray(eps, float).tolist()},
                  "text": _text(held_note(panels))})
+
+
+def sweep_codes(infos: Sequence[RunInfo]) -> list[ModelCodes]:
+    """A sweep's runs (``metrics.sweep_groups``, in β order) loaded with their test sets encoded;
+    a run that fails to load is reported and left out."""
+    out: list[ModelCodes] = []
+    for info in infos:
+        try:
+            run = get_run(info)
+        except RunError as e:
+            st.error(_("Cannot load {name}: {detail}", name=info.name, detail=str(e)))
+            continue
+        data = run_dataset(run)
+        if data is not None:
+            out.append(ModelCodes("VAE", run, data, *encoded_test_set(run)))
+    return out
 
 
 def beta_slider(panels: Sequence[LatentPanel], betas: Sequence[float], rates: Sequence[float],
