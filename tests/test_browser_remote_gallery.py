@@ -89,3 +89,20 @@ def test_gallery_shows_the_class(app, page, lang):
             .count() == 1)
     page.wait_for_timeout(800)  # plotly draws after the script ends
     shoot(page, f"class_gallery_{lang}")
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_generate_from_the_fitted_mixture(app, page, lang):
+    page.goto(f"{app}/Generate?lang={lang}&generate_source=mixture")
+    settle(page, 180_000)
+    no_exception(page)
+    caption = ("A mixture of 10 Gaussians fitted to the AE's codes" if lang == "en"
+               else "가우시안 10개의 혼합")
+    page.get_by_text(caption).first.wait_for(timeout=120_000)
+    label = ("a 10-Gaussian mixture fitted to its codes" if lang == "en"
+             else "잠재 코드에 맞춘 가우시안 10개 혼합")
+    radio = page.get_by_role("radio", name=label)
+    assert radio.is_checked()
+    page.locator("[data-testid=stPlotlyChart] .main-svg").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(800)
+    shoot(page, f"generate_mixture_{lang}")
