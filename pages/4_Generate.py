@@ -109,9 +109,10 @@ st.dataframe(pd.DataFrame([{
         ENTROPY: st.column_config.NumberColumn(format="%.3f"),
         IN_GAPS: st.column_config.NumberColumn(format="percent")})
 st.caption(_("These are the numbers of `python -m vae_core evaluate --json` (keys prior_…, "
-             "fitted_…, box_…) at seed 0; the mixture's row is computed on this page only. A class counts as covered when a fifth of its fair share "
-             "(1/K) of the draws are judged confidently as it; the capped share counts each class "
-             "at most up to its share of the data."))
+             "fitted_…, box_…) at seed 0; the mixture's row is computed on this page only. A "
+             "class counts as covered when a fifth of its fair share (1/K) of the draws are judged "
+             "confidently as it; the capped share counts each class at most up to its share of the "
+             "data."))
 
 st.subheader(_("Interpolation between two test images"))
 data = models[0].data
