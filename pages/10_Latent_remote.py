@@ -5,6 +5,7 @@ import streamlit as st
 
 from ui.access import session_owner
 from ui.i18n import _
+from ui.links import BIND
 from ui.panels import ModelCodes, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image
 from ui.resources import checkpoints_root, get_dataset, get_pool
@@ -83,7 +84,7 @@ def remote_control(models: list[ModelCodes], start: int) -> None:
                 lo, hi = float(info.low), float(info.high)
                 z[d] = st.slider(slider_label(m, info), lo, hi,
                                  float(np.clip(code[d], lo, hi)), (hi - lo) / SLIDER_STEPS,
-                                 key=key, format="%.2f")
+                                 key=key, format="%.2f", bind=BIND)
         zs[m.label] = z
     show_decoded(models, zs)
     st.button(_("Back to the test image's code"), key=f"{KEY}_reset", on_click=reset, args=(keys,),

@@ -113,9 +113,10 @@ st.table(pd.DataFrame([{
     ENTROPY: number_text(t.class_entropy), IN_GAPS: percent_text(t.gap_share)}
     for label, by_source in tests.items() for s, t in by_source.items()]), hide_index=True)
 st.caption(_("These are the numbers of `python -m vae_core evaluate --json` (keys prior_…, "
-             "fitted_…, box_…) at seed 0; the mixture's row is computed on this page only. A class counts as covered when a fifth of its fair share "
-             "(1/K) of the draws are judged confidently as it; the capped share counts each class "
-             "at most up to its share of the data."))
+             "fitted_…, box_…) at seed 0; the mixture's row is computed on this page only. A "
+             "class counts as covered when a fifth of its fair share (1/K) of the draws are judged "
+             "confidently as it; the capped share counts each class at most up to its share of the "
+             "data."))
 
 st.subheader(_("Interpolation between two test images"))
 data = models[0].data

@@ -241,3 +241,13 @@ def test_gallery_says_why_hiding_failed(checkpoints, fresh_streamlit_cache, monk
     errors = [e.value for e in at.error]
     assert errors == ["The hidden runs could not be saved: Permission denied"]
     assert str(checkpoints) not in errors[0]
+
+
+@pytest.mark.parametrize("pair_of", [8], indirect=True)
+def test_remote_control_slider_opens_from_a_link(pair_of):
+    at = open_in(LATENT_REMOTE.file)
+    first = [s for s in at.slider if "KL" in s.label][0]
+    before = images(at)["VAE decodes this z"]
+    shared = open_in(LATENT_REMOTE.file, **{first.key: "2.5"})  # what the browser's URL holds
+    assert [s for s in shared.slider if "KL" in s.label][0].value == 2.5
+    assert images(shared)["VAE decodes this z"] != before
