@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from vae_core import ModelConfig, TrainConfig, run_to_end, save_run, train
@@ -34,6 +35,12 @@ def page_app(page: str | None = None, timeout: float = 90):
 def open_page(page: str | None = None, timeout: float = 90):
     """``page_app`` after one run."""
     return page_app(page, timeout).run()
+
+
+def as_shown(markdown: str) -> str:
+    """Markdown text as the browser shows it: values from a URL, a file or a user are escaped
+    (``ui.links.md``), and the backslashes are not shown."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def no_exception(at):

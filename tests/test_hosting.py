@@ -401,7 +401,7 @@ def test_fuzz_md_leaves_no_markdown_syntax(text):
 def test_a_links_run_name_is_shown_as_text_not_markdown(checkpoints, fresh_streamlit_cache):
     at = page_app("pages/2_Latent_space.py")
     hostile = "[log in again](https://evil.example) ![](https://evil.example/x.png)"
-    at.query_params["latent_vae_run"] = hostile
+    at.query_params["vae_run"] = hostile
     no_exception(at.run())
     warnings = [w.value for w in at.warning if "not available" in w.value]
     assert warnings, [w.value for w in at.warning]
@@ -442,7 +442,7 @@ def test_replay_of_a_pair_on_two_data_sets_warns_instead_of_crashing(checkpoints
     meta = json.loads((checkpoints / "upload-vae" / "run.json").read_text())
     assert meta["dataset"] == spec
     at = page_app("pages/7_Training_replay.py")
-    at.query_params.update({"replay_ae_run": "demo-ae", "replay_vae_run": "upload-vae"})
+    at.query_params.update({"ae_run": "demo-ae", "vae_run": "upload-vae"})
     no_exception(at.run())
     assert any("different data sets" in w.value for w in at.warning), [w.value for w in at.warning]
 

@@ -10,6 +10,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from helpers import as_shown
 from i18n_walk import assert_translated, opened
 from vae_core.replay import SNAPSHOTS_FILE
 
@@ -103,7 +104,7 @@ def test_a_replay_link_opens_the_same_snapshot_in_both_languages(checkpoints, fr
 def test_replay_of_old_runs_without_snapshots_is_translated(checkpoints, fresh_streamlit_cache):
     (checkpoints / "demo-ae" / SNAPSHOTS_FILE).unlink()
     at = opened(REPLAY, "qps")
-    assert [w.value for w in at.warning] == [
+    assert [as_shown(w.value) for w in at.warning] == [
         "⟦{model} run {run}: replay unavailable. {detail}⟧".format(
             model="AE", run="demo-ae",
             detail="⟦This run has no training snapshots (it was saved before replay existed, or its model "

@@ -67,7 +67,7 @@ def test_the_lab_page_never_trains(monkeypatch, fresh_streamlit_cache):
 
     monkeypatch.setattr(lab, "train_variant", refuse)
     at = no_exception(page_app("pages/9_Loss_lab.py").run())
-    assert at.dataframe and len(at.get("plotly_chart")) == 3
+    assert at.table and len(at.get("plotly_chart")) == 3
 
 
 def test_the_overview_promises_a_measured_duration(checkpoints, fresh_streamlit_cache):
