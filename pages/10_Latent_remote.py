@@ -9,7 +9,7 @@ from ui.links import BIND
 from ui.panels import ModelCodes, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image
 from ui.resources import checkpoints_root, get_dataset, get_pool
-from ui.state import run_choice_key
+from ui.state import make_current
 from ui.training import show_job_progress
 from vae_core import unique_run_name
 from vae_core.codes import latent_axis_name
@@ -123,9 +123,8 @@ def train_section() -> None:
         del st.session_state[JOB_KEY]
         if job.state == "failed":
             st.error(_("Training failed: {error}", error=job.error))
-        else:  # show the new pair
-            for spec in job.runs:
-                st.session_state[run_choice_key(KEY, spec.model_config.kind)] = spec.name
+        else:  # the new pair becomes the current pick on every page
+            make_current(st.session_state, job)
     st.button(_("Train a latent-{dims} AE+VAE pair on digits", dims=REMOTE_LATENT),
               key=f"{KEY}_train", icon=":material/play_arrow:", on_click=start_pair)
 
