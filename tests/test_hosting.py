@@ -612,3 +612,23 @@ def test_the_teacher_view_lists_every_job_and_stops_one(checkpoints, fresh_strea
     assert any("1 job(s) stopped" in s.value for s in teacher.success)
     end(job, 60)
     assert job.state == "stopped" and "teacher" in job.error
+
+
+def test_a_localhost_server_reached_through_a_proxy_counts_as_hosted_and_warns(
+        checkpoints, fresh_streamlit_cache, monkeypatch):
+    """A tunnel to a localhost server without a password let anyone delete anything."""
+    import json
+
+    import ui.access
+
+    monkeypatch.setattr(ui.access, "behind_proxy", lambda: True)  # AppTest sends no headers
+    meta = json.loads((checkpoints / "demo-ae" / "run.json").read_text())
+    (checkpoints / "demo-ae" / "run.json").write_text(json.dumps(meta | {"owner": "someone else"}))
+    at = page_app("pages/1_Train.py")
+    no_exception(at.run())
+    texts = [w.value for w in at.warning]
+    assert any("proxy or tunnel" in t for t in texts) and any("VAE_LAB_TRUSTED_PROXY" in t for t in texts)
+    no_exception(at.multiselect(key="train_delete_names").select("demo-ae").run())
+    no_exception(at.button(key="train_delete").click().run())
+    assert any("another browser session" in e.value for e in at.error)
+    assert (checkpoints / "demo-ae").is_dir()
