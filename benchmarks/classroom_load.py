@@ -225,7 +225,9 @@ def main() -> None:
 
         # 2. the class: browsers and engine jobs at once, on 2 workers
         with streamlit_process(root, work / "streamlit.log",
-                               env={**ENV, "VAE_LAB_SCHEDULER": address}) as (url, server, _, _), \
+                               # every browser here is one computer (localhost): lift its cap
+                               env={**ENV, "VAE_LAB_SCHEDULER": address,
+                                    "VAE_LAB_MAX_PER_CLIENT": "1000"}) as (url, server, _, _), \
                 sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             def switch(page, title: str) -> tuple[float, float]:

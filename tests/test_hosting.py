@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -275,6 +276,30 @@ def test_the_teacher_lists_and_stops_anyones_job(engine, tmp_path):
     assert not engine.cancel(job.id)  # no longer active
     saved = list_runs(tmp_path)  # the run says who stopped it, not "stopped by the user"
     assert [r.status for r in saved] == ["stopped"] and "teacher" in saved[0].reason
+
+
+def test_an_uploaded_set_ships_as_uint8_and_trains_in_float_batches(engine, tmp_path, digits):
+    """Workers keep an IDX set's pixels as uint8 (a quarter of float32) and train on float
+    batches: the same numbers as training on the float data set here."""
+    from vae_core import run_to_end, train
+    from vae_core.jobs import _pack_dataset, _unpack_dataset
+
+    x = (digits.test_x[:200, 0].numpy() * 255).round()
+    spec = save_idx_upload({"t10k-images-idx3-ubyte": idx(2051, x),
+                            "t10k-labels-idx1-ubyte": idx(2049, digits.test_y[:200].numpy())},
+                           tmp_path / "data")
+    data = load_idx_folder(spec[4:])
+    shipped = _unpack_dataset(_pack_dataset(data))
+    assert shipped.train_x.dtype == torch.uint8 and shipped.test_x.dtype == torch.float32
+    tcfg = TrainConfig(epochs=2, seed=3)
+    here = run_to_end(train(CFG, tcfg, data))["history"][-1]
+    there = run_to_end(train(CFG, tcfg, shipped))["history"][-1]
+    assert there["test_loss"] == pytest.approx(here["test_loss"], rel=1e-5)
+    job = engine.submit([RunSpec("shipped", CFG, tcfg)], spec, root=str(tmp_path / "runs"),
+                        data=data)
+    end(job, 120)
+    assert job.state == "finished", job.error
+    assert job.records["shipped"][-1]["test_loss"] == pytest.approx(here["test_loss"], rel=1e-4)
 
 
 # --- 4. the Dask cluster speaks TLS ---------------------------------------------------------------
@@ -612,3 +637,23 @@ def test_the_teacher_view_lists_every_job_and_stops_one(checkpoints, fresh_strea
     assert any("1 job(s) stopped" in s.value for s in teacher.success)
     end(job, 60)
     assert job.state == "stopped" and "teacher" in job.error
+
+
+def test_a_localhost_server_reached_through_a_proxy_counts_as_hosted_and_warns(
+        checkpoints, fresh_streamlit_cache, monkeypatch):
+    """A tunnel to a localhost server without a password let anyone delete anything."""
+    import json
+
+    import ui.access
+
+    monkeypatch.setattr(ui.access, "behind_proxy", lambda: True)  # AppTest sends no headers
+    meta = json.loads((checkpoints / "demo-ae" / "run.json").read_text())
+    (checkpoints / "demo-ae" / "run.json").write_text(json.dumps(meta | {"owner": "someone else"}))
+    at = page_app("pages/1_Train.py")
+    no_exception(at.run())
+    texts = [w.value for w in at.warning]
+    assert any("proxy or tunnel" in t for t in texts) and any("VAE_LAB_TRUSTED_PROXY" in t for t in texts)
+    no_exception(at.multiselect(key="train_delete_names").select("demo-ae").run())
+    no_exception(at.button(key="train_delete").click().run())
+    assert any("another browser session" in e.value for e in at.error)
+    assert (checkpoints / "demo-ae").is_dir()

@@ -170,10 +170,17 @@ def may_delete(info: RunInfo) -> str | None:
 
 
 def proxy_warning() -> None:
-    """A warning when a localhost server without a teacher password is reached through a proxy
-    or tunnel: whoever reaches it could otherwise delete every run."""
-    if behind_proxy() and (st.get_option("server.address") or "") in LOCAL_ADDRESSES \
-            and teacher_password() is None:
+    """Warnings when the server is reached through a proxy or tunnel: without a teacher password
+    on a localhost server (whoever reaches it could otherwise delete every run), and without
+    ``VAE_LAB_TRUSTED_PROXY`` (every visitor then counts as one computer for the job limits)."""
+    if not behind_proxy():
+        return
+    if not os.environ.get(TRUSTED_PROXY_ENV):
+        st.warning(_("This server is reached through a proxy, whose address every visitor "
+                     "shares: the per-computer job limit counts them all as one computer. Name "
+                     "the proxy in {setting} (README, \"Hosting for a class\").",
+                     setting="VAE_LAB_TRUSTED_PROXY"), icon=":material/shield:")
+    if (st.get_option("server.address") or "") in LOCAL_ADDRESSES and teacher_password() is None:
         st.warning(_("This server is bound to this machine but is reached through a proxy or "
                      "tunnel, so others may be using it: it is treated as hosted (each browser "
                      "session may delete only its own runs). Set a teacher password (README, "
