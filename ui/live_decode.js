@@ -160,21 +160,20 @@ function mountSliders(root, data, registry) {
   const state = { key: data.key, startKey, zs: {}, images: {}, times: [], frames: [], z: null, moved: null };
   registry[data.key] = state;
   root.innerHTML = '';
-  const out = el('div', 'decoded');
+  // Each model's column: its image over its sliders; both columns inside the tested element.
+  const out = el('div', 'sliders');
   out.setAttribute('data-testid', 'vae-live-decode');
-  const boxes = el('div', 'sliders');
   const reset = el('button', '');
   reset.type = 'button';
   reset.textContent = data.text.reset;
 
   const views = models.map((m) => {
     state.zs[m.label] = (kept && kept[m.label] ? kept[m.label] : m.start).slice();
-    const fig = el('figure', '', out);
-    const canvas = el('canvas', 'img', fig); canvas.style.width = canvas.style.height = (data.image_px || 112) + 'px';
-    el('figcaption', '', fig).textContent = m.caption;
-    const box = el('div', 'model', boxes);
-    const title = el('div', 'title', box);
-    title.textContent = m.label; title.style.color = m.color || '#333';
+    const box = el('div', 'model', out);
+    const fig = el('figure', '', box);
+    const canvas = el('canvas', 'img', fig); canvas.style.width = canvas.style.height = (data.image_px || 140) + 'px';
+    const cap = el('figcaption', '', fig);
+    cap.textContent = m.caption; cap.style.color = m.color || '#333';
     const inputs = m.dims.map((s) => {
       const label = el('label', s.active ? '' : 'off', box);
       const text = el('span', '', label);

@@ -42,6 +42,7 @@ _CSS = """
 .vae-live .legend { display: flex; flex-wrap: wrap; gap: 4px 12px; font-size: 12px; color: #444; }
 .vae-live .sliders { display: flex; gap: 24px; align-items: flex-start; }
 .vae-live .sliders .model { flex: 1 1 0; min-width: 220px; display: flex; flex-direction: column; gap: 2px; }
+.vae-live .sliders figure { align-self: center; margin-bottom: 6px; }
 .vae-live .sliders label { display: flex; flex-direction: column; }
 .vae-live .sliders label.off { color: #999; }
 .vae-live .sliders input[type=range] { width: 100%; }
