@@ -114,6 +114,32 @@ def test_remote_control_sliders_decode_in_the_browser(server, page, lang):
     shoot(page, f"remote_control_{lang}")
 
 
+def test_remote_control_of_a_mismatched_pair_decodes_each_model_at_its_own_size(odd_root, tmp_path, page):
+    """AE latent 1 beside VAE latent 3: one slider for the AE, three for the VAE, each decoding
+    its own z in the browser."""
+    root = tmp_path / "checkpoints"
+    shutil.copytree(odd_root, root)
+    with streamlit_server(root, tmp_path / "streamlit.log") as (url, _, _):
+        sent = sent_frames(page)
+        page.goto(f"{url}/Latent_remote")
+        settle(page, 120_000)
+        no_exception(page)
+        page.wait_for_function("() => (window.__vaeLiveDecode || {}).remote_live?.ready", timeout=60_000)
+        assert page.locator("input[type=range][data-model=AE]").count() == 1
+        assert page.locator("input[type=range][data-model=VAE]").count() == 3
+        before = page.evaluate(REMOTE, "remote_live")
+        page.wait_for_timeout(500)
+        frames = sent[0]
+        page.locator("input[type=range][data-model=AE]").focus()
+        page.keyboard.press("End")
+        after = page.evaluate(REMOTE, "remote_live")
+        assert len(after["zs"]["AE"]) == 1 and after["zs"]["AE"] != before["zs"]["AE"]
+        assert np.abs(np.asarray(after["images"]["AE"]) - decode(root, "odd-ae", after["zs"]["AE"])).max() < 1e-4
+        assert after["images"]["VAE"] == before["images"]["VAE"]
+        assert np.abs(np.asarray(after["images"]["VAE"]) - decode(root, "odd-vae", after["zs"]["VAE"])).max() < 1e-4
+        assert sent[0] == frames
+
+
 @pytest.mark.parametrize("lang", ["en", "ko"])
 def test_gallery_shows_the_class(app, page, lang):
     page.goto(f"{app}/Class_gallery?lang={lang}")
