@@ -1,5 +1,6 @@
 """Latent remote control: one slider per latent dim (ordered by KL, inactive dims greyed), both
-decoders redrawing the current z, and the β-VAE papers' traversal grid per model."""
+decoders redrawing the current z in the browser (``ui.live_decode.live_sliders``), and the β-VAE
+papers' traversal grid per model, decoded here."""
 import numpy as np
 import streamlit as st
 

@@ -3,8 +3,8 @@
 One inline ``st.components.v2`` component (as ``ui/canvas.py``; the JavaScript is
 ``ui/live_decode.js``) gets each model's decoder weights (``vae_core.export_weights``), its codes
 in the plotted plane and the plane's map back to z. Moving the mouse, dragging an interpolation end
-or the μ of a set of draws, and scrubbing a β sweep all run in the browser: no message goes to
-the server. The decoded images sit in the element ``data-testid="vae-live-decode"``; the
+or the μ of a set of draws, scrubbing a β sweep and moving the latent remote control's sliders
+(one per latent dim) all run in the browser: no message goes to the server. The decoded images sit in the element ``data-testid="vae-live-decode"``; the
 component also leaves what it decoded in ``window.__vaeLiveDecode[key]`` (z, pixels, the time
 each move took) for the browser tests.
 """
