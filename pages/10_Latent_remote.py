@@ -1,32 +1,31 @@
 """Latent remote control: one slider per latent dim (ordered by KL, inactive dims greyed), both
-decoders redrawing the current z, and the β-VAE papers' traversal grid per model."""
+decoders redrawing the current z in the browser (``ui.live_decode.live_sliders``), and the β-VAE
+papers' traversal grid per model, decoded here."""
 import numpy as np
 import streamlit as st
 
-from ui.access import session_owner
 from ui.i18n import _
-from ui.links import BIND
+from ui.links import md
+from ui.live_decode import live_sliders
 from ui.panels import ModelCodes, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image
-from ui.resources import checkpoints_root, get_dataset, get_pool
+from ui.resources import checkpoints_root, get_dataset
 from ui.state import make_current
-from ui.training import show_job_progress
+from ui.training import show_job_progress, submit_job
 from vae_core import unique_run_name
 from vae_core.codes import latent_axis_name
 from vae_core.jobs import EngineError, quick_pair_specs
-from vae_core.latent_tools import decode_images
 from vae_core.traversal import (SWEEP_SIGMAS, TRAVERSAL_STEPS, DimInfo, dim_infos, slider_order,
                                 traversal, traversal_caption)
 
 KEY = "remote"
 JOB_KEY, ERROR_KEY = "remote_job", "remote_job_error"
 REMOTE_LATENT = 8  # the one-click pair: enough dims to see some switched off by the KL
-SLIDER_STEPS = 200
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def infos_of(run_path: str, mtime: float, mu: np.ndarray, logvar: np.ndarray | None) -> list[DimInfo]:
-    """Per-dim numbers of one run's codes (cached: every slider move reruns the fragment)."""
+    """Per-dim numbers of one run's codes (cached: the page and its traversals ask twice a run)."""
     return dim_infos(mu, logvar)
 
 
@@ -34,8 +33,9 @@ def model_infos(m: ModelCodes) -> list[DimInfo]:
     return infos_of(str(m.run.path), (m.run.path / "run.json").stat().st_mtime, m.mu, m.logvar)
 
 
-def slider_label(m: ModelCodes, info: DimInfo) -> str:
-    """z3 · KL 1.14 nats (VAE) or z3 · σ 2.1 (AE); greyed with the reason when inactive."""
+def slider_label(info: DimInfo) -> str:
+    """z3 · KL 1.14 nats (VAE) or z3 · σ 2.1 (AE); with the reason when inactive (the component
+    greys those)."""
     name = latent_axis_name(info.dim)
     if info.kl is not None:
         text = _("{dim} · KL {kl:.2f} nats", dim=name, kl=info.kl)
@@ -43,52 +43,24 @@ def slider_label(m: ModelCodes, info: DimInfo) -> str:
         text = _("{dim} · spread σ {std:.2g}", dim=name, std=info.std)
     if info.active:
         return text
-    return ":gray[" + _("{text} · inactive: the decoder ignores it", text=text) + "]"
+    return _("{text} · inactive: the decoder ignores it", text=text)
 
 
-def slider_key(m: ModelCodes, start: int, dim: int) -> str:
-    return f"{KEY}_{m.label.lower()}_{m.run.name}_{start}_z{dim}"
-
-
-def show_decoded(models: list[ModelCodes], zs: dict[str, np.ndarray]) -> None:
-    """Both decoders' images of the current z, decoded on the server (one forward pass of one z,
-    under a millisecond). The seam for the in-browser decoder: it can take ``zs`` as they are."""
-    for col, m in zip(st.columns(len(models)), models):
-        with col:
-            show_images(decode_images(m.run.model, zs[m.label][None]), 1, min_width=200,
-                        caption=_("{model} decodes this z", model=m.label))
-
-
-def reset(keys: list[str]) -> None:
-    for k in keys:
-        st.session_state.pop(k, None)
-
-
-@st.fragment
 def remote_control(models: list[ModelCodes], start: int) -> None:
-    """The sliders of both models (a move reruns only this fragment) and their decodings."""
-    zs: dict[str, np.ndarray] = {}
-    keys: list[str] = []
-    cols = st.columns(len(models))
-    for col, m in zip(cols, models):
+    """Each model's sliders, decoded in the browser: a move sends nothing to the server."""
+    for col, m in zip(st.columns(len(models)), models):
         infos = model_infos(m)
-        code = m.mu[min(start, len(m.mu) - 1)]
-        z = np.array(code, dtype=np.float32)
-        with col:
-            st.markdown(_("**{model}** ({run}): {active} of {dims} dims active",
-                          model=m.label, run=m.run.name, active=sum(i.active for i in infos),
-                          dims=len(infos)))
-            for d in slider_order(infos):
-                info, key = infos[d], slider_key(m, start, d)
-                keys.append(key)
-                lo, hi = float(info.low), float(info.high)
-                z[d] = st.slider(slider_label(m, info), lo, hi,
-                                 float(np.clip(code[d], lo, hi)), (hi - lo) / SLIDER_STEPS,
-                                 key=key, format="%.2f", bind=BIND)
-        zs[m.label] = z
-    show_decoded(models, zs)
-    st.button(_("Back to the test image's code"), key=f"{KEY}_reset", on_click=reset, args=(keys,),
-              icon=":material/restart_alt:")
+        col.markdown(_("**{model}** ({run}): {active} of {dims} dims active",
+                       model=m.label, run=m.run.name, active=sum(i.active for i in infos),
+                       dims=len(infos)))
+    sliders = [[{"dim": d, "label": slider_label(infos[d]), "low": infos[d].low,
+                 "high": infos[d].high, "active": infos[d].active}
+                for d in slider_order(infos)] for infos in map(model_infos, models)]
+    starts = [m.mu[min(start, len(m.mu) - 1)] for m in models]
+    if live_sliders(models, sliders, starts, key=f"{KEY}_live"):
+        st.caption(_("The sliders run in this browser tab: moving them asks nothing of the server, "
+                     "and their positions are not in the page's link, which opens at the test "
+                     "image's code."))
 
 
 @st.fragment(run_every=0.5)
@@ -103,9 +75,9 @@ def start_pair() -> None:
     data = get_dataset("digits")
     name = unique_run_name(f"remote-z{REMOTE_LATENT}", checkpoints_root())
     try:
-        st.session_state[JOB_KEY] = get_pool().submit(
+        st.session_state[JOB_KEY] = submit_job(  # this session's: owner, computer, liveness
             quick_pair_specs(name, data.image_shape, latent_dim=REMOTE_LATENT), "digits",
-            root=str(checkpoints_root()), group=name, owner=session_owner())
+            root=str(checkpoints_root()), group=name)
     except EngineError as e:
         st.session_state[ERROR_KEY] = str(e)
 
@@ -122,7 +94,7 @@ def train_section() -> None:
     if job is not None:
         del st.session_state[JOB_KEY]
         if job.state == "failed":
-            st.error(_("Training failed: {error}", error=job.error))
+            st.error(_("Training failed: {error}", error=md(job.error)))
         else:  # the new pair becomes the current pick on every page
             make_current(st.session_state, job)
     st.button(_("Train a latent-{dims} AE+VAE pair on digits", dims=REMOTE_LATENT),

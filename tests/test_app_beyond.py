@@ -9,7 +9,9 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 import vae_core.jobs as jobs
 from helpers import REPO, page_app, train_and_save
@@ -17,7 +19,10 @@ from helpers import no_exception as ok
 from i18n_walk import assert_translated, hangul
 from test_classroom import THIS_SESSION, hosted, set_meta  # noqa: F401 (fixture)
 from ui.navigation import CLASS_GALLERY, GENERATE, LATENT_REMOTE
-from vae_core import ModelConfig, TrainConfig
+from vae_core import ModelConfig, TrainConfig, load_run
+from vae_core.export_weights import reference_forward
+from vae_core.latent_tools import first_of_class
+from vae_core.traversal import dim_infos, slider_order
 from vae_core.gallery import HIDDEN_FILE
 
 TIMEOUT = 90
@@ -58,41 +63,56 @@ def images(at) -> dict[str, str]:
     return {im.proto.imgs[0].caption: im.proto.imgs[0].url for im in at.get("image")}
 
 
+def remote(at) -> dict:
+    """What the page sends the in-browser remote control (one component)."""
+    (sent,) = [json.loads(e.proto.bytes) for e in at.get("bidi_component")]
+    return sent
+
+
 @pytest.mark.parametrize("pair_of", [2, 3, 8], indirect=True)
-def test_remote_control_decodes_both_models(pair_of):
+def test_remote_control_sends_both_decoders_and_their_sliders(pair_of, digits):
+    """Both decoders go to the browser with one slider per dim, in the page's order (active
+    first, by KL or spread), over ±3σ of the codes, starting at the chosen image's code."""
     dims = pair_of
-    at = open_in(LATENT_REMOTE.file)
-    assert at.title[0].value == "Latent remote control"
-    vae_sliders = [s for s in at.slider if "KL" in s.label]
-    ae_sliders = [s for s in at.slider if "spread" in s.label]
-    assert len(vae_sliders) == len(ae_sliders) == dims
-    before = images(at)
-    assert {"AE decodes this z", "VAE decodes this z"} <= before.keys()
-    # The first VAE slider is its most used dim: moving it redraws the VAE, not the AE.
-    ok(vae_sliders[0].set_value(vae_sliders[0].max).run())
-    after = images(at)
-    assert after["VAE decodes this z"] != before["VAE decodes this z"]
-    assert after["AE decodes this z"] == before["AE decodes this z"]
-    ae = [s for s in at.slider if "spread" in s.label][0]
-    ok(ae.set_value(ae.min).run())
-    moved = images(at)
-    assert moved["AE decodes this z"] != before["AE decodes this z"]
-    ok(at.button(key="remote_reset").click().run())
-    assert images(at)["VAE decodes this z"] == before["VAE decodes this z"]
-    assert images(at)["AE decodes this z"] == before["AE decodes this z"]
+    root = Path(os.environ["VAE_LAB_CHECKPOINTS"])
+    names = {"AE": next(root.glob("*-ae")).name, "VAE": next(root.glob("*-vae")).name}
+    for start_class in (0, 7):
+        at = open_in(LATENT_REMOTE.file, remote_start_class=str(start_class))
+        assert at.title[0].value == "Latent remote control"
+        assert not at.slider  # no server-side slider: a move sends nothing to the server
+        sent = remote(at)
+        assert [m["label"] for m in sent["sliders"]] == ["AE", "VAE"]
+        image = int(first_of_class(digits.test_y, start_class))
+        for m in sent["sliders"]:
+            model = load_run(root / names[m["label"]]).model
+            mu, logvar = model.encode_all(digits.test_x)
+            mu_np = mu.numpy()
+            infos = dim_infos(mu_np, None if m["label"] == "AE" else logvar.numpy())
+            assert [s["dim"] for s in m["dims"]] == slider_order(infos) and len(m["dims"]) == dims
+            for s in m["dims"]:
+                info = infos[s["dim"]]
+                assert (s["low"], s["high"], s["active"]) == pytest.approx((info.low, info.high, info.active))
+                assert ("KL" in s["label"]) == (m["label"] == "VAE")
+            assert np.abs(np.asarray(m["start"]) - mu_np[image]).max() < 1e-6
+            z = np.asarray(m["start"], np.float32)[None]
+            with torch.inference_mode():
+                want = torch.sigmoid(model.decode(torch.as_tensor(z)))[0].numpy()
+            assert np.abs(reference_forward(m["decoder"], z[0]) - want).max() < 1e-5  # this run's weights
     text = " ".join(m.value for m in at.markdown)
-    assert "VAE: sweeping" in text and "AE: sweeping" in text
+    assert "VAE: sweeping" in text and "AE: sweeping" in text  # the server's traversals stay
+    assert any("positions are not in the page's link" in c.value for c in at.caption)
 
 
 @pytest.mark.parametrize("pair_of", [8], indirect=True)
 def test_remote_control_greys_inactive_dims_and_says_why(pair_of):
     at = open_in(LATENT_REMOTE.file)
-    labels = [s.label for s in at.slider if "KL" in s.label]
-    grey = [label for label in labels if label.startswith(":gray[")]
-    assert 0 < len(grey) < 8 and labels[-len(grey):] == grey  # inactive dims last, greyed
+    vae = remote(at)["sliders"][1]["dims"]
+    active = [s["active"] for s in vae]
+    assert 0 < active.count(False) < 8 and active == sorted(active, reverse=True)  # inactive last
+    assert all(("inactive: the decoder ignores it" in s["label"]) != s["active"] for s in vae)
     text = " ".join(m.value for m in at.markdown)
     assert "do nothing: they are inactive" in text
-    assert f"**VAE** (z8-vae): {8 - len(grey)} of 8 dims active" in text
+    assert f"**VAE** (z8-vae): {active.count(True)} of 8 dims active" in text
 
 
 @pytest.mark.parametrize("pair_of", [8], indirect=True)
@@ -100,10 +120,24 @@ def test_remote_control_in_korean(pair_of):
     at = open_in(LATENT_REMOTE.file, "ko")
     assert at.title[0].value == "잠재 리모컨"
     assert all(hangul(c.value) for c in at.caption)
-    assert all(s.label.endswith("nat") or hangul(s.label) for s in at.slider)
-    assert "차원은 아무것도 바꾸지 않습니다" in " ".join(m.value for m in at.markdown)
+    sent = remote(at)
+    labels = [s["label"] for m in sent["sliders"] for s in m["dims"]]
+    assert all(label.endswith("nat") or hangul(label) for label in labels)
+    assert all(hangul(sent["text"][k]) for k in ("reset",)) and hangul(sent["sliders"][0]["caption"])
+    assert "차원은 아무것도 바꾸지 않" in " ".join(m.value for m in at.markdown)
     root = Path(os.environ["VAE_LAB_CHECKPOINTS"])
     assert_translated(open_in(LATENT_REMOTE.file, "qps"), root)
+
+
+@pytest.mark.parametrize("pair_of", [8], indirect=True)
+def test_remote_control_too_large_to_send_keeps_the_traversals(pair_of, monkeypatch):
+    import ui.live_decode
+
+    monkeypatch.setattr(ui.live_decode, "MAX_SEND_BYTES", 1000)
+    at = open_in(LATENT_REMOTE.file)
+    assert not at.get("bidi_component")
+    assert any("so the sliders are off for them" in i.value for i in at.info)
+    assert "VAE: sweeping" in " ".join(m.value for m in at.markdown)
 
 
 @pytest.mark.parametrize("pair_of", [2], indirect=True)
@@ -113,7 +147,7 @@ def test_remote_prefers_a_pair_with_more_dims(pair_of, latent3_root):
         shutil.copytree(latent3_root / name, root / name)
         set_meta(root / name, created=1.0)
     at = open_in(LATENT_REMOTE.file)
-    assert len([s for s in at.slider if "KL" in s.label]) == 3
+    assert len(remote(at)["sliders"][1]["dims"]) == 3
     assert "l3-vae" in " ".join(m.value for m in at.markdown)
 
 
@@ -207,16 +241,16 @@ def test_generate_offers_the_fitted_mixture(checkpoints, fresh_streamlit_cache, 
 
 
 def test_remote_control_with_a_mismatched_pair(odd_checkpoints, fresh_streamlit_cache):
-    """AE latent 1 beside VAE latent 3: each model gets its own sliders and traversal."""
+    """AE latent 1 beside VAE latent 3: each model gets its own sliders, start and traversal."""
     at = open_in(LATENT_REMOTE.file)
-    assert len([s for s in at.slider if "spread" in s.label]) == 1
-    assert len([s for s in at.slider if "KL" in s.label]) == 3
-    assert {"AE decodes this z", "VAE decodes this z"} <= images(at).keys()
+    ae, vae = remote(at)["sliders"]
+    assert (len(ae["dims"]), len(ae["start"]), len(vae["dims"]), len(vae["start"])) == (1, 1, 3, 3)
+    assert "AE: sweeping" in " ".join(m.value for m in at.markdown)
 
 
 def test_new_pages_without_runs(empty_checkpoints, fresh_streamlit_cache):
     at = open_in(LATENT_REMOTE.file)
-    assert any("No trained runs yet" in i.value for i in at.info) and not at.slider
+    assert any("No trained runs yet" in i.value for i in at.info) and not at.get("bidi_component")
     at = open_in(CLASS_GALLERY.file)
     assert any("No runs in the last 2 hours" in i.value for i in at.info)
 
@@ -244,10 +278,9 @@ def test_gallery_says_why_hiding_failed(checkpoints, fresh_streamlit_cache, monk
 
 
 @pytest.mark.parametrize("pair_of", [8], indirect=True)
-def test_remote_control_slider_opens_from_a_link(pair_of):
+def test_remote_control_start_opens_from_a_link(pair_of):
+    """The starting image is in the URL (slider positions live only in the browser)."""
     at = open_in(LATENT_REMOTE.file)
-    first = [s for s in at.slider if "KL" in s.label][0]
-    before = images(at)["VAE decodes this z"]
-    shared = open_in(LATENT_REMOTE.file, **{first.key: "2.5"})  # what the browser's URL holds
-    assert [s for s in shared.slider if "KL" in s.label][0].value == 2.5
-    assert images(shared)["VAE decodes this z"] != before
+    shared = open_in(LATENT_REMOTE.file, remote_start_class="3")  # what the browser's URL holds
+    assert remote(shared)["sliders"][1]["start"] != remote(at)["sliders"][1]["start"]
+    assert shared.selectbox(key="remote_start_class").value == 3

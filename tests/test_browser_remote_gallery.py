@@ -1,20 +1,25 @@
 """Headless Chromium on the Latent remote control and the Class gallery, in English and Korean:
-a slider moved with the keyboard redraws that model's decoding, the gallery shows this class's
+a slider moved with the keyboard redraws that model's decoding in the browser, the gallery shows this class's
 runs with the wall. Screenshots go to tests/screenshots/ (and $VAE_LAB_SHOTS when set)."""
 from __future__ import annotations
 
 import json
 import shutil
+import statistics
 import time
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pytest
+import torch
 
 from helpers import REPO
 from streamlit_server import streamlit_server
 from test_browser import CHROMIUM, CHROMIUM_ARGS, no_exception, settle, sync_api  # noqa: F401
 from test_browser_beyond import shoot
+from test_browser_live_decode import sent_frames
+from vae_core import load_run
 
 pytestmark = pytest.mark.browser
 
@@ -50,39 +55,89 @@ def page():
             b.close()
 
 
-def image_src(page, caption: str) -> str:
-    figure = page.locator("[data-testid=stImage]").filter(has_text=caption).first
-    return figure.locator("img").get_attribute("src")
+REMOTE = "(k) => { const s = (window.__vaeLiveDecode || {})[k]; if (!s || !s.ready) return null; " \
+         "return {zs: s.zs, times: s.times, " \
+         "images: Object.fromEntries(Object.entries(s.images).map(([l, a]) => [l, Array.from(a)]))}; }"
+
+
+def decode(root: Path, name: str, z: list[float]) -> np.ndarray:
+    model = load_run(root / name).model
+    with torch.inference_mode():
+        return torch.sigmoid(model.decode(torch.tensor([z], dtype=torch.float32)))[0].numpy().ravel()
 
 
 @pytest.mark.parametrize("lang", ["en", "ko"])
-def test_remote_control_sliders_redraw_each_model(app, page, lang):
-    page.goto(f"{app}/Latent_remote?lang={lang}")
+def test_remote_control_sliders_decode_in_the_browser(server, page, lang):
+    """A VAE slider moved with the keyboard redraws the VAE's image (equal to model.decode of the
+    z within 1e-4), leaves the AE's alone, and sends nothing to the server."""
+    url, root = server
+    sent = sent_frames(page)
+    page.goto(f"{url}/Latent_remote?lang={lang}")
     settle(page, 120_000)
     no_exception(page)
     title = "Latent remote control" if lang == "en" else "잠재 리모컨"
     page.get_by_role("heading", name=title).first.wait_for(timeout=30_000)
-    ae_caption, vae_caption = (("AE decodes this z", "VAE decodes this z") if lang == "en" else
-                               ("AE가 이 z를 디코딩한 결과", "VAE가 이 z를 디코딩한 결과"))
-    sliders = page.get_by_role("slider")
-    # The latent-8 pair is preferred: 8 dims each (the sliders appear as the script runs).
-    deadline = time.time() + 60
-    while sliders.count() != 16:
-        assert time.time() < deadline, sliders.count()
-        page.wait_for_timeout(250)
-    settle(page, 120_000)
-    ae_before, vae_before = image_src(page, ae_caption), image_src(page, vae_caption)
-    sliders.nth(8).focus()  # the VAE's first slider: its most used dim
+    page.locator("[data-testid=vae-live-decode]").first.wait_for(timeout=60_000)
+    page.wait_for_function("() => (window.__vaeLiveDecode || {}).remote_live?.ready", timeout=30_000)
+    # The latent-8 pair is preferred: 8 dims each, the VAE's inactive dims greyed last.
+    vae = page.locator("input[type=range][data-model=VAE]")
+    assert page.locator("input[type=range][data-model=AE]").count() == vae.count() == 8
+    assert page.locator("label.off input[data-model=VAE]").count() > 0
+    before = page.evaluate(REMOTE, "remote_live")
+    for label, name in (("AE", "z8-ae"), ("VAE", "z8-vae")):  # the start: the test image's code
+        assert np.abs(np.asarray(before["images"][label]) - decode(root, name, before["zs"][label])).max() < 1e-4
+    page.wait_for_timeout(500)
+    frames = sent[0]
+    vae.first.focus()  # the VAE's most used dim
     for _ in range(40):
         page.keyboard.press("ArrowRight")
-    settle(page)
-    page.wait_for_function(
-        "([c, old]) => [...document.querySelectorAll('[data-testid=stImage]')]"
-        ".some(f => f.innerText.includes(c) && f.querySelector('img').src !== old)",
-        arg=[vae_caption, vae_before], timeout=30_000)
-    assert image_src(page, ae_caption) == ae_before
+    after = page.evaluate(REMOTE, "remote_live")
+    dim = int(vae.first.get_attribute("data-dim"))
+    assert after["zs"]["VAE"][dim] > before["zs"]["VAE"][dim] and len(after["times"]) >= 40
+    assert after["zs"]["AE"] == before["zs"]["AE"] and after["images"]["AE"] == before["images"]["AE"]
+    assert after["images"]["VAE"] != before["images"]["VAE"]
+    assert np.abs(np.asarray(after["images"]["VAE"]) - decode(root, "z8-vae", after["zs"]["VAE"])).max() < 1e-4
+    assert sent[0] == frames, "the page talked to the server while the slider moved"
+    print(f"\nremote ({lang}): median {statistics.median(after['times']):.3f} ms per move "
+          "(decode one latent-8 MLP decoder + draw)")
+    # The reset goes back to the code, in the browser too.
+    reset = "Back to the test image's code" if lang == "en" else "테스트 이미지의 잠재 코드로 되돌리기"
+    page.locator(".vae-live button").filter(has_text=reset).click()
+    assert page.evaluate(REMOTE, "remote_live")["zs"] == before["zs"]
+    assert sent[0] == frames
+    # The server's traversal grids stay.
+    page.locator("[data-testid=stImage]").first.wait_for(timeout=30_000)
     no_exception(page)
+    vae.first.focus()
+    for _ in range(40):
+        page.keyboard.press("ArrowRight")
     shoot(page, f"remote_control_{lang}")
+
+
+def test_remote_control_of_a_mismatched_pair_decodes_each_model_at_its_own_size(odd_root, tmp_path, page):
+    """AE latent 1 beside VAE latent 3: one slider for the AE, three for the VAE, each decoding
+    its own z in the browser."""
+    root = tmp_path / "checkpoints"
+    shutil.copytree(odd_root, root)
+    with streamlit_server(root, tmp_path / "streamlit.log") as (url, _, _):
+        sent = sent_frames(page)
+        page.goto(f"{url}/Latent_remote")
+        settle(page, 120_000)
+        no_exception(page)
+        page.wait_for_function("() => (window.__vaeLiveDecode || {}).remote_live?.ready", timeout=60_000)
+        assert page.locator("input[type=range][data-model=AE]").count() == 1
+        assert page.locator("input[type=range][data-model=VAE]").count() == 3
+        before = page.evaluate(REMOTE, "remote_live")
+        page.wait_for_timeout(500)
+        frames = sent[0]
+        page.locator("input[type=range][data-model=AE]").focus()
+        page.keyboard.press("End")
+        after = page.evaluate(REMOTE, "remote_live")
+        assert len(after["zs"]["AE"]) == 1 and after["zs"]["AE"] != before["zs"]["AE"]
+        assert np.abs(np.asarray(after["images"]["AE"]) - decode(root, "odd-ae", after["zs"]["AE"])).max() < 1e-4
+        assert after["images"]["VAE"] == before["images"]["VAE"]
+        assert np.abs(np.asarray(after["images"]["VAE"]) - decode(root, "odd-vae", after["zs"]["VAE"])).max() < 1e-4
+        assert sent[0] == frames
 
 
 @pytest.mark.parametrize("lang", ["en", "ko"])

@@ -148,12 +148,87 @@ function mark(ctx, m, S, p, color, cross) {  // a marker at plane point p on a m
   ctx.stroke();
 }
 
+// The latent remote control: one range input per latent dim of each model, in the order sent
+// (data.sliders[i].dims: {dim, label, low, high, active}); each model decodes its own z, which
+// starts at data.sliders[i].start. A remount with the same start codes keeps the positions.
+function mountSliders(root, data, registry) {
+  const el = (tag, cls, parent) => { const e = document.createElement(tag); if (cls) e.className = cls; (parent || root).appendChild(e); return e; };
+  const models = data.sliders.map((m) => ({ ...m, decode: makeDecoder(m.decoder) }));
+  const startKey = JSON.stringify(models.map((m) => m.start));
+  const before = registry[data.key];
+  const kept = before && before.startKey === startKey ? before.zs : null;
+  const state = { key: data.key, startKey, zs: {}, images: {}, times: [], frames: [], z: null, moved: null };
+  registry[data.key] = state;
+  root.innerHTML = '';
+  // Each model's column: its image over its sliders; both columns inside the tested element.
+  const out = el('div', 'sliders');
+  out.setAttribute('data-testid', 'vae-live-decode');
+  const reset = el('button', '');
+  reset.type = 'button';
+  reset.textContent = data.text.reset;
+
+  const views = models.map((m) => {
+    state.zs[m.label] = (kept && kept[m.label] ? kept[m.label] : m.start).slice();
+    const box = el('div', 'model', out);
+    const fig = el('figure', '', box);
+    const canvas = el('canvas', 'img', fig); canvas.style.width = canvas.style.height = (data.image_px || 140) + 'px';
+    const cap = el('figcaption', '', fig);
+    cap.textContent = m.caption; cap.style.color = m.color || '#333';
+    const inputs = m.dims.map((s) => {
+      const label = el('label', s.active ? '' : 'off', box);
+      const text = el('span', '', label);
+      const input = el('input', '', label);
+      // 200 steps over the ±3σ range; the z itself starts at the code, not at the nearest step.
+      Object.assign(input, { type: 'range', min: s.low, max: s.high, step: (s.high - s.low) / 200 });
+      input.dataset.model = m.label; input.dataset.dim = s.dim;
+      input.setAttribute('aria-label', `${m.label} ${s.label}`);
+      return { s, input, text };
+    });
+    return { m, canvas, inputs };
+  });
+  const show = (v) => v.inputs.forEach(({ s, input, text }) => {
+    const z = state.zs[v.m.label][s.dim];
+    input.value = Math.min(s.high, Math.max(s.low, z));
+    text.textContent = `${s.label}: ${z.toFixed(2)}`;
+  });
+
+  function decode(v) {  // one model at its z: the image on the page and in `state`
+    const t0 = performance.now();
+    const z = state.zs[v.m.label], px = v.m.decode(z);
+    state.images[v.m.label] = px;
+    state.z = z; state.moved = v.m.label;
+    paintImage(v.canvas, px, v.m.decoder.shape);
+    const dt = performance.now() - t0;
+    state.times.push(dt);
+    if (state.times.length > 2000) state.times.shift();
+    out.dataset.ms = dt.toFixed(3);
+  }
+  views.forEach((v) => {
+    show(v); decode(v);
+    v.inputs.forEach(({ s, input, text }) => {
+      input.oninput = (e) => {
+        state.zs[v.m.label][s.dim] = +input.value;
+        text.textContent = `${s.label}: ${(+input.value).toFixed(2)}`;
+        decode(v);
+        const t0 = e.timeStamp;
+        requestAnimationFrame(() => { state.frames.push(performance.now() - t0); if (state.frames.length > 2000) state.frames.shift(); });
+      };
+    });
+  });
+  reset.onclick = () => views.forEach((v) => { state.zs[v.m.label] = v.m.start.slice(); show(v); decode(v); });
+  const note = el('div', 'note');
+  note.textContent = data.text.note || '';
+  state.times = [];  // count the moves only
+  state.ready = true;
+}
+
 export default function(component) {
   const { parentElement } = component;
   const data = JSON.parse(new TextDecoder().decode(component.data));  // bytes: see _mount
   const root = parentElement.querySelector('.vae-live');
   const S = data.size || 300;
   const registry = (window.__vaeLiveDecode = window.__vaeLiveDecode || {});
+  if (data.sliders) { mountSliders(root, data, registry); return; }
   const models = data.models.map((m) => {
     const xyArr = floats(m.xy);
     return { ...m, xyArr, plane: planeOf(m.projection), decode: makeDecoder(m.decoder) };

@@ -3,8 +3,8 @@
 One inline ``st.components.v2`` component (as ``ui/canvas.py``; the JavaScript is
 ``ui/live_decode.js``) gets each model's decoder weights (``vae_core.export_weights``), its codes
 in the plotted plane and the plane's map back to z. Moving the mouse, dragging an interpolation end
-or the μ of a set of draws, and scrubbing a β sweep all run in the browser: no message goes to
-the server. The decoded images sit in the element ``data-testid="vae-live-decode"``; the
+or the μ of a set of draws, scrubbing a β sweep and moving the latent remote control's sliders
+(one per latent dim) all run in the browser: no message goes to the server. The decoded images sit in the element ``data-testid="vae-live-decode"``; the
 component also leaves what it decoded in ``window.__vaeLiveDecode[key]`` (z, pixels, the time
 each move took) for the browser tests.
 """
@@ -40,6 +40,13 @@ _CSS = """
 .vae-live input[type=range] { width: 320px; }
 .vae-live .beta { font-weight: 600; min-width: 70px; }
 .vae-live .legend { display: flex; flex-wrap: wrap; gap: 4px 12px; font-size: 12px; color: #444; }
+.vae-live .sliders { display: flex; gap: 24px; align-items: flex-start; }
+.vae-live .sliders .model { flex: 1 1 0; min-width: 220px; display: flex; flex-direction: column; gap: 2px; }
+.vae-live .sliders figure { align-self: center; margin-bottom: 6px; }
+.vae-live .sliders label { display: flex; flex-direction: column; }
+.vae-live .sliders label.off { color: #999; }
+.vae-live .sliders input[type=range] { width: 100%; }
+.vae-live button { align-self: flex-start; font: 13px sans-serif; padding: 4px 12px; border: 1px solid #ccc; border-radius: 6px; background: #fff; cursor: pointer; }
 .vae-live .legend i { display: inline-block; width: 9px; height: 9px; border-radius: 2px; margin-right: 4px; }
 """
 _JS = Path(__file__).with_name("live_decode.js").read_text(encoding="utf-8")
@@ -106,6 +113,7 @@ MAX_SEND_BYTES = 8_000_000  # base64 text of all decoders one component carries 
 def _weights_text(data: dict[str, Any]) -> int:
     decoders = [m["decoder"] for m in data["models"]]
     decoders += [m["decoder"] for m in (data.get("sweep") or {}).get("members", [])]
+    decoders += [m["decoder"] for m in data.get("sliders", [])]
     return sum(len(layer.get("w", "")) + len(layer.get("b", "")) for d in decoders for layer in d["layers"])
 
 
@@ -114,13 +122,21 @@ def _finite(x: float | None) -> float | None:
     return float(x) if x is not None and np.isfinite(x) else None
 
 
-def _mount(key: str, data: dict[str, Any]) -> None:
+def _mount(key: str, data: dict[str, Any]) -> bool:
+    """Send ``data`` to the component; False (with a message) when it cannot go."""
     size = _weights_text(data)
     if size > MAX_SEND_BYTES:  # every rerun resends them: a wide net would stall the page
-        st.info(_("These decoders are too large to send to the browser ({mb:.0f} MB of weights; "
-                  "the limit is {limit:.0f} MB), so decoding under the mouse is off for them.",
-                  mb=size * 3 / 4 / 1e6, limit=MAX_SEND_BYTES * 3 / 4 / 1e6), icon=":material/info:")
-        return
+        mb, limit = size * 3 / 4 / 1e6, MAX_SEND_BYTES * 3 / 4 / 1e6
+        if "sliders" in data:
+            st.info(_("These decoders are too large to send to the browser ({mb:.0f} MB of weights; "
+                      "the limit is {limit:.0f} MB), so the sliders are off for them: the traversal "
+                      "grids below show what each dim does.", mb=mb, limit=limit),
+                    icon=":material/info:")
+        else:
+            st.info(_("These decoders are too large to send to the browser ({mb:.0f} MB of weights; "
+                      "the limit is {limit:.0f} MB), so decoding under the mouse is off for them.",
+                      mb=mb, limit=limit), icon=":material/info:")
+        return False
     # As bytes (UTF-8 JSON): Streamlit sends bytes as they are and hashes them once for the
     # element's identity; a dict it would serialize twice (sorted and not) on every rerun, which
     # cost 15 ms a rerun for the ~1 MB of a β sweep.
@@ -129,8 +145,9 @@ def _mount(key: str, data: dict[str, Any]) -> None:
     except ValueError:  # a code or range that is not finite: nothing sensible to draw
         st.warning(_("Decoding under the mouse is off here: these runs' codes are not finite "
                      "numbers."), icon=":material/warning:")
-        return
+        return False
     _component(key=key, data=payload.encode())
+    return True
 
 
 def live_decode(panels: Sequence[LatentPanel], key: str) -> None:
@@ -196,3 +213,16 @@ def beta_slider(panels: Sequence[LatentPanel], betas: Sequence[float], rates: Se
     _mount(key, {"models": [], "text": _text(held_note(panels)),
                  "sweep": {"betas": [float(b) for b in betas], "members": members, "common": common,
                            "start": int(start), "grid_n": int(grid_n)}})
+
+
+def live_sliders(models: Sequence[ModelCodes], sliders: Sequence[Sequence[dict[str, Any]]],
+                 starts: Sequence[np.ndarray], key: str) -> bool:
+    """The latent remote control: one range input per latent dim of each model (``sliders[i]``
+    in the order shown, each ``{"dim", "label", "low", "high", "active"}``), starting at
+    ``starts[i]``; each model decodes its own z as they move. False when it could not be sent."""
+    return _mount(key, {"models": [], "text": {**_text(), "reset": _("Back to the test image's code")},
+                        "sliders": [{"label": m.label, "color": figures.AE_COLOR if m.label == "AE"
+                                     else figures.VAE_COLOR, "decoder": decoder_of(m.run),
+                                     "caption": _("{model} decodes this z", model=m.label),
+                                     "start": np.asarray(z, float).tolist(), "dims": list(dims)}
+                                    for m, dims, z in zip(models, sliders, starts)]})
