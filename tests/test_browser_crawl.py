@@ -144,7 +144,7 @@ CUT_TEXT_JS = """
     '[data-testid=stMain] button, [data-testid=stSidebar] button, [data-testid=stPageLink] a, ' +
     '[data-testid=stTable] th, [data-testid=stTable] td, [data-testid=stMain] pre, ' +
     '[data-testid=stMetricValue], [data-testid=stMetricLabel], [data-testid=stRadio] label, ' +
-    '[data-testid=stWidgetLabel], [data-testid=stButtonGroup]');
+    '[data-testid=stWidgetLabel], [data-testid=stButtonGroup], [data-testid=stTable]');
   const cut = [];
   for (const box of boxes) {
     if (!box.offsetParent) continue;  // hidden
@@ -159,18 +159,20 @@ CUT_TEXT_JS = """
       }
     }
   }
-  // A table cell narrower than its longest word breaks that word (one syllable a line): cut too.
-  const ctx = document.createElement('canvas').getContext('2d');
+  // A word of a table cell drawn on two lines is broken (Korean "우\\n세", one syllable a
+  // line, when a column was squeezed): cut as well. Words end at spaces and hyphens.
   for (const cell of document.querySelectorAll('[data-testid=stTable] th, [data-testid=stTable] td')) {
     if (!cell.offsetParent) continue;
-    const style = getComputedStyle(cell);
-    ctx.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
-    const room = cell.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
-    const word = cell.innerText.split(/\s+/).reduce(
-      (a, w) => ctx.measureText(w).width > ctx.measureText(a).width ? w : a, '');
-    if (ctx.measureText(word).width > room + 1)
-      cut.push(`${cell.tagName.toLowerCase()}: the word "${word}" is broken (${Math.round(
-        ctx.measureText(word).width)} > ${Math.round(room)} px)`);
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const m of node.textContent.matchAll(/[^\\s-]+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (lines.size > 1) cut.push(`${cell.tagName.toLowerCase()}: the word "${m[0]}" is broken`);
+      }
+    }
   }
   return [...new Set(cut)];
 }
@@ -248,7 +250,7 @@ def test_the_buttons_that_move_between_pages(app):
             check(page, "See this sweep on Evidence")
             assert title(page) == translate(EVIDENCE.title, "ko") and "lang=ko" in page.url
             box = page.locator(".st-key-evidence_sweep_run")
-            box.click()
+            box.locator("input").click()
             page.get_by_role("option").last.click()
             settle(page)
             chosen = box.inner_text().strip().split("\n")[-1]
