@@ -59,9 +59,14 @@ def main() -> None:
                     page.wait_for_timeout(300)
                     page.wait_for_selector(IDLE, timeout=300_000)
                     page.locator("[data-testid=stMain] h1").first.wait_for(timeout=300_000)
-                    page.wait_for_timeout(1500)  # charts finish drawing
+                    # The main area scrolls inside the window: grow the window to its height.
+                    height = page.evaluate(
+                        "() => document.querySelector('[data-testid=stMain]').scrollHeight")
+                    page.set_viewport_size({"width": args.width, "height": min(height, 12_000)})
+                    page.wait_for_timeout(1500)  # charts redraw at the new size
                     raw = Path(tmp) / "raw.png"
-                    page.screenshot(path=str(raw), full_page=True)
+                    page.screenshot(path=str(raw))
+                    page.set_viewport_size({"width": args.width, "height": 1000})
                     out = folder / f"{Path(p_def.file).stem}.png"
                     small_png(raw, out)
                     print(f"{out} {out.stat().st_size // 1024} KB")

@@ -12,6 +12,7 @@ def test_number_text():
     assert number_text(12345.678) == "1.23e+04"
     assert number_text(3.14159) == "3.142" and number_text(2.5, decimals=1) == "2.5"
     assert number_text(-0.0001) == "0.000"  # no "-0.000"
+    assert number_text(2) == "2"  # a count
     assert number_text(None) == "—" and number_text(float("nan")) == "nan"
     assert percent_text(0.125) == "12.5%"
 

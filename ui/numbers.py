@@ -11,9 +11,11 @@ HUGE = 1e4  # from here on: 1.23e+04, not 12345.000
 
 def number_text(value: float | int | None, decimals: int = 3) -> str:
     """``value`` with ``decimals`` decimals, or as 3 significant digits in scientific notation
-    when it is huge; "—" for a missing value, and "nan" / "inf" as they are."""
+    when it is huge; an int as it is; "—" for a missing value, and "nan" / "inf" as they are."""
     if value is None:
         return "—"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # a count: active units, classes
     value = float(value)
     if not math.isfinite(value):
         return str(value)
