@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streamlit_server import REPO, streamlit_server  # noqa: E402
+from ui.i18n import translate  # noqa: E402
 from ui.navigation import PAGES  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -59,6 +60,12 @@ def main() -> None:
                     page.wait_for_timeout(300)
                     page.wait_for_selector(IDLE, timeout=300_000)
                     page.locator("[data-testid=stMain] h1").first.wait_for(timeout=300_000)
+                    # The Overview computes its numbers in the background: wait until they are in.
+                    pending = translate("Computing this pair's numbers…", lang)
+                    page.wait_for_function(
+                        "t => !document.querySelector('[data-testid=stMain]').innerText.includes(t)",
+                        arg=pending, timeout=300_000)
+                    page.wait_for_selector(IDLE, timeout=300_000)
                     # The main area scrolls inside the window: grow the window to its height.
                     height = page.evaluate(
                         "() => document.querySelector('[data-testid=stMain]').scrollHeight")
