@@ -13,6 +13,7 @@ import numpy as np
 from helpers import REPO, chart_specs, no_exception, open_page
 from test_app_views import values
 from ui import navigation
+from ui.numbers import number_text, percent_text
 from vae_core.density import AE_SOURCE_NAMES, MIXTURE
 from vae_core.generation import SOURCES
 
@@ -72,18 +73,19 @@ def test_generate_numbers_equal_evaluate_json(checkpoints, fresh_streamlit_cache
                               "--json", "--quiet"], cwd=REPO, capture_output=True, text=True, check=True)
         cards[label] = json.loads(out.stdout)
     at = page(navigation.GENERATE.file)
-    table = next(d for d in at.dataframe if "draws from" in d.value.columns).value
+    # st.table (its cells wrap): the page shows each number as ui.numbers formats it.
+    table = next(t for t in at.table if "draws from" in t.value.columns).value
     mixture = table["draws from"] == AE_SOURCE_NAMES[MIXTURE]  # the AE's only, not in evaluate
     assert list(table[mixture]["model"]) == ["AE"]
     table = table[~mixture]
     assert len(table) == 2 * len(SOURCES)
     for row, source in zip(table.itertuples(index=False), SOURCES * 2):
         card = cards[row[0]]
-        assert row[2] == card[f"{source}_classes_covered"]
-        assert row[3] == pytest.approx(card[f"{source}_confident_raw"], abs=1e-12)
-        assert row[4] == pytest.approx(card[f"{source}_confident"], abs=1e-12)
-        assert row[5] == pytest.approx(card[f"{source}_class_entropy"], abs=1e-12)
-        assert row[6] == pytest.approx(card[f"{source}_in_gaps"], abs=1e-12)
+        assert int(row[2]) == card[f"{source}_classes_covered"]
+        assert row[3] == percent_text(card[f"{source}_confident_raw"])
+        assert row[4] == percent_text(card[f"{source}_confident"])
+        assert row[5] == number_text(card[f"{source}_class_entropy"])
+        assert row[6] == percent_text(card[f"{source}_in_gaps"])
     assert f"cover {cards['AE']['prior_classes_covered']} of 10 classes" in markdown(at)
 
 
