@@ -106,6 +106,12 @@ def panel(label: str, codes: ReplayCodes, frames: list[int]) -> ReplayPanel:
     return ReplayPanel(label, xy, shared_range(xy.reshape(-1, 2), prior_centers=[center]), center, titles)
 
 
+def stats_at(c: ReplayCodes, k: int) -> dict:
+    """Shape numbers of snapshot ``k``'s codes as the decoder sees them: a VAE's one seeded
+    z ~ q(z|x) per image, not its μ (the scorecard's definition)."""
+    return code_stats(c.mu[k], None if c.logvar is None else c.logvar[k])
+
+
 @st.cache_resource(show_spinner=False, max_entries=32)
 def replay_view(runs: tuple[tuple[str, str, Version], ...], spec: str, lang: str,
                 active_step: int | None) -> tuple[go.Figure, dict[str, tuple[dict, dict]], list[int]]:
@@ -140,7 +146,7 @@ def replay_view(runs: tuple[tuple[str, str, Version], ...], spec: str, lang: str
                               models=" / ".join(label for label, _p, _v in runs) + (" ↓" if len(runs) > 1 else ""),
                               n=N_PRIOR),
         gettext=gettext)
-    stats = {label: (code_stats(c.mu[frames[label][0]]), code_stats(c.mu[frames[label][-1]]))
+    stats = {label: (stats_at(c, frames[label][0]), stats_at(c, frames[label][-1]))
              for label, c in codes.items()}
     return SharedFigure(fig), stats, steps
 
