@@ -96,11 +96,13 @@ if section == "Scorecard":
             st.warning(warning, icon=":material/warning:")
         rows = compare_rows(cards["AE"], cards["VAE"])
         # st.table renders Markdown: the metric is the scorecard's JSON key, shown as code.
+        # Each value with its 95% interval in one cell (as two more columns the table was wider
+        # than the page at 1024 px).
         table = pd.DataFrame([{_("Claim"): r["claim"], _("Metric"): f"`{r['metric']}`",
-                               "AE": r["AE"] + (" ✓" if r["winner"] == "AE" else ""),
-                               _("AE 95%"): r["AE_interval"],
-                               "VAE": r["VAE"] + (" ✓" if r["winner"] == "VAE" else ""),
-                               _("VAE 95%"): r["VAE_interval"],
+                               "AE": " ".join(filter(None, (r["AE"] + (" ✓" if r["winner"] == "AE" else ""),
+                                                           r["AE_interval"]))),
+                               "VAE": " ".join(filter(None, (r["VAE"] + (" ✓" if r["winner"] == "VAE" else ""),
+                                                            r["VAE_interval"]))),
                                _("Winner"): verdict_label(r["winner"], _),
                                _("Better"): r["better"]} for r in rows])
         # st.table wraps long cells; a data grid cut them off ("AE codes have an arb…"). What
@@ -112,7 +114,7 @@ if section == "Scorecard":
         some = cards["VAE"] or cards["AE"]
         view = VIEW_LABELS.get(some["view"], some["view"])
         st.caption(_("Test split: {n} images of {dataset}; 2-D view: {view}; the VAE's codes: {codes}. "
-                     "IWAE with k = {k}. Each value has a 95% bootstrap interval ({reps} resamples "
+                     "IWAE with k = {k}. Each value is followed by its 95% bootstrap interval, [low, high] ({reps} resamples "
                      "of the test images, or of the 1,000 draws); when the AE's and the VAE's "
                      "intervals overlap the row is a tie: the difference is within the noise.",
                      n=some["n_images"], dataset=some["dataset"], view=_(view),

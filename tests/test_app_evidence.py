@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 from streamlit.testing.v1 import AppTest
@@ -29,9 +30,11 @@ def test_scorecard_sweep_and_posterior(checkpoints, digits, fresh_streamlit_cach
                        TrainConfig(epochs=3, beta=beta, seed=0, kl_warmup_epochs=warm), digits, group="sw")
     at = run_page()
     table = at.table[0].value  # st.table: long cells wrap instead of being cut off
-    assert list(table.columns[:6]) == ["Claim", "Metric", "AE", "AE 95%", "VAE", "VAE 95%"]
+    assert list(table.columns[:4]) == ["Claim", "Metric", "AE", "VAE"]
     assert "`centring`" in set(table["Metric"]) and len(table) == 14  # the metric key, as code
-    assert all(v.startswith("[") for v in table["AE 95%"] if v)  # a margin beside each value
+    # Each value carries its margin in its cell: "0.357 [0.31, 0.40]" (the AE has no KL: "—").
+    assert all(re.fullmatch(r"\S+( \(max \S+\))?( ✓)? \[\S+, \S+\]", v)
+               for v in table["AE"] if v != "—"), "; ".join(table["AE"])
     assert set(table["Winner"]) <= {"AE", "VAE", "tie", "—"}
     assert at.metric[0].label == "Judge classifier test accuracy"
     assert float(at.metric[0].value.rstrip("%")) > 90
