@@ -12,6 +12,7 @@ from typing import Iterator
 import pytest
 
 from streamlit_server import streamlit_process
+from vae_core.jobs import ORPHAN_GRACE_ENV
 from test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, settle, start_training, sync_api
 
 pytestmark = pytest.mark.browser
@@ -21,7 +22,10 @@ pytestmark = pytest.mark.browser
 def server(pair_root, tmp_path) -> Iterator[tuple[str, Path]]:
     root = tmp_path / "checkpoints"
     shutil.copytree(pair_root, root)
-    with streamlit_process(root, tmp_path / "streamlit.log") as (url, _proc, _, _):
+    # A closed tab's job stops 5 s after its session ends (60 s by default: on an idle machine the
+    # test's job would finish first).
+    with streamlit_process(root, tmp_path / "streamlit.log", env={ORPHAN_GRACE_ENV: "5"}) \
+            as (url, _proc, _, _):
         yield url, root
 
 

@@ -51,6 +51,7 @@ MAX_QUEUED_ENV = "VAE_LAB_MAX_QUEUED"
 MAX_PER_CLIENT_ENV = "VAE_LAB_MAX_PER_CLIENT"  # active jobs per client address (all its tabs)
 MAX_JOB_RUNS_ENV = "VAE_LAB_MAX_JOB_RUNS"  # models per job (a sweep's betas)
 MAX_JOB_EPOCHS_ENV = "VAE_LAB_MAX_JOB_EPOCHS"  # epochs per job, summed over its models
+ORPHAN_GRACE_ENV = "VAE_LAB_ORPHAN_GRACE"  # seconds a closed tab's job keeps training
 DEFAULT_TIME_LIMIT_S = 15 * 60.0  # a big MNIST conv job on a laptop fits; a runaway one ends
 DEFAULT_GRACE_S = 30.0  # a stop is seen between steps; an MNIST test pass can take seconds
 DEFAULT_MAX_QUEUED = 64  # a class of 60, one job each, plus a few CLI jobs
@@ -585,8 +586,8 @@ class TrainingEngine:
     def from_env(cls, data_root: str = "data") -> "TrainingEngine":
         """The dashboard's engine: ``VAE_LAB_SCHEDULER``, ``VAE_LAB_WORKERS``,
         ``VAE_LAB_TIME_LIMIT`` (seconds, 0 = none), ``VAE_LAB_MAX_QUEUED``,
-        ``VAE_LAB_MAX_PER_CLIENT``, ``VAE_LAB_MAX_JOB_RUNS`` and ``VAE_LAB_MAX_JOB_EPOCHS`` from
-        the env (a bad value is logged and the default used: ``config.env_number``)."""
+        ``VAE_LAB_MAX_PER_CLIENT``, ``VAE_LAB_MAX_JOB_RUNS``, ``VAE_LAB_MAX_JOB_EPOCHS`` and
+        ``VAE_LAB_ORPHAN_GRACE`` from the env (a bad value is logged and the default used: ``config.env_number``)."""
         limit = env_number(TIME_LIMIT_ENV, DEFAULT_TIME_LIMIT_S, 0, 7 * 24 * 3600)
         return cls(os.environ.get(SCHEDULER_ENV) or None, data_root=data_root,
                    time_limit_s=limit or None,
@@ -597,7 +598,8 @@ class TrainingEngine:
                    max_runs=env_number(MAX_JOB_RUNS_ENV, DEFAULT_MAX_JOB_RUNS, 1, 1000,
                                        integer=True),
                    max_job_epochs=env_number(MAX_JOB_EPOCHS_ENV, DEFAULT_MAX_JOB_EPOCHS, 1,
-                                             10_000_000, integer=True))
+                                             10_000_000, integer=True),
+                   orphan_grace_s=env_number(ORPHAN_GRACE_ENV, ORPHAN_GRACE_S, 0, 24 * 3600))
 
     # -- what pages and the CLI call -----------------------------------------------------------
 
