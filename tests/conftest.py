@@ -111,8 +111,13 @@ def fresh_streamlit_cache():
     """st.cache_* survive across AppTest instances in one process: clear them per test."""
     import streamlit as st
 
+    from ui.resources import _background
+
     st.cache_data.clear()
     st.cache_resource.clear()
     yield
+    # The page's background work (the Overview's scorecards) ends with its test, not after pytest
+    # has closed its log streams.
+    _background().shutdown(wait=True, cancel_futures=True)
     st.cache_data.clear()
     st.cache_resource.clear()
