@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 from streamlit.testing.v1 import AppTest
 
@@ -66,3 +67,12 @@ def test_links_with_garbage_values_never_raise(checkpoints, fresh_streamlit_cach
     assert at.select_slider(key="lab_epochs").value == 60  # one of the shipped epoch counts
     at = open_link(LAB, lab_variant="KL sign flipped", lab_epochs="60")  # a valid link: no warning
     assert not at.warning and at.selectbox(key="lab_variant").value == "kl_sign"
+
+
+def test_a_link_made_with_the_old_per_page_run_key_still_opens_its_run(checkpoints,
+                                                                        fresh_streamlit_cache):
+    """Before one pick was shared by every page, links named runs per page (?latent_vae_run=…)."""
+    shutil.copytree(checkpoints / "demo-vae", checkpoints / "demo-vae-2")  # the newest: the default
+    at = open_link(LATENT, latent_vae_run="demo-vae")
+    assert at.selectbox(key="vae_run").value == "demo-vae"
+    assert "latent_vae_run" not in at.query_params and not at.warning

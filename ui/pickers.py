@@ -9,7 +9,7 @@ import streamlit as st
 from ui import navigation
 from ui.export import notebook_button
 from ui.i18n import _, translate
-from ui.links import BIND, bind_for, link_fallback, md, translated_options
+from ui.links import BIND, bind_for, link_fallback, md, option_named, translated_options
 from vae_core.data import dataset_label
 from ui.resources import get_run, usable_runs
 from ui.state import run_choice_key
@@ -94,6 +94,15 @@ def pick_pair(key: str, prefer: Callable[[RunInfo], bool] | None = None,
 
             def label_of(name: str, lang: str, runs: dict[str, RunInfo] = by_name) -> str:
                 return run_label(runs[name], lang)
+
+            # A link made before the pick was shared by all pages named it per page
+            # (?latent_vae_run=…): it still opens that run, and the address takes today's key.
+            old_key = f"{key}_{kind.lower()}_run"
+            if old_key in st.query_params:
+                named = option_named(st.query_params[old_key], list(by_name), label_of)
+                del st.query_params[old_key]
+                if named is not None and widget_key not in st.query_params:
+                    st.session_state[widget_key] = named
 
             # A bound select box keeps its option's label in the URL: a shared link opens this run
             # (in either language, or by its bare name), and a link naming a run this server does
