@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -50,14 +51,21 @@ def server(pair_root, tmp_path) -> Iterator[tuple[str, Path]]:
         yield url, root
 
 
-@pytest.fixture
-def browser():
+@contextmanager
+def chromium():
+    """Debian's headless Chromium through Playwright, closed however the test ends."""
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture
+def browser():
+    with chromium() as b:
+        yield b
 
 
 def settle(page, timeout: float = 60_000) -> None:

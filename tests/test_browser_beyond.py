@@ -11,7 +11,7 @@ from typing import Iterator
 import pytest
 
 from streamlit_server import streamlit_server
-from test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, no_exception, settle, sync_api  # noqa: F401
+from test_browser import SHOTS, chromium, no_exception, settle, sync_api  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -32,12 +32,8 @@ def app(pair_root, tmp_path) -> Iterator[str]:
 
 @pytest.fixture
 def page():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b.new_page(viewport={"width": 1400, "height": 2600})
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b.new_page(viewport={"width": 1400, "height": 2600})
 
 
 def test_draw_a_digit_with_the_mouse(app, page):

@@ -13,7 +13,7 @@ import pytest
 
 from streamlit_server import streamlit_process
 from vae_core.jobs import ORPHAN_GRACE_ENV
-from test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, settle, start_training, sync_api
+from test_browser import SHOTS, chromium, settle, start_training
 
 pytestmark = pytest.mark.browser
 
@@ -31,12 +31,8 @@ def server(pair_root, tmp_path) -> Iterator[tuple[str, Path]]:
 
 @pytest.fixture
 def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def test_crafted_links_with_infinite_numbers_open_their_pages(server, browser):

@@ -19,7 +19,7 @@ import torch
 
 from helpers import REPO, train_and_save
 from streamlit_server import streamlit_server
-from test_browser import CHROMIUM, CHROMIUM_ARGS, no_exception, settle, sync_api  # noqa: F401
+from test_browser import chromium, no_exception, settle, sync_api  # noqa: F401
 from test_browser_beyond import shoot
 from vae_core import ModelConfig, TrainConfig, load_run
 
@@ -43,12 +43,8 @@ def conv_root(tmp_path_factory, digits) -> Path:
 
 @pytest.fixture
 def page():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b.new_page(viewport={"width": 1400, "height": 2600})
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b.new_page(viewport={"width": 1400, "height": 2600})
 
 
 def serve(src: Path, tmp_path: Path, sweep: bool) -> Iterator[tuple[str, Path]]:

@@ -16,7 +16,7 @@ import torch
 
 from helpers import REPO
 from streamlit_server import streamlit_server
-from test_browser import CHROMIUM, CHROMIUM_ARGS, no_exception, settle, sync_api  # noqa: F401
+from test_browser import chromium, no_exception, settle, sync_api  # noqa: F401
 from test_browser_beyond import shoot
 from test_browser_live_decode import sent_frames
 from vae_core import load_run
@@ -47,12 +47,8 @@ def app(server) -> str:
 
 @pytest.fixture
 def page():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b.new_page(viewport={"width": 1400, "height": 2000})
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b.new_page(viewport={"width": 1400, "height": 2000})
 
 
 REMOTE = "(k) => { const s = (window.__vaeLiveDecode || {})[k]; if (!s || !s.ready) return null; " \
