@@ -103,17 +103,24 @@ def hover_and_check(page, root: Path, pairs: dict[str, str], moves: int = 60) ->
     return worst, statistics.median(state["times"]), statistics.median(state["frames"])
 
 
+def decodes_like_torch(page, url: str, root: Path, pairs: dict[str, str], arch: str) -> tuple[list, int]:
+    """Open Latent space, hover its maps and check both decoders against torch (≤ 1e-4, ≤ 16 ms
+    a move); returns the page's sent-frame counter and its value before the mouse moved."""
+    sent = sent_frames(page)
+    open_latent(page, url)
+    page.wait_for_timeout(500)
+    before = sent[0]
+    worst, ms, frame = hover_and_check(page, root, pairs)
+    print(f"\n{arch}: max |browser - torch| = {worst:.2e}, median {ms:.3f} ms per move "
+          f"(decode both + draw), {frame:.1f} ms from the input event to the next frame")
+    assert worst < 1e-4
+    assert ms <= 16
+    return sent, before
+
+
 def test_mlp_pair_decodes_in_the_browser_and_the_beta_slider_scrubs(pair_root, tmp_path, page):
     for url, root in serve(pair_root, tmp_path, sweep=True):
-        sent = sent_frames(page)
-        open_latent(page, url)
-        page.wait_for_timeout(500)
-        before = sent[0]
-        worst, ms, frame = hover_and_check(page, root, {"AE": "demo-ae", "VAE": "demo-vae"})
-        print(f"\nMLP: max |browser - torch| = {worst:.2e}, median {ms:.3f} ms per move "
-              f"(decode both + draw), {frame:.1f} ms from the input event to the next frame")
-        assert worst < 1e-4
-        assert ms <= 16
+        sent, before = decodes_like_torch(page, url, root, {"AE": "demo-ae", "VAE": "demo-vae"}, "MLP")
 
         # The β slider: scrub from β = 1 to the ends; the map, grid and point change in the page.
         slider = page.locator("input[aria-label='β of the sweep run shown']")
@@ -144,15 +151,7 @@ def test_mlp_pair_decodes_in_the_browser_and_the_beta_slider_scrubs(pair_root, t
 
 def test_conv_pair_decodes_in_the_browser(conv_root, tmp_path, page):
     for url, root in serve(conv_root, tmp_path, sweep=False):
-        sent = sent_frames(page)
-        open_latent(page, url)
-        page.wait_for_timeout(500)
-        before = sent[0]
-        worst, ms, frame = hover_and_check(page, root, {"AE": "conv-ae", "VAE": "conv-vae"})
-        print(f"\nconv: max |browser - torch| = {worst:.2e}, median {ms:.3f} ms per move "
-              f"(decode both + draw), {frame:.1f} ms from the input event to the next frame")
-        assert worst < 1e-4
-        assert ms <= 16
+        sent, before = decodes_like_torch(page, url, root, {"AE": "conv-ae", "VAE": "conv-vae"}, "conv")
         assert sent[0] == before
 
 
