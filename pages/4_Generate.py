@@ -2,7 +2,6 @@
 a Gaussian mixture fitted to them, and their box), and walk straight between two codes."""
 import pandas as pd
 import streamlit as st
-import torch
 
 from ui.captions import generation_caption, interpolation_caption
 from ui.export import plot_config
@@ -138,7 +137,7 @@ for col, panel in zip(st.columns(len(panels)), panels):
     m = panel.codes
     a, b = min(i0, len(m.mu) - 1), min(i1, len(m.mu) - 1)  # a run on another data set: same positions
     path = interpolate(m.mu[a], m.mu[b], frames)  # (frames, D)
-    confidence, label, _k = judge_codes(m.run.model, judge, torch.as_tensor(path))
+    confidence, label, _k = judge_codes(m.run.model, judge, path)
     names = m.data.class_names
     path_notes.append(interpolation_caption(
         m.label, [names[c] for c in label], confidence, names[int(m.data.test_y[a])],

@@ -92,10 +92,11 @@ def sample_codes(source: str, codes: np.ndarray | torch.Tensor, n: int = GENERAT
 
 
 @torch.no_grad()
-def judge_codes(model: LatentModel, judge: Any, z: torch.Tensor,
+def judge_codes(model: LatentModel, judge: Any, z: torch.Tensor | np.ndarray,
                 batch: int = 4096) -> tuple[np.ndarray, np.ndarray, int]:
     """Decode codes z (n, D) and judge each image: (confidence (n,), predicted class (n,),
     the judge's number of classes K)."""
+    z = torch.as_tensor(z)
     clf = getattr(judge, "model", judge)  # a JudgedClassifier or the bare classifier
     probs = []
     for i in range(0, len(z), batch):
