@@ -417,7 +417,8 @@ def ship_lab_results(dataset: ImageDataset, path: str, epochs: tuple[int, ...] =
             seconds = run.numbers.get("seconds")
             if run.numbers.get("recon") is not None:
                 run.numbers = {**lab_numbers(_rounded(run.model), VARIANTS[key], dataset,
-                                             seed=train_cfg.seed + 2), "status": run.status, "seconds": seconds}
+                                             seed=stream_seed(train_cfg.seed, "test_noise")),
+                               "status": run.status, "seconds": seconds}
             for name, t in run.model.state_dict().items():
                 tensors[f"e{n}/{key}/{name}"] = t.detach().to(torch.float16).contiguous()
             arms[f"{n}/{key}"] = {"history": run.history, "status": run.status, "numbers": run.numbers,
