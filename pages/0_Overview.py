@@ -6,11 +6,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui import navigation
-from ui.captions import prior_draws_note, span_text, verdict_label
+from ui.captions import VIEW_LABELS, prior_draws_note, span_text, verdict_label
 from ui.i18n import _, current_language
 from ui.panels import encoded_models, latent_panels
 from ui.pickers import current_pair
-from ui.resources import (SharedFigure, checkpoints_root, get_dataset, get_run,
+from ui.resources import (SharedFigure, checkpoints_root, get_dataset, get_run, run_version,
                           scorecard_when_ready, started_pool, usable_runs)
 from ui.scorecard import compare_rows
 from ui.state import make_current
@@ -19,13 +19,9 @@ from vae_core import DatasetError, Run, RunError, unique_run_name
 from vae_core.figures import overview_schematic
 from vae_core.jobs import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, EngineError, quick_pair_specs
 from vae_core.metrics import CLAIMS
-from vae_core.text import N_
 
 JOB_KEY = "overview_job"
 MINI_HEIGHT = 300
-# The scorecard's "view" key as the caption names it.
-VIEW_NAMES = {"latent": N_("the latent space itself"), "pca": N_("the codes' top-2 PCA plane"),
-              "dims 0,1": N_("latent dims 0 and 1")}
 LIVE_SCORECARD_MAX = 2000  # test images: the scorecard of a digits pair takes < 1 s, computed on view
 
 
@@ -41,15 +37,15 @@ def current_runs() -> tuple[Run | None, Run | None]:
     return loaded[0], loaded[1]
 
 
-def pair_figures() -> dict[str, go.Figure]:
+def pair_figures(ae_run: Run | None, vae_run: Run | None) -> dict[str, go.Figure]:
     """Small latent scatters ("AE", "VAE") of the current pair, each at its own scale.
 
     Missing or unloadable runs are simply absent: the caller draws a schematic instead.
     """
-    models = encoded_models(*current_runs())
+    models = encoded_models(ae_run, vae_run)
     if not models:
         return {}
-    version = tuple((m.label, str(m.run.path), (m.run.path / "run.json").stat().st_mtime) for m in models)
+    version = tuple((m.label, str(m.run.path), run_version(m.run)) for m in models)
     return _pair_figures(version, current_language(), models)
 
 
@@ -64,7 +60,7 @@ def _pair_figures(version: tuple, lang: str, _models: list) -> dict[str, go.Figu
             for p in latent_panels(_models, (0, 1), one_d_notice=False)}
 
 
-def duration_text() -> str:
+def duration_text(ae: Run | None, vae: Run | None) -> str:
     """How long a pair takes, measured: this server's recent jobs (the engine's own clock), else
     the training time recorded in the runs of the pair shown above; nothing is promised without
     a measurement."""
@@ -73,7 +69,6 @@ def duration_text() -> str:
     if seconds is not None:
         return _("Recent jobs on this server took {seconds:.0f} s each from start to saved (longer "
                  "while the queue is full).", seconds=seconds)
-    ae, vae = current_runs()
     recorded = [[r for r in run.history if r.get("type") == "epoch"] for run in (ae, vae) if run is not None]
     if len(recorded) == 2 and all(recorded):
         return _("The pair shown above took {seconds:.0f} s of training steps when it was made (AE and "
@@ -88,7 +83,8 @@ st.markdown(_(
     "same encoder and decoder networks. The one difference is the bottleneck, and it decides "
     "whether you can **generate** new images by picking a z."))
 
-figs = pair_figures()
+ae_run, vae_run = current_runs()  # once per view: each call lists the runs folder
+figs = pair_figures(ae_run, vae_run)
 ae_col, vae_col = st.columns(2, gap="large")
 with ae_col:
     st.subheader(_("AutoEncoder (AE)"))
@@ -166,23 +162,21 @@ else:
                  "the point is that it trains in seconds, here. For another picture, change the seed "
                  "on the Train page.",
                  hidden="-".join(map(str, QUICK_PAIR_HIDDEN)), epochs=QUICK_PAIR_EPOCHS,
-                 duration=duration_text()))
+                 duration=duration_text(ae_run, vae_run)))
 if not figs:
     st.info(_("No trained runs yet: the pictures above are schematic. One click trains a real pair."),
             icon=":material/info:")
 
 @st.fragment(run_every=0.5)
-def numbers_pending() -> None:
+def numbers_pending(ae: Run | None, vae: Run | None) -> None:
     # Looks twice a second whether the pair's scorecards are in; then the whole page redraws.
     st.caption(_("Computing this pair's numbers…"))
-    ae, vae = current_runs()
     if all(scorecard_when_ready(run) is not None for run in (ae, vae) if run is not None):
         st.rerun()
 
 
 # --- claim -> metric -> page -----------------------------------------------------------------------
 st.subheader(_("Claims, the number behind each, and where to see it"))
-ae_run, vae_run = current_runs()
 cards: dict[str, dict | None] = {"AE": None, "VAE": None}
 test_sizes: dict[str, int] = {}
 for run in (ae_run, vae_run):
@@ -200,7 +194,7 @@ if pair_runs:
             cards[label] = scorecard_when_ready(run)
         if not all(cards[label] for label, _run in pair_runs):
             cards = {"AE": None, "VAE": None}
-            numbers_pending()
+            numbers_pending(ae_run, vae_run)
     else:  # a 10,000-image test split costs seconds of server CPU: compute only when asked
         st.button(_("Compute this pair's numbers"), key="overview_numbers",
                   on_click=st.session_state.__setitem__, args=("overview_show_numbers", True))
@@ -212,7 +206,7 @@ if rows:
                  "2-D numbers in {view}; the VAE's codes are one z ~ q(z|x) per image. A verdict "
                  "is a tie when the two 95% intervals overlap.",
                  runs=", ".join(f"{label} {run.name}" for label, run in pair_runs),
-                 view=_(VIEW_NAMES.get(card.get("view", ""), VIEW_NAMES["latent"]))))
+                 view=_(VIEW_LABELS.get(card.get("view", ""), VIEW_LABELS["latent"]))))
 # st.table wraps long cells (columns of widgets cut the metric keys and page names); the metric is
 # the scorecard's JSON key, shown as code; the pages are linked below, in the claims' order.
 # Each claim names its page in its own cell: as a column of their own, the long page titles

@@ -9,7 +9,7 @@ from ui.links import md
 from ui.live_decode import live_sliders
 from ui.panels import ModelCodes, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image
-from ui.resources import checkpoints_root, get_dataset
+from ui.resources import checkpoints_root, get_dataset, run_version
 from ui.state import make_current
 from ui.training import show_job_progress, submit_job
 from vae_core import unique_run_name
@@ -24,13 +24,14 @@ REMOTE_LATENT = 8  # the one-click pair: enough dims to see some switched off by
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def infos_of(run_path: str, mtime: float, mu: np.ndarray, logvar: np.ndarray | None) -> list[DimInfo]:
-    """Per-dim numbers of one run's codes (cached: the page and its traversals ask twice a run)."""
-    return dim_infos(mu, logvar)
+def infos_of(run_path: str, version: float, _mu: np.ndarray, _logvar: np.ndarray | None) -> list[DimInfo]:
+    """Per-dim numbers of one run's codes (cached: the page and its traversals ask twice a run;
+    keyed by the run's file version, so the code arrays themselves are not hashed each rerun)."""
+    return dim_infos(_mu, _logvar)
 
 
 def model_infos(m: ModelCodes) -> list[DimInfo]:
-    return infos_of(str(m.run.path), (m.run.path / "run.json").stat().st_mtime, m.mu, m.logvar)
+    return infos_of(str(m.run.path), run_version(m.run), m.mu, m.logvar)
 
 
 def slider_label(info: DimInfo) -> str:

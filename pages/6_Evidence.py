@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from ui import navigation
-from ui.captions import collapse_warning, verdict_label
+from ui.captions import VIEW_LABELS, collapse_warning, verdict_label
 from ui.export import plot_config
 from ui.i18n import _, translate
 from ui.links import BIND, md, translated_labels, translated_options
@@ -23,9 +23,6 @@ from vae_core.posterior import grid_posterior
 from vae_core.text import N_
 
 POSTERIOR_IWAE_K = 5000  # samples for one image's log p(x) beside the grid's exact sum
-# The scorecard's 2-D view ("view" key of metrics.scorecard) as the caption names it.
-VIEW_LABELS = {"latent": N_("the latent space itself"), "pca": N_("the codes' top-2 PCA plane"),
-               "dims 0,1": N_("latent dims 0 and 1")}
 CODE_LABELS = {"z ~ q(z|x)": N_("z ~ q(z|x), one per test image"), "mu": N_("the posterior means μ")}
 
 st.title(_("Evidence"))

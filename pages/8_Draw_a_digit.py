@@ -8,7 +8,7 @@ from ui.panels import latent_panels, pair_notes, pick_encoded_models, scale_choi
 from ui.pickers import pick_test_image, plane_picker
 from ui.export import plot_config
 from ui.links import BIND, md, translated_options
-from ui.resources import get_dataset, get_judge, get_run
+from ui.resources import get_dataset, get_judge, get_run, run_version
 from vae_core.data import dataset_label
 from vae_core import figures
 from vae_core.drawing import DrawingError, image_from_data_url, model_input, read_drawing
@@ -20,7 +20,7 @@ K = 8
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def cached_sigma_probe(path: str, created: float, spec: str) -> dict[str, float]:
+def cached_sigma_probe(path: str, version: float, spec: str) -> dict[str, float]:
     return sigma_probe(get_run(path).model, get_dataset(spec).test_x)
 
 
@@ -116,7 +116,7 @@ st.caption(_("An unusual drawing still gets one confident point from the AE (may
              "nothing trains it to grow for inputs unlike them. Its draws show what the decoder "
              "makes of codes near μ."))
 for m in vae_models:
-    probe = cached_sigma_probe(str(m.run.path), m.run.created, m.run.dataset)
+    probe = cached_sigma_probe(str(m.run.path), run_version(m.run), m.run.dataset)
     st.caption(_("{model}'s mean σ, measured: test images {test:.3f}, uniform noise {noise:.3f}, "
                  "digits shifted right {shifted:.3f}, inverted {inverted:.3f}, a blank image "
                  "{blank:.3f}.", model=m.label, **probe)

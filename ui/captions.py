@@ -22,6 +22,10 @@ from typing import Any, Mapping, Sequence
 
 from vae_core.text import N_, Translate, no_translation
 
+# The scorecard's 2-D view ("view" key of metrics.scorecard) as a caption names it.
+VIEW_LABELS = {"latent": N_("the latent space itself"), "pca": N_("the codes' top-2 PCA plane"),
+               "dims 0,1": N_("latent dims 0 and 1")}
+
 Stats = Mapping[str, Any]
 
 PRIOR_BOX = 2.0  # the prior's 2-sigma box is [-2, 2] per dim

@@ -198,7 +198,7 @@ def _encoded_test_set(path: str, mtime: float, spec: str, root: str) -> tuple[np
 def encoded_test_set(run: Run) -> tuple[np.ndarray, np.ndarray | None]:
     """(mu, logvar) of the run's test split (cached); call after ``run_dataset`` accepted it."""
     with st.spinner(_("Encoding the test set…")):
-        return _encoded_test_set(str(run.path), _mtime(run), run.dataset, str(data_root()))
+        return _encoded_test_set(str(run.path), run_version(run), run.dataset, str(data_root()))
 
 
 def runs() -> list[RunInfo]:
@@ -210,7 +210,8 @@ def usable_runs(kind: str | None = None) -> list[RunInfo]:
     return [r for r in runs() if r.usable and (kind is None or r.kind == kind)]
 
 
-def _mtime(run: Run) -> float:
+def run_version(run: Run) -> float:
+    """The cache key of a run's files: run.json's modification time (an overwrite changes it)."""
     return (run.path / "run.json").stat().st_mtime
 
 
@@ -221,7 +222,7 @@ def _code_stats(path: str, mtime: float, spec: str, root: str) -> dict:
 
 def run_code_stats(run: Run) -> dict:
     """``vae_core.codes.code_stats`` of the run's test codes (cached): what captions need."""
-    return _code_stats(str(run.path), _mtime(run), run.dataset, str(data_root()))
+    return _code_stats(str(run.path), run_version(run), run.dataset, str(data_root()))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -246,7 +247,7 @@ def run_generation_tests(run: Run, seed: int = 0) -> dict[str, GenerationTest]:
     """``generation.dataset_generation_tests`` for the run with the judge of ``evaluate``: at
     seed 0 its numbers are the scorecard's (cached by run path + mtime)."""
     with st.spinner(_("Drawing, decoding and judging 1,000 codes per source…")):
-        return _generation_tests(str(run.path), _mtime(run), run.dataset, str(data_root()),
+        return _generation_tests(str(run.path), run_version(run), run.dataset, str(data_root()),
                                  str(checkpoints_root()), seed)
 
 
@@ -261,7 +262,7 @@ def run_mixture_test(run: Run, seed: int = 0) -> GenerationTest:
     """``density.dataset_mixture_test``: 1,000 judged draws from a Gaussian mixture fitted to the
     run's codes, with the judge of ``evaluate`` (cached by run path + mtime)."""
     with st.spinner(_("Fitting a Gaussian mixture to the codes, drawing and judging 1,000 codes…")):
-        return _mixture_test(str(run.path), _mtime(run), run.dataset, str(data_root()),
+        return _mixture_test(str(run.path), run_version(run), run.dataset, str(data_root()),
                              str(checkpoints_root()), seed)
 
 
@@ -275,7 +276,7 @@ def _scorecard(path: str, mtime: float, spec: str, root: str, checkpoints: str, 
 def run_scorecard(run: Run, iwae_k: int = DEFAULT_IWAE_K) -> dict:
     """``metrics.scorecard`` of the run (the JSON of ``evaluate``), cached by run path + mtime."""
     with st.spinner(_("Computing the scorecard…")):
-        return _scorecard(str(run.path), _mtime(run), run.dataset, str(data_root()),
+        return _scorecard(str(run.path), run_version(run), run.dataset, str(data_root()),
                           str(checkpoints_root()), iwae_k)
 
 
@@ -297,6 +298,6 @@ def scorecard_when_ready(run: Run, iwae_k: int = DEFAULT_IWAE_K) -> dict | None:
     """``run_scorecard`` if it is computed, else None after starting it in the background (the
     caller shows the page without the numbers and looks again); raises what the computation
     raised."""
-    future = _scorecard_future(str(run.path), _mtime(run), run.dataset, str(data_root()),
+    future = _scorecard_future(str(run.path), run_version(run), run.dataset, str(data_root()),
                                str(checkpoints_root()), iwae_k)
     return future.result() if future.done() else None
