@@ -79,6 +79,22 @@ def key_of(el) -> str:
                        "|| [])[1] || ''")
 
 
+def click_when_stable(page, el, what: str, tries: int = 3) -> None:
+    """Click ``el`` (a locator, found again on each try). A rerun still drawing (a fragment that
+    reruns every few seconds, a slow page on a loaded machine) may replace the element between
+    Playwright finding it and clicking it; then wait for the app to be idle and try again."""
+    for attempt in range(tries):
+        try:
+            el.scroll_into_view_if_needed(timeout=20_000)
+            el.click(timeout=20_000)
+            return
+        except sync_api.TimeoutError:
+            if attempt == tries - 1:
+                raise AssertionError(f"{what}: not clickable after {tries} tries "
+                                     f"(on {title(page)!r})") from None
+            settle(page)
+
+
 def click_each(page, selector: str, what: str, skip=lambda key: False, after=lambda key: None) -> int:
     """Click every enabled element matching ``selector`` in turn, each found again after the
     rerun the previous click caused (the page may have changed), calling ``after(key)`` after each.
@@ -91,8 +107,7 @@ def click_each(page, selector: str, what: str, skip=lambda key: False, after=lam
         if skip(key) or not el.is_visible() or el.is_disabled():
             continue
         label = el.inner_text().strip()[:60]
-        el.scroll_into_view_if_needed()
-        el.click()
+        click_when_stable(page, el, f"{what} {label!r} ({key})")
         settle(page)
         check(page, f"{what} {label!r} ({key})")
         clicked += 1
