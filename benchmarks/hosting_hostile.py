@@ -36,7 +36,8 @@ import gzip, json, os, sys, tempfile
 def hwm():
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
 n = int(sys.argv[1])
-from vae_core import data as D, jobs as J
+from vae_core import data as D
+from vae_core.jobs import engine as J
 header = (2051).to_bytes(4, "big")[:3] + bytes([3]) + b"".join(d.to_bytes(4, "big") for d in (n, 128, 128))
 packer = __import__("zlib").compressobj(9, 8, 31)
 images = packer.compress(header) + b"".join(packer.compress(bytes(1 << 20)) for _ in range(n * 128 * 128 >> 20)) + packer.flush()
@@ -59,7 +60,7 @@ FLOOD = r"""
 import inspect, json, os, sys, tempfile, time
 os.environ["VAE_LAB_WORKERS"] = "1"
 from vae_core.config import ModelConfig, TrainConfig
-from vae_core.jobs import EngineError, RunSpec, TrainingEngine, close_local_cluster
+from vae_core.jobs.engine import EngineError, RunSpec, TrainingEngine, close_local_cluster
 tabs = int(sys.argv[1])
 engine = TrainingEngine.from_env()
 deadline = time.monotonic() + 120

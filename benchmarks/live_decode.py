@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from vae_core import ModelConfig, build_model  # noqa: E402
-from vae_core.export_weights import decoder_export, export_bytes  # noqa: E402
+from vae_core.viz.export_weights import decoder_export, export_bytes  # noqa: E402
 
 CASES = [("mlp", (128, 64), (1, 8, 8)), ("conv", (32, 64), (1, 8, 8)),
          ("mlp", (128, 64), (1, 28, 28)), ("conv", (32, 64), (1, 28, 28))]

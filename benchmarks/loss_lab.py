@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from vae_core import load_dataset  # noqa: E402
-from vae_core.lab import (LAB_RESULTS_FILE, LAB_TRAIN, VARIANTS, WRONG, diagnose,  # noqa: E402
-                          ship_lab_results, train_variant)
+from vae_core.analysis.lab import (LAB_RESULTS_FILE, LAB_TRAIN, VARIANTS, WRONG,  # noqa: E402
+                                   diagnose, ship_lab_results, train_variant)
 
 COLUMNS = ("elbo", "recon", "recon_as_trained", "recon_gap", "kl", "kl_as_trained", "active_units",
            "centring", "scale_error", "seconds")

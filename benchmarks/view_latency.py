@@ -29,8 +29,10 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vae_core import ModelConfig, build_model, figures  # noqa: E402
-from vae_core.latent_tools import decode_images, grid_axis, grid_codes, shared_range  # noqa: E402
+from vae_core import ModelConfig, build_model
+
+from vae_core.viz import figures  # noqa: E402
+from vae_core.analysis.latent_tools import (decode_images, grid_axis, grid_codes, shared_range)  # noqa: E402
 
 TARGET_MS = 100.0
 

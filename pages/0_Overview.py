@@ -16,9 +16,9 @@ from ui.scorecard import compare_rows
 from ui.state import make_current
 from ui.training import show_job_progress, submit_job
 from vae_core import DatasetError, Run, RunError, unique_run_name
-from vae_core.figures import overview_schematic
-from vae_core.jobs import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, EngineError, quick_pair_specs
-from vae_core.metrics import CLAIMS
+from vae_core.viz.figures import overview_schematic
+from vae_core.jobs.engine import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, EngineError, quick_pair_specs
+from vae_core.analysis.metrics import CLAIMS
 
 JOB_KEY = "overview_job"
 MINI_HEIGHT = 300

@@ -13,10 +13,10 @@ from ui.i18n import _
 from ui.links import BIND
 from ui.resources import checkpoints_root, runs
 from vae_core import RunError, load_run
-from vae_core.gallery import (CLASS_WINDOW_H, WALL_SAMPLES, GalleryRow, class_rows, png_bytes,
-                              prior_samples, rate_distortion, read_hidden, wall_image,
-                              write_hidden)
-from vae_core.outcomes import status_word
+from vae_core.viz.gallery import (CLASS_WINDOW_H, WALL_SAMPLES, GalleryRow, class_rows, png_bytes,
+                                  prior_samples, rate_distortion, read_hidden, wall_image,
+                                  write_hidden)
+from vae_core.analysis.outcomes import status_word
 
 KEY = "gallery"
 WINDOWS_H = (1.0, 2.0, 4.0, 8.0, 24.0, 24.0 * 7, 0.0)  # 0: every run on this server

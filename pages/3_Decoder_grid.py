@@ -9,9 +9,9 @@ from ui.i18n import _, translate
 from ui.links import BIND, translated_options
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, scale_choice
 from ui.pickers import pick_test_image, plane_picker
-from vae_core import figures
-from vae_core.codes import code_span
-from vae_core.latent_tools import decode_images, grid_axis, grid_codes
+from vae_core.viz import figures
+from vae_core.analysis.codes import code_span
+from vae_core.analysis.latent_tools import decode_images, grid_axis, grid_codes
 from vae_core.text import N_
 
 # Option values are the English labels (links and tests name them); each is shown translated.

@@ -12,11 +12,11 @@ from ui.numbers import number_text, percent_text
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image, plane_picker
 from ui.resources import get_judge, run_generation_tests, run_mixture_test
-from vae_core import figures
-from vae_core.density import (AE_SOURCE_NAMES, AE_SOURCES, MIXTURE, MIXTURE_COMPONENTS,
-                              mixture_caption)
-from vae_core.generation import CONFIDENT, generation_scores, judge_codes
-from vae_core.latent_tools import decode_images, interpolate
+from vae_core.viz import figures
+from vae_core.analysis.density import (AE_SOURCE_NAMES, AE_SOURCES, MIXTURE, MIXTURE_COMPONENTS,
+                                       mixture_caption)
+from vae_core.analysis.generation import CONFIDENT, generation_scores, judge_codes
+from vae_core.analysis.latent_tools import decode_images, interpolate
 from vae_core.text import N_
 
 N_TILES = 64

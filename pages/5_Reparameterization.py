@@ -9,9 +9,9 @@ from ui.links import BIND
 from ui.live_decode import live_draws
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image, plane_picker
-from vae_core import figures
-from vae_core.latent_tools import (decode_images, ellipse_outlines, kl_monte_carlo, posterior_samples,
-                                   reparam_demo)
+from vae_core.viz import figures
+from vae_core.analysis.latent_tools import (decode_images, ellipse_outlines, kl_monte_carlo,
+                                            posterior_samples, reparam_demo)
 
 ZOOM_SIGMAS = 3.0  # the zoomed panel holds q(z|x) to 3σ around μ (and every draw)
 

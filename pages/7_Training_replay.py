@@ -14,13 +14,15 @@ from ui.resources import SharedFigure, dataset_or_error, get_dataset, get_run
 from ui.export import plot_config
 from ui.i18n import _, current_language, translate
 from ui.links import md
-from vae_core import Run, figures
-from vae_core.codes import code_stats
-from vae_core.latent_tools import (grid_codes, pca_2d, plane_coords, sample_prior, shared_range,
-                                   subset_indices)
-from vae_core.replay import (NO_SNAPSHOTS, SNAPSHOTS_FILE, NoSnapshots, ReplayCodes, ReplayImages,
-                             ReplayUnavailable, Snapshot, load_snapshots, replay_codes, replay_images)
-from vae_core.replay_figures import ReplayDecoded, ReplayPanel, replay_animation
+from vae_core import Run
+from vae_core.viz import figures
+from vae_core.analysis.codes import code_stats
+from vae_core.analysis.latent_tools import (grid_codes, pca_2d, plane_coords, sample_prior,
+                                            shared_range, subset_indices)
+from vae_core.store.replay import (NO_SNAPSHOTS, SNAPSHOTS_FILE, NoSnapshots, ReplayCodes,
+                                   ReplayImages, ReplayUnavailable, Snapshot, load_snapshots,
+                                   replay_codes, replay_images)
+from vae_core.viz.replay_figures import ReplayDecoded, ReplayPanel, replay_animation
 from vae_core.text import N_
 
 MAX_POINTS = 1000  # per map and frame: enough to see the shape, light enough to animate

@@ -10,10 +10,10 @@ from ui.export import plot_config
 from ui.links import BIND, md, translated_options
 from ui.resources import get_dataset, get_judge, get_run, run_version
 from vae_core.data import dataset_label
-from vae_core import figures
-from vae_core.drawing import DrawingError, image_from_data_url, model_input, read_drawing
-from vae_core.latent_tools import posterior_ellipses
-from vae_core.posterior import sigma_probe
+from vae_core.viz import figures
+from vae_core.analysis.drawing import DrawingError, image_from_data_url, model_input, read_drawing
+from vae_core.analysis.latent_tools import posterior_ellipses
+from vae_core.analysis.posterior import sigma_probe
 from vae_core.text import N_
 
 K = 8

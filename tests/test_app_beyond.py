@@ -13,17 +13,17 @@ import numpy as np
 import pytest
 import torch
 
-import vae_core.jobs as jobs
+import vae_core.jobs.engine as jobs
 from helpers import REPO, page_app, train_and_save
 from helpers import no_exception as ok
 from i18n_walk import assert_translated, hangul
 from test_classroom import THIS_SESSION, hosted, set_meta  # noqa: F401 (fixture)
 from ui.navigation import CLASS_GALLERY, GENERATE, LATENT_REMOTE
 from vae_core import ModelConfig, TrainConfig, load_run
-from vae_core.export_weights import reference_forward
-from vae_core.latent_tools import first_of_class
-from vae_core.traversal import dim_infos, slider_order
-from vae_core.gallery import HIDDEN_FILE
+from vae_core.viz.export_weights import reference_forward
+from vae_core.analysis.latent_tools import first_of_class
+from vae_core.analysis.traversal import dim_infos, slider_order
+from vae_core.viz.gallery import HIDDEN_FILE
 
 TIMEOUT = 90
 
@@ -263,7 +263,7 @@ def test_gallery_leaves_out_a_broken_run(checkpoints, fresh_streamlit_cache):
 
 
 def test_gallery_says_why_hiding_failed(checkpoints, fresh_streamlit_cache, monkeypatch):
-    import vae_core.gallery as gallery
+    import vae_core.viz.gallery as gallery
 
     def refuse(root, names):
         raise PermissionError(13, "Permission denied", str(root))

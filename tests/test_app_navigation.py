@@ -12,7 +12,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import vae_core.jobs as jobs
+import vae_core.jobs.engine as jobs
 from helpers import no_exception as ok
 from helpers import page_app, train_and_save
 from ui import navigation

@@ -12,13 +12,13 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import vae_core.jobs as jobs
+import vae_core.jobs.engine as jobs
 from helpers import chart_specs, open_page
 from helpers import no_exception as ok
 from ui.navigation import TRAIN
 from vae_core import ModelConfig, TrainConfig
-from vae_core.figures import loss_curves
-from vae_core.metrics import CLAIMS
+from vae_core.viz.figures import loss_curves
+from vae_core.analysis.metrics import CLAIMS
 
 TIMEOUT = 60  # the first run of a page imports torch and loads the data set
 

@@ -10,8 +10,8 @@ from helpers import page_app
 
 from test_app_views import values
 from vae_core import load_run
-from vae_core.latent_tools import subset_indices
-from vae_core.replay import SNAPSHOTS_FILE, load_snapshots
+from vae_core.analysis.latent_tools import subset_indices
+from vae_core.store.replay import SNAPSHOTS_FILE, load_snapshots
 
 REPLAY = "pages/7_Training_replay.py"
 

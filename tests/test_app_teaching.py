@@ -14,8 +14,8 @@ from helpers import REPO, chart_specs, no_exception, open_page
 from test_app_views import values
 from ui import navigation
 from ui.numbers import number_text, percent_text
-from vae_core.density import AE_SOURCE_NAMES, MIXTURE
-from vae_core.generation import SOURCES
+from vae_core.analysis.density import AE_SOURCE_NAMES, MIXTURE
+from vae_core.analysis.generation import SOURCES
 
 TIMEOUT = 90
 

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from helpers import chart_specs as specs
 from helpers import no_exception, open_page
 from ui import navigation
-from vae_core.latent_tools import kl_closed_form
+from vae_core.analysis.latent_tools import kl_closed_form
 
 LATENT = navigation.LATENT_SPACE.file
 GRID = navigation.DECODER_GRID.file

@@ -10,12 +10,12 @@ import pytest
 
 from helpers import REPO
 from vae_core import list_runs, load_run
-from vae_core.codes import latent_axis_name
-from vae_core.density import MIXTURE, mixture_caption, mixture_test, sample_mixture
-from vae_core.gallery import (HIDDEN_FILE, class_rows, png_bytes, prior_samples, rate_distortion,
-                              read_hidden, wall_image, write_hidden)
-from vae_core.generation import dataset_generation_tests
-from vae_core.traversal import STILL, dim_infos, slider_order, traversal, traversal_caption
+from vae_core.analysis.codes import latent_axis_name
+from vae_core.analysis.density import MIXTURE, mixture_caption, mixture_test, sample_mixture
+from vae_core.viz.gallery import (HIDDEN_FILE, class_rows, png_bytes, prior_samples,
+                                  rate_distortion, read_hidden, wall_image, write_hidden)
+from vae_core.analysis.generation import dataset_generation_tests
+from vae_core.analysis.traversal import STILL, dim_infos, slider_order, traversal, traversal_caption
 
 Z8 = REPO / "checkpoints"
 
@@ -63,7 +63,7 @@ def test_ae_dims_all_move_and_range_is_three_sigma_of_the_codes(z8):
 def test_traversal_rows_hold_the_start_code_except_their_dim(z8):
     run, mu, logvar = z8["vae"]
     infos = dim_infos(mu, logvar)
-    from vae_core.traversal import traversal_codes
+    from vae_core.analysis.traversal import traversal_codes
 
     z, values = traversal_codes(mu[3], infos, [2, 5], steps=4)
     assert z.shape == (8, 8) and values.shape == (2, 4)
@@ -126,7 +126,7 @@ def test_hidden_list_round_trip_and_not_a_run(tmp_path):
 
 
 def test_mixture_generator_is_seeded_and_judged_like_the_others(z8, digits):
-    from vae_core.classifier import load_or_train
+    from vae_core.analysis.classifier import load_or_train
 
     run, mu, _ = z8["ae"]
     a, b = sample_mixture(mu, 200, seed=0), sample_mixture(mu, 200, seed=0)
@@ -147,7 +147,7 @@ def test_mixture_generator_is_seeded_and_judged_like_the_others(z8, digits):
 def test_class_histogram_gives_five_series_five_colours():
     """Generate shows the AE's four sources and the VAE's prior: the fifth bar series took the
     first one's colour (the AE's N(0, I) and the VAE's N(0, I) looked alike)."""
-    from vae_core.figures import class_histogram
+    from vae_core.viz.figures import class_histogram
 
     counts = {f"s{i}": np.ones(10, int) for i in range(5)}
     fig = class_histogram(counts, {name: 0 for name in counts}, [str(c) for c in range(10)])

@@ -213,7 +213,7 @@ def test_a_3d_latent_space_is_decoded_on_its_pca_plane_and_a_1d_one_on_its_axis(
     """odd-ae has latent 1, odd-vae latent 3 (shown on its PCA plane): the z under the mouse on
     the VAE's map is the codes' mean plus a point of the plane, and only decoders of its size
     decode it."""
-    from vae_core.latent_tools import pca_2d
+    from vae_core.analysis.latent_tools import pca_2d
 
     for url, root in serve(odd_root, tmp_path, sweep=False):
         open_latent(page, url)

@@ -10,14 +10,14 @@ import torch
 
 from vae_core import ModelConfig, TrainConfig, list_runs, load_run, run_to_end, save_run, train
 from vae_core.__main__ import main
-from vae_core.classifier import load_or_train
-from vae_core.codes import (code_extent, code_span, code_stats, gap_radius, latent_axis_name,
-                            nearest_code_distance)
-from vae_core.collapse import COLLAPSE_KL, check_model, is_collapsed, relabel_status
-from vae_core.generation import (COVER_FRACTION, GenerationTest, dataset_generation_tests,
-                                 decoder_codes, generation_test, sample_codes)
+from vae_core.analysis.classifier import load_or_train
+from vae_core.analysis.codes import (code_extent, code_span, code_stats, gap_radius,
+                                     latent_axis_name, nearest_code_distance)
+from vae_core.analysis.collapse import COLLAPSE_KL, check_model, is_collapsed, relabel_status
+from vae_core.analysis.generation import (COVER_FRACTION, GenerationTest, dataset_generation_tests,
+                                          decoder_codes, generation_test, sample_codes)
 from ui.scorecard import compare_rows
-from vae_core.metrics import claim_verdict, prior_confidence, scorecard
+from vae_core.analysis.metrics import claim_verdict, prior_confidence, scorecard
 
 TINY = dict(latent_dim=2, hidden=(64, 32))
 
@@ -57,9 +57,9 @@ def test_beta8_vae_ends_collapsed_naming_the_cures(collapsed_root, digits):
 
 
 def test_collapse_advice_depends_on_beta():
-    from vae_core.collapse import CollapseCheck, collapse_advice
-    from vae_core.outcomes import (COLLAPSE_AT_HIGH_BETA, COLLAPSE_AT_LOW_BETA, POSTERIOR_COLLAPSE_OLD,
-                                   localize)
+    from vae_core.analysis.collapse import CollapseCheck, collapse_advice
+    from vae_core.analysis.outcomes import (COLLAPSE_AT_HIGH_BETA, COLLAPSE_AT_LOW_BETA,
+                                            POSTERIOR_COLLAPSE_OLD, localize)
 
     assert collapse_advice(8.0)[0] == collapse_advice(4.0)[0] == COLLAPSE_AT_HIGH_BETA
     assert collapse_advice(1.0)[0] == collapse_advice(0.5)[0] == COLLAPSE_AT_LOW_BETA
@@ -226,7 +226,7 @@ def test_generation_summary_counts_on_constructed_draws():
 
 
 def test_epochs_trained_reads_only_well_formed_epoch_records():
-    from vae_core.runs import epochs_trained
+    from vae_core.store.runs import epochs_trained
 
     history = [{"type": "step", "epoch": 9}, {"type": "epoch", "epoch": 2},
                {"type": "epoch", "epoch": "21"}, "junk", {"type": "epoch", "epoch": 3}]

@@ -10,7 +10,7 @@ import torch
 
 from vae_core import (InvalidRunName, ModelConfig, RunError, TrainConfig, build_model, delete_run,
                       list_runs, load_run, save_run, unique_run_name, validate_run_name)
-from vae_core import runs as runs_module
+from vae_core.store import runs as runs_module
 
 CFG = ModelConfig(kind="vae", latent_dim=2, hidden=(16,), input_shape=(1, 8, 8))
 TCFG = TrainConfig(epochs=1)

@@ -14,9 +14,9 @@ from helpers import no_exception, open_page, page_app
 from ui import navigation
 
 from vae_core import load_run
-from vae_core.classifier import load_or_train
-from vae_core.drawing import (DrawingError, digits_8x8, image_from_data_url, mnist_28x28, model_input,
-                              read_drawing)
+from vae_core.analysis.classifier import load_or_train
+from vae_core.analysis.drawing import (DrawingError, digits_8x8, image_from_data_url, mnist_28x28,
+                                       model_input, read_drawing)
 
 DRAW = "pages/8_Draw_a_digit.py"
 
@@ -118,7 +118,7 @@ def test_draw_page_warns_about_a_collapsed_vae(collapsed):
 def test_sigma_is_no_uncertainty_measure_off_the_data(pair_root, digits):
     """Issue 16.5: the encoder's σ does not widen for inputs unlike the data: noise and inverted
     digits get a narrower q(z|x) than real test digits."""
-    from vae_core.posterior import SIGMA_PROBES, sigma_probe
+    from vae_core.analysis.posterior import SIGMA_PROBES, sigma_probe
 
     probe = sigma_probe(load_run(pair_root / "demo-vae").model, digits.test_x)
     assert set(probe) == set(SIGMA_PROBES) and all(0 < v < 2 for v in probe.values())

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from helpers import page_app
 
 from vae_core import load_run
-from vae_core.notebook import run_notebook
+from vae_core.viz.notebook import run_notebook
 
 GRID = "pages/3_Decoder_grid.py"
 

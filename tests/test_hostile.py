@@ -30,13 +30,13 @@ from hypothesis import strategies as st
 from helpers import REPO, open_page
 from vae_core import (DatasetError, ModelConfig, RunError, TrainConfig, build_model, delete_run,
                       list_runs, load_run, save_run, validate_run_name)
-from vae_core import runs as runs_module
+from vae_core.store import runs as runs_module
 from vae_core.__main__ import main
-from vae_core.classifier import Classifier, _load, classifier_shapes, dataset_fingerprint
+from vae_core.analysis.classifier import Classifier, _load, classifier_shapes, dataset_fingerprint
 from vae_core.data import check_run_dataset, load_idx_folder
-from vae_core.runs import run_info
+from vae_core.store.runs import run_info
 from ui import navigation
-from vae_core.validate import MAX_PARAMETERS, json_depth, parameter_count, state_shapes
+from vae_core.store.validate import MAX_PARAMETERS, json_depth, parameter_count, state_shapes
 
 _spec = importlib.util.spec_from_file_location("hostile_runs", REPO / "benchmarks" / "hostile_runs.py")
 hostile = importlib.util.module_from_spec(_spec)
@@ -304,7 +304,7 @@ def test_evidence_and_latent_pages_skip_a_nan_run(checkpoints, fresh_streamlit_c
 
 @pytest.mark.slow  # evaluate trains its judge classifier first (a few seconds)
 def test_weights_that_overflow_give_a_clear_error_not_a_crash(template, scratch, digits, capsys):
-    from vae_core.metrics import scorecard
+    from vae_core.analysis.metrics import scorecard
 
     folder = spoiled_copy(template, scratch, hostile.hostile_cases()["weights-overflow"])
     run = load_run(folder)

@@ -16,7 +16,7 @@ from i18n_walk import assert_translated, hangul, opened, visible_text, words_out
 from ui import captions
 from ui import navigation
 from ui.i18n import translate
-from vae_core.generation import SOURCE_NAMES, SOURCES
+from vae_core.analysis.generation import SOURCE_NAMES, SOURCES
 
 LATENT = navigation.LATENT_SPACE.file
 GRID = navigation.DECODER_GRID.file

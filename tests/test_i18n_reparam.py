@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from helpers import as_shown
 from i18n_walk import assert_translated, opened
-from vae_core.replay import SNAPSHOTS_FILE
+from vae_core.store.replay import SNAPSHOTS_FILE
 
 REPARAM = "pages/5_Reparameterization.py"
 REPLAY = "pages/7_Training_replay.py"

@@ -17,9 +17,10 @@ from i18n_walk import PSEUDO_SPAN, untranslated, visible_text, words_outside_cat
 from ui.i18n import translate
 from helpers import train_and_save
 from vae_core import ModelConfig, TrainConfig
-from vae_core import drawing
-from vae_core.drawing import DrawingError, image_from_data_url, model_input
-from vae_core.lab import LAB_TRAIN, SYMPTOMS, VARIANTS, WRONG, LabRun, diagnose, train_variant
+from vae_core.analysis import drawing
+from vae_core.analysis.drawing import DrawingError, image_from_data_url, model_input
+from vae_core.analysis.lab import (LAB_TRAIN, SYMPTOMS, VARIANTS, WRONG, LabRun, diagnose,
+                                   train_variant)
 
 DRAW = "pages/8_Draw_a_digit.py"
 LAB = "pages/9_Loss_lab.py"

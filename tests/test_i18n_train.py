@@ -2,7 +2,7 @@
 ``qps`` pseudo-locale in the states a student reaches — default, a job queued or running, its
 results (a collapsed VAE with its reason), the delete section, refusals and input errors — shows no
 word outside the catalogs; saved reasons and engine messages, written in English by vae_core,
-are read back and translated (``vae_core.outcomes.localize``), old run.json wording included."""
+are read back and translated (``vae_core.analysis.outcomes.localize``), old run.json wording included."""
 from __future__ import annotations
 
 import time
@@ -18,8 +18,8 @@ from ui.access import owner_token
 from ui.i18n import PSEUDO_LANGUAGE, translate
 from ui.navigation import TRAIN
 from vae_core import ModelConfig, TrainConfig, run_to_end, train
-from vae_core.outcomes import (ENGINE_UNAVAILABLE, LOCAL_WORKERS_FAILED, STATUS_WORDS, TEMPLATES,
-                               localize, render, status_word)
+from vae_core.analysis.outcomes import (ENGINE_UNAVAILABLE, LOCAL_WORKERS_FAILED, STATUS_WORDS,
+                                        TEMPLATES, localize, render, status_word)
 
 TIMEOUT = 60  # the first run of a page imports torch and loads the data set
 
@@ -193,7 +193,7 @@ def test_a_collapsed_runs_reason_in_korean_keeps_its_numbers(digits):
 
 
 def test_old_run_json_wording_and_unknown_text():
-    # Written by the code before vae_core.outcomes existed (run.json keeps it forever).
+    # Written by the code before vae_core.analysis.outcomes existed (run.json keeps it forever).
     old = ("the loss became nan at step 12 (epoch 1); the weights before that step were kept. "
            "Try a smaller learning rate than 0.5. The weights are no longer finite.")
     assert words_outside_catalog(localize(old, pseudo)) == []

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vae_core import ModelConfig, TrainConfig, build_model, loss_terms
-from vae_core.lab import VARIANTS, WRONG, diagnose, train_variant
+from vae_core.analysis.lab import VARIANTS, WRONG, diagnose, train_variant
 
 FAST_MODEL = ModelConfig(kind="vae", latent_dim=2, hidden=(64, 32), input_shape=(1, 8, 8))
 FAST_TRAIN = TrainConfig(epochs=15, batch_size=64, lr=3e-3, seed=0)
@@ -76,8 +76,8 @@ def test_every_variant_fails_as_diagnosed_at_lab_settings(variant, digits, lab_c
 def test_lab_uses_the_project_collapse_rule_and_measures_the_mse_factor(digits, fast_correct):
     """Issue 16.10: the lab had its own rule (KL < 0.05 and no active unit); it now uses
     collapse.is_collapsed, and "~1000x smaller" is a measured factor."""
-    import vae_core.lab as lab
-    from vae_core.collapse import COLLAPSE_KL
+    import vae_core.analysis.lab as lab
+    from vae_core.analysis.collapse import COLLAPSE_KL
 
     assert not hasattr(lab, "COLLAPSE_KL")
     c = fast_correct.numbers

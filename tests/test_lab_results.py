@@ -9,8 +9,8 @@ import pytest
 from safetensors.torch import load_file, save_file
 
 from vae_core.train import stream_seed
-from vae_core.lab import (LAB_RESULTS_FILE, LAB_TRAIN, SHIPPED_EPOCHS, VARIANTS, LabResultsError,
-                          lab_numbers, load_lab_results, ship_lab_results)
+from vae_core.analysis.lab import (LAB_RESULTS_FILE, LAB_TRAIN, SHIPPED_EPOCHS, VARIANTS,
+                                   LabResultsError, lab_numbers, load_lab_results, ship_lab_results)
 
 SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / LAB_RESULTS_FILE
 
@@ -61,7 +61,7 @@ def test_damaged_results_are_refused_with_a_message(tmp_path, damage):
 
 
 def test_the_lab_page_never_trains(monkeypatch, fresh_streamlit_cache):
-    import vae_core.lab as lab
+    import vae_core.analysis.lab as lab
     from helpers import no_exception, page_app
 
     def refuse(*args, **kwargs):

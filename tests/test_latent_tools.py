@@ -1,4 +1,4 @@
-"""Unit tests of vae_core.latent_tools and the exploration figures, on the real tiny demo pair."""
+"""Unit tests of vae_core.analysis.latent_tools and the exploration figures, on the real tiny demo pair."""
 from __future__ import annotations
 
 import json
@@ -8,15 +8,18 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from vae_core import ModelConfig, build_model, figures, kl_per_dim, load_run
+from vae_core import ModelConfig, build_model, kl_per_dim, load_run
+
+from vae_core.viz import figures
 from ui.panels import upscale
 from ui.pickers import selected_indices
-from vae_core.figures import tile
-from vae_core.latent_tools import (dims_projection, decode_images, encode_dataset, ellipse_outlines,
-                                   first_of_class, grid_axis, grid_codes, interpolate, kl_closed_form,
-                                   kl_monte_carlo, pca_2d, plane_coords, posterior_ellipses,
-                                   posterior_samples, reparam_demo, sample_prior, shared_range,
-                                   subset_indices)
+from vae_core.viz.figures import tile
+from vae_core.analysis.latent_tools import (dims_projection, decode_images, encode_dataset,
+                                            ellipse_outlines, first_of_class, grid_axis, grid_codes,
+                                            interpolate, kl_closed_form, kl_monte_carlo, pca_2d,
+                                            plane_coords, posterior_ellipses, posterior_samples,
+                                            reparam_demo, sample_prior, shared_range,
+                                            subset_indices)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from vae_core import ModelConfig, build_model, load_run
-from vae_core.export_weights import decoder_export, export_bytes, reference_forward
+from vae_core.viz.export_weights import decoder_export, export_bytes, reference_forward
 
 JS = Path(__file__).resolve().parent.parent / "ui" / "live_decode.js"
 CONFIGS = {

@@ -10,12 +10,13 @@ import torch
 
 from vae_core import ModelConfig, evaluate, list_runs, load_run, run_to_end, train
 from vae_core.__main__ import main
-from vae_core.classifier import CACHE_DIR, load_or_train
+from vae_core.analysis.classifier import CACHE_DIR, load_or_train
 from ui.scorecard import compare_rows
-from vae_core.metrics import (CLAIMS, METRICS, active_units, centring, coverage,
-                              largest_gap, prior_confidence, prior_kl, scale_error, scorecard,
-                              smoothness, sweep_groups, sweep_run_name, view_basis, winner)
-from vae_core.jobs import quick_pair_specs
+from vae_core.analysis.metrics import (CLAIMS, METRICS, active_units, centring, coverage,
+                                       largest_gap, prior_confidence, prior_kl, scale_error,
+                                       scorecard, smoothness, sweep_groups, sweep_run_name,
+                                       view_basis, winner)
+from vae_core.jobs.engine import quick_pair_specs
 from vae_core.models import build_model
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,10 +1,10 @@
-"""Number formats, one place: ui.numbers for tables and sentences, vae_core.figures for axes."""
+"""Number formats, one place: ui.numbers for tables and sentences, vae_core.viz.figures for axes."""
 from __future__ import annotations
 
 import json
 
 from ui.numbers import number_text, percent_text
-from vae_core.figures import loss_curves
+from vae_core.viz.figures import loss_curves
 
 
 def test_number_text():

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from vae_core import ModelConfig, TrainConfig, run_to_end, train
-from vae_core.metrics import iwae_nll_per_image
+from vae_core.analysis.metrics import iwae_nll_per_image
 from vae_core.models import build_model
-from vae_core.posterior import grid_posterior
+from vae_core.analysis.posterior import grid_posterior
 
 TOLERANCE = 0.5  # nats: grid log p(x) vs IWAE with k = 5000 (observed gaps are below 0.1)
 

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.io as pio
 
 from ui.resources import SharedFigure, figure_template, from_template
-from vae_core import figures
+from vae_core.viz import figures
 
 
 def scatter():

@@ -2,9 +2,9 @@
 
 Pure Python (no Streamlit), numbers in, sentences out, so a claim on screen always matches the runs
 on screen, and a claim that does not hold for them is said not to hold, with the reason. Inputs are
-plain mappings with the scorecard's key names (``vae_core.metrics.scorecard``); the cheap
-per-view subset comes from ``vae_core.codes.code_stats`` and the generation keys from
-``vae_core.generation.GenerationTest.summary`` (or ``generation_scores``):
+plain mappings with the scorecard's key names (``vae_core.analysis.metrics.scorecard``); the cheap
+per-view subset comes from ``vae_core.analysis.codes.code_stats`` and the generation keys from
+``vae_core.analysis.generation.GenerationTest.summary`` (or ``generation_scores``):
 
 - code stats: ``code_span``, ``centring``, ``scale_error`` (of the VAE's sampled codes),
   ``centring_mu``, ``scale_error_mu``, ``collapsed``, ``active_units``, ``latent_dim``, ``kl``,
@@ -38,8 +38,8 @@ GAP_BASELINE = 0.05  # share of draws "in a gap" expected of a space without gap
 
 def collapse_cure(vae: Stats, gettext: Translate = no_translation) -> str:
     """What helps a collapsed VAE, as the last sentence of the captions that meet one: it depends
-    on its β (the optional ``beta`` key; ``vae_core.collapse.collapse_advice``)."""
-    from vae_core.collapse import collapse_advice
+    on its β (the optional ``beta`` key; ``vae_core.analysis.collapse.collapse_advice``)."""
+    from vae_core.analysis.collapse import collapse_advice
 
     beta = vae.get("beta")
     template, values = collapse_advice(float(beta) if isinstance(beta, (int, float)) else None)

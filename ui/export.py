@@ -11,7 +11,7 @@ import streamlit as st
 
 from ui.i18n import _
 from vae_core import Run
-from vae_core.notebook import run_notebook
+from vae_core.viz.notebook import run_notebook
 
 FORMATS = ("png", "svg")
 FORMAT_KEY = "export_format"

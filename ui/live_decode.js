@@ -1,5 +1,5 @@
 // The in-browser decoder of VAE Lab (ui/live_decode.py mounts it as an st.components.v2 component).
-// makeDecoder runs the layer records of vae_core/export_weights.py: the same ops as
+// makeDecoder runs the layer records of vae_core/viz/export_weights.py: the same ops as
 // vae_core/models.Decoder (linear, relu, reshape, conv_transpose2d), then a sigmoid of the logits.
 // Sums are float64 over float32 weights, like export_weights.reference_forward.
 

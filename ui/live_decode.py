@@ -1,7 +1,7 @@
 """Decoding in the browser: latent maps whose z under the mouse is decoded by JavaScript.
 
 One inline ``st.components.v2`` component (as ``ui/canvas.py``; the JavaScript is
-``ui/live_decode.js``) gets each model's decoder weights (``vae_core.export_weights``), its codes
+``ui/live_decode.js``) gets each model's decoder weights (``vae_core.viz.export_weights``), its codes
 in the plotted plane and the plane's map back to z. Moving the mouse, dragging an interpolation end
 or the μ of a set of draws, scrubbing a β sweep and moving the latent remote control's sliders
 (one per latent dim) all run in the browser: no message goes to the server. The decoded images sit in the element ``data-testid="vae-live-decode"``; the
@@ -21,8 +21,9 @@ import streamlit as st
 from ui.i18n import _
 from ui.panels import LatentPanel, ModelCodes
 from ui.resources import encoded_test_set, get_run, run_dataset
-from vae_core import Run, RunError, RunInfo, figures
-from vae_core.export_weights import decoder_export
+from vae_core import Run, RunError, RunInfo
+from vae_core.viz import figures
+from vae_core.viz.export_weights import decoder_export
 
 _HTML = '<div class="vae-live"></div>'
 _CSS = """

@@ -1,6 +1,6 @@
 """Numbers as tables and sentences show them, one place: fixed decimals for the usual range, and
 scientific notation with 3 significant digits for huge values (a broken arm's KL of
--6.656477424880588e+22 read as a wall of digits). Axes have theirs in ``vae_core.figures``
+-6.656477424880588e+22 read as a wall of digits). Axes have theirs in ``vae_core.viz.figures``
 (``AXIS_NUMBERS``)."""
 from __future__ import annotations
 

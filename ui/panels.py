@@ -16,9 +16,11 @@ from ui.i18n import _, current_language, translate
 from ui.links import BIND
 from ui.pickers import pick_pair
 from ui.resources import encoded_test_set, figure_template, from_template, run_code_stats, run_dataset
-from vae_core import ImageDataset, Run, RunInfo, figures
-from vae_core.generation import decoder_codes
-from vae_core.latent_tools import Projection, dims_projection, pca_2d, plane_coords, shared_range
+from vae_core import ImageDataset, Run, RunInfo
+from vae_core.viz import figures
+from vae_core.analysis.generation import decoder_codes
+from vae_core.analysis.latent_tools import (Projection, dims_projection, pca_2d, plane_coords,
+                                            shared_range)
 
 
 @dataclass(frozen=True)

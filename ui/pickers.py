@@ -14,8 +14,8 @@ from vae_core.data import dataset_label
 from ui.resources import get_run, usable_runs
 from ui.state import run_choice_key
 from vae_core import ImageDataset, Run, RunError, RunInfo
-from vae_core.latent_tools import first_of_class
-from vae_core.outcomes import status_word
+from vae_core.analysis.latent_tools import first_of_class
+from vae_core.analysis.outcomes import status_word
 from vae_core.text import N_
 
 PLANE_MODES = (N_("PCA projection"), N_("Two latent dims"))  # values (and English labels)

@@ -21,15 +21,16 @@ from ui.access import is_hosted
 from ui.i18n import _
 from ui.links import md
 
-from vae_core import DatasetError, ImageDataset, Run, RunError, RunInfo, list_runs, load_dataset, load_run
-from vae_core.classifier import JudgedClassifier, load_or_train
-from vae_core.codes import code_stats
-from vae_core.density import dataset_mixture_test
+from vae_core import (DatasetError, ImageDataset, Run, RunError, RunInfo, list_runs, load_dataset,
+                      load_run)
+from vae_core.analysis.classifier import JudgedClassifier, load_or_train
+from vae_core.analysis.codes import code_stats
+from vae_core.analysis.density import dataset_mixture_test
 from vae_core.data import DOWNLOAD_FAILED, DownloadError, check_run_dataset, dataset_label
-from vae_core.generation import GenerationTest, dataset_generation_tests
-from vae_core.jobs import TrainingEngine
-from vae_core.latent_tools import encode_dataset
-from vae_core.metrics import DEFAULT_IWAE_K, scorecard
+from vae_core.analysis.generation import GenerationTest, dataset_generation_tests
+from vae_core.jobs.engine import TrainingEngine
+from vae_core.analysis.latent_tools import encode_dataset
+from vae_core.analysis.metrics import DEFAULT_IWAE_K, scorecard
 from vae_core.text import N_
 
 REPO = Path(__file__).resolve().parent.parent
@@ -102,7 +103,7 @@ _ENGINE_REQUESTED = threading.Event()  # process-wide, like the cached engine it
 
 @st.cache_resource(show_spinner=False, on_release=lambda engine: engine.shutdown(wait=False))
 def get_pool() -> TrainingEngine:
-    """One training engine for the whole server (vae_core.jobs): a local Dask cluster, or the
+    """One training engine for the whole server (vae_core.jobs.engine): a local Dask cluster, or the
     one at ``VAE_LAB_SCHEDULER``; it starts in the background. Pages that train (Train, the
     Overview's button) ask for it; merely showing a page does not start a cluster."""
     _ENGINE_REQUESTED.set()
@@ -221,7 +222,7 @@ def _code_stats(path: str, mtime: float, spec: str, root: str) -> dict:
 
 
 def run_code_stats(run: Run) -> dict:
-    """``vae_core.codes.code_stats`` of the run's test codes (cached): what captions need."""
+    """``vae_core.analysis.codes.code_stats`` of the run's test codes (cached): what captions need."""
     return _code_stats(str(run.path), run_version(run), run.dataset, str(data_root()))
 
 

@@ -11,8 +11,8 @@ import os
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
-from .validate import (MAX_CHANNELS, MAX_LATENT, MAX_LAYERS, MAX_SIDE, MAX_WIDTH, check_model_size,
-                       int_tuple, integer, number, text)
+from vae_core.store.validate import (MAX_CHANNELS, MAX_LATENT, MAX_LAYERS, MAX_SIDE, MAX_WIDTH,
+                                     check_model_size, int_tuple, integer, number, text)
 
 def conv_sizes(h: int, w: int, n_layers: int) -> list[tuple[int, int]]:
     """Spatial sizes after each stride-2 conv (kernel 3, padding 1): ceil halving."""

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .text import N_, Translate, no_translation
-from .validate import DatasetError, open_regular
+from vae_core.text import N_, Translate, no_translation
+from vae_core.store.validate import DatasetError, open_regular
 
 DIGITS = "digits"
 MNIST = "mnist"

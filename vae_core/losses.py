@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal
 
-from .models import LatentModel, ModelOutput
+from vae_core.models import LatentModel, ModelOutput
 
 
 def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

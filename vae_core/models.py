@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .config import ModelConfig, conv_sizes
+from vae_core.config import ModelConfig, conv_sizes
 
 
 @dataclass

@@ -13,15 +13,16 @@ from typing import Any, Iterator, Protocol
 
 import torch
 
-from .collapse import check_model
-from .config import ModelConfig, TrainConfig
-from .data import ImageDataset, as_float_images
-from .losses import loss_terms
-from .models import LatentModel, build_model
-from .outcomes import (LOSS_NOT_FINITE, STOPPED_BY_USER, TEST_LOSS_NOT_FINITE, TRAINED,
-                       WEIGHTS_NOT_FINITE, render)
-from .runs import epochs_trained
-from .replay import DEFAULT_SNAPSHOTS, Snapshot, snapshot_budget, snapshot_schedule, take_snapshot
+from vae_core.analysis.collapse import check_model
+from vae_core.config import ModelConfig, TrainConfig
+from vae_core.data import ImageDataset, as_float_images
+from vae_core.losses import loss_terms
+from vae_core.models import LatentModel, build_model
+from vae_core.analysis.outcomes import (LOSS_NOT_FINITE, STOPPED_BY_USER, TEST_LOSS_NOT_FINITE,
+                                        TRAINED, WEIGHTS_NOT_FINITE, render)
+from vae_core.store.runs import epochs_trained
+from vae_core.store.replay import (DEFAULT_SNAPSHOTS, Snapshot, snapshot_budget, snapshot_schedule,
+                                   take_snapshot)
 
 Record = dict[str, Any]
 RECORDS_PER_EPOCH = 20  # enough points for a smooth live curve…

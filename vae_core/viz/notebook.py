@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from .config import ModelConfig, TrainConfig
+from vae_core.config import ModelConfig, TrainConfig
 
 NBFORMAT, NBFORMAT_MINOR = 4, 4  # 4.4: cells need no ids
 
@@ -47,8 +47,8 @@ Python path). Saved test numbers of the original run (nats per image): {saved}.
 """),
         _cell("code", """
 from vae_core import ModelConfig, TrainConfig, load_dataset, run_to_end, train
-from vae_core import figures
-from vae_core.latent_tools import encode_dataset, pca_2d, plane_coords, shared_range
+from vae_core.viz import figures
+from vae_core.analysis.latent_tools import encode_dataset, pca_2d, plane_coords, shared_range
 """),
         _cell("code", f"""
 model_cfg = ModelConfig.from_dict({json.dumps(model_cfg.to_dict())})

@@ -86,9 +86,9 @@ def code_stats(mu: np.ndarray | torch.Tensor,
     ``scale_error_mu`` (the VAE's means; equal to the above for an AE), ``collapsed``,
     ``active_units`` and ``kl`` (the last two None for an AE). Same definitions as the
     scorecard's keys at its default ``codes="sampled"``."""
-    from .collapse import check_codes
-    from .generation import decoder_codes
-    from .metrics import centring, scale_error  # here, not at the top: metrics imports codes
+    from vae_core.analysis.collapse import check_codes
+    from vae_core.analysis.generation import decoder_codes
+    from vae_core.analysis.metrics import (centring, scale_error)  # here, not at the top: metrics imports codes
 
     mu_t = torch.as_tensor(_as_numpy(mu), dtype=torch.float32)
     lv_t = None if logvar is None else torch.as_tensor(_as_numpy(logvar), dtype=torch.float32)

@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import validate
-from .config import ModelConfig
-from .models import LatentModel, build_model
-from .text import N_
-from .validate import state_shapes
+from vae_core.store import validate
+from vae_core.config import ModelConfig
+from vae_core.models import LatentModel, build_model
+from vae_core.text import N_
+from vae_core.store.validate import state_shapes
 
 SNAPSHOTS_FILE = "snapshots.safetensors"
 SNAPSHOT_FORMAT_VERSION = 2  # 2: float16, the last snapshot read from the run's weights
@@ -241,7 +241,7 @@ def replay_images(snapshots: list[Snapshot], model_cfg: ModelConfig, grid_z: tor
                   prior_z: torch.Tensor) -> ReplayImages:
     """Decode the same codes ``grid_z`` and ``prior_z`` (N, D) with every snapshot's decoder, so a
     replay shows how the decoder forms without a model on the page's side."""
-    from .latent_tools import decode_images
+    from vae_core.analysis.latent_tools import decode_images
 
     grids, priors = [], []
     for snap in snapshots:

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .codes import latent_axis_name
-from .collapse import ACTIVE_VAR
-from .generation import decoder_codes
-from .latent_tools import decode_images
-from .losses import kl_per_dim
-from .models import LatentModel
-from .text import Translate, no_translation
+from vae_core.analysis.codes import latent_axis_name
+from vae_core.analysis.collapse import ACTIVE_VAR
+from vae_core.analysis.generation import decoder_codes
+from vae_core.analysis.latent_tools import decode_images
+from vae_core.losses import kl_per_dim
+from vae_core.models import LatentModel
+from vae_core.text import Translate, no_translation
 
 SWEEP_SIGMAS = 3.0  # a slider and a traversal row span mean ± 3 std of the aggregate posterior
 TRAVERSAL_STEPS = 9

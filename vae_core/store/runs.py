@@ -26,19 +26,19 @@ from typing import Any, Iterator
 
 import torch
 
-from . import validate
-from .collapse import relabel_status
-from .outcomes import (DELETE_FAILED, INVALID_RUN_NAME, NO_SUCH_RUN, NOT_A_RUN,
-                       SAVED_WEIGHTS_NOT_FINITE, render)
-from .config import ModelConfig, TrainConfig
-from .models import LatentModel, build_model
-from .validate import RunError
+from vae_core.store import validate
+from vae_core.analysis.collapse import relabel_status
+from vae_core.analysis.outcomes import (DELETE_FAILED, INVALID_RUN_NAME, NO_SUCH_RUN, NOT_A_RUN,
+                                        SAVED_WEIGHTS_NOT_FINITE, render)
+from vae_core.config import ModelConfig, TrainConfig
+from vae_core.models import LatentModel, build_model
+from vae_core.store.validate import RunError
 
 try:  # POSIX; elsewhere saves are not locked and only old leftovers are recovered
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
-from .replay import SNAPSHOTS_FILE, Snapshot, write_snapshots
+from vae_core.store.replay import SNAPSHOTS_FILE, Snapshot, write_snapshots
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"

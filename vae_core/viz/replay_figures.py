@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .figures import AE_COLOR, AXIS_NUMBERS, PRIOR_LINE, VAE_COLOR, _circle, class_color
+from vae_core.viz.figures import AE_COLOR, AXIS_NUMBERS, PRIOR_LINE, VAE_COLOR, _circle, class_color
 from vae_core.text import Translate, no_translation
 
 
@@ -79,7 +79,7 @@ def replay_animation(panels: Sequence[ReplayPanel], labels: np.ndarray, class_na
     and copying the figure for a page view is cheap."""
     from plotly.subplots import make_subplots
 
-    from .figures import _png_data_uri
+    from vae_core.viz.figures import _png_data_uri
 
     labels = np.asarray(labels)
     classes = [int(c) for c in np.unique(labels)]

@@ -14,7 +14,7 @@ from functools import lru_cache
 from string import Formatter
 from typing import Any
 
-from .text import N_, Translate, no_translation
+from vae_core.text import N_, Translate, no_translation
 
 # Statuses of saved runs (runs.STATUSES, plus "broken" for an unreadable folder) and of jobs.
 STATUS_WORDS = {

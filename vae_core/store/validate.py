@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 
 if TYPE_CHECKING:
-    from .config import ModelConfig
+    from vae_core.config import ModelConfig
 
 
 class RunError(Exception):
@@ -206,7 +206,7 @@ def state_shapes(cfg: "ModelConfig") -> dict[str, tuple[int, ...]]:
 
     Mirrors ``models.Encoder``/``Decoder``/``LatentModel`` (a test checks them against real
     models), so a file's header can be checked and a config bounded with no allocation."""
-    from .config import conv_sizes  # config imports this module
+    from vae_core.config import conv_sizes  # config imports this module
 
     c, h, w = cfg.input_shape
     shapes: dict[str, tuple[int, ...]] = {}

@@ -24,14 +24,14 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from . import metrics
-from .collapse import is_collapsed
-from .config import ModelConfig, TrainConfig
-from .data import ImageDataset
-from .losses import loss_terms
-from .models import LatentModel, ModelOutput, build_model
-from .text import N_, Translate, no_translation
-from .train import evaluate, make_optimizer, stream_seed
+from vae_core.analysis import metrics
+from vae_core.analysis.collapse import is_collapsed
+from vae_core.config import ModelConfig, TrainConfig
+from vae_core.data import ImageDataset
+from vae_core.losses import loss_terms
+from vae_core.models import LatentModel, ModelOutput, build_model
+from vae_core.text import N_, Translate, no_translation
+from vae_core.train import evaluate, make_optimizer, stream_seed
 
 Forward = Callable[[LatentModel, torch.Tensor, torch.Generator], ModelOutput]
 Objective = Callable[[ModelOutput, torch.Tensor, float], dict[str, torch.Tensor]]

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .losses import kl_per_dim
-from .outcomes import (COLLAPSE_AT_HIGH_BETA, COLLAPSE_AT_LOW_BETA, COLLAPSE_AT_UNKNOWN_BETA,
-                       POSTERIOR_COLLAPSE, render)
+from vae_core.losses import kl_per_dim
+from vae_core.analysis.outcomes import (COLLAPSE_AT_HIGH_BETA, COLLAPSE_AT_LOW_BETA,
+                                        COLLAPSE_AT_UNKNOWN_BETA, POSTERIOR_COLLAPSE, render)
 
 ACTIVE_VAR = 0.01  # Var_x(E[z_d|x]) above this: the dim carries information (Burda et al. 2016)
 COLLAPSE_KL = 0.1  # nats per image; bounds I(x; z) from above

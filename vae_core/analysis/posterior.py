@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .losses import kl_per_dim, log_joint, recon_per_image
-from .models import LatentModel, reparameterize
+from vae_core.losses import kl_per_dim, log_joint, recon_per_image
+from vae_core.models import LatentModel, reparameterize
 
 GRID = 200
 MASS_FLOOR = 1e-9  # relative posterior density that still counts as "mass" for the second pass

@@ -34,13 +34,14 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
-from . import outcomes
-from .config import ModelConfig, TrainConfig, env_number
-from .data import DIGITS, NAMED_DATASETS, ImageDataset, as_float_images, load_dataset
-from .replay import pack_snapshots, unpack_snapshots
-from .runs import MAX_OWNER_CHARS, RunError, save_run, unique_run_name, validate_run_name
-from .train import Record
-from .validate import text as validate_text
+from vae_core.analysis import outcomes
+from vae_core.config import ModelConfig, TrainConfig, env_number
+from vae_core.data import DIGITS, NAMED_DATASETS, ImageDataset, as_float_images, load_dataset
+from vae_core.store.replay import pack_snapshots, unpack_snapshots
+from vae_core.store.runs import (MAX_OWNER_CHARS, RunError, save_run, unique_run_name,
+                                 validate_run_name)
+from vae_core.train import Record
+from vae_core.store.validate import text as validate_text
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def plan_runs(mode: str, name: str, model_cfg: ModelConfig, train_cfg: TrainConf
     data and architecture (the only difference is the bottleneck). "sweep": one VAE per beta
     named ``name-b<beta>`` (``metrics.sweep_run_name``), grouped under ``name``.
     """
-    from .metrics import sweep_run_name
+    from vae_core.analysis.metrics import sweep_run_name
 
     if mode in ("ae", "vae"):
         return [RunSpec(name, model_cfg.with_kind(mode), train_cfg)], None
@@ -291,7 +292,7 @@ def _warm_up() -> float:
     t0 = time.perf_counter()
     import torch
 
-    from .train import run_to_end, train
+    from vae_core.train import run_to_end, train
 
     torch.set_num_threads(1)
     data = _worker_dataset(DIGITS, "data")
@@ -408,7 +409,7 @@ def train_stage(job_id: str, stage: int, topic: str, stop_event: str, specs: lis
     from distributed import get_worker
     from safetensors.torch import save
 
-    from .train import train
+    from vae_core.train import train
 
     worker = get_worker()
     progress = _Progress(worker, topic, job_id, stage)
@@ -453,7 +454,7 @@ def _spawn_workers_without_main() -> None:
     leaves it installed, and a spawned process re-runs ``__main__``'s file: every worker started
     (or restarted) by the Nanny would run a page script, call st.* without a session and try to
     start its own cluster. Dask worker processes need nothing from ``__main__`` (tasks live in
-    vae_core.jobs), so their preparation data drops it; other processes are untouched."""
+    vae_core.jobs.engine), so their preparation data drops it; other processes are untouched."""
     import multiprocessing.spawn as spawn
 
     if getattr(spawn.get_preparation_data, "vae_lab", False):
@@ -1035,7 +1036,7 @@ class TrainingEngine:
             return summary
         from safetensors.torch import load
 
-        from .models import build_model
+        from vae_core.models import build_model
 
         model = build_model(spec.model_config)
         model.load_state_dict(load(outcome["weights"]))

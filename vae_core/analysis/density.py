@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .codes import gap_radius, nearest_code_distance
-from .generation import (GENERATION_SAMPLES, SOURCE_NAMES, SOURCES, GenerationTest, class_shares,
-                         decoder_codes, judge_codes)
-from .models import LatentModel
-from .text import N_, Translate, no_translation
+from vae_core.analysis.codes import gap_radius, nearest_code_distance
+from vae_core.analysis.generation import (GENERATION_SAMPLES, SOURCE_NAMES, SOURCES, GenerationTest,
+                                          class_shares, decoder_codes, judge_codes)
+from vae_core.models import LatentModel
+from vae_core.text import N_, Translate, no_translation
 
 MIXTURE = "mixture"
 MIXTURE_COMPONENTS = 10

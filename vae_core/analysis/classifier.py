@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import validate
-from .data import ImageDataset
-from .models import init_weights
-from .validate import RunError
+from vae_core.store import validate
+from vae_core.data import ImageDataset
+from vae_core.models import init_weights
+from vae_core.store.validate import RunError
 
 CLASSIFIER_VERSION = 1
 CACHE_DIR = ".classifiers"

@@ -20,11 +20,11 @@ from typing import Iterable
 import numpy as np
 import plotly.graph_objects as go
 
-from .figures import AE_COLOR
-from .latent_tools import decode_images, sample_prior
-from .models import LatentModel
-from .runs import InvalidRunName, RunInfo, validate_run_name
-from .text import Translate, no_translation
+from vae_core.viz.figures import AE_COLOR
+from vae_core.analysis.latent_tools import decode_images, sample_prior
+from vae_core.models import LatentModel
+from vae_core.store.runs import InvalidRunName, RunInfo, validate_run_name
+from vae_core.text import Translate, no_translation
 
 CLASS_WINDOW_H = 2.0  # "this class": runs trained in the last two hours, by default
 WALL_SAMPLES = 10

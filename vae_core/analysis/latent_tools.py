@@ -16,10 +16,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .codes import latent_axis_name
-from .losses import kl_per_dim
-from .models import LatentModel, reparameterize
-from .text import Translate, no_translation
+from vae_core.analysis.codes import latent_axis_name
+from vae_core.losses import kl_per_dim
+from vae_core.models import LatentModel, reparameterize
+from vae_core.text import Translate, no_translation
 
 
 # --- encode / decode ---------------------------------------------------------------------------

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .latent_tools import decode_images
-from .models import LatentModel, reparameterize
-from .text import N_
+from vae_core.analysis.latent_tools import decode_images
+from vae_core.models import LatentModel, reparameterize
+from vae_core.text import N_
 
 MAX_DATA_URL_CHARS = 1_000_000  # a 280x280 canvas PNG is tens of KB; refuse anything absurd
 MAX_SIDE = 1024

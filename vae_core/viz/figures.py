@@ -13,7 +13,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from .latent_tools import ellipse_outlines
+from vae_core.analysis.latent_tools import ellipse_outlines
 from vae_core.text import Translate, no_translation
 
 CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -142,7 +142,7 @@ def overview_schematic(kind: str, seed: int = 0, gettext: Translate = no_transla
 
 
 # --- Exploration views (latent space, decoder grid, generation, reparameterization) ----------
-# Latent panels take 2-d plane coordinates (see vae_core.latent_tools.Projection) and an
+# Latent panels take 2-d plane coordinates (see vae_core.analysis.latent_tools.Projection) and an
 # ``axis_range``: each panel's own (readable) or one shared by the pair (comparable sizes).
 
 PRIOR_LINE = "rgba(90, 90, 90, 0.55)"

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .models import LatentModel
+from vae_core.models import LatentModel
 
 
 def _b64(t: torch.Tensor) -> str:

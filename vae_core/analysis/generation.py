@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .codes import gap_radius, nearest_code_distance
-from .models import LatentModel, reparameterize
-from .text import N_
-from .train import stream_seed
+from vae_core.analysis.codes import gap_radius, nearest_code_distance
+from vae_core.models import LatentModel, reparameterize
+from vae_core.text import N_
+from vae_core.train import stream_seed
 
 SOURCES = ("prior", "fitted", "box")
 # What a page calls each source ("the AE's draws come from …"); a UI translates them when shown.
@@ -179,7 +179,7 @@ class GenerationTest:
         if self.n < 2 or reps < 2:
             return {f"{self.source}_{k}": None for k in keys}
         rng = np.random.default_rng(seed)
-        from .metrics import normal_interval  # here: metrics imports this module
+        from vae_core.analysis.metrics import normal_interval  # here: metrics imports this module
 
         rows = []
         for _ in range(reps):

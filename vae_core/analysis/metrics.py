@@ -111,16 +111,17 @@ import numpy as np
 import torch
 from torch.distributions import Normal
 
-from .classifier import JudgedClassifier
-from .codes import code_span
-from .collapse import ACTIVE_VAR, active_units, check_codes, is_collapsed  # noqa: F401 (re-exported)
-from .data import ImageDataset
-from .generation import (GENERATION_SAMPLES, GenerationTest, class_shares, dataset_generation_tests,
-                         decoder_codes, generation_scores, judge_codes, sample_codes)
-from .losses import kl_per_dim, log_joint, recon_per_image
-from .models import LatentModel, reparameterize
-from .text import N_
-from .train import evaluate
+from vae_core.analysis.classifier import JudgedClassifier
+from vae_core.analysis.codes import code_span
+from vae_core.analysis.collapse import (ACTIVE_VAR, active_units, check_codes, is_collapsed)  # noqa: F401 (re-exported)
+from vae_core.data import ImageDataset
+from vae_core.analysis.generation import (GENERATION_SAMPLES, GenerationTest, class_shares,
+                                          dataset_generation_tests, decoder_codes,
+                                          generation_scores, judge_codes, sample_codes)
+from vae_core.losses import kl_per_dim, log_joint, recon_per_image
+from vae_core.models import LatentModel, reparameterize
+from vae_core.text import N_
+from vae_core.train import evaluate
 
 RADIUS = 2.0  # the prior's 2-sigma disk / box
 COVERAGE_CELLS = 12  # grid cells per side over [-2, 2]: ~113 cells inside the disk
