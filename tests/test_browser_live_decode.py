@@ -164,20 +164,30 @@ def drag(page, canvas, start: list[float], by: tuple[float, float]) -> None:
     page.mouse.up()
 
 
+def open_live(page, url: str, key: str, sent: list[int]) -> int:
+    """Open ``url`` and wait for its live-decode component ``key``; the websocket frames sent so far."""
+    page.goto(url)
+    settle(page, 180_000)
+    no_exception(page)
+    page.wait_for_function(f"() => (window.__vaeLiveDecode || {{}}).{key}?.ready", timeout=60_000)
+    return sent[0]
+
+
+def drag_live(page, key: str, z: list[float], by: tuple[int, int]) -> None:
+    """Drag the point ``z`` on the VAE's map (the second) of component ``key`` by ``by`` pixels."""
+    maps = page.locator("canvas[aria-label='latent map: move the mouse to decode']")
+    start = page.evaluate(f"(z) => window.__vaeLiveDecode.{key}.pixelOf(1, z)", z)
+    maps.nth(1).scroll_into_view_if_needed()
+    drag(page, maps.nth(1), start, by)
+
+
 def test_interpolation_ends_and_reparameterization_mu_are_dragged_in_the_browser(pair_root, tmp_path, page):
-    maps = "canvas[aria-label='latent map: move the mouse to decode']"
     for url, root in serve(pair_root, tmp_path, sweep=False):
         sent = sent_frames(page)
-        page.goto(f"{url}/Generate")
-        settle(page, 180_000)
-        no_exception(page)
-        page.wait_for_function("() => (window.__vaeLiveDecode || {}).interp_live?.ready", timeout=60_000)
-        before_frames = sent[0]
         key = "interp_live"
+        before_frames = open_live(page, f"{url}/Generate", key, sent)
         ends = page.evaluate(f"() => window.__vaeLiveDecode.{key}.paths.VAE.ends")
-        start = page.evaluate(f"(z) => window.__vaeLiveDecode.{key}.pixelOf(1, z)", ends[1])
-        page.locator(maps).nth(1).scroll_into_view_if_needed()
-        drag(page, page.locator(maps).nth(1), start, (-30, 25))
+        drag_live(page, key, ends[1], (-30, 25))
         path = page.evaluate(f"() => {{ const p = window.__vaeLiveDecode.{key}.paths.VAE; "
                              "return {ends: p.ends, images: p.images.map((a) => Array.from(a))}; }")
         assert path["ends"][0] == ends[0] and path["ends"][1] != ends[1]  # the end moved, the start not
@@ -189,16 +199,10 @@ def test_interpolation_ends_and_reparameterization_mu_are_dragged_in_the_browser
         assert sent[0] == before_frames
         shoot(page, "generate_live_paths")
 
-        page.goto(f"{url}/Reparameterization")
-        settle(page, 180_000)
-        no_exception(page)
-        page.wait_for_function("() => (window.__vaeLiveDecode || {}).reparam_live?.ready", timeout=60_000)
-        before_frames = sent[0]
         key = "reparam_live"
+        before_frames = open_live(page, f"{url}/Reparameterization", key, sent)
         mu = page.evaluate(f"() => window.__vaeLiveDecode.{key}.draws.mu")
-        start = page.evaluate(f"(z) => window.__vaeLiveDecode.{key}.pixelOf(1, z)", mu)
-        page.locator(maps).nth(1).scroll_into_view_if_needed()
-        drag(page, page.locator(maps).nth(1), start, (40, -20))
+        drag_live(page, key, mu, (40, -20))
         draws = page.evaluate(f"() => {{ const d = window.__vaeLiveDecode.{key}.draws; "
                               "return {mu: d.mu, z: d.z, images: d.images.map((a) => Array.from(a))}; }")
         assert draws["mu"] != mu and len(draws["images"]) == 16
