@@ -10,7 +10,6 @@ from ui.panels import latent_panels, pair_notes, pick_encoded_models, scale_choi
 from ui.pickers import plane_picker, selected_indices
 from ui.resources import usable_runs
 from ui.state import LATENT
-from vae_core.viz import figures
 from vae_core.analysis.latent_tools import decode_images, posterior_ellipses, subset_indices
 from vae_core.analysis.metrics import sweep_groups
 from vae_core.text import N_
@@ -55,14 +54,11 @@ for col, panel in zip(st.columns(len(panels)), panels):
                                       selection_mode=("points", "box", "lasso"),
                                       key=f"latent_scatter_{m.label.lower()}", config=plot_config(f"latent_scatter_{m.label.lower()}")))
         hist_codes = m.sampled if marginal_codes == "sampled" else m.mu
-        st.plotly_chart(figures.marginal_histograms(
-            panel.projection(hist_codes), panel.projection.axis_titles, panel.axis_range,
+        st.plotly_chart(panel.marginals(
+            hist_codes,
             title=(_("{model}: marginals of the codes", model=m.label) if m.logvar is None else
                    _("{model}: marginals of {codes}", model=m.label,
-                     codes=_(MARGINAL_CODES[marginal_codes]))),
-            prior_center=panel.projection.prior_center,
-            color=figures.AE_COLOR if m.label == "AE" else figures.VAE_COLOR,
-            gettext=_).update_layout(height=230),
+                     codes=_(MARGINAL_CODES[marginal_codes])))),
             key=f"latent_marginals_{m.label.lower()}", config=plot_config(f"latent_marginals_{m.label.lower()}"))
 if show_ellipses:
     st.caption(_("Each ellipse is one test image's q(z|x) at 2σ: the VAE encodes an image as a "
