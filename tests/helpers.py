@@ -50,3 +50,29 @@ def no_exception(at):
 
 def chart_specs(at) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON: the browser's JSON.parse refuses it")
+
+
+def live_payloads(at, kept: dict | None = None) -> list[dict]:
+    """What the page's live-decode components were sent, in page order, with the parts sent once
+    per session (``{"$once": id}``) resolved as the browser does (ui/live_decode.js resolveOnce);
+    ``kept`` carries what the browser kept from earlier reruns. NaN or infinity fails, as in
+    the browser."""
+    kept = {} if kept is None else kept
+
+    def resolve(v):
+        if isinstance(v, list):
+            return [resolve(x) for x in v]
+        if not isinstance(v, dict):
+            return v
+        if "$once" in v:
+            if "v" in v:
+                kept[v["$once"]] = v["v"]
+            return kept[v["$once"]]  # a KeyError: a reference the browser could not resolve
+        return {k: resolve(x) for k, x in v.items()}
+
+    return [resolve(json.loads(e.proto.bytes, parse_constant=_not_json))
+            for e in at.get("bidi_component")]

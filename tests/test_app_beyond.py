@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import vae_core.jobs.engine as jobs
-from helpers import REPO, page_app, train_and_save
+from helpers import REPO, live_payloads, page_app, train_and_save
 from helpers import no_exception as ok
 from i18n_walk import assert_translated, hangul
 from test_classroom import THIS_SESSION, hosted, set_meta  # noqa: F401 (fixture)
@@ -65,7 +65,7 @@ def images(at) -> dict[str, str]:
 
 def remote(at) -> dict:
     """What the page sends the in-browser remote control (one component)."""
-    (sent,) = [json.loads(e.proto.bytes) for e in at.get("bidi_component")]
+    (sent,) = live_payloads(at)
     return sent
 
 

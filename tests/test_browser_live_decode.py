@@ -148,6 +148,16 @@ def test_mlp_pair_decodes_in_the_browser_and_the_beta_slider_scrubs(pair_root, t
         state = page.evaluate(STATE, "latent_sweep_live")
         assert state["beta"] == 8 and state["times"] == []  # remounted (a fresh state), same β
 
+        # A browser that lost what the session was sent once (decoders, codes) asks for it again:
+        # the next rerun's references do not resolve, the component's "missing" trigger reruns
+        # the page with everything in full, and the maps decode as before.
+        page.evaluate("() => { globalThis.__vaeOnce.clear(); window.__vaeLiveDecode.latent_live.ready = false; }")
+        page.get_by_text("Shared axes (same scale for both panels)").click()
+        settle(page, 60_000)
+        page.wait_for_function("() => window.__vaeLiveDecode.latent_live.ready", timeout=30_000)
+        no_exception(page)
+        assert hover_and_check(page, root, {"AE": "demo-ae", "VAE": "demo-vae"}, moves=20)[0] < 1e-4
+
 
 def test_conv_pair_decodes_in_the_browser(conv_root, tmp_path, page):
     for url, root in serve(conv_root, tmp_path, sweep=False):

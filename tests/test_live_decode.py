@@ -73,12 +73,10 @@ def test_the_components_javascript_decodes_like_the_model(name, tmp_path):
 
 # --- what the pages send (AppTest) -------------------------------------------------------------
 
-def strict(constant: str):
-    raise ValueError(f"{constant} is not JSON: the browser's JSON.parse refuses it")
-
-
 def components(at) -> list[dict]:
-    return [json.loads(e.proto.bytes, parse_constant=strict) for e in at.get("bidi_component")]
+    from helpers import live_payloads
+
+    return live_payloads(at)
 
 
 def test_latent_space_sends_each_decoder_with_a_plane_that_maps_back_to_its_codes(
@@ -101,6 +99,28 @@ def test_latent_space_sends_each_decoder_with_a_plane_that_maps_back_to_its_code
         xy = np.frombuffer(base64.b64decode(m["xy"]), "<f4").reshape(-1, 2)
         mu = model.encode_all(digits.test_x)[0].numpy()
         assert np.abs(xy - (mu - mean) @ comps.T).max() < 1e-4
+
+
+def test_a_session_is_sent_each_decoder_codes_and_labels_once(checkpoints, fresh_streamlit_cache):
+    """A rerun sends what this session's browser already keeps (decoders, codes, labels) as
+    references; resolved as the browser does, the payload is the same. A browser that lacks a part
+    (the component's "missing" trigger clears the record) is sent everything again."""
+    from helpers import live_payloads, no_exception, open_page
+    from ui import navigation
+    from ui.live_decode import _SENT
+
+    at = no_exception(open_page(navigation.LATENT_SPACE.file, timeout=60))
+    sizes = lambda: sum(len(e.proto.bytes) for e in at.get("bidi_component"))  # noqa: E731
+    kept: dict = {}
+    first, full = live_payloads(at, kept), sizes()
+    no_exception(at.run())
+    assert sizes() < full / 10
+    assert live_payloads(at, kept) == first
+    with pytest.raises(KeyError):
+        live_payloads(at, {})  # a new browser could not draw this: it needs the parts in full
+    at.session_state[_SENT] = set()
+    no_exception(at.run())
+    assert sizes() == full and live_payloads(at, {}) == first
 
 
 def test_decoders_too_large_to_send_are_not_sent(checkpoints, fresh_streamlit_cache, monkeypatch):

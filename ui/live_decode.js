@@ -153,7 +153,7 @@ function mark(ctx, m, S, p, color, cross) {  // a marker at plane point p on a m
 // starts at data.sliders[i].start. A remount with the same start codes keeps the positions.
 function mountSliders(root, data, registry) {
   const el = (tag, cls, parent) => { const e = document.createElement(tag); if (cls) e.className = cls; (parent || root).appendChild(e); return e; };
-  const models = data.sliders.map((m) => ({ ...m, decode: makeDecoder(m.decoder) }));
+  const models = data.sliders.map((m) => ({ ...m, decode: decoderFor(m.decoder) }));
   const startKey = JSON.stringify(models.map((m) => m.start));
   const before = registry[data.key];
   const kept = before && before.startKey === startKey ? before.zs : null;
@@ -222,22 +222,62 @@ function mountSliders(root, data, registry) {
   state.ready = true;
 }
 
+// Parts a session is sent once (ui/live_decode.py Once): {"$once": id, "v": value} the first
+// time, {"$once": id} afterwards. Kept for the page's lifetime (page switches keep the window).
+const ONCE = (globalThis.__vaeOnce = globalThis.__vaeOnce || new Map());  // globalThis: window, or node in the tests
+class Missing extends Error {}
+
+export function resolveOnce(v) {
+  if (Array.isArray(v)) return v.map(resolveOnce);
+  if (v === null || typeof v !== 'object') return v;
+  if ('$once' in v) {
+    if ('v' in v) { ONCE.set(v.$once, v.v); return v.v; }
+    if (ONCE.has(v.$once)) return ONCE.get(v.$once);
+    throw new Missing(v.$once);
+  }
+  const out = {};
+  for (const k of Object.keys(v)) out[k] = resolveOnce(v[k]);
+  return out;
+}
+
+const DECODERS = new WeakMap();  // a decoder's Float32Arrays, built once per kept weights object
+function decoderFor(spec) {
+  let d = DECODERS.get(spec);
+  if (!d) { d = makeDecoder(spec); DECODERS.set(spec, d); }
+  return d;
+}
+
 export default function(component) {
+  const raw = JSON.parse(new TextDecoder().decode(component.data));  // bytes: see _mount
+  const mountResolved = () => mount(component, resolveOnce(raw));
+  try { mountResolved(); } catch (e) {
+    if (!(e instanceof Missing)) throw e;
+    // Another component of this rerun may carry the part: look again once, then ask the server
+    // to send everything in full (a reloaded tab in the same session).
+    setTimeout(() => {
+      try { mountResolved(); } catch (e2) {
+        if (!(e2 instanceof Missing)) throw e2;
+        component.setTriggerValue('missing', true);
+      }
+    }, 100);
+  }
+}
+
+function mount(component, data) {
   const { parentElement } = component;
-  const data = JSON.parse(new TextDecoder().decode(component.data));  // bytes: see _mount
   const root = parentElement.querySelector('.vae-live');
   const S = data.size || 300;
   const registry = (window.__vaeLiveDecode = window.__vaeLiveDecode || {});
   if (data.sliders) { mountSliders(root, data, registry); return; }
   const models = data.models.map((m) => {
     const xyArr = floats(m.xy);
-    return { ...m, xyArr, plane: planeOf(m.projection), decode: makeDecoder(m.decoder) };
+    return { ...m, xyArr, plane: planeOf(m.projection), decode: decoderFor(m.decoder) };
   });
   const sweep = data.sweep;  // {betas, members: [{decoder, xy, projection, range, rate, distortion, collapsed}]}
   let members = null, current = 0;
   if (sweep) {
     members = sweep.members.map((m) => ({ ...sweep.common, ...m, xyArr: floats(m.xy), plane: planeOf(m.projection),
-                                          decode: makeDecoder(m.decoder), grid: null }));
+                                          decode: decoderFor(m.decoder), grid: null }));
     const before = registry[data.key];  // a rerun keeps the β shown
     const kept = before ? sweep.betas.indexOf(before.beta) : -1;
     current = kept >= 0 ? kept : Math.max(0, Math.min(members.length - 1, sweep.start || 0));

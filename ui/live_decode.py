@@ -11,6 +11,7 @@ each move took) for the browser tests.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Sequence
@@ -58,16 +59,53 @@ def _b64(a: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(a, "<f4").tobytes()).decode()
 
 
+class Once:
+    """A large part of a payload that does not change while its run file does (a decoder's weights,
+    a map's codes, a data set's labels). The browser keeps it by ``ident`` (``window.__vaeOnce``):
+    a session is sent it in full once, afterwards a reference. A β sweep's rerun was ~1 MB of
+    JSON to build, compress and parse on every view; its references are a few hundred bytes."""
+
+    __slots__ = ("ident", "value")
+
+    def __init__(self, what: str, value: Any):
+        # a digest, so no server path reaches the page
+        self.ident = hashlib.blake2b(what.encode(), digest_size=12).hexdigest()
+        self.value = value
+
+
+_SENT = "_live_decode_sent"  # session state: the Once idents this session's browser already has
+
+
+def forget_sent() -> None:
+    """The browser lacks a part it was sent (a tab reloaded into the same session): send all again."""
+    st.session_state[_SENT] = set()
+
+
+def _encode(data: dict[str, Any]) -> str:
+    sent: set[str] = st.session_state.setdefault(_SENT, set())
+
+    def once(o: Any) -> dict[str, Any]:
+        if not isinstance(o, Once):
+            raise TypeError(f"not JSON: {type(o).__name__}")
+        if o.ident in sent:
+            return {"$once": o.ident}
+        sent.add(o.ident)
+        return {"$once": o.ident, "v": o.value}
+
+    return json.dumps(data, separators=(",", ":"), allow_nan=False, default=once)
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def _decoder(path: str, version: tuple[float, float], _run: Run) -> dict[str, Any]:
     """The run's decoder export, once per saved file version (its creation and weights' mtime)."""
     return decoder_export(_run.model)
 
 
-def decoder_of(run: Run) -> dict[str, Any]:
+def decoder_of(run: Run) -> Once:
     weights = Path(run.path) / "model.safetensors"
     mtime = weights.stat().st_mtime if weights.exists() else 0.0
-    return _decoder(str(run.path), (float(run.created), mtime), run)
+    version = (float(run.created), mtime)
+    return Once(f"decoder {run.path} {version}", _decoder(str(run.path), version, run))
 
 
 def map_record(panel: LatentPanel, title: str | None = None) -> dict[str, Any]:
@@ -80,11 +118,21 @@ def map_record(panel: LatentPanel, title: str | None = None) -> dict[str, Any]:
             "decoder": decoder_of(m.run),
             "projection": {"components": np.asarray(proj.components, float).tolist(),
                            "mean": np.asarray(proj.mean, float).tolist()},
-            "xy": _b64(panel.xy), "labels": [int(v) for v in m.data.test_y.numpy()],
+            "xy": _codes(panel.xy), "labels": _labels(m.data.test_y.numpy()),
             "class_names": [str(c) for c in m.data.class_names],
             "colors": list(figures.CLASS_COLORS), "range": [float(v) for v in panel.axis_range],
             "one_d": panel.one_d, "prior_center": [float(v) for v in proj.prior_center] + [0.0] * panel.one_d,
             "axis_titles": list(proj.axis_titles)}
+
+
+def _codes(xy: np.ndarray) -> Once:
+    text = _b64(xy)
+    return Once("xy " + hashlib.blake2b(text.encode()).hexdigest(), text)
+
+
+def _labels(y: np.ndarray) -> Once:
+    y = np.ascontiguousarray(y, np.int64)
+    return Once("labels " + hashlib.blake2b(y.tobytes()).hexdigest(), y.tolist())
 
 
 def held_note(panels: Sequence[LatentPanel]) -> str:
@@ -115,7 +163,8 @@ def _weights_text(data: dict[str, Any]) -> int:
     decoders = [m["decoder"] for m in data["models"]]
     decoders += [m["decoder"] for m in (data.get("sweep") or {}).get("members", [])]
     decoders += [m["decoder"] for m in data.get("sliders", [])]
-    return sum(len(layer.get("w", "")) + len(layer.get("b", "")) for d in decoders for layer in d["layers"])
+    return sum(len(layer.get("w", "")) + len(layer.get("b", ""))
+               for d in decoders for layer in (d.value if isinstance(d, Once) else d)["layers"])
 
 
 def _finite(x: float | None) -> float | None:
@@ -139,15 +188,17 @@ def _mount(key: str, data: dict[str, Any]) -> bool:
                       mb=mb, limit=limit), icon=":material/info:")
         return False
     # As bytes (UTF-8 JSON): Streamlit sends bytes as they are and hashes them once for the
-    # element's identity; a dict it would serialize twice (sorted and not) on every rerun, which
-    # cost 15 ms a rerun for the ~1 MB of a β sweep.
+    # element's identity; a dict it would serialize twice (sorted and not) on every rerun.
+    sent_before = set(st.session_state.get(_SENT, ()))
     try:
-        payload = json.dumps({"key": key, **data}, separators=(",", ":"), allow_nan=False)
+        payload = _encode({"key": key, **data})
     except ValueError:  # a code or range that is not finite: nothing sensible to draw
+        st.session_state[_SENT] = sent_before
         st.warning(_("Decoding under the mouse is off here: these runs' codes are not finite "
                      "numbers."), icon=":material/warning:")
         return False
-    _component(key=key, data=payload.encode())
+    # The browser asks again (the "missing" trigger) when it lacks a part sent as a reference.
+    _component(key=key, data=payload.encode(), on_missing_change=forget_sent)
     return True
 
 
