@@ -87,7 +87,7 @@ def test_input_shape_mismatch_is_refused(digits):
 def test_seed_streams_are_independent_of_each_other_and_of_the_weights():
     """Issue 16.11: with seed + 1 / seed + 2 the training noise replayed the encoder's init stream
     (build_model seeds it with seed*3 + 1) and the test noise the decoder's (seed*3 + 2)."""
-    from vae_core.train import STREAMS, stream_seed
+    from vae_core.seeds import STREAMS, stream_seed
 
     for seed in range(50):
         weights = {seed * 3 + 1, seed * 3 + 2, seed * 3 + 3, seed}  # inits and the shuffle

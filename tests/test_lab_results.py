@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file, save_file
 
-from vae_core.train import stream_seed
+from vae_core.seeds import stream_seed
 from vae_core.analysis.lab import (LAB_RESULTS_FILE, LAB_TRAIN, SHIPPED_EPOCHS, VARIANTS,
                                    LabResultsError, lab_numbers, load_lab_results, ship_lab_results)
 

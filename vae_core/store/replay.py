@@ -95,6 +95,28 @@ def take_snapshot(model: LatentModel, step: int, steps_per_epoch: int) -> Snapsh
     return Snapshot(step=int(step), epoch=step / max(1, steps_per_epoch), state=state)
 
 
+class SnapshotTaker:
+    """What ``train`` calls to keep about ``wanted`` snapshots of a run of ``total_steps`` steps
+    (``snapshot_schedule``, within ``snapshot_budget``): ``after(model, step)`` after each step
+    (and with step 0 before the first), ``finish(model, step)`` at the end."""
+
+    def __init__(self, model: LatentModel, total_steps: int, steps_per_epoch: int,
+                 wanted: int = DEFAULT_SNAPSHOTS):
+        self.due = set(snapshot_schedule(total_steps, snapshot_budget(model, wanted)))
+        self.steps_per_epoch = steps_per_epoch
+        self.kept: list[Snapshot] = []
+
+    def after(self, model: LatentModel, step: int) -> None:
+        if step in self.due:
+            self.kept.append(take_snapshot(model, step, self.steps_per_epoch))
+
+    def finish(self, model: LatentModel, step: int) -> list[Snapshot]:
+        """The snapshots, ending on the final weights (a run stopped early ends where it stopped)."""
+        if self.due and (not self.kept or self.kept[-1].step != step):
+            self.kept.append(take_snapshot(model, step, self.steps_per_epoch))
+        return self.kept
+
+
 def _snapshot_tensors(snapshots: list[Snapshot], dtype: torch.dtype | None = None
                       ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     tensors = {f"s{i:03d}/{name}": t.to(dtype or t.dtype).contiguous()
