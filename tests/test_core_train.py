@@ -109,3 +109,29 @@ def test_test_loss_uses_the_beta_in_force_during_warm_up(digits):
     for r in epochs:
         assert r["test_kl"] > 0
         assert r["test_loss"] == pytest.approx(r["test_recon"] + r["beta"] * r["test_kl"], rel=1e-6)
+
+
+def test_the_teaching_core_does_not_import_the_run_store():
+    """Issue 20: train, models, losses and data read like pytorch/examples; what they import,
+    transitively, holds no run store (train imported it for ``epochs_trained``) and no job engine."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    seen: set[str] = set()
+    todo = ["vae_core.train", "vae_core.models", "vae_core.losses", "vae_core.data"]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = root / (name.replace(".", "/") + ".py")
+        if not path.exists():
+            continue  # a package: its __init__ re-exports the public API and is not followed
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("vae_core"):
+                todo += [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                todo += [a.name for a in node.names if a.name.startswith("vae_core")]
+    assert "vae_core.train" in seen and "vae_core.store.replay" in seen
+    assert not {m for m in seen if m.startswith(("vae_core.store.runs", "vae_core.jobs"))}, seen
