@@ -114,16 +114,16 @@ class LatentModel(nn.Module):
         """(mu, logvar) of q(z|x), each (B, latent_dim); the AE returns (z, None)."""
         raise NotImplementedError
 
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Logits of the pixel means; ``torch.sigmoid`` of them is the image."""
+        return self.decoder(z)
+
     def forward(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> ModelOutput:
         """The one difference between the two models is here: the VAE samples z from q(z|x)
         (``generator`` seeds the noise); the AE's code is its encoder's point."""
         mu, logvar = self.encode(x)
         z = mu if logvar is None else reparameterize(mu, logvar, generator)
         return ModelOutput(self.decode(z), z, mu, logvar)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Logits of the pixel means; ``torch.sigmoid`` of them is the image."""
-        return self.decoder(z)
 
     @torch.inference_mode()
     def encode_all(self, x: torch.Tensor, batch_size: int = 4096
