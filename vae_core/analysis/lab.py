@@ -11,8 +11,8 @@ exactly ``train.elbo``. The shipped arms the page shows are in ``lab_results``.
 A variant is a ``forward`` (how z is sampled) and an ``objective`` (what is minimised). After
 training, every model is measured with the project's own, correct tools: ``train.evaluate``
 (Bernoulli recon and KL of q(z|x) as the head's output reads, i.e. as log σ²) and the latent
-statistics of ``metrics``; collapse is judged by ``collapse.is_collapsed``. ``diagnose`` turns those numbers into a sentence and says whether the
-symptom the variant is known for is there.
+statistics of ``metrics``; collapse is judged by ``collapse.is_collapsed``. ``diagnose`` turns
+those numbers into a sentence and says whether the symptom the variant is known for is there.
 """
 from __future__ import annotations
 
@@ -248,8 +248,10 @@ def _why_ended(end: dict[str, Any], status: str, epochs: int) -> tuple[str, dict
     if tests and not math.isfinite(tests[-1]):
         return N_("the test loss became non-finite after epoch {epoch}"), {"epoch": done}
     if done == epochs:  # every step's objective was finite: the last step broke the weights
-        return N_("the weights became non-finite at step {step} (epoch {epoch})"), {"step": end["step"], "epoch": done}
-    return N_("the objective became non-finite at step {step} (epoch {epoch})"), {"step": end["step"] + 1, "epoch": done + 1}
+        return (N_("the weights became non-finite at step {step} (epoch {epoch})"),
+                {"step": end["step"], "epoch": done})
+    return (N_("the objective became non-finite at step {step} (epoch {epoch})"),
+            {"step": end["step"] + 1, "epoch": done + 1})
 
 
 # --- diagnoses ------------------------------------------------------------------------------------
