@@ -135,3 +135,24 @@ def test_the_teaching_core_does_not_import_the_run_store():
                 todo += [a.name for a in node.names if a.name.startswith("vae_core")]
     assert "vae_core.train" in seen and "vae_core.store.replay" in seen
     assert not {m for m in seen if m.startswith(("vae_core.store.runs", "vae_core.jobs"))}, seen
+
+
+@pytest.mark.slow
+def test_the_shipped_demo_vae_is_what_train_trains_today(digits):
+    """The shipped demo runs were trained by this code: the demo VAE, retrained on the CPU from its
+    own run.json, comes out bit for bit (a refactor of models/losses/train must not move it)."""
+    from dataclasses import replace
+
+    from safetensors.torch import load_file
+
+    from helpers import REPO
+    from vae_core import load_run
+
+    name = "demo-digits-vae"
+    run = load_run(REPO / "checkpoints" / name)
+    end = run_to_end(train(run.model_config, replace(run.train_config, device="cpu"), digits,
+                           snapshots=0))
+    shipped = load_file(str(REPO / "checkpoints" / name / "model.safetensors"))
+    trained = end["model"].state_dict()
+    assert shipped.keys() == trained.keys()
+    assert all(torch.equal(trained[k], shipped[k]) for k in shipped)
