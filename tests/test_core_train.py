@@ -133,7 +133,7 @@ def test_the_teaching_core_does_not_import_the_run_store():
                 todo += [node.module] + [f"{node.module}.{a.name}" for a in node.names]
             elif isinstance(node, ast.Import):
                 todo += [a.name for a in node.names if a.name.startswith("vae_core")]
-    assert "vae_core.train" in seen and "vae_core.store.replay" in seen
+    assert "vae_core.train" in seen and "vae_core.store.snapshots" in seen
     assert not {m for m in seen if m.startswith(("vae_core.store.runs", "vae_core.jobs"))}, seen
 
 

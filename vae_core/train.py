@@ -21,7 +21,7 @@ from vae_core.models import LatentModel, build_model
 from vae_core.analysis.outcomes import (LOSS_NOT_FINITE, STOPPED_BY_USER, TEST_LOSS_NOT_FINITE,
                                         TRAINED, WEIGHTS_NOT_FINITE, render)
 from vae_core.seeds import stream_seed
-from vae_core.store.replay import DEFAULT_SNAPSHOTS, SnapshotTaker
+from vae_core.store.snapshots import DEFAULT_SNAPSHOTS, SnapshotTaker
 
 Record = dict[str, Any]
 # What one training step minimises: (model, x, beta, generator) -> loss_terms-style dict.
@@ -140,8 +140,8 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
     ``reason`` names the cures. The end record also carries ``epochs_trained`` (epochs completed).
     Setting ``stop`` ends the run between steps and keeps what was trained so far.
     The end record also holds ``snapshots``: about ``snapshots`` copies of the weights
-    (``replay.Snapshot``), geometrically spaced in steps from the initial weights to the final
-    ones, fewer for models too large for ``replay.MAX_SNAPSHOT_BYTES`` (0 turns them off).
+    (``snapshots.Snapshot``), geometrically spaced in steps from the initial weights to the final
+    ones, fewer for models too large for ``snapshots.MAX_SNAPSHOT_BYTES`` (0 turns them off).
     ``objective`` is what each step minimises: the correct ``elbo`` unless a lesson swaps it.
     """
     if tuple(model_cfg.input_shape) != tuple(dataset.image_shape):
