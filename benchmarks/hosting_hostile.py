@@ -38,6 +38,10 @@ def hwm():
 n = int(sys.argv[1])
 from vae_core import data as D
 from vae_core.jobs import engine as J
+try:
+    from vae_core.store.idx import save_idx_upload  # since issue 20
+except ImportError:  # an older checkout (--repo OLD)
+    save_idx_upload = D.save_idx_upload
 header = (2051).to_bytes(4, "big")[:3] + bytes([3]) + b"".join(d.to_bytes(4, "big") for d in (n, 128, 128))
 packer = __import__("zlib").compressobj(9, 8, 31)
 images = packer.compress(header) + b"".join(packer.compress(bytes(1 << 20)) for _ in range(n * 128 * 128 >> 20)) + packer.flush()
@@ -47,7 +51,7 @@ base = hwm()
 outcome = "accepted"
 with tempfile.TemporaryDirectory() as tmp:
     try:
-        spec = D.save_idx_upload(files, tmp)
+        spec = save_idx_upload(files, tmp)
         data = D.load_dataset(spec)             # the page's cached load
         J._pack_dataset(data)                    # what submit ships to a worker
     except D.DatasetError as e:

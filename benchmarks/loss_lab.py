@@ -4,7 +4,7 @@
     OMP_NUM_THREADS=1 python benchmarks/loss_lab.py --ship     # writes checkpoints/loss-lab.safetensors
 
 Prints one row per arm (test split, nats per image) and whether the diagnosis' symptom holds.
-``--ship`` trains every arm at each of ``lab.SHIPPED_EPOCHS`` and saves the results the dashboard's
+``--ship`` trains every arm at each of ``lab_results.SHIPPED_EPOCHS`` and saves the results the dashboard's
 Loss-convention lab shows (it never trains in the web process); about 1.5 min on one core.
 """
 from __future__ import annotations
@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from vae_core import load_dataset  # noqa: E402
-from vae_core.analysis.lab import (LAB_RESULTS_FILE, LAB_TRAIN, VARIANTS, WRONG,  # noqa: E402
-                                   diagnose, ship_lab_results, train_variant)
+from vae_core.analysis.lab import LAB_TRAIN, VARIANTS, WRONG, diagnose, train_variant  # noqa: E402
+from vae_core.analysis.lab_results import LAB_RESULTS_FILE, ship_lab_results  # noqa: E402
 
 COLUMNS = ("elbo", "recon", "recon_as_trained", "recon_gap", "kl", "kl_as_trained", "active_units",
            "centring", "scale_error", "seconds")

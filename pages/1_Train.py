@@ -17,7 +17,8 @@ from ui.training import show_job_progress, submit_job, teacher_jobs
 from vae_core import (InvalidRunName, ModelConfig, RunError, RunInfo, TrainConfig, delete_run,
                       unique_run_name, validate_run_name)
 from vae_core.config import default_hidden
-from vae_core.data import MAX_UPLOAD_BYTES, DatasetError, dataset_label, save_idx_upload
+from vae_core.data import DatasetError, dataset_label
+from vae_core.store.idx import MAX_UPLOAD_BYTES, save_idx_upload
 from vae_core.viz.figures import loss_curves
 from vae_core.jobs.engine import (DEFAULT_SWEEP_BETAS, MODES, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS,
                                   QUICK_PAIR_HIDDEN, QUICK_PAIR_LR, EngineError, Job, parse_betas,
@@ -171,7 +172,7 @@ def show_results(job: Job) -> None:
 
 def uploaded_idx_spec() -> str:
     """The spec of the IDX files uploaded in this session ('' until they are), saved once per
-    upload into a folder under the data root (vae_core.data.save_idx_upload)."""
+    upload into a folder under the data root (vae_core.store.idx.save_idx_upload)."""
     files = st.file_uploader(_("IDX files (at most {mb} MB in all)", mb=MAX_UPLOAD_BYTES // 2**20),
                              accept_multiple_files=True, key="train_idx_upload",
                              max_upload_size=MAX_UPLOAD_BYTES // 2**20,

@@ -20,8 +20,9 @@ from vae_core.analysis.codes import code_stats
 from vae_core.analysis.latent_tools import (grid_codes, pca_2d, plane_coords, sample_prior,
                                             shared_range, subset_indices)
 from vae_core.store.replay import (NO_SNAPSHOTS, SNAPSHOTS_FILE, NoSnapshots, ReplayCodes,
-                                   ReplayImages, ReplayUnavailable, Snapshot, load_snapshots,
-                                   replay_codes, replay_images)
+                                   ReplayImages, ReplayUnavailable, load_snapshots, replay_codes,
+                                   replay_images)
+from vae_core.store.snapshots import Snapshot
 from vae_core.viz.replay_figures import ReplayDecoded, ReplayPanel, replay_animation
 from vae_core.text import N_
 

@@ -19,8 +19,8 @@ from ui.links import BIND, link_fallback, translated_options
 from ui.numbers import number_text
 from vae_core.viz import figures
 from vae_core.analysis.latent_tools import decode_images, sample_prior, shared_range
-from vae_core.analysis.lab import (LAB_RESULTS_FILE, LAB_TRAIN, VARIANTS, WRONG, LabResultsError,
-                                   LabRun, diagnose, load_lab_results)
+from vae_core.analysis.lab import LAB_TRAIN, VARIANTS, WRONG, LabRun, diagnose
+from vae_core.analysis.lab_results import LAB_RESULTS_FILE, LabResultsError, load_lab_results
 from vae_core.text import N_
 
 N_SAMPLES = 32

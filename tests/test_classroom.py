@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 from streamlit import config as st_config
 
-import vae_core.data as data_module
+import vae_core.store.idx as idx_module
 from helpers import REPO, open_page
 from helpers import no_exception as ok
 from ui.access import delete_refusal, owner_token
 from ui.navigation import OVERVIEW, TRAIN
 from vae_core import DatasetError, list_runs, load_dataset
-from vae_core.data import check_run_dataset, save_idx_upload
+from vae_core.data import check_run_dataset
+from vae_core.store.idx import save_idx_upload
 
 TIMEOUT = 60
 THIS_SESSION = owner_token("test session id")  # AppTest's session id
@@ -202,7 +203,7 @@ def test_bad_uploads_are_refused_and_leave_nothing(tmp_path, digit_idx_files, mo
                            ({}, "Upload the IDX files")):
         with pytest.raises(DatasetError, match=message):
             save_idx_upload(files, tmp_path)
-    monkeypatch.setattr(data_module, "MAX_UPLOAD_BYTES", 1000)
+    monkeypatch.setattr(idx_module, "MAX_UPLOAD_BYTES", 1000)
     with pytest.raises(DatasetError, match="at most"):
         save_idx_upload(digit_idx_files, tmp_path)
     uploads = tmp_path / "uploads"

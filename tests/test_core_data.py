@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from vae_core import DatasetError, load_dataset
-from vae_core.data import DownloadError, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC
+from vae_core.data import DownloadError
+from vae_core.store.idx import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC
 
 from helpers import SHARED_MNIST
 

@@ -75,3 +75,31 @@ def test_config_validation():
     with pytest.raises(ValueError):
         ModelConfig.from_dict({"kind": "vae", "evil": 1})
     assert ModelConfig.from_dict(ModelConfig(hidden=(3, 4)).to_dict()) == ModelConfig(hidden=(3, 4))
+
+
+@pytest.mark.parametrize("arch, hidden", [("mlp", (16, 8)), ("conv", (4, 8))])
+def test_init_is_pytorchs_own_default_drawn_from_an_explicit_generator(arch, hidden):
+    """An oracle: ``init_weights`` draws what PyTorch's ``reset_parameters`` draws from the global
+    RNG seeded alike, layer by layer, but from the generator it is given."""
+    from vae_core.models import Decoder, Encoder, init_weights
+
+    cfg = ModelConfig(kind="vae", latent_dim=3, arch=arch, hidden=hidden, input_shape=(1, 9, 7))
+    for net in (Encoder(cfg), Decoder(cfg)):
+        init_weights(net, torch.Generator().manual_seed(11))
+        ours = {k: v.clone() for k, v in net.state_dict().items()}
+        with torch.random.fork_rng():
+            torch.manual_seed(11)
+            for m in net.modules():
+                if hasattr(m, "reset_parameters"):
+                    m.reset_parameters()
+        assert all(torch.equal(ours[k], v) for k, v in net.state_dict().items())
+
+
+def test_both_models_take_the_generator_by_keyword_only():
+    x = torch.rand(4, 1, 8, 8)
+    for kind in ("ae", "vae"):
+        model = build_model(ModelConfig(kind=kind, hidden=(8,)))
+        with pytest.raises(TypeError):
+            model(x, torch.Generator())
+        out = model(x, generator=torch.Generator().manual_seed(0))
+        assert out.recon_logits.shape == x.shape and (out.logvar is None) == (kind == "ae")

@@ -29,11 +29,11 @@ from hypothesis import strategies as st
 
 from helpers import REPO, no_exception, page_app, train_and_save
 from vae_core import DatasetError, ModelConfig, TrainConfig, list_runs
-from vae_core import data as data_module
+from vae_core.store import idx as idx_module
 from vae_core.__main__ import main, printable
 from vae_core.config import env_number
-from vae_core.data import (DecodeBudget, check_idx_folder, load_idx_folder, save_idx_upload,
-                           upload_cost)
+from vae_core.data import load_idx_folder
+from vae_core.store.idx import DecodeBudget, check_idx_folder, save_idx_upload, upload_cost
 from vae_core.analysis.drawing import DrawingError, image_from_data_url
 from vae_core.jobs.engine import (ClientBusyError, EngineError, JobTooBigError, RunSpec,
                                   TrainingEngine, check_scheduler_address, close_local_cluster,
@@ -89,12 +89,12 @@ def test_fuzz_upload_cost_is_bounded_by_size_and_pixels(n, h, w):
         cost = upload_cost(files)
     except DatasetError:
         return
-    assert cost <= data_module.MAX_PIXELS_PER_UPLOAD_BYTE * size
-    assert cost <= data_module.MAX_UPLOAD_PIXELS
+    assert cost <= idx_module.MAX_PIXELS_PER_UPLOAD_BYTE * size
+    assert cost <= idx_module.MAX_UPLOAD_PIXELS
 
 
 def test_uploads_over_the_pixel_cap_are_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(data_module, "MAX_UPLOAD_PIXELS", 10_000)
+    monkeypatch.setattr(idx_module, "MAX_UPLOAD_PIXELS", 10_000)
     rng = np.random.default_rng(0)  # noise: no ratio to blame
     images = gzip.compress(idx(2051, rng.integers(0, 255, (200, 8, 8))))
     with pytest.raises(DatasetError, match="per upload"):
@@ -149,8 +149,8 @@ def test_upload_folders_share_a_quota_and_the_least_recently_used_go(tmp_path, m
 
     del rng
     one = len(idx(2051, np.zeros((100, 8, 8)))) + len(idx(2049, np.zeros(100)))
-    monkeypatch.setattr(data_module, "UPLOADS_QUOTA_BYTES", 2 * one + 10)
-    monkeypatch.setattr(data_module, "UPLOAD_KEEP_S", 0.0)
+    monkeypatch.setattr(idx_module, "UPLOADS_QUOTA_BYTES", 2 * one + 10)
+    monkeypatch.setattr(idx_module, "UPLOAD_KEEP_S", 0.0)
     a = save_idx_upload(files(1), tmp_path)
     time.sleep(0.02)
     b = save_idx_upload(files(2), tmp_path)
@@ -174,7 +174,7 @@ def test_idx_images_of_zero_height_are_refused(tmp_path):
 
 def test_streamlit_config_caps_uploads_and_hides_tracebacks():
     config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
-    assert config["server"]["maxUploadSize"] * 2**20 <= data_module.MAX_UPLOAD_BYTES
+    assert config["server"]["maxUploadSize"] * 2**20 <= idx_module.MAX_UPLOAD_BYTES
     assert config["client"]["showErrorDetails"] == "none"
 
 

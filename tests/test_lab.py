@@ -104,3 +104,60 @@ def test_exp_logvar_sigma_is_named_a_consistent_log_sigma_model(digits, fast_cor
     n, c = wrong.numbers, fast_correct.numbers
     assert abs(n["elbo_as_trained"] - c["elbo"]) < 2.0  # consistent: about the correct ELBO
     assert abs(n["kl"] - n["kl_as_trained"]) > 0.1  # read as log σ², the KL comes out wrong
+
+
+def test_the_lab_trains_through_train_train_and_its_correct_arm_is_the_dashboards_vae(digits):
+    """Issue 20: one training loop. The correct arm is ``train.train`` itself (same weights, same
+    test curve); the lab's train points are the means over each epoch's images."""
+    from dataclasses import replace
+
+    from vae_core.train import run_to_end, train
+
+    cfg = replace(FAST_TRAIN, epochs=3, seed=4)
+    arm = train_variant("correct", digits, FAST_MODEL, cfg)
+    end = run_to_end(train(FAST_MODEL, replace(cfg, device="cpu"), digits, snapshots=0))
+    ours, theirs = arm.model.state_dict(), end["model"].state_dict()
+    assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+    epochs = [r for r in end["history"] if r["type"] == "epoch"]
+    assert [r["test_loss"] for r in arm.history] == [r["test_loss"] for r in epochs]
+    assert [r["samples_seen"] for r in arm.history] == [r["samples_seen"] for r in epochs]
+
+    steps: list[tuple[float, int]] = []  # what the objective saw: (loss, batch size) per step
+
+    def recording(out, x, beta):
+        terms = loss_terms(out, x, beta)
+        steps.append((float(terms["loss"].detach()), len(x)))
+        return terms
+
+    v = VARIANTS["correct"]
+    import vae_core.analysis.lab as lab
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(lab.VARIANTS, "correct", lab.Variant(v.key, v.title, v.code, v.why, v.forward, recording))
+        arm = train_variant("correct", digits, FAST_MODEL, cfg)
+    per_epoch = len(steps) // cfg.epochs
+    for i, rec in enumerate(arm.history):
+        epoch = steps[i * per_epoch:(i + 1) * per_epoch]
+        mean = sum(loss * n for loss, n in epoch) / sum(n for _, n in epoch)
+        assert rec["loss"] == pytest.approx(mean, rel=1e-6)
+
+
+def test_a_lab_arm_whose_objective_breaks_is_diverged_with_the_step_named(digits):
+    """The divergence rule is ``train.train``'s: a non-finite objective ends the run; the lab
+    names the step (23 steps per epoch on the digits' 1,437 training images)."""
+    import vae_core.analysis.lab as lab
+
+    calls = []
+
+    def breaks_at_31(out, x, beta):
+        calls.append(1)
+        terms = loss_terms(out, x, beta)
+        return {**terms, "loss": terms["loss"] * (float("nan") if len(calls) == 31 else 1.0)}
+
+    v = VARIANTS["correct"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(lab.VARIANTS, "boom", lab.Variant("boom", v.title, v.code, v.why, v.forward, breaks_at_31))
+        run = train_variant("boom", digits, FAST_MODEL, FAST_TRAIN)
+    assert run.status == "diverged" and len(run.history) == 1
+    assert run.why_ended() == "the objective became non-finite at step 31 (epoch 2)"
+    assert "recon" in run.numbers  # the weights before that step were kept and are measured

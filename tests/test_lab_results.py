@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file, save_file
 
-from vae_core.train import stream_seed
-from vae_core.analysis.lab import (LAB_RESULTS_FILE, LAB_TRAIN, SHIPPED_EPOCHS, VARIANTS,
-                                   LabResultsError, lab_numbers, load_lab_results, ship_lab_results)
+from vae_core.seeds import stream_seed
+from vae_core.analysis.lab import LAB_TRAIN, VARIANTS, lab_numbers
+from vae_core.analysis.lab_results import (LAB_RESULTS_FILE, SHIPPED_EPOCHS, LabResultsError,
+                                           load_lab_results, ship_lab_results)
 
 SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / LAB_RESULTS_FILE
 
@@ -62,12 +63,14 @@ def test_damaged_results_are_refused_with_a_message(tmp_path, damage):
 
 def test_the_lab_page_never_trains(monkeypatch, fresh_streamlit_cache):
     import vae_core.analysis.lab as lab
+    import vae_core.analysis.lab_results as lab_results
     from helpers import no_exception, page_app
 
     def refuse(*args, **kwargs):
         raise AssertionError("the web process trained a lab arm")
 
-    monkeypatch.setattr(lab, "train_variant", refuse)
+    for module, name in ((lab, "train_variant"), (lab, "train"), (lab_results, "train_variant")):
+        monkeypatch.setattr(module, name, refuse)
     at = no_exception(page_app("pages/9_Loss_lab.py").run())
     assert at.table and len(at.get("plotly_chart")) == 3
 

@@ -11,7 +11,8 @@ import torch
 
 from vae_core import ModelConfig, TrainConfig, build_model, load_run, run_to_end, save_run, train
 from vae_core.store.replay import (SNAPSHOTS_FILE, ReplayUnavailable, load_snapshots, replay_codes,
-                                   snapshot_budget, snapshot_schedule, write_snapshots)
+                                   write_snapshots)
+from vae_core.store.snapshots import snapshot_budget, snapshot_schedule
 
 CFG = ModelConfig(kind="vae", latent_dim=2, hidden=(32, 16), input_shape=(1, 8, 8))
 TCFG = TrainConfig(epochs=20, batch_size=64, lr=3e-3, seed=0, device="cpu")  # 20 CPU epochs: past the early collapse

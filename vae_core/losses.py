@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch.distributions import Normal
 
-from vae_core.models import LatentModel, ModelOutput
+from vae_core.models import ModelOutput
 
 
 def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -41,13 +40,3 @@ def loss_terms(out: ModelOutput, x: torch.Tensor, beta: float = 1.0) -> dict[str
         kl = kl_per_dim(out.mu, out.logvar).sum() / batch
     return {"loss": recon + beta * kl, "recon": recon, "kl": kl}
 
-
-def log_joint(model: LatentModel, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """log p(x|z) + log p(z) and -log p(x|z) for codes z (K, B, D) of images x (B, C, H, W):
-    (K, B) each. The prior p(z) is N(0, I); p(x|z) is the decoder's Bernoulli pixels."""
-    k, b, d = z.shape
-    recon = recon_per_image(model.decode(z.reshape(k * b, d)),
-                            x.unsqueeze(0).expand(k, *x.shape).reshape(k * b, *x.shape[1:]))
-    recon = recon.reshape(k, b)  # -log p(x|z)
-    log_pz = Normal(0.0, 1.0).log_prob(z).sum(-1)
-    return log_pz - recon, recon

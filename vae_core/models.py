@@ -111,17 +111,25 @@ class LatentModel(nn.Module):
         return self.config.latent_dim
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(mu, logvar) of q(z|x), each (B, latent_dim); the AE returns (z, None)."""
         raise NotImplementedError
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Logits of the pixel means; ``torch.sigmoid`` of them is the image."""
         return self.decoder(z)
 
+    def forward(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> ModelOutput:
+        """The one difference between the two models is here: the VAE samples z from q(z|x)
+        (``generator`` seeds the noise); the AE's code is its encoder's point."""
+        mu, logvar = self.encode(x)
+        z = mu if logvar is None else reparameterize(mu, logvar, generator)
+        return ModelOutput(self.decode(z), z, mu, logvar)
+
     @torch.inference_mode()
     def encode_all(self, x: torch.Tensor, batch_size: int = 4096
                    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``encode`` over a whole data set in batches, without autograd: (mu (N, D), logvar or
-        None). Read-only, so a model shared by every dashboard session can serve them all."""
+        None)."""
         parts = [self.encode(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
         if not parts:
             empty = x.new_zeros((0, self.latent_dim))
@@ -141,10 +149,6 @@ class AutoEncoder(LatentModel):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
         return self.head(self.encoder(x)), None
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> ModelOutput:
-        z, _ = self.encode(x)
-        return ModelOutput(self.decode(z), z, z, None)
-
 
 class VAE(LatentModel):
     """Stochastic bottleneck: each input maps to N(mu, diag(exp(logvar))) and z is sampled."""
@@ -158,23 +162,16 @@ class VAE(LatentModel):
         mu, logvar = self.head(self.encoder(x)).chunk(2, dim=1)  # (B, latent_dim) each
         return mu, logvar
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> ModelOutput:
-        mu, logvar = self.encode(x)
-        z = reparameterize(mu, logvar, generator)
-        return ModelOutput(self.decode(z), z, mu, logvar)
-
 
 def init_weights(module: nn.Module, generator: torch.Generator) -> None:
-    """PyTorch's default Linear/Conv init (uniform +-1/sqrt(fan_in)), drawn from an explicit
-    generator: global seeds are shared by every Streamlit session in the process."""
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
-                fan_in, _ = nn.init._calculate_fan_in_and_fan_out(m.weight)
-                bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-                m.weight.uniform_(-bound, bound, generator=generator)
-                if m.bias is not None:
-                    m.bias.uniform_(-bound, bound, generator=generator)
+    """PyTorch's default init of each Linear and conv layer (its ``reset_parameters``: weights
+    kaiming-uniform with a = sqrt(5), i.e. U(+-1/sqrt(fan_in)), biases U(+-1/sqrt(fan_in))),
+    drawn from ``generator``."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+            bound = 1 / math.sqrt(nn.init._calculate_fan_in_and_fan_out(m.weight)[0])
+            nn.init.uniform_(m.bias, -bound, bound, generator=generator)
 
 
 def build_model(cfg: ModelConfig, seed: int = 0) -> LatentModel:
@@ -184,6 +181,7 @@ def build_model(cfg: ModelConfig, seed: int = 0) -> LatentModel:
     VAE's mu-head starts equal to the AE's head, so a pair differs only in its bottleneck.
     """
     model: LatentModel = AutoEncoder(cfg) if cfg.kind == "ae" else VAE(cfg)
+    # Explicit generators, not torch.manual_seed: a server's sessions share the global RNG.
     init_weights(model.encoder, torch.Generator().manual_seed(seed * 3 + 1))
     init_weights(model.decoder, torch.Generator().manual_seed(seed * 3 + 2))
     init_weights(model.head, torch.Generator().manual_seed(seed * 3 + 3))

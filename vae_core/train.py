@@ -2,14 +2,14 @@
 
 Batches are slices of one in-memory tensor, shuffled by an explicit ``torch.Generator``; weights,
 shuffling, the reparameterization noise and the test noise are all seeded per run, each from its
-own stream (``stream_seed``), so the same configs give the
-same history even when several runs share one process (as Streamlit sessions do).
+own stream (``seeds.stream_seed``), so the same configs give the same history even when several
+runs share one process.
 """
 from __future__ import annotations
 
 import math
 import time
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import torch
 
@@ -20,11 +20,12 @@ from vae_core.losses import loss_terms
 from vae_core.models import LatentModel, build_model
 from vae_core.analysis.outcomes import (LOSS_NOT_FINITE, STOPPED_BY_USER, TEST_LOSS_NOT_FINITE,
                                         TRAINED, WEIGHTS_NOT_FINITE, render)
-from vae_core.store.runs import epochs_trained
-from vae_core.store.replay import (DEFAULT_SNAPSHOTS, Snapshot, snapshot_budget, snapshot_schedule,
-                                   take_snapshot)
+from vae_core.seeds import stream_seed
+from vae_core.store.snapshots import DEFAULT_SNAPSHOTS, SnapshotTaker
 
 Record = dict[str, Any]
+# What one training step minimises: (model, x, beta, generator) -> loss_terms-style dict.
+Objective = Callable[[LatentModel, torch.Tensor, float, torch.Generator], dict[str, torch.Tensor]]
 RECORDS_PER_EPOCH = 20  # enough points for a smooth live curve…
 MAX_STEP_RECORDS = 400  # …and few enough over a whole run to keep run.json small
 
@@ -68,21 +69,6 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-# Named random streams of one run. models.build_model seeds the initial weights from seed*3+1..3;
-# a stream here gets its own 63-bit seed from numpy's SeedSequence, so no stream shares a
-# generator state with another or with the weights (with seed + 1 and seed + 2 the training
-# noise replayed the encoder's init stream and the test noise the decoder's).
-STREAMS = ("noise", "test_noise", "codes")  # codes: generation.decoder_codes' one z per image
-
-
-def stream_seed(seed: int, stream: str) -> int:
-    """The seed of ``stream`` (one of ``STREAMS``) for a run seeded ``seed``."""
-    import numpy as np
-
-    state = np.random.SeedSequence([int(seed), STREAMS.index(stream) + 1, 0x5EED]).generate_state(2)
-    return int((int(state[0]) << 31) ^ int(state[1])) & ((1 << 63) - 1)
-
-
 def kl_weight(train_cfg: TrainConfig, epoch_progress: float) -> float:
     """beta, ramped linearly from 0 over the first ``kl_warmup_epochs`` when warm-up is on."""
     if train_cfg.kl_warmup_epochs <= 0:
@@ -116,12 +102,30 @@ def make_optimizer(model: LatentModel, lr: float, device: torch.device) -> torch
     return torch.optim.Adam(model.parameters(), lr=lr, fused=fused or None)
 
 
-def _params_finite(model: LatentModel) -> bool:
-    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+def elbo(model: LatentModel, x: torch.Tensor, beta: float,
+         generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """The objective ``train`` minimises unless told otherwise: the (beta-)ELBO of
+    ``losses.loss_terms`` on one forward pass (the loss lab passes deliberately wrong ones)."""
+    return loss_terms(model(x, generator=generator), x, beta)
+
+
+def final_status(model: LatentModel, x_test: torch.Tensor, beta: float, status: str,
+                 reason: str) -> tuple[str, str]:
+    """The end record's status and reason once training is over: non-finite weights make a run
+    "diverged"; a finished VAE whose posterior collapsed on the test split is "collapsed" (one
+    stopped after a few steps has not learned yet, which is not collapse)."""
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        return "diverged", f"{reason} {WEIGHTS_NOT_FINITE}"
+    if status == "finished" and model.kind == "vae" and len(x_test) >= 2:
+        check = check_model(model, x_test, beta)
+        if check.collapsed:
+            return "collapsed", f"{reason}; {check.reason}"
+    return status, reason
 
 
 def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
-          stop: StopFlag | None = None, snapshots: int = DEFAULT_SNAPSHOTS) -> Iterator[Record]:
+          stop: StopFlag | None = None, snapshots: int = DEFAULT_SNAPSHOTS,
+          objective: Objective = elbo) -> Iterator[Record]:
     """Train one model, yielding progress records.
 
     Records have ``type`` "step" (train ``recon``/``kl``/``loss`` averaged since the last record)
@@ -136,8 +140,9 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
     ``reason`` names the cures. The end record also carries ``epochs_trained`` (epochs completed).
     Setting ``stop`` ends the run between steps and keeps what was trained so far.
     The end record also holds ``snapshots``: about ``snapshots`` copies of the weights
-    (``replay.Snapshot``), geometrically spaced in steps from the initial weights to the final
-    ones, fewer for models too large for ``replay.MAX_SNAPSHOT_BYTES`` (0 turns them off).
+    (``snapshots.Snapshot``), geometrically spaced in steps from the initial weights to the final
+    ones, fewer for models too large for ``snapshots.MAX_SNAPSHOT_BYTES`` (0 turns them off).
+    ``objective`` is what each step minimises: the correct ``elbo`` unless a lesson swaps it.
     """
     if tuple(model_cfg.input_shape) != tuple(dataset.image_shape):
         raise ValueError(f"model input_shape {model_cfg.input_shape} does not match the data "
@@ -156,10 +161,8 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
     log_every = max(1, steps_per_epoch // RECORDS_PER_EPOCH,
                     math.ceil(total_steps / MAX_STEP_RECORDS))
 
-    kept: list[Snapshot] = []
-    due = set(snapshot_schedule(total_steps, snapshot_budget(model, snapshots)))
-    if 0 in due:
-        kept.append(take_snapshot(model, 0, steps_per_epoch))
+    snapshot_taker = SnapshotTaker(model, total_steps, steps_per_epoch, snapshots)
+    snapshot_taker.after(model, 0)
 
     history: list[Record] = []
     status, reason = "finished", render(TRAINED, epochs=train_cfg.epochs)
@@ -181,7 +184,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
             beta = kl_weight(train_cfg, epoch - 1 + i / steps_per_epoch)
             # index_select: 4x faster than x[idx] on CPU; uint8 images become floats per batch
             xb = as_float_images(x_train.index_select(0, perm[start:start + bs]))
-            terms = loss_terms(model(xb, generator=noise_gen), xb, beta)
+            terms = objective(model, xb, beta, noise_gen)
             loss_value, recon_value, kl_value = torch.stack(
                 [terms["loss"], terms["recon"], terms["kl"]]).tolist()  # one device sync
             if not math.isfinite(loss_value):
@@ -195,8 +198,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
             step += 1
             samples_seen += len(xb)
             since_record.add(loss_value, recon_value, kl_value, len(xb))
-            if step in due:
-                kept.append(take_snapshot(model, step, steps_per_epoch))
+            snapshot_taker.after(model, step)
             if i + 1 < steps_per_epoch and step % log_every == 0:
                 history.append(record("step", epoch, beta))
                 yield history[-1]
@@ -217,19 +219,11 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
             break
 
     model = model.cpu().eval()
-    if not _params_finite(model):
-        status, reason = "diverged", f"{reason} {WEIGHTS_NOT_FINITE}"
-    elif status == "finished" and model.kind == "vae" and len(x_test) >= 2:
-        # Only a finished run: one stopped after a few steps has not learned yet, not collapsed.
-        check = check_model(model, x_test, train_cfg.beta)
-        if check.collapsed:
-            status, reason = "collapsed", f"{reason}; {check.reason}"
-    if due and (not kept or kept[-1].step != step):  # stopped early: the last moment is the end
-        kept.append(take_snapshot(model, step, steps_per_epoch))
+    status, reason = final_status(model, x_test, train_cfg.beta, status, reason)
     yield {"type": "end", "status": status, "reason": reason, "step": step,
-           "epochs_trained": epochs_trained(history),
+           "epochs_trained": sum(r["type"] == "epoch" for r in history),
            "samples_seen": samples_seen, "seconds": time.perf_counter() - t0,
-           "history": history, "model": model, "snapshots": kept}
+           "history": history, "model": model, "snapshots": snapshot_taker.finish(model, step)}
 
 
 def run_to_end(records: Iterator[Record]) -> Record:

@@ -36,7 +36,7 @@ import torch
 from vae_core.analysis.codes import gap_radius, nearest_code_distance
 from vae_core.models import LatentModel, reparameterize
 from vae_core.text import N_
-from vae_core.train import stream_seed
+from vae_core.seeds import stream_seed
 
 SOURCES = ("prior", "fitted", "box")
 # What a page calls each source ("the AE's draws come from …"); a UI translates them when shown.

@@ -4,21 +4,21 @@ Each wrong variant is one mistake learners make again and again (issue threads o
 pytorch/examples and keras: sigma vs sigma², the KL's sign, sum vs mean reduction, BCE vs MSE),
 and the first is the formula of the blog post this project grew from. They live ONLY here: the
 dashboard's models train through ``train.train`` and ``losses.loss_terms``, the one correct loss.
-Every arm, the correct one included, trains in the same small loop below, so they differ in the
-one line the variant names; the correct arm's step is exactly ``loss_terms(model(x), x, beta)``.
+Every arm, the correct one included, trains through that same ``train.train``, with the variant
+as its ``objective``, so they differ in the one line the variant names; the correct arm's step is
+exactly ``train.elbo``. The shipped arms the page shows are in ``lab_results``.
 
 A variant is a ``forward`` (how z is sampled) and an ``objective`` (what is minimised). After
 training, every model is measured with the project's own, correct tools: ``train.evaluate``
 (Bernoulli recon and KL of q(z|x) as the head's output reads, i.e. as log σ²) and the latent
-statistics of ``metrics``. ``diagnose`` turns those numbers into a sentence and says whether the
-symptom the variant is known for is there.
+statistics of ``metrics``; collapse is judged by ``collapse.is_collapsed``. ``diagnose`` turns
+those numbers into a sentence and says whether the symptom the variant is known for is there.
 """
 from __future__ import annotations
 
 import math
-import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import torch
@@ -29,9 +29,10 @@ from vae_core.analysis.collapse import is_collapsed
 from vae_core.config import ModelConfig, TrainConfig
 from vae_core.data import ImageDataset
 from vae_core.losses import loss_terms
-from vae_core.models import LatentModel, ModelOutput, build_model
+from vae_core.models import LatentModel, ModelOutput
 from vae_core.text import N_, Translate, no_translation
-from vae_core.train import evaluate, make_optimizer, stream_seed
+from vae_core.seeds import stream_seed
+from vae_core.train import evaluate, run_to_end, train
 
 Forward = Callable[[LatentModel, torch.Tensor, torch.Generator], ModelOutput]
 Objective = Callable[[ModelOutput, torch.Tensor, float], dict[str, torch.Tensor]]
@@ -201,64 +202,56 @@ def lab_numbers(model: LatentModel, variant: Variant, dataset: ImageDataset, see
 
 def train_variant(variant: str, dataset: ImageDataset, model_cfg: ModelConfig = LAB_MODEL,
                   train_cfg: TrainConfig = LAB_TRAIN) -> LabRun:
-    """Train one arm of the lab on ``dataset`` (CPU) and measure it. Per-epoch records have the
-    ``train.train`` fields (``recon``/``kl`` as the variant's forward sees them, ``loss`` its own
-    objective; ``test_*`` from ``train.evaluate``), so ``figures.loss_curves`` draws them."""
+    """Train one arm of the lab on ``dataset`` (CPU) through ``train.train``, with the variant's
+    forward and objective as its ``objective``, and measure it. The history is ``train``'s epoch
+    records with ``recon``/``kl`` (as the variant's forward sees them) and ``loss`` (its own
+    objective) averaged over the epoch; ``test_*`` from ``train.evaluate``."""
     v = VARIANTS[variant]
-    if tuple(model_cfg.input_shape) != tuple(dataset.image_shape):
-        raise ValueError(f"model input_shape {model_cfg.input_shape} does not fit {dataset.image_shape}")
-    model = build_model(model_cfg, seed=train_cfg.seed)
-    model.train()
-    optimizer = make_optimizer(model, train_cfg.lr, torch.device("cpu"))
-    shuffle_gen = torch.Generator().manual_seed(train_cfg.seed)
-    noise_gen = torch.Generator().manual_seed(stream_seed(train_cfg.seed, "noise"))
-    x_train, n, bs = dataset.train_x, len(dataset.train_x), train_cfg.batch_size
-    history: list[dict[str, Any]] = []
-    status, step, t0 = "finished", 0, time.perf_counter()
-    reason, reason_values = N_("trained {epochs} epochs"), {"epochs": train_cfg.epochs}
-    for epoch in range(1, train_cfg.epochs + 1):
-        sums = torch.zeros(3, dtype=torch.float64)
-        seen = 0
-        perm = torch.randperm(n, generator=shuffle_gen)
-        for start in range(0, n, bs):
-            xb = x_train.index_select(0, perm[start:start + bs])
-            terms = v.objective(v.forward(model, xb, noise_gen), xb, train_cfg.beta)
-            values = torch.stack([terms["loss"], terms["recon"], terms["kl"]]).detach()
-            if not bool(torch.isfinite(values).all()):
-                status, reason = "diverged", N_("the objective became non-finite at step {step} (epoch {epoch})")
-                reason_values = {"step": step + 1, "epoch": epoch}
-                break
-            optimizer.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            optimizer.step()
-            if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-                status, reason = "diverged", N_("the weights became non-finite at step {step} (epoch {epoch})")
-                reason_values = {"step": step + 1, "epoch": epoch}
-                break
-            step += 1
-            seen += len(xb)
-            sums += values.double() * len(xb)
-        if status != "finished" and seen == 0:
-            break
-        loss, recon, kl = (sums / max(1, seen)).tolist()
-        test = evaluate(model, dataset.test_x, train_cfg.beta,
-                        seed=stream_seed(train_cfg.seed, "test_noise"))
-        history.append({"type": "epoch", "step": step, "epoch": epoch, "samples_seen": step * bs,
-                        "progress": epoch / train_cfg.epochs, "seconds": time.perf_counter() - t0,
-                        "loss": loss, "recon": recon, "kl": kl, "beta": train_cfg.beta,
-                        **{f"test_{k}": val for k, val in test.items()}})
-        if status != "finished" or not all(math.isfinite(val) for val in test.values()):
-            if status == "finished":  # training's own numbers were finite: the test loss was not
-                reason, reason_values = N_("the test loss became non-finite after epoch {epoch}"), {"epoch": epoch}
-            status = "diverged"
-            break
-    model.eval()
-    finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
-    run = LabRun(variant, model, history, status, reason, reason_values)
-    if finite:
+
+    def objective(model: LatentModel, x: torch.Tensor, beta: float,
+                  gen: torch.Generator) -> dict[str, torch.Tensor]:
+        return v.objective(v.forward(model, x, gen), x, beta)
+
+    t0 = time.perf_counter()
+    end = run_to_end(train(model_cfg, replace(train_cfg, device="cpu"), dataset, snapshots=0,
+                           objective=objective))
+    model, history = end["model"], _epoch_means(end["history"])
+    # Collapse is judged by the diagnosis (the project's rule on the numbers below), not here.
+    status = "diverged" if end["status"] == "diverged" else "finished"
+    run = LabRun(variant, model, history, status, *_why_ended(end, status, train_cfg.epochs))
+    if all(bool(torch.isfinite(p).all()) for p in model.parameters()):
         run.numbers = lab_numbers(model, v, dataset, seed=stream_seed(train_cfg.seed, "test_noise"))
     run.numbers.update({"status": status, "seconds": time.perf_counter() - t0})
     return run
+
+
+def _epoch_means(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``train``'s epoch records with the train terms averaged over the whole epoch (each of its
+    records averages the images since the previous one): one point per epoch."""
+    epochs, sums, images, seen = [], dict.fromkeys(("loss", "recon", "kl"), 0.0), 0, 0
+    for r in history:
+        n, seen = r["samples_seen"] - seen, r["samples_seen"]
+        sums = {k: total + r[k] * n for k, total in sums.items()}
+        images += n
+        if r["type"] == "epoch":
+            epochs.append({**r, **{k: total / max(1, images) for k, total in sums.items()}})
+            sums, images = dict.fromkeys(sums, 0.0), 0
+    return epochs
+
+
+def _why_ended(end: dict[str, Any], status: str, epochs: int) -> tuple[str, dict[str, Any]]:
+    """The lab's own sentence (marked for the catalogs) for how ``train``'s run ended."""
+    done = end["epochs_trained"]
+    if status == "finished":
+        return N_("trained {epochs} epochs"), {"epochs": done}
+    tests = [r["test_loss"] for r in end["history"] if r["type"] == "epoch"]
+    if tests and not math.isfinite(tests[-1]):
+        return N_("the test loss became non-finite after epoch {epoch}"), {"epoch": done}
+    if done == epochs:  # every step's objective was finite: the last step broke the weights
+        return (N_("the weights became non-finite at step {step} (epoch {epoch})"),
+                {"step": end["step"], "epoch": done})
+    return (N_("the objective became non-finite at step {step} (epoch {epoch})"),
+            {"step": end["step"] + 1, "epoch": done + 1})
 
 
 # --- diagnoses ------------------------------------------------------------------------------------
@@ -376,117 +369,3 @@ def diagnose(wrong: LabRun, correct: LabRun, gettext: Translate = no_translation
     return diagnosis("noise", holds, text, recon_trained=_f(w["recon_as_trained"]), recon=_f(w["recon"]),
                      gap=_f(w["recon_gap"]), gap_correct=_f(c["recon_gap"]), elbo=_f(w["elbo"]),
                      elbo_correct=_f(c["elbo"]))
-
-
-# --- shipped results: the page reads these, it never trains ----------------------------------------
-# The dashboard's lab shows arms trained ahead of time (``benchmarks/loss_lab.py --ship``), stored
-# in one safetensors file: float16 weights per (epochs, variant) and a JSON metadata entry with each
-# arm's history, status and numbers. The numbers are measured on the float16-rounded weights, so
-# what the page draws from the weights and the numbers it prints agree exactly.
-
-LAB_RESULTS_FILE = "loss-lab.safetensors"
-LAB_RESULTS_FORMAT = 1
-SHIPPED_EPOCHS = (20, 60, 150)
-MAX_LAB_RESULTS_BYTES = 16 * 1024 * 1024
-
-
-class LabResultsError(ValueError):
-    """The results file is missing, damaged or not ours; the message says why."""
-
-
-def _rounded(model: LatentModel) -> LatentModel:
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(p.to(torch.float16).to(p.dtype))
-    return model.eval()
-
-
-def ship_lab_results(dataset: ImageDataset, path: str, epochs: tuple[int, ...] = SHIPPED_EPOCHS,
-                     model_cfg: ModelConfig = LAB_MODEL, train_cfg: TrainConfig = LAB_TRAIN) -> dict:
-    """Train every arm at each of ``epochs``, measure it on its float16 weights, save all to ``path``."""
-    import json as _json
-    from dataclasses import asdict, replace
-
-    from safetensors.torch import save_file
-
-    tensors: dict[str, torch.Tensor] = {}
-    arms: dict[str, dict[str, Any]] = {}
-    for n in epochs:
-        for key in VARIANTS:
-            run = train_variant(key, dataset, model_cfg, replace(train_cfg, epochs=n))
-            seconds = run.numbers.get("seconds")
-            if run.numbers.get("recon") is not None:
-                run.numbers = {**lab_numbers(_rounded(run.model), VARIANTS[key], dataset,
-                                             seed=stream_seed(train_cfg.seed, "test_noise")),
-                               "status": run.status, "seconds": seconds}
-            for name, t in run.model.state_dict().items():
-                tensors[f"e{n}/{key}/{name}"] = t.detach().to(torch.float16).contiguous()
-            arms[f"{n}/{key}"] = {"history": run.history, "status": run.status, "numbers": run.numbers,
-                                  "reason_message": run.reason_message, "reason_values": run.reason_values}
-    meta = {"format_version": str(LAB_RESULTS_FORMAT), "model_config": _json.dumps(asdict(model_cfg)),
-            "epochs": _json.dumps(list(epochs)), "arms": _json.dumps(arms)}
-    save_file(tensors, path, metadata=meta)
-    return arms
-
-
-def _plain_format(message: Any, values: Any) -> bool:
-    """A reason read from a file is formatted later: only ``{name}`` fields filled from numbers."""
-    import string
-
-    if not isinstance(message, str) or not isinstance(values, dict) or len(message) > 300:
-        return False
-    if not all(isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
-               for k, v in values.items()):
-        return False
-    try:
-        fields = [f for _t, f, spec, conv in string.Formatter().parse(message) if f is not None]
-        specs = [(spec, conv) for _t, f, spec, conv in string.Formatter().parse(message) if f is not None]
-    except ValueError:
-        return False
-    return all(f in values for f in fields) and all(not s and not c for s, c in specs)
-
-
-def load_lab_results(path: str | os.PathLike[str]) -> dict[int, dict[str, LabRun]]:
-    """The shipped arms by epochs and variant (models on the CPU, eval mode); raises
-    ``LabResultsError`` for a missing, oversized, damaged or foreign file."""
-    import json as _json
-
-    from safetensors import safe_open
-
-    try:
-        if os.path.getsize(path) > MAX_LAB_RESULTS_BYTES:
-            raise LabResultsError(f"{os.path.basename(path)} is larger than a lab results file can be")
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except LabResultsError:
-        raise
-    except Exception as e:  # OSError, safetensors' own errors: the file is not usable
-        raise LabResultsError(f"{os.path.basename(path)} cannot be read ({type(e).__name__})") from e
-    try:
-        if meta.get("format_version") != str(LAB_RESULTS_FORMAT):
-            raise LabResultsError("unknown lab results format")
-        cfg = ModelConfig(**_json.loads(meta["model_config"]))
-        arms = _json.loads(meta["arms"])
-        out: dict[int, dict[str, LabRun]] = {}
-        for n in _json.loads(meta["epochs"]):
-            if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 10_000:
-                raise LabResultsError("bad epochs list")
-            for key in VARIANTS:
-                arm = arms[f"{n}/{key}"]
-                prefix = f"e{n}/{key}/"
-                state = {k[len(prefix):]: t.float() for k, t in tensors.items() if k.startswith(prefix)}
-                model = build_model(cfg)
-                model.load_state_dict(state, strict=True)
-                if not (isinstance(arm["history"], list) and all(isinstance(r, dict) for r in arm["history"])
-                        and isinstance(arm["numbers"], dict) and arm["status"] in ("finished", "diverged")
-                        and _plain_format(arm["reason_message"], arm["reason_values"])):
-                    raise LabResultsError(f"arm {n}/{key} is malformed")
-                out.setdefault(n, {})[key] = LabRun(key, model.eval(), arm["history"], arm["status"],
-                                                    arm["reason_message"], arm["reason_values"], arm["numbers"])
-        return out
-    except LabResultsError:
-        raise
-    except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise LabResultsError(f"{os.path.basename(path)} is not a valid lab results file "
-                              f"({type(e).__name__})") from e

@@ -118,7 +118,8 @@ from vae_core.data import ImageDataset
 from vae_core.analysis.generation import (GENERATION_SAMPLES, GenerationTest, class_shares,
                                           dataset_generation_tests, decoder_codes,
                                           generation_scores, judge_codes, sample_codes)
-from vae_core.losses import kl_per_dim, log_joint, recon_per_image
+from vae_core.analysis.posterior import log_joint
+from vae_core.losses import kl_per_dim, recon_per_image
 from vae_core.models import LatentModel, reparameterize
 from vae_core.text import N_
 from vae_core.train import evaluate

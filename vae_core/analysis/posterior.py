@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.distributions import Normal
 
-from vae_core.losses import kl_per_dim, log_joint, recon_per_image
+from vae_core.losses import kl_per_dim, recon_per_image
 from vae_core.models import LatentModel, reparameterize
 
 GRID = 200
@@ -39,6 +40,17 @@ class GridPosterior:
     @property
     def post(self) -> np.ndarray:
         return np.exp(self.log_post)
+
+
+def log_joint(model: LatentModel, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """log p(x|z) + log p(z) and -log p(x|z) for codes z (K, B, D) of images x (B, C, H, W):
+    (K, B) each. The prior p(z) is N(0, I); p(x|z) is the decoder's Bernoulli pixels."""
+    k, b, d = z.shape
+    recon = recon_per_image(model.decode(z.reshape(k * b, d)),
+                            x.unsqueeze(0).expand(k, *x.shape).reshape(k * b, *x.shape[1:]))
+    recon = recon.reshape(k, b)  # -log p(x|z)
+    log_pz = Normal(0.0, 1.0).log_prob(z).sum(-1)
+    return log_pz - recon, recon
 
 
 @torch.no_grad()

@@ -1,12 +1,4 @@
-"""Training replay: copies of the weights taken during training, saved with the run.
-
-``train`` keeps about ``DEFAULT_SNAPSHOTS`` snapshots, spaced geometrically in steps (the codes
-move most in the first few hundred steps, so early epochs get most of them), always including
-the initial weights (step 0) and the final ones. A snapshot is a full ``state_dict``: that is all
-it takes to redraw the latent maps, the decoder grid and prior samples at that moment. The
-models are small (the digits MLP is ~33k parameters, ~130 KB), but a 784-400-20 MNIST MLP is
-~2.6 MB, so the total is capped at ``MAX_SNAPSHOT_BYTES``: a big model keeps fewer snapshots
-(still the first and the last), and one too big for two keeps none.
+"""Training replay: the snapshots ``train`` took (``snapshots.py``), saved with the run and replayed.
 
 On disk they are one ``snapshots.safetensors`` beside ``model.safetensors``: tensors named
 ``s{index:03d}/{parameter}``, metadata ``format_version``, ``steps`` and ``epochs`` (JSON lists).
@@ -30,14 +22,13 @@ import torch
 from vae_core.store import validate
 from vae_core.config import ModelConfig
 from vae_core.models import LatentModel, build_model
+from vae_core.store.snapshots import MAX_SNAPSHOT_BYTES, Snapshot
 from vae_core.text import N_
 from vae_core.store.validate import state_shapes
 
 SNAPSHOTS_FILE = "snapshots.safetensors"
 SNAPSHOT_FORMAT_VERSION = 2  # 2: float16, the last snapshot read from the run's weights
 STORED_DTYPE = torch.float16
-DEFAULT_SNAPSHOTS = 20
-MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024  # all snapshots of one run together
 MAX_SNAPSHOTS = 200  # a file claiming more is not ours
 
 
@@ -53,46 +44,6 @@ class NoSnapshots(ReplayUnavailable):
     """The run kept no snapshots (an old run, or a model too big for any): the common case, with
     the fixed message ``NO_SNAPSHOTS`` that a UI can translate; other ``ReplayUnavailable``
     messages are details of a damaged file."""
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The weights after ``step`` optimizer steps (``epoch`` = steps / steps per epoch)."""
-
-    step: int
-    epoch: float
-    state: dict[str, torch.Tensor]
-
-
-def model_bytes(model: LatentModel) -> int:
-    return sum(t.numel() * t.element_size() for t in model.state_dict().values())
-
-
-def snapshot_budget(model: LatentModel, wanted: int = DEFAULT_SNAPSHOTS,
-                    max_bytes: int = MAX_SNAPSHOT_BYTES) -> int:
-    """How many snapshots of ``model`` fit the size cap: ``wanted`` or fewer, 0 if not even the
-    first and the last fit."""
-    fit = max_bytes // max(1, model_bytes(model))
-    count = min(int(wanted), int(fit))
-    return count if count >= 2 else 0
-
-
-def snapshot_schedule(total_steps: int, count: int) -> list[int]:
-    """About ``count`` distinct steps in 0..total_steps: 0, then geometrically spaced up to the last
-    step (``geomspace(1, total_steps)``), so early training, where codes move most, is dense."""
-    if count <= 0:
-        return []
-    if count == 1 or total_steps <= 0:
-        return [max(0, total_steps)]
-    if count == 2:
-        return [0, total_steps]
-    # geomspace ends at total_steps; rounding merges some early steps, so "about" count
-    return sorted({0} | {int(round(s)) for s in np.geomspace(1, total_steps, count - 1)})
-
-
-def take_snapshot(model: LatentModel, step: int, steps_per_epoch: int) -> Snapshot:
-    state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
-    return Snapshot(step=int(step), epoch=step / max(1, steps_per_epoch), state=state)
 
 
 def _snapshot_tensors(snapshots: list[Snapshot], dtype: torch.dtype | None = None

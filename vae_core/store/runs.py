@@ -38,7 +38,8 @@ try:  # POSIX; elsewhere saves are not locked and only old leftovers are recover
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
-from vae_core.store.replay import SNAPSHOTS_FILE, Snapshot, write_snapshots
+from vae_core.store.replay import SNAPSHOTS_FILE, write_snapshots
+from vae_core.store.snapshots import Snapshot
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
