@@ -5,13 +5,14 @@ import streamlit as st
 
 from ui.captions import generation_caption, interpolation_caption
 from ui.export import plot_config
-from ui.i18n import _, translate
+from ui.i18n import _, current_language, translate
 from ui.links import BIND, translated_labels, translated_options
 from ui.live_decode import live_paths
 from ui.numbers import number_text, percent_text
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image, plane_picker
-from ui.resources import get_judge, run_generation_tests, run_mixture_test
+from ui.resources import (get_judge, run_generation_tests, run_key, run_mixture_test,
+                          shared_figure)
 from vae_core.viz import figures
 from vae_core.analysis.density import (AE_SOURCE_NAMES, AE_SOURCES, MIXTURE, MIXTURE_COMPONENTS,
                                        mixture_caption)
@@ -63,27 +64,37 @@ if "AE" in tests:  # the third generator: the AE plus a density fitted after tra
                                 bool(vae and vae.stats["collapsed"]), gettext=_))
 
 plane = plane_picker("generate", [m.latent_dim for m in models])
+lang = current_language()
+shown = slice(0, MAP_DRAWS)  # all 1,000 would hide the codes under them
+
+
+def draws_map(panel, test):
+    """Where the draws land among the codes the gap test measures (the VAE's z ~ q(z|x), not its
+    μ): map and numbers agree."""
+    draws_xy = panel.to_plane(test.z[shown])
+    codes_panel = panel.with_codes(panel.codes.sampled)
+    fig = codes_panel.scatter(codes_panel.own_range(draws_xy),
+                              title=_("{model}: where {shown} of the {n} draws land",
+                                      model=panel.codes.label, shown=MAP_DRAWS, n=test.n),
+                              height=460, marker_size=4, opacity=0.6)
+    return figures.add_draws(fig, draws_xy, test.in_gap[shown], gettext=_)
+
+
 for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
     m = panel.codes
     source = ae_source if m.label == "AE" else "prior"
     test = tests[m.label][source]
     names = m.data.class_names
+    # Figures depend on the run, the seed, the source, the plane and the language only.
+    view = (run_key(m.run), seed, source, str(plane), lang)
     with col:
-        st.plotly_chart(figures.judged_tiles(
+        st.plotly_chart(shared_figure(("generate_tiles", *view), lambda: figures.judged_tiles(
             decode_images(m.run.model, test.z[:N_TILES]), 8,
             _("{model}: {shown} of {n} draws from {source}", model=m.label, shown=N_TILES, n=test.n,
               source=source_name(source)),
-            test.label, test.confidence, names, CONFIDENT, gettext=_).update_layout(height=520),
+            test.label, test.confidence, names, CONFIDENT, gettext=_).update_layout(height=520)),
             key=f"generate_tiles_{m.label.lower()}", config={"displayModeBar": False})
-        shown = slice(0, MAP_DRAWS)  # all 1,000 would hide the codes under them
-        draws_xy = panel.to_plane(test.z[shown])
-        # The codes the gap test measures (the VAE's z ~ q(z|x), not its μ): map and numbers agree.
-        codes_panel = panel.with_codes(m.sampled)
-        fig = codes_panel.scatter(codes_panel.own_range(draws_xy),
-                                  title=_("{model}: where {shown} of the {n} draws land", model=m.label,
-                                          shown=MAP_DRAWS, n=test.n),
-                                  height=460, marker_size=4, opacity=0.6)
-        st.plotly_chart(figures.add_draws(fig, draws_xy, test.in_gap[shown], gettext=_),
+        st.plotly_chart(shared_figure(("generate_map", *view), lambda: draws_map(panel, test)),
                         key=f"generate_map_{m.label.lower()}", config=plot_config(f"generate_map_{m.label.lower()}"))
         st.caption(_("{in_gap} of {n} draws ({share:.0%}) are in a gap: farther from every test "
                      "code than 95% of the codes are from their nearest neighbour (radius "
@@ -96,11 +107,13 @@ for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
 
 series = {_("{model}, {source}", model=m.label, source=source_name(s)): tests[m.label][s]
           for m in models for s in (AE_SOURCES if m.label == "AE" else ("prior",))}
-st.plotly_chart(figures.class_histogram(
-    {name: t.class_counts for name, t in series.items()},
-    {name: int((~t.confident).sum()) for name, t in series.items()}, models[0].data.class_names,
-    title=_("Classes of the decoded draws (judged with confidence ≥ {confident:g}; 1,000 draws "
-            "each)", confident=CONFIDENT), gettext=_).update_layout(height=360),
+st.plotly_chart(shared_figure(
+    ("generate_histogram", tuple(run_key(m.run) for m in models), seed, lang),
+    lambda: figures.class_histogram(
+        {name: t.class_counts for name, t in series.items()},
+        {name: int((~t.confident).sum()) for name, t in series.items()}, models[0].data.class_names,
+        title=_("Classes of the decoded draws (judged with confidence ≥ {confident:g}; 1,000 draws "
+                "each)", confident=CONFIDENT), gettext=_).update_layout(height=360)),
     key="generate_histogram", config=plot_config("generate_histogram"))
 MODEL, DRAWS_FROM, COVERED = _("model"), _("draws from"), _("classes covered")
 CONFIDENT_RAW, CONFIDENT_CAPPED = _("judged confidently"), _("confident, capped per class")
@@ -146,9 +159,13 @@ for col, panel in zip(st.columns(len(panels)), panels):
         show_images(decode_images(m.run.model, path), frames,
                     caption=_("{model}: test #{start} → test #{end}, {frames} equally spaced codes",
                               model=m.label, start=a, end=b, frames=frames))
-        fig = panel.scatter(title=_("{model}: the straight path", model=m.label), height=380,
-                            marker_size=3, opacity=0.4, show_legend=False)
-        st.plotly_chart(figures.add_path(fig, panel.to_plane(path), gettext=_), key=f"interp_scatter_{m.label.lower()}", config=plot_config(f"interp_scatter_{m.label.lower()}"))
+        st.plotly_chart(shared_figure(
+            ("interp_path", run_key(m.run), str(plane), a, b, frames, lang),
+            lambda: figures.add_path(panel.scatter(title=_("{model}: the straight path", model=m.label),
+                                                   height=380, marker_size=3, opacity=0.4,
+                                                   show_legend=False),
+                                     panel.to_plane(path), gettext=_)),
+            key=f"interp_scatter_{m.label.lower()}", config=plot_config(f"interp_scatter_{m.label.lower()}"))
 path_note = _("Both paths are straight lines between the two images' codes (square → star). The "
               "judge classifier reads every frame; a frame it reads with p < {confident:g} counts "
               "as unsure (\"?\").", confident=CONFIDENT)

@@ -4,11 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from ui.export import plot_config
-from ui.i18n import _
+from ui.i18n import _, current_language
 from ui.links import BIND
 from ui.live_decode import live_draws
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image, plane_picker
+from ui.resources import run_key, shared_figure
 from vae_core.viz import figures
 from vae_core.analysis.latent_tools import (decode_images, ellipse_outlines, kl_monte_carlo,
                                             posterior_samples, reparam_demo)
@@ -37,15 +38,18 @@ n = c3.select_slider(_("Draws N"), [100, 300, 1000, 3000, 10000], value=1000, ke
 seed = int(c4.number_input(_("Seed"), 0, 1_000_000, 0, key="reparam_seed", bind=BIND))
 
 demo = reparam_demo(mu, sigma, n, seed)
+lang = current_language()
 left, right = st.columns(2)
-with left:
-    st.plotly_chart(figures.reparam_histogram(demo.z, mu, sigma, gettext=_).update_layout(height=340),
+with left:  # both figures depend on the sliders and the language only: built once for everyone
+    st.plotly_chart(shared_figure(("reparam_hist", mu, sigma, n, seed, lang), lambda: figures.reparam_histogram(
+        demo.z, mu, sigma, gettext=_).update_layout(height=340)),
                     key="reparam_hist", config=plot_config("reparam_hist"))
     st.caption(_("Draw ε ~ N(0, 1), then shift and stretch it: z = μ + σ·ε follows N(μ, σ²) (black). "
                  "The randomness sits in ε alone, outside the network."))
 with right:
-    st.plotly_chart(figures.gradient_scatter(demo.eps, demo.dz_dsigma, demo.dz_dmu, gettext=_)
-                    .update_layout(height=340), key="reparam_grads", config=plot_config("reparam_grads"))
+    st.plotly_chart(shared_figure(("reparam_grads", mu, sigma, n, seed, lang), lambda: figures.gradient_scatter(
+        demo.eps, demo.dz_dsigma, demo.dz_dmu, gettext=_).update_layout(height=340)),
+                    key="reparam_grads", config=plot_config("reparam_grads"))
     st.caption(_("torch.autograd, per draw: ∂z/∂μ = 1 and ∂z/∂σ = ε exactly. Gradients pass through "
                  "the sample to μ and σ, so the encoder that outputs them can be trained by backprop; "
                  "sampling z directly from N(μ, σ²) would give no gradient."))
@@ -91,6 +95,29 @@ plane = plane_picker("reparam", [m.latent_dim for m in models])
 zoom = st.toggle(_("Zoom the VAE's panel to this image's q(z|x)"), value=True, key="reparam_zoom",
                  help=_("Off: each panel shows all its test codes at its own scale."), bind=BIND)
 panels = latent_panels(models, plane)
+
+
+def posterior_map(panel, i: int, post, zoomed: bool):
+    """One image's code on the panel: the AE's point, or the VAE's q(z|x) ellipses, draws and μ."""
+    m = panel.codes
+    title = (_("{model}: test #{i} (zoomed to q(z|x))", model=m.label, i=i) if zoomed
+             else _("{model}: test #{i}", model=m.label, i=i))
+    fig = panel.scatter(title=title, height=420, marker_size=3, opacity=0.25)
+    # The legend names only what this view adds (classes are the colours of the points).
+    fig.update_traces(showlegend=False).update_layout(legend=dict(orientation="h", y=-0.2))
+    if post is None:  # the AE has no distribution to sample: its "draws" are one point
+        return figures.add_points(fig, panel.to_plane(m.mu[i]), _("z of test #{i}", i=i), symbol="x", size=12)
+    if not panel.one_d:
+        center, cov = panel.to_plane(post.mu), panel.projection.covariances(post.logvar[None])
+        figures.add_ellipses(fig, ellipse_outlines(center, cov, 1.0), "q(z|x) 1σ")
+        figures.add_ellipses(fig, ellipse_outlines(center, cov, 2.0), "q(z|x) 2σ", dash="dot")
+        if zoomed:
+            zoom_to(fig, center[0], cov[0], panel.to_plane(post.z))
+    figures.add_points(fig, panel.to_plane(post.z), _("{k} draws z = μ + σ·ε", k=len(post.z)),
+                       color=figures.VAE_COLOR, symbol="circle", size=9)
+    return figures.add_points(fig, panel.to_plane(post.mu), "μ", symbol="x", size=12)
+
+
 live = None  # the VAE's panel and its draws, for the by-hand view below
 for col, panel in zip(st.columns(len(models)), panels):
     m = panel.codes
@@ -99,29 +126,15 @@ for col, panel in zip(st.columns(len(models)), panels):
     post = posterior_samples(m.run.model, x, k, sample_seed) if m.logvar is not None else None
     with col:
         zoomed = zoom and post is not None and not panel.one_d
-        title = (_("{model}: test #{i} (zoomed to q(z|x))", model=m.label, i=i) if zoomed
-                 else _("{model}: test #{i}", model=m.label, i=i))
-        fig = panel.scatter(title=title, height=420, marker_size=3, opacity=0.25)
-        # The legend names only what this view adds (classes are the colours of the points).
-        fig.update_traces(showlegend=False).update_layout(legend=dict(orientation="h", y=-0.2))
-        if m.logvar is None:  # the AE has no distribution to sample: its "draws" are one point
-            figures.add_points(fig, panel.to_plane(m.mu[i]), _("z of test #{i}", i=i), symbol="x", size=12)
-            st.plotly_chart(fig, key=f"reparam_scatter_{m.label.lower()}", config=plot_config(f"reparam_scatter_{m.label.lower()}"))
+        st.plotly_chart(shared_figure(("reparam_scatter", run_key(m.run), str(plane), i, k, sample_seed, zoomed, lang),
+                                      lambda: posterior_map(panel, i, post, zoomed)),
+                        key=f"reparam_scatter_{m.label.lower()}", config=plot_config(f"reparam_scatter_{m.label.lower()}"))
+        if m.logvar is None:
             show_images(np.stack([m.data.test_x[i, 0].numpy(), decode_images(m.run.model, m.mu[i:i + 1])[0]]),
                         2, caption=_("Input and the AE's reconstruction"), min_width=192)
             st.caption(_("The AE maps the image to one point. Resampling has nothing to vary: all K "
                          "decodings would be the same image."))
             continue
-        if not panel.one_d:
-            center, cov = panel.to_plane(post.mu), panel.projection.covariances(post.logvar[None])
-            figures.add_ellipses(fig, ellipse_outlines(center, cov, 1.0), "q(z|x) 1σ")
-            figures.add_ellipses(fig, ellipse_outlines(center, cov, 2.0), "q(z|x) 2σ", dash="dot")
-            if zoomed:
-                zoom_to(fig, center[0], cov[0], panel.to_plane(post.z))
-        figures.add_points(fig, panel.to_plane(post.z), _("{k} draws z = μ + σ·ε", k=k), color=figures.VAE_COLOR,
-                           symbol="circle", size=9)
-        figures.add_points(fig, panel.to_plane(post.mu), "μ", symbol="x", size=12)
-        st.plotly_chart(fig, key=f"reparam_scatter_{m.label.lower()}", config=plot_config(f"reparam_scatter_{m.label.lower()}"))
         show_images(x[0, 0].numpy()[None], 1, caption=_("Input"), min_width=96)
         show_images(post.images, min(k, 8), caption=_("The {k} draws, decoded", k=k))
         live = (next(j for j, p in enumerate(panels) if p is panel), post)

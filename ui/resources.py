@@ -12,6 +12,7 @@ import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import plotly.graph_objects as go
@@ -76,6 +77,24 @@ def from_template(spec: dict) -> go.Figure:
     """A figure of its own (the caller may add traces or change the layout) from a cached
     ``figure_template``; its contents were validated when the template was built."""
     return go.Figure(data=_copy_tree(spec["data"]), layout=_copy_tree(spec["layout"]), _validate=False)
+
+
+def shared_figure(key: tuple, build: Callable[[], go.Figure]) -> go.Figure:
+    """The figure ``build()`` makes, built once per ``key`` and shared by every session; a figure
+    of the caller's own. ``key`` must name everything the figure depends on: the runs' files and
+    versions (``run_key``), the page's parameters and the language. Building a Plotly figure
+    validates every property; on Generate that was most of a warm view (tiles, maps, histogram)."""
+    return from_template(_shared_figure(key, build))
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _shared_figure(key: tuple, _build: Callable[[], go.Figure]) -> dict:
+    return figure_template(_build())
+
+
+def run_key(run: Run) -> tuple[str, float]:
+    """A run's part of a cache key: its folder and file version."""
+    return str(run.path), run_version(run)
 
 
 def checkpoints_root() -> Path:
