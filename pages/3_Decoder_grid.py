@@ -5,10 +5,11 @@ import streamlit as st
 
 from ui.captions import PRIOR_BOX, decoder_grid_caption
 from ui.export import plot_config
-from ui.i18n import _, translate
+from ui.i18n import _, current_language, translate
 from ui.links import BIND, translated_options
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, scale_choice
 from ui.pickers import pick_test_image, plane_picker
+from ui.resources import run_key, shared_figure
 from vae_core.viz import figures
 from vae_core.analysis.codes import code_span
 from vae_core.analysis.latent_tools import decode_images, grid_axis, grid_codes
@@ -57,6 +58,7 @@ shared_axes = scale_choice("grid")
 panels = latent_panels(models, plane, shared_axes)
 pair_notes(models, shared_axes)
 spans: dict[str, float] = {}
+lang = current_language()
 for col, panel in zip(st.columns(len(panels)), panels):
     m = panel.codes
     dims = panel.projection.dims
@@ -64,14 +66,19 @@ for col, panel in zip(st.columns(len(panels)), panels):
     # A collapsed VAE's codes span ~0: its fitted grid still covers the prior's 2σ box.
     half_width = max(spans[m.label], PRIOR_BOX) if spacing == FIT else r
     axis = grid_axis(n, half_width, quantiles)
-    base = m.mu[min(base_index, len(m.mu) - 1)] if base_index is not None else None
-    images = decode_images(m.run.model, grid_codes(n, m.latent_dim, r=half_width, quantiles=quantiles,
-                                                   dims=dims, base_z=base))
-    with col:
-        grid = figures.decoded_grid(images, n, _("{model} decoder: {run}", model=m.label,
-                                                 run=m.run.name), axis,
-                                    panel.projection.axis_titles, two_d=len(dims) == 2, gettext=_)
-        st.plotly_chart(grid.update_layout(height=460),
+    base = None if base_index is None else min(base_index, len(m.mu) - 1)
+
+    def grid_figure(m=m, panel=panel, dims=dims, half_width=half_width, axis=axis, base=base):
+        images = decode_images(m.run.model, grid_codes(
+            n, m.latent_dim, r=half_width, quantiles=quantiles, dims=dims,
+            base_z=None if base is None else m.mu[base]))
+        return figures.decoded_grid(images, n, _("{model} decoder: {run}", model=m.label, run=m.run.name),
+                                    axis, panel.projection.axis_titles, two_d=len(dims) == 2,
+                                    gettext=_).update_layout(height=460)
+
+    with col:  # decoded once per run version, grid and language, for every session
+        st.plotly_chart(shared_figure(("grid_image", run_key(m.run), n, float(half_width), quantiles,
+                                       tuple(dims), base, lang), grid_figure),
                         key=f"grid_image_{m.label.lower()}", config=plot_config(f"grid_image_{m.label.lower()}"))
         extent = (axis[0], axis[-1])
         y_extent = extent if len(dims) == 2 else (-0.5, 0.5)

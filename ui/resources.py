@@ -145,8 +145,18 @@ IDX_FOLDER_CHOICE = N_("A folder of IDX files")  # the Train page's data set opt
 
 def get_dataset(spec: str) -> ImageDataset:
     """The data set for ``spec``, cached; raises ``DatasetError`` (not cached) on failure."""
+    key = (spec, str(data_root()))
+    if key in _loaded:  # no spinner for a cached set: a spinner costs a timer and two messages
+        return _dataset(*key)
     with st.spinner(_("Loading data set…")):
-        return _dataset(spec, str(data_root()))
+        data = _dataset(*key)
+    if len(_loaded) > 256:  # uploads add folders: stay bounded (a forgotten key only shows a spinner)
+        _loaded.clear()
+    _loaded.add(key)
+    return data
+
+
+_loaded: set[tuple[str, str]] = set()  # data sets loaded once by this process (maybe evicted since)
 
 
 def dataset_or_error(spec: str) -> ImageDataset | None:
