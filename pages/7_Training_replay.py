@@ -16,7 +16,7 @@ from ui.i18n import _, current_language, translate
 from ui.links import md
 from vae_core import Run
 from vae_core.viz import figures
-from vae_core.analysis.codes import code_stats
+from vae_core.analysis.scorecard import code_stats
 from vae_core.analysis.latent_tools import (grid_codes, pca_2d, plane_coords, sample_prior,
                                             shared_range, subset_indices)
 from vae_core.store.replay import (NO_SNAPSHOTS, SNAPSHOTS_FILE, NoSnapshots, ReplayCodes,

@@ -12,8 +12,8 @@ from ui.captions import (interpolation_caption, prior_draws_note, collapse_warni
                          verdict_label)
 from vae_core import ModelConfig, TrainConfig, load_run, run_to_end, train
 from vae_core.analysis.classifier import load_or_train
-from vae_core.analysis.codes import code_stats
 from vae_core.analysis.generation import decoder_codes, generation_scores, generation_tests
+from vae_core.analysis.scorecard import code_stats
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -11,13 +11,13 @@ import torch
 from vae_core import ModelConfig, TrainConfig, list_runs, load_run, run_to_end, save_run, train
 from vae_core.__main__ import main
 from vae_core.analysis.classifier import load_or_train
-from vae_core.analysis.codes import (code_extent, code_span, code_stats, gap_radius,
-                                     latent_axis_name, nearest_code_distance)
+from vae_core.analysis.codes import (code_extent, code_span, gap_radius, latent_axis_name,
+                                     nearest_code_distance)
 from vae_core.analysis.collapse import COLLAPSE_KL, check_model, is_collapsed, relabel_status
 from vae_core.analysis.generation import (COVER_FRACTION, GenerationTest, dataset_generation_tests,
                                           decoder_codes, generation_test, sample_codes)
 from ui.scorecard import compare_rows
-from vae_core.analysis.metrics import claim_verdict, prior_confidence, scorecard
+from vae_core.analysis.scorecard import claim_verdict, code_stats, prior_confidence, scorecard
 
 TINY = dict(latent_dim=2, hidden=(64, 32))
 

@@ -304,7 +304,7 @@ def test_evidence_and_latent_pages_skip_a_nan_run(checkpoints, fresh_streamlit_c
 
 @pytest.mark.slow  # evaluate trains its judge classifier first (a few seconds)
 def test_weights_that_overflow_give_a_clear_error_not_a_crash(template, scratch, digits, capsys):
-    from vae_core.analysis.metrics import scorecard
+    from vae_core.analysis.scorecard import scorecard
 
     folder = spoiled_copy(template, scratch, hostile.hostile_cases()["weights-overflow"])
     run = load_run(folder)

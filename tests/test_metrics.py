@@ -12,10 +12,12 @@ from vae_core import ModelConfig, evaluate, list_runs, load_run, run_to_end, tra
 from vae_core.__main__ import main
 from vae_core.analysis.classifier import CACHE_DIR, load_or_train
 from ui.scorecard import compare_rows
-from vae_core.analysis.metrics import (CLAIMS, METRICS, active_units, centring, coverage,
-                                       largest_gap, prior_confidence, prior_kl, scale_error,
-                                       scorecard, smoothness, sweep_groups, sweep_run_name,
-                                       view_basis, winner)
+from vae_core.analysis.codes import (centring, coverage, largest_gap, prior_kl, scale_error,
+                                     view_basis)
+from vae_core.analysis.collapse import active_units
+from vae_core.analysis.scorecard import (CLAIMS, METRICS, prior_confidence, scorecard, smoothness,
+                                         winner)
+from vae_core.analysis.sweep import sweep_groups, sweep_run_name
 from vae_core.jobs.engine import quick_pair_specs
 from vae_core.models import build_model
 

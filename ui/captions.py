@@ -2,7 +2,7 @@
 
 Pure Python (no Streamlit), numbers in, sentences out, so a claim on screen always matches the runs
 on screen, and a claim that does not hold for them is said not to hold, with the reason. Inputs are
-plain mappings with the scorecard's key names (``vae_core.analysis.metrics.scorecard``); the cheap
+plain mappings with the scorecard's key names (``vae_core.analysis.scorecard.scorecard``); the cheap
 per-view subset comes from ``vae_core.analysis.codes.code_stats`` and the generation keys from
 ``vae_core.analysis.generation.GenerationTest.summary`` (or ``generation_scores``):
 
@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from vae_core.text import N_, Translate, no_translation
 
-# The scorecard's 2-D view ("view" key of metrics.scorecard) as a caption names it.
+# The scorecard's 2-D view ("view" key of scorecard.scorecard) as a caption names it.
 VIEW_LABELS = {"latent": N_("the latent space itself"), "pca": N_("the codes' top-2 PCA plane"),
                "dims 0,1": N_("latent dims 0 and 1")}
 
@@ -334,7 +334,7 @@ VERDICT_LABELS = {"tie": N_("tie"), "collapsed": N_("none: the VAE's lead comes 
 
 
 def verdict_label(verdict: str, gettext: Translate = no_translation) -> str:
-    """The scorecard cell for ``metrics.claim_verdict``'s answer."""
+    """The scorecard cell for ``scorecard.claim_verdict``'s answer."""
     if verdict in ("VAE", "AE"):
         return verdict  # model names read the same in every language
     label = VERDICT_LABELS.get(verdict)

@@ -179,7 +179,7 @@ def live_draws(panels: Sequence[LatentPanel], model: int, mu: np.ndarray, sigma:
 
 
 def sweep_codes(infos: Sequence[RunInfo]) -> list[ModelCodes]:
-    """A sweep's runs (``metrics.sweep_groups``, in β order) loaded with their test sets encoded;
+    """A sweep's runs (``sweep.sweep_groups``, in β order) loaded with their test sets encoded;
     a run that fails to load is reported and left out."""
     out: list[ModelCodes] = []
     for info in infos:

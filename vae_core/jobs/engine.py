@@ -143,9 +143,9 @@ def plan_runs(mode: str, name: str, model_cfg: ModelConfig, train_cfg: TrainConf
 
     "ae"/"vae": one run named ``name``. "pair": ``name-ae`` and ``name-vae`` with the same seed,
     data and architecture (the only difference is the bottleneck). "sweep": one VAE per beta
-    named ``name-b<beta>`` (``metrics.sweep_run_name``), grouped under ``name``.
+    named ``name-b<beta>`` (``sweep.sweep_run_name``), grouped under ``name``.
     """
-    from vae_core.analysis.metrics import sweep_run_name
+    from vae_core.analysis.sweep import sweep_run_name
 
     if mode in ("ae", "vae"):
         return [RunSpec(name, model_cfg.with_kind(mode), train_cfg)], None

@@ -459,7 +459,7 @@ def gradient_scatter(eps: np.ndarray, dz_dsigma: np.ndarray, dz_dmu: np.ndarray,
 
 def sweep_figure(points: list, gettext: Translate = no_translation) -> go.Figure:
     """Rate (KL) against distortion (recon) with lines of equal recon + KL, and active units
-    against beta. ``points`` are ``metrics.SweepPoint``; warm-up runs get a diamond marker and
+    against beta. ``points`` are ``sweep.SweepPoint``; warm-up runs get a diamond marker and
     collapsed ones (no active unit) a red X. ``customdata`` holds the run name."""
     from plotly.subplots import make_subplots
 
