@@ -358,9 +358,9 @@ def read_run_meta(path: str | os.PathLike[str]) -> RunMeta:
         raise RunError(f"{meta_path}: {e}") from e
 
 
-def _check_weights(path: Path, model_cfg: ModelConfig):
+def _check_weights(path: Path, model_cfg: ModelConfig) -> None:
     """The weights file's header checked against the config; nothing is read or built."""
-    return validate.check_weights(path / WEIGHTS_FILE, validate.state_shapes(model_cfg), RunError,
+    validate.check_weights(path / WEIGHTS_FILE, validate.state_shapes(model_cfg), RunError,
                                   MAX_WEIGHTS_BYTES)
 
 
@@ -429,8 +429,8 @@ def run_info(path: str | os.PathLike[str]) -> RunInfo:
                              "or '-'); rename the folder to use this run")
     try:
         meta = read_run_meta(path)
-        tensors, data_start = _check_weights(path, meta.model_config)
-        finite = validate.weights_finite(path / WEIGHTS_FILE, tensors, data_start, RunError)
+        _check_weights(path, meta.model_config)
+        finite = validate.weights_finite(path / WEIGHTS_FILE, RunError)
     except RunError as e:
         return _broken(path, str(e).replace(f"{path}{os.sep}", ""))
     status, reason = _status(meta)
