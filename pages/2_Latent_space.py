@@ -61,7 +61,7 @@ for col, panel in zip(st.columns(len(panels)), panels):
                    _("{model}: marginals of {codes}", model=m.label,
                      codes=_(MARGINAL_CODES[marginal_codes]))),
             prior_center=panel.projection.prior_center,
-            color=figures.AE_COLOR if m.label == "AE" else figures.VAE_COLOR,
+            color=figures.model_color(m.label),
             gettext=_).update_layout(height=230),
             key=f"latent_marginals_{m.label.lower()}", config=plot_config(f"latent_marginals_{m.label.lower()}"))
 if show_ellipses:

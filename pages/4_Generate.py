@@ -12,7 +12,7 @@ from ui.numbers import number_text, percent_text
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image, plane_picker
 from ui.resources import get_judge, run_generation_tests
-from vae_core.viz import figures
+from vae_core.viz import figures, image_figures
 from vae_core.analysis.density import MIXTURE_COMPONENTS, mixture_caption
 from vae_core.analysis.generation import (AE_SOURCES, CONFIDENT, MIXTURE, SOURCE_NAMES, SOURCES,
                                           generation_scores, judge_codes)
@@ -69,7 +69,7 @@ for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
     test = tests[m.label][source]
     names = m.data.class_names
     with col:
-        st.plotly_chart(figures.judged_tiles(
+        st.plotly_chart(image_figures.judged_tiles(
             decode_images(m.run.model, test.z[:N_TILES]), 8,
             _("{model}: {shown} of {n} draws from {source}", model=m.label, shown=N_TILES, n=test.n,
               source=source_name(source)),
@@ -96,7 +96,7 @@ for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
 
 series = {_("{model}, {source}", model=m.label, source=source_name(s)): tests[m.label][s]
           for m in models for s in (AE_SOURCES if m.label == "AE" else ("prior",))}
-st.plotly_chart(figures.class_histogram(
+st.plotly_chart(image_figures.class_histogram(
     {name: t.class_counts for name, t in series.items()},
     {name: int((~t.confident).sum()) for name, t in series.items()}, models[0].data.class_names,
     title=_("Classes of the decoded draws (judged with confidence ≥ {confident:g}; 1,000 draws "

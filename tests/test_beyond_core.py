@@ -150,7 +150,7 @@ def test_mixture_generator_is_seeded_and_judged_like_the_others(z8, digits):
 def test_class_histogram_gives_five_series_five_colours():
     """Generate shows the AE's four sources and the VAE's prior: the fifth bar series took the
     first one's colour (the AE's N(0, I) and the VAE's N(0, I) looked alike)."""
-    from vae_core.viz.figures import class_histogram
+    from vae_core.viz.image_figures import class_histogram
 
     counts = {f"s{i}": np.ones(10, int) for i in range(5)}
     fig = class_histogram(counts, {name: 0 for name in counts}, [str(c) for c in range(10)])

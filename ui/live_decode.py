@@ -76,7 +76,7 @@ def map_record(panel: LatentPanel, title: str | None = None) -> dict[str, Any]:
     m = panel.codes
     proj = panel.projection
     return {"label": m.label, "title": title or f"{m.label}: {m.run.name}",
-            "color": figures.AE_COLOR if m.label == "AE" else figures.VAE_COLOR,
+            "color": figures.model_color(m.label),
             "decoder": decoder_of(m.run),
             "projection": {"components": np.asarray(proj.components, float).tolist(),
                            "mean": np.asarray(proj.mean, float).tolist()},
@@ -206,7 +206,7 @@ def beta_slider(panels: Sequence[LatentPanel], betas: Sequence[float], rates: Se
     members = []
     for p, rate, distortion, flat in zip(panels, rates, distortions, collapsed):
         rec = map_record(p)
-        members.append({"label": "VAE", "color": figures.VAE_COLOR, "decoder": rec["decoder"],
+        members.append({"label": "VAE", "color": figures.model_color("VAE"), "decoder": rec["decoder"],
                         "projection": rec["projection"], "xy": rec["xy"], "range": rec["range"],
                         "prior_center": rec["prior_center"], "axis_titles": rec["axis_titles"],
                         "rate": _finite(rate), "distortion": _finite(distortion),
@@ -222,8 +222,8 @@ def live_sliders(models: Sequence[ModelCodes], sliders: Sequence[Sequence[dict[s
     in the order shown, each ``{"dim", "label", "low", "high", "active"}``), starting at
     ``starts[i]``; each model decodes its own z as they move. False when it could not be sent."""
     return _mount(key, {"models": [], "text": {**_text(), "reset": _("Back to the test image's code")},
-                        "sliders": [{"label": m.label, "color": figures.AE_COLOR if m.label == "AE"
-                                     else figures.VAE_COLOR, "decoder": decoder_of(m.run),
+                        "sliders": [{"label": m.label, "color": figures.model_color(m.label),
+                                     "decoder": decoder_of(m.run),
                                      "caption": _("{model} decodes this z", model=m.label),
                                      "start": np.asarray(z, float).tolist(), "dims": list(dims)}
                                     for m, dims, z in zip(models, sliders, starts)]})

@@ -330,7 +330,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"{p.beta:>6g} {p.rate:>8.3f} {p.distortion:>11.3f} {p.rate + p.distortion:>9.3f} "
               f"{p.active_units:>4}/{p.latent_dim}{flag}")
     if args.plot and points:
-        from vae_core.viz.figures import sweep_figure
+        from vae_core.viz.evidence_figures import sweep_figure
 
         sweep_figure(points).write_html(args.plot, include_plotlyjs=True)
         print(f"plot -> {args.plot}")
