@@ -226,7 +226,7 @@ def test_generation_summary_counts_on_constructed_draws():
 
 
 def test_epochs_trained_reads_only_well_formed_epoch_records():
-    from vae_core.store.runs import epochs_trained
+    from vae_core.store.run_format import epochs_trained
 
     history = [{"type": "step", "epoch": 9}, {"type": "epoch", "epoch": 2},
                {"type": "epoch", "epoch": "21"}, "junk", {"type": "epoch", "epoch": 3}]

@@ -34,7 +34,7 @@ from vae_core.store import runs as runs_module
 from vae_core.__main__ import main
 from vae_core.analysis.classifier import Classifier, _load, classifier_shapes, dataset_fingerprint
 from vae_core.data import check_run_dataset, load_idx_folder
-from vae_core.store.runs import run_info
+from vae_core.store.run_format import run_info
 from ui import navigation
 from vae_core.store.validate import (MAX_HEADER_BYTES, MAX_PARAMETERS, json_depth, parameter_count,
                                      safetensors_shapes, state_shapes, weights_finite)

@@ -16,9 +16,9 @@ from vae_core.jobs.engine import (DEFAULT_SWEEP_BETAS, QUICK_PAIR_BATCH, QUICK_P
                                   TrainingEngine, check_scheduler_address, close_local_cluster,
                                   local_cluster_running, parse_betas, plan_runs)
 from vae_core.analysis.posterior import DEFAULT_IWAE_K
-from vae_core.store.runs import (RunError, display_name, final_metrics, list_runs, unique_run_name,
-                                 validate_run_name)
-from vae_core.store.validate import check_device, check_writable_folder
+from vae_core.store.run_format import display_name, final_metrics, validate_run_name
+from vae_core.store.runs import list_runs, unique_run_name
+from vae_core.store.validate import RunError, check_device, check_writable_folder
 
 
 def printable(text: str) -> str:
@@ -254,7 +254,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from vae_core.analysis.classifier import load_or_train
     from vae_core.analysis.scorecard import scorecard
-    from vae_core.store.runs import load_run
+    from vae_core.store.run_format import load_run
 
     path = _resolve_run_path(args.run, args.root)
     run = load_run(path)
@@ -309,7 +309,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                              _train_config(args, 1.0), betas)
     preflight(args, specs, group)
     code, job = train_and_save_specs(specs, dataset, args, group=group, interleave=False)
-    from vae_core.store.runs import load_run
+    from vae_core.store.run_format import load_run
 
     points = []
     print(f"\nsweep {base}: rate = test KL, distortion = test recon (nats per image)")

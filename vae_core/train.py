@@ -20,7 +20,7 @@ from vae_core.losses import loss_terms
 from vae_core.models import LatentModel, build_model
 from vae_core.analysis.outcomes import (LOSS_NOT_FINITE, STOPPED_BY_USER, TEST_LOSS_NOT_FINITE,
                                         TRAINED, WEIGHTS_NOT_FINITE, render)
-from vae_core.store.runs import epochs_trained
+from vae_core.store.run_format import epochs_trained
 from vae_core.store.replay import (DEFAULT_SNAPSHOTS, Snapshot, snapshot_budget, snapshot_schedule,
                                    take_snapshot)
 

@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 from vae_core.viz.figures import model_color
 from vae_core.analysis.latent_tools import decode_images, sample_prior
 from vae_core.models import LatentModel
-from vae_core.store.runs import InvalidRunName, RunInfo, validate_run_name
+from vae_core.store.run_format import InvalidRunName, RunInfo, validate_run_name
 from vae_core.text import Translate, no_translation
 
 CLASS_WINDOW_H = 2.0  # "this class": runs trained in the last two hours, by default
