@@ -58,8 +58,10 @@ WEIGHTS_DTYPE = "F32"  # what save_run writes; anything else is not ours
 
 # --- files ------------------------------------------------------------------------------------
 
-def open_regular(path: str | os.PathLike[str], error: type[Exception]) -> BinaryIO:
-    """Open ``path`` for reading if it is a regular file (a link to one is fine).
+def open_regular(path: str | os.PathLike[str], error: type[Exception],
+                 max_bytes: int | None = None) -> BinaryIO:
+    """Open ``path`` for reading if it is a regular file (a link to one is fine) of at most
+    ``max_bytes`` bytes (when given).
 
     Opened non-blocking and checked on the open descriptor, so a FIFO cannot hang the reader and
     a file swapped after a check is still judged by what was opened.
@@ -70,11 +72,14 @@ def open_regular(path: str | os.PathLike[str], error: type[Exception]) -> Binary
     except OSError as e:
         raise error(f"{path}: cannot open ({e.strerror or e})") from e
     try:
-        mode = os.fstat(fd).st_mode
+        info = os.fstat(fd)
+        mode = info.st_mode
         if not stat.S_ISREG(mode):
             kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or
                     stat.S_ISBLK(mode) else "a folder" if stat.S_ISDIR(mode) else "not a file")
             raise error(f"{path}: is {kind}, not a regular file")
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise error(f"{path}: {info.st_size:,} bytes, more than the {max_bytes:,} allowed")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
@@ -85,10 +90,7 @@ def open_regular(path: str | os.PathLike[str], error: type[Exception]) -> Binary
 
 def read_bytes(path: str | os.PathLike[str], max_bytes: int, error: type[Exception]) -> bytes:
     """The whole of a regular file of at most ``max_bytes`` bytes."""
-    with open_regular(path, error) as f:
-        size = os.fstat(f.fileno()).st_size
-        if size > max_bytes:
-            raise error(f"{path}: {size:,} bytes, more than the {max_bytes:,} allowed")
+    with open_regular(path, error, max_bytes) as f:
         data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise error(f"{path}: grew past the {max_bytes:,} bytes allowed while being read")
@@ -257,10 +259,8 @@ def safetensors_shapes(path: str | os.PathLike[str], error: type[Exception],
     length is at most ``MAX_HEADER_BYTES`` (the library would read up to 100 MB of header)."""
     from safetensors import SafetensorError, safe_open
 
-    with open_regular(path, error) as f:
+    with open_regular(path, error, max_bytes) as f:
         size = os.fstat(f.fileno()).st_size
-        if size > max_bytes:
-            raise error(f"{path}: {size:,} bytes, more than the {max_bytes:,} allowed")
         head = f.read(8)
     if len(head) < 8:
         raise error(f"{path}: not a valid safetensors file (too short)")
