@@ -17,7 +17,7 @@ from vae_core.analysis.collapse import COLLAPSE_KL, check_model, is_collapsed, r
 from vae_core.analysis.generation import (COVER_FRACTION, GenerationTest, dataset_generation_tests,
                                           decoder_codes, generation_test, sample_codes)
 from ui.scorecard import compare_rows
-from vae_core.analysis.scorecard import claim_verdict, code_stats, prior_confidence, scorecard
+from vae_core.analysis.scorecard import claim_verdict, code_stats, scorecard
 
 TINY = dict(latent_dim=2, hidden=(64, 32))
 
@@ -204,8 +204,6 @@ def test_page_numbers_match_the_scorecard(pair_root, digits, judge):
     one_call = dataset_generation_tests(model, digits, judge, seed=5)
     assert {k: v for t in one_call.values() for k, v in t.summary().items()} == \
         {k: card[k] for t in one_call.values() for k in t.summary()}
-    old = prior_confidence(model, judge.model, seed=5, class_freq=freq)  # the same prior draws
-    assert old == {k: card[k] for k in old}
 
 
 def test_generation_summary_counts_on_constructed_draws():

@@ -116,9 +116,7 @@ from vae_core.analysis.classifier import JudgedClassifier
 from vae_core.analysis.codes import (RADIUS, ResampledGeometry, centring, code_span, codes_tensor,
                                      coverage, largest_gap, prior_kl, scale_error, standardise, view_basis)
 from vae_core.analysis.collapse import active_units, check_codes, is_collapsed
-from vae_core.analysis.generation import (CONFIDENT, GENERATION_SAMPLES, GenerationTest,
-                                          class_shares, dataset_generation_tests, decoder_codes,
-                                          generation_scores, judge_codes, sample_codes)
+from vae_core.analysis.generation import dataset_generation_tests, decoder_codes, generation_scores
 from vae_core.analysis.intervals import BOOTSTRAP, bootstrap_interval, mean_interval, normal_interval
 from vae_core.analysis.posterior import DEFAULT_IWAE_K, bernoulli_floor, iwae_nll_per_image
 from vae_core.data import ImageDataset
@@ -127,7 +125,6 @@ from vae_core.models import LatentModel
 from vae_core.text import N_
 
 SMOOTH_STEPS = 41  # decoder grid per side over [-2, 2]: step 0.1
-PRIOR_SAMPLES = GENERATION_SAMPLES
 
 # Claims and explanations are English, marked with N_ for the catalogs: a UI translates them
 # where it shows them (the CLI's JSON carries only the metric keys).
@@ -221,25 +218,6 @@ def smoothness(model: LatentModel, basis: torch.Tensor, steps: int = SMOOTH_STEP
     given: the scorecard passes the codes' own std and mean, so the step is 0.1 std."""
     d = _pair_diffs(model, basis, steps, radius, centre, scale)
     return {"mean": float(d.mean()), "max": float(d.max())}
-
-
-@torch.no_grad()
-def prior_confidence(model: LatentModel, judge: torch.nn.Module, n: int = PRIOR_SAMPLES,
-                     seed: int = 0, threshold: float = CONFIDENT,
-                     class_freq: torch.Tensor | None = None) -> dict[str, float]:
-    """Decode n z ~ N(0, I) and judge them (the ``prior`` draws of ``generation.py``).
-
-    ``prior_confident``: share labelled with p ≥ threshold, each class counted at most up to its
-    share of the data (``class_freq``; uniform if None), so 1.0 means "every sample recognisable
-    and the classes in the data's proportions". ``prior_confident_raw``: the plain share.
-    ``prior_class_entropy``: entropy (nats) of the predicted-class histogram.
-    """
-    z = sample_codes("prior", torch.zeros((1, model.latent_dim)), n, seed)
-    confidence, label, k = judge_codes(model, judge, z)
-    t = GenerationTest("prior", z.numpy(), confidence, label, np.zeros(n), math.inf, k,
-                       class_shares(class_freq, k), threshold)
-    return {"prior_confident": t.confident_capped, "prior_confident_raw": t.confident_raw,
-            "prior_class_entropy": t.class_entropy}
 
 
 def view_name(latent_dim: int, view: str) -> str:
