@@ -109,7 +109,7 @@ def loss_curves(records_by_name: dict[str, list[dict]], kinds: dict[str, str] | 
     return fig
 
 
-def _circle(center: tuple[float, float], radius: float, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
+def circle(center: tuple[float, float], radius: float, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """x and y of a circle: the prior N(0, I)'s ``radius``-sigma contour around ``center``."""
     outline = ellipse_outlines(np.asarray([center], np.float64), np.eye(2)[None], radius, n)[0]
     return outline[:, 0], outline[:, 1]
@@ -122,7 +122,7 @@ def overview_schematic(kind: str, seed: int = 0, gettext: Translate = no_transla
     centers = rng.normal(0, 1, (5, 2))
     fig = go.Figure()
     for k in (1, 2):
-        x, y = _circle((0.0, 0.0), k, 80)
+        x, y = circle((0.0, 0.0), k, 80)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines", hoverinfo="skip", showlegend=False,
                                  line=dict(color="rgba(90,90,90,0.5)", width=1,
                                            dash="solid" if k == 1 else "dot")))
@@ -134,7 +134,7 @@ def overview_schematic(kind: str, seed: int = 0, gettext: Translate = no_transla
         else:  # each image is a small cloud N(mu, sigma^2); clouds overlap near the prior
             mus = center * 0.7 + rng.normal(0, 0.25, (6, 2))
             for mu in mus:
-                x, y = _circle(mu, 0.3, 40)
+                x, y = circle(mu, 0.3, 40)
                 fig.add_trace(go.Scatter(x=x, y=y,
                                          mode="lines", fill="toself", opacity=0.35,
                                          hoverinfo="skip", showlegend=False,
@@ -183,7 +183,7 @@ def latent_scatter(codes: np.ndarray, labels: np.ndarray, class_names: tuple[str
     if prior_contours and not one_d:
         center = (float(prior_center[0]), float(prior_center[1]))
         for k in (1, 2, 3):
-            x, y = _circle(center, k)
+            x, y = circle(center, k)
             # One legend entry stands for all three circles, so it names all three.
             name = (gettext("prior N(0, I): 1σ, 2σ, 3σ") if k == 1
                     else gettext("prior {k}σ").format(k=k))

@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from vae_core.viz.figures import AXIS_NUMBERS, PRIOR_LINE, _circle, class_color, model_color
+from vae_core.viz.figures import AXIS_NUMBERS, PRIOR_LINE, circle, class_color, model_color
 from vae_core.text import Translate, no_translation
 
 
@@ -117,7 +117,7 @@ def replay_animation(panels: Sequence[ReplayPanel], labels: np.ndarray, class_na
     # static traces first (prior circles, loss curves, legend entries), then the animated ones
     for i, p in enumerate(panels):
         for s in (1, 2, 3):
-            x, y = _circle(p.prior_center, s)
+            x, y = circle(p.prior_center, s)
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines", hoverinfo="skip", showlegend=False,
                                      line=dict(color=PRIOR_LINE, width=1, dash="solid" if s == 1 else "dot")),
                           row=1, col=i + 1)
