@@ -39,7 +39,7 @@ class ModelCodes:
 
     @property
     def stats(self) -> dict:
-        """``codes.code_stats`` of these codes (span, centring, collapse…), cached per run, with
+        """``scorecard.code_stats`` of these codes (span, centring, collapse…), cached per run, with
         the run's training ``beta`` (what helps a collapsed VAE depends on it)."""
         return {**run_code_stats(self.run), "beta": self.run.train_config.beta}
 
