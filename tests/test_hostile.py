@@ -37,7 +37,7 @@ from vae_core.data import check_run_dataset, load_idx_folder
 from vae_core.store.run_format import run_info
 from ui import navigation
 from vae_core.store.validate import (MAX_HEADER_BYTES, MAX_PARAMETERS, json_depth, parameter_count,
-                                     safetensors_shapes, state_shapes, weights_finite)
+                                     safetensors_header, state_shapes, weights_finite)
 
 _spec = importlib.util.spec_from_file_location("hostile_runs", REPO / "benchmarks" / "hostile_runs.py")
 hostile = importlib.util.module_from_spec(_spec)
@@ -165,10 +165,10 @@ def test_a_header_longer_than_any_we_write_is_refused_before_the_library_parses_
     with safe_open(str(path), framework="numpy") as f:
         assert list(f.keys()) == []
     with pytest.raises(RunError, match=f"a header of {len(header):,} bytes"):
-        safetensors_shapes(path, RunError, 4 * MAX_HEADER_BYTES)
+        safetensors_header(path, RunError, 4 * MAX_HEADER_BYTES)
     path.write_bytes(struct.pack("<Q", 2**62) + b"{}")  # a length beyond the file
     with pytest.raises(RunError, match="a header of"):
-        safetensors_shapes(path, RunError, 4 * MAX_HEADER_BYTES)
+        safetensors_header(path, RunError, 4 * MAX_HEADER_BYTES)
 
 
 def test_finite_scan_reads_slices_not_whole_tensors(tmp_path):

@@ -165,7 +165,7 @@ def load_snapshots(run_path: str | os.PathLike[str], model_cfg: ModelConfig,
         raise NoSnapshots(NO_SNAPSHOTS)
     # A regular file no larger than any run writes, with a bounded header, before the library
     # parses it; its names and shapes are checked below.
-    validate.safetensors_shapes(path, ReplayUnavailable, MAX_SNAPSHOT_BYTES + validate.MAX_HEADER_BYTES + 8)
+    validate.safetensors_header(path, ReplayUnavailable, MAX_SNAPSHOT_BYTES + validate.MAX_HEADER_BYTES + 8)
     expected = state_shapes(model_cfg)  # names and shapes, without building the model
     try:
         with safe_open(str(path), framework="pt") as f:

@@ -11,7 +11,7 @@ allocation proportional to what a file claims:
 - ``state_shapes`` / ``parameter_count`` / ``check_model_size``: a model's tensors from its
   ``ModelConfig``, the model built on the ``meta`` device (shapes, no storage), so a config is
   bounded before anything is allocated;
-- ``safetensors_shapes`` / ``check_weights`` / ``weights_finite``: a weights file judged from its
+- ``safetensors_header`` / ``check_weights`` / ``weights_finite``: a weights file judged from its
   header alone (the safetensors library checks names, shapes, offsets and exact length, after a
   bound on the header's size), then scanned in slices for NaN/inf.
 
@@ -249,7 +249,7 @@ def check_model_size(cfg: "ModelConfig") -> None:
 
 # --- safetensors weights ----------------------------------------------------------------------
 
-def safetensors_shapes(path: str | os.PathLike[str], error: type[Exception],
+def safetensors_header(path: str | os.PathLike[str], error: type[Exception],
                        max_bytes: int) -> dict[str, tuple[str, tuple[int, ...]]]:
     """``{name: (dtype, shape)}`` of a safetensors file, from its header alone.
 
@@ -278,7 +278,7 @@ def safetensors_shapes(path: str | os.PathLike[str], error: type[Exception],
 def check_weights(path: str | os.PathLike[str], expected: dict[str, tuple[int, ...]],
                   error: type[Exception], max_bytes: int) -> None:
     """A weights file whose float32 tensors are exactly ``expected``, judged from its header."""
-    tensors = safetensors_shapes(path, error, max_bytes)
+    tensors = safetensors_header(path, error, max_bytes)
     names = set(tensors)
     if names != set(expected):
         missing, extra = sorted(set(expected) - names), sorted(names - set(expected))
