@@ -10,7 +10,7 @@ one line the variant names; the correct arm's step is exactly ``loss_terms(model
 A variant is a ``forward`` (how z is sampled) and an ``objective`` (what is minimised). After
 training, every model is measured with the project's own, correct tools: ``train.evaluate``
 (Bernoulli recon and KL of q(z|x) as the head's output reads, i.e. as log σ²) and the latent
-statistics of ``codes``. ``diagnose`` turns those numbers into a sentence and says whether the
+statistics of ``metrics``. ``diagnose`` turns those numbers into a sentence and says whether the
 symptom the variant is known for is there.
 """
 from __future__ import annotations
