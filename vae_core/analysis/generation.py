@@ -11,6 +11,9 @@ N(0, I), a prior it was never trained towards. So every model is sampled three w
     prior.
 ``box``
     z uniform over the bounding box (min to max per dim) of those codes.
+``mixture`` (``AE_SOURCES``: the Generate page's AE only, not a scorecard key)
+    z from a 10-Gaussian mixture fitted to those codes after training (``density``, Ghosh et
+    al. 2020), judged exactly like the three above.
 
 For each draw: where it lands (``nearest``: distance to the nearest test code; ``in_gap`` when
 that exceeds ``codes.gap_radius``, the 95th percentile of the codes' own nearest-neighbour
