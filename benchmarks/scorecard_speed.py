@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from vae_core import ModelConfig, TrainConfig, load_dataset, run_to_end, train  # noqa: E402
 from vae_core.analysis.classifier import load_or_train  # noqa: E402
-from vae_core.analysis.metrics import DEFAULT_IWAE_K, scorecard  # noqa: E402
+from vae_core.analysis.posterior import DEFAULT_IWAE_K  # noqa: E402
+from vae_core.analysis.scorecard import scorecard  # noqa: E402
 
 BUDGET_S = 5.0
 

@@ -1,7 +1,7 @@
 """Latency of the exploration views, the parts a slider drag waits for (excluding the browser).
 
 1. Decoder grid, 20 x 20 codes: ``grid_codes`` + ``decode_images`` + ``tile`` (compute, target
-   <= 100 ms) and then ``figures.decoded_grid`` (PNG encoding) + ``to_json`` (drawing), for a
+   <= 100 ms) and then ``image_figures.decoded_grid`` (PNG encoding) + ``to_json`` (drawing), for a
    digits-size model (8x8, MLP 256-128) and MNIST-size ones (28x28, MLP 512-256 and conv 32-64).
    Weights are untrained: the time does not depend on their values.
 2. Latent scatter with 10,000 points in 10 classes: ``figures.latent_scatter`` (WebGL, numpy
@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from vae_core import ModelConfig, build_model
 
-from vae_core.viz import figures  # noqa: E402
+from vae_core.viz import figures, image_figures  # noqa: E402
 from vae_core.analysis.latent_tools import (decode_images, grid_axis, grid_codes, shared_range)  # noqa: E402
 
 TARGET_MS = 100.0
@@ -55,10 +55,10 @@ def bench_grid(name: str, cfg: ModelConfig, trials: int, n: int = 20) -> None:
         return decode_images(model, grid_codes(n, cfg.latent_dim, r=3.0))
 
     images = compute()
-    image = figures.tile(images, n, pad=1)
+    image = image_figures.tile(images, n, pad=1)
 
     def draw() -> str:  # tiling, PNG encoding and JSON
-        return figures.decoded_grid(images, n, name, axis).to_json()
+        return image_figures.decoded_grid(images, n, name, axis).to_json()
 
     c, d = median_ms(compute, trials), median_ms(draw, trials)
     print(f"  {name:<28} compute {c:7.1f} ms ({c / TARGET_MS:4.2f}x of the {TARGET_MS:.0f} ms target)"

@@ -18,7 +18,7 @@ from ui.training import show_job_progress, submit_job
 from vae_core import DatasetError, Run, RunError, unique_run_name
 from vae_core.viz.figures import overview_schematic
 from vae_core.jobs.engine import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, EngineError, quick_pair_specs
-from vae_core.analysis.metrics import CLAIMS
+from vae_core.analysis.scorecard import CLAIMS
 
 JOB_KEY = "overview_job"
 MINI_HEIGHT = 300

@@ -24,7 +24,7 @@ from vae_core.jobs.engine import (DEFAULT_SWEEP_BETAS, MODES, QUICK_PAIR_BATCH, 
                                   QUICK_PAIR_HIDDEN, QUICK_PAIR_LR, EngineError, Job, parse_betas,
                                   plan_runs)
 from vae_core.analysis.outcomes import localize, status_word
-from vae_core.store.runs import final_metrics
+from vae_core.store.run_format import final_metrics
 from vae_core.text import N_
 
 JOB_KEY = "train_job"

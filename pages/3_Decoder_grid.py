@@ -10,7 +10,7 @@ from ui.links import BIND, translated_options
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, scale_choice
 from ui.pickers import pick_test_image, plane_picker
 from ui.resources import run_key, shared_figure
-from vae_core.viz import figures
+from vae_core.viz import figures, image_figures
 from vae_core.analysis.codes import code_span
 from vae_core.analysis.latent_tools import decode_images, grid_axis, grid_codes
 from vae_core.text import N_
@@ -72,7 +72,7 @@ for col, panel in zip(st.columns(len(panels)), panels):
         images = decode_images(m.run.model, grid_codes(
             n, m.latent_dim, r=half_width, quantiles=quantiles, dims=dims,
             base_z=None if base is None else m.mu[base]))
-        return figures.decoded_grid(images, n, _("{model} decoder: {run}", model=m.label, run=m.run.name),
+        return image_figures.decoded_grid(images, n, _("{model} decoder: {run}", model=m.label, run=m.run.name),
                                     axis, panel.projection.axis_titles, two_d=len(dims) == 2,
                                     gettext=_).update_layout(height=460)
 

@@ -11,12 +11,11 @@ from ui.live_decode import live_paths
 from ui.numbers import number_text, percent_text
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image, plane_picker
-from ui.resources import (get_judge, run_generation_tests, run_key, run_mixture_test,
-                          shared_figure)
-from vae_core.viz import figures
-from vae_core.analysis.density import (AE_SOURCE_NAMES, AE_SOURCES, MIXTURE, MIXTURE_COMPONENTS,
-                                       mixture_caption)
-from vae_core.analysis.generation import CONFIDENT, generation_scores, judge_codes
+from ui.resources import get_judge, run_generation_tests, run_key, shared_figure
+from vae_core.viz import figures, image_figures
+from vae_core.analysis.density import MIXTURE_COMPONENTS, mixture_caption
+from vae_core.analysis.generation import (AE_SOURCES, CONFIDENT, MIXTURE, SOURCE_NAMES, SOURCES,
+                                          generation_scores, judge_codes)
 from vae_core.analysis.latent_tools import decode_images, interpolate
 from vae_core.text import N_
 
@@ -29,7 +28,7 @@ BY_CLASS, BY_INDEX = N_("class (its first test image)"), N_("index")
 
 
 def source_name(source: str) -> str:
-    return _(AE_SOURCE_NAMES[source])
+    return _(SOURCE_NAMES[source])
 
 
 st.title(_("Generate & interpolate"))
@@ -47,17 +46,17 @@ st.caption(_("Each model gets 1,000 random codes; each is decoded and shown to a
              components=MIXTURE_COMPONENTS))
 c1, c2 = st.columns([3, 1])
 ae_source = c1.radio(_("The AE's draws come from"), AE_SOURCES,
-                     format_func=translated_labels("generate_source", AE_SOURCE_NAMES),
+                     format_func=translated_labels("generate_source", SOURCE_NAMES),
                      horizontal=True, key="generate_source", bind=BIND)
 seed = int(c2.number_input(_("Seed (0: the scorecard's draws)"), 0, 1_000_000, 0,
                            key="generate_seed", bind=BIND))
-tests = {m.label: run_generation_tests(m.run, seed) for m in models}
+# The AE's sources add the mixture: the AE plus a density fitted after training.
+tests = {m.label: run_generation_tests(m.run, seed, AE_SOURCES if m.label == "AE" else SOURCES)
+         for m in models}
 scores = {m.label: {**m.stats, **generation_scores(tests[m.label])} for m in models}
 if {"AE", "VAE"} <= scores.keys():
     st.markdown(generation_caption(scores["AE"], scores["VAE"], gettext=_))
-if "AE" in tests:  # the third generator: the AE plus a density fitted after training
-    ae_run = next(m.run for m in models if m.label == "AE")
-    tests["AE"] = {**tests["AE"], MIXTURE: run_mixture_test(ae_run, seed)}
+if "AE" in tests:
     vae = next((m for m in models if m.label == "VAE"), None)
     st.markdown(mixture_caption(tests["AE"][MIXTURE], tests["AE"]["fitted"],
                                 tests["VAE"]["prior"] if vae else None,
@@ -88,7 +87,7 @@ for col, panel in zip(st.columns(len(models)), latent_panels(models, plane)):
     # Figures depend on the run, the seed, the source, the plane and the language only.
     view = (run_key(m.run), seed, source, str(plane), lang)
     with col:
-        st.plotly_chart(shared_figure(("generate_tiles", *view), lambda: figures.judged_tiles(
+        st.plotly_chart(shared_figure(("generate_tiles", *view), lambda: image_figures.judged_tiles(
             decode_images(m.run.model, test.z[:N_TILES]), 8,
             _("{model}: {shown} of {n} draws from {source}", model=m.label, shown=N_TILES, n=test.n,
               source=source_name(source)),
@@ -109,7 +108,7 @@ series = {_("{model}, {source}", model=m.label, source=source_name(s)): tests[m.
           for m in models for s in (AE_SOURCES if m.label == "AE" else ("prior",))}
 st.plotly_chart(shared_figure(
     ("generate_histogram", tuple(run_key(m.run) for m in models), seed, lang),
-    lambda: figures.class_histogram(
+    lambda: image_figures.class_histogram(
         {name: t.class_counts for name, t in series.items()},
         {name: int((~t.confident).sum()) for name, t in series.items()}, models[0].data.class_names,
         title=_("Classes of the decoded draws (judged with confidence ≥ {confident:g}; 1,000 draws "

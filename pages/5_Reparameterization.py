@@ -10,7 +10,7 @@ from ui.live_decode import live_draws
 from ui.panels import latent_panels, pair_notes, pick_encoded_models, show_images
 from ui.pickers import pick_test_image, plane_picker
 from ui.resources import run_key, shared_figure
-from vae_core.viz import figures
+from vae_core.viz import evidence_figures, figures
 from vae_core.analysis.latent_tools import (decode_images, ellipse_outlines, kl_monte_carlo,
                                             posterior_samples, reparam_demo)
 
@@ -41,13 +41,13 @@ demo = reparam_demo(mu, sigma, n, seed)
 lang = current_language()
 left, right = st.columns(2)
 with left:  # both figures depend on the sliders and the language only: built once for everyone
-    st.plotly_chart(shared_figure(("reparam_hist", mu, sigma, n, seed, lang), lambda: figures.reparam_histogram(
+    st.plotly_chart(shared_figure(("reparam_hist", mu, sigma, n, seed, lang), lambda: evidence_figures.reparam_histogram(
         demo.z, mu, sigma, gettext=_).update_layout(height=340)),
                     key="reparam_hist", config=plot_config("reparam_hist"))
     st.caption(_("Draw ε ~ N(0, 1), then shift and stretch it: z = μ + σ·ε follows N(μ, σ²) (black). "
                  "The randomness sits in ε alone, outside the network."))
 with right:
-    st.plotly_chart(shared_figure(("reparam_grads", mu, sigma, n, seed, lang), lambda: figures.gradient_scatter(
+    st.plotly_chart(shared_figure(("reparam_grads", mu, sigma, n, seed, lang), lambda: evidence_figures.gradient_scatter(
         demo.eps, demo.dz_dsigma, demo.dz_dmu, gettext=_).update_layout(height=340)),
                     key="reparam_grads", config=plot_config("reparam_grads"))
     st.caption(_("torch.autograd, per draw: ∂z/∂μ = 1 and ∂z/∂σ = ε exactly. Gradients pass through "

@@ -15,8 +15,8 @@ from ui.export import plot_config
 from ui.i18n import _, current_language, translate
 from ui.links import md
 from vae_core import Run
-from vae_core.viz import figures
-from vae_core.analysis.codes import code_stats
+from vae_core.viz import image_figures
+from vae_core.analysis.scorecard import code_stats
 from vae_core.analysis.latent_tools import (grid_codes, pca_2d, plane_coords, sample_prior,
                                             shared_range, subset_indices)
 from vae_core.store.replay import (NO_SNAPSHOTS, SNAPSHOTS_FILE, NoSnapshots, ReplayCodes,
@@ -137,8 +137,8 @@ def replay_view(runs: tuple[tuple[str, str, Version], ...], spec: str, lang: str
         images = _images(path, version)
         k = frames[label]
         decoded.append(ReplayDecoded(
-            np.stack([figures.tile(images.grid[i], GRID_N, pad=1, pad_value=0.5) for i in k]),
-            np.stack([figures.tile(images.prior[i], N_PRIOR // 2, pad=1, pad_value=0.5) for i in k])))
+            np.stack([image_figures.tile(images.grid[i], GRID_N, pad=1, pad_value=0.5) for i in k]),
+            np.stack([image_figures.tile(images.prior[i], N_PRIOR // 2, pad=1, pad_value=0.5) for i in k])))
     fig = replay_animation(
         [panel(label, codes[label], frames[label]) for label, _p, _v in runs], labels, data.class_names,
         steps, timeline.epochs, {label: get_run(path).history for label, path, _v in runs},

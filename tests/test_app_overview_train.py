@@ -18,7 +18,7 @@ from helpers import no_exception as ok
 from ui.navigation import TRAIN
 from vae_core import ModelConfig, TrainConfig
 from vae_core.viz.figures import loss_curves
-from vae_core.analysis.metrics import CLAIMS
+from vae_core.analysis.scorecard import CLAIMS
 
 TIMEOUT = 60  # the first run of a page imports torch and loads the data set
 

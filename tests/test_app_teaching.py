@@ -14,7 +14,7 @@ from helpers import REPO, chart_specs, no_exception, open_page
 from test_app_views import values
 from ui import navigation
 from ui.numbers import number_text, percent_text
-from vae_core.analysis.density import AE_SOURCE_NAMES, MIXTURE
+from vae_core.analysis.generation import MIXTURE, SOURCE_NAMES
 from vae_core.analysis.generation import SOURCES
 
 TIMEOUT = 90
@@ -75,7 +75,7 @@ def test_generate_numbers_equal_evaluate_json(checkpoints, fresh_streamlit_cache
     at = page(navigation.GENERATE.file)
     # st.table (its cells wrap): the page shows each number as ui.numbers formats it.
     table = next(t for t in at.table if "draws from" in t.value.columns).value
-    mixture = table["draws from"] == AE_SOURCE_NAMES[MIXTURE]  # the AE's only, not in evaluate
+    mixture = table["draws from"] == SOURCE_NAMES[MIXTURE]  # the AE's only, not in evaluate
     assert list(table[mixture]["model"]) == ["AE"]
     table = table[~mixture]
     assert len(table) == 2 * len(SOURCES)

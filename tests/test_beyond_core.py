@@ -11,10 +11,11 @@ import pytest
 from helpers import REPO
 from vae_core import list_runs, load_run
 from vae_core.analysis.codes import latent_axis_name
-from vae_core.analysis.density import MIXTURE, mixture_caption, mixture_test, sample_mixture
+from vae_core.analysis.density import mixture_caption, sample_mixture
 from vae_core.viz.gallery import (HIDDEN_FILE, class_rows, png_bytes, prior_samples,
                                   rate_distortion, read_hidden, wall_image, write_hidden)
-from vae_core.analysis.generation import dataset_generation_tests
+from vae_core.analysis.generation import (AE_SOURCES, MIXTURE, SOURCE_SEED_OFFSET,
+                                          dataset_generation_tests, sample_codes)
 from vae_core.analysis.traversal import STILL, dim_infos, slider_order, traversal, traversal_caption
 
 Z8 = REPO / "checkpoints"
@@ -133,11 +134,13 @@ def test_mixture_generator_is_seeded_and_judged_like_the_others(z8, digits):
     assert a.shape == (200, 8) and np.array_equal(a.numpy(), b.numpy())
     assert not np.array_equal(a.numpy(), sample_mixture(mu, 200, seed=1).numpy())
     judge = load_or_train(digits, root=None)
-    freq = np.bincount(digits.test_y.numpy(), minlength=10)
-    test = mixture_test(run.model, mu, None, judge.model, n=400, seed=0, class_freq=freq)
+    tests = dataset_generation_tests(run.model, digits, judge, n=400, sources=AE_SOURCES)
+    test, fitted = tests[MIXTURE], tests["fitted"]
     assert test.source == MIXTURE and test.n == 400 and test.n_classes == 10
-    fitted = dataset_generation_tests(run.model, digits, judge, n=400)["fitted"]
-    assert test.gap_radius == pytest.approx(fitted.gap_radius)  # the same codes, the same radius
+    # The mixture is one more source: the same codes, gap radius and seed stream as the others.
+    assert test.gap_radius == fitted.gap_radius
+    assert np.array_equal(test.z, sample_codes(MIXTURE, mu, 400, seed=0).numpy())
+    assert np.array_equal(test.z, sample_mixture(mu, 400, seed=SOURCE_SEED_OFFSET[MIXTURE]).numpy())
     text = mixture_caption(test, fitted, None)
     assert f"covers {test.classes_covered} of 10 classes" in text
     better = (test.classes_covered, test.confident_raw) > (fitted.classes_covered, fitted.confident_raw)
@@ -147,7 +150,7 @@ def test_mixture_generator_is_seeded_and_judged_like_the_others(z8, digits):
 def test_class_histogram_gives_five_series_five_colours():
     """Generate shows the AE's four sources and the VAE's prior: the fifth bar series took the
     first one's colour (the AE's N(0, I) and the VAE's N(0, I) looked alike)."""
-    from vae_core.viz.figures import class_histogram
+    from vae_core.viz.image_figures import class_histogram
 
     counts = {f"s{i}": np.ones(10, int) for i in range(5)}
     fig = class_histogram(counts, {name: 0 for name in counts}, [str(c) for c in range(10)])
@@ -157,5 +160,5 @@ def test_class_histogram_gives_five_series_five_colours():
 @pytest.mark.parametrize("codes", [np.zeros((0, 2)), np.ones((1, 2)), np.zeros((100, 2)),
                                    np.r_[np.zeros((50, 2)), np.ones((50, 2))]])
 def test_mixture_of_degenerate_codes_still_samples(codes):
-    z = sample_mixture(codes, 7)
+    z = sample_mixture(codes, 7, seed=0)
     assert z.shape == (7, 2) and bool(z.isfinite().all())

@@ -12,8 +12,8 @@ from ui.captions import (interpolation_caption, prior_draws_note, collapse_warni
                          verdict_label)
 from vae_core import ModelConfig, TrainConfig, load_run, run_to_end, train
 from vae_core.analysis.classifier import load_or_train
-from vae_core.analysis.codes import code_stats
 from vae_core.analysis.generation import decoder_codes, generation_scores, generation_tests
+from vae_core.analysis.scorecard import code_stats
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -166,7 +166,9 @@ def test_overview_states_the_measured_share_of_plausible_draws(real):
     """Issue 16.6: "any z drawn from N(0, I) decodes to a plausible image" was stated, not measured."""
     ae, vae = real["ae"], real["vae"]
     text = prior_draws_note(ae, vae)
-    assert f"{100 * vae['prior_confident_raw']:.0f}% of the VAE's 1,000 N(0, I) draws" in text
+    # The number of draws is the measured one (300 here), not the scorecard's default 1,000.
+    assert vae["generation_n"] == 300
+    assert f"{100 * vae['prior_confident_raw']:.0f}% of the VAE's 300 N(0, I) draws" in text
     assert f"{100 * vae['prior_in_gaps']:.0f}% land in gaps" in text and "Ghosh et al. 2020" in text
     assert prior_draws_note(ae, {}) == ""
     overview = (REPO / "pages" / "0_Overview.py").read_text(encoding="utf-8")

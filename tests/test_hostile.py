@@ -34,9 +34,10 @@ from vae_core.store import runs as runs_module
 from vae_core.__main__ import main
 from vae_core.analysis.classifier import Classifier, _load, classifier_shapes, dataset_fingerprint
 from vae_core.data import check_run_dataset, load_idx_folder
-from vae_core.store.runs import run_info
+from vae_core.store.run_format import run_info
 from ui import navigation
-from vae_core.store.validate import MAX_PARAMETERS, json_depth, parameter_count, state_shapes
+from vae_core.store.validate import (MAX_HEADER_BYTES, MAX_PARAMETERS, json_depth, parameter_count,
+                                     safetensors_header, state_shapes, weights_finite)
 
 _spec = importlib.util.spec_from_file_location("hostile_runs", REPO / "benchmarks" / "hostile_runs.py")
 hostile = importlib.util.module_from_spec(_spec)
@@ -128,7 +129,7 @@ def test_deep_json_is_measured_without_recursion():
     dict(hidden=(16, 24), arch="mlp", kind="vae"), dict(hidden=(5,), arch="mlp", kind="ae"),
     dict(hidden=(4, 6), arch="conv", kind="vae", input_shape=(1, 9, 7)),
     dict(hidden=(3, 5, 2), arch="conv", kind="ae", input_shape=(2, 16, 16), latent_dim=3)])
-def test_state_shapes_by_arithmetic_match_built_models(cfg):
+def test_state_shapes_from_the_meta_device_match_built_models(cfg):
     c = ModelConfig(**cfg)
     built = {k: tuple(v.shape) for k, v in build_model(c).state_dict().items()}
     assert state_shapes(c) == built
@@ -151,6 +152,39 @@ def test_model_size_is_bounded_before_anything_is_built(kw, message):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 1 << 20
+
+
+def test_a_header_longer_than_any_we_write_is_refused_before_the_library_parses_it(tmp_path):
+    # Valid safetensors (the library would read up to 100 MB of header), but a header of more than
+    # MAX_HEADER_BYTES is refused from its 8-byte length alone.
+    from safetensors import safe_open
+
+    header = b"{}" + b" " * (MAX_HEADER_BYTES - 1)
+    path = tmp_path / "padded-header.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header)
+    with safe_open(str(path), framework="numpy") as f:
+        assert list(f.keys()) == []
+    with pytest.raises(RunError, match=f"a header of {len(header):,} bytes"):
+        safetensors_header(path, RunError, 4 * MAX_HEADER_BYTES)
+    path.write_bytes(struct.pack("<Q", 2**62) + b"{}")  # a length beyond the file
+    with pytest.raises(RunError, match="a header of"):
+        safetensors_header(path, RunError, 4 * MAX_HEADER_BYTES)
+
+
+def test_finite_scan_reads_slices_not_whole_tensors(tmp_path):
+    from safetensors.numpy import save_file
+
+    weights = np.zeros((1024, 4096), np.float32)  # 16 MB in one tensor
+    weights[-1, -1] = np.nan  # in the last slice
+    save_file({"w": weights, "b": np.zeros(3, np.float32)}, str(tmp_path / "w.safetensors"))
+    tracemalloc.start()
+    finite = weights_finite(tmp_path / "w.safetensors", RunError)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert not finite and peak < 8 << 20
+    weights[-1, -1] = 0.0
+    save_file({"w": weights}, str(tmp_path / "w.safetensors"))
+    assert weights_finite(tmp_path / "w.safetensors", RunError)
 
 
 def test_listing_is_cached_by_file_state_and_builds_no_model(template, scratch):
@@ -304,7 +338,7 @@ def test_evidence_and_latent_pages_skip_a_nan_run(checkpoints, fresh_streamlit_c
 
 @pytest.mark.slow  # evaluate trains its judge classifier first (a few seconds)
 def test_weights_that_overflow_give_a_clear_error_not_a_crash(template, scratch, digits, capsys):
-    from vae_core.analysis.metrics import scorecard
+    from vae_core.analysis.scorecard import scorecard
 
     folder = spoiled_copy(template, scratch, hostile.hostile_cases()["weights-overflow"])
     run = load_run(folder)

@@ -10,10 +10,10 @@ import torch
 
 from vae_core import ModelConfig, build_model, kl_per_dim, load_run
 
-from vae_core.viz import figures
+from vae_core.viz import evidence_figures, figures, image_figures
 from ui.panels import upscale
 from ui.pickers import selected_indices
-from vae_core.viz.figures import tile
+from vae_core.viz.image_figures import tile
 from vae_core.analysis.latent_tools import (dims_projection, decode_images, encode_dataset,
                                             ellipse_outlines, first_of_class, grid_axis, grid_codes,
                                             interpolate, kl_closed_form, kl_monte_carlo, pca_2d,
@@ -229,13 +229,13 @@ def test_other_figures(digits):
     fig = figures.marginal_histograms(codes, ("z[0]", "z[1]"), (-4, 4))
     assert [type(t).__name__ for t in fig.data] == ["Bar", "Scatter", "Bar", "Scatter"]
     assert sum(fig.data[0].y * fig.data[0].width) == pytest.approx(1.0)  # a density
-    grid = figures.decoded_grid(np.random.rand(25, 8, 8), 5, "g", grid_axis(5, 2.0))
+    grid = image_figures.decoded_grid(np.random.rand(25, 8, 8), 5, "g", grid_axis(5, 2.0))
     assert grid.data[0].source.startswith("data:image/png;base64,")
     assert list(grid.layout.xaxis.ticktext)[0] == "-2"
     demo = reparam_demo(1.0, 0.5, 300)
-    hist = figures.reparam_histogram(demo.z, 1.0, 0.5)
+    hist = evidence_figures.reparam_histogram(demo.z, 1.0, 0.5)
     assert sum(hist.data[0].y * hist.data[0].width) == pytest.approx(1.0)
-    grads = figures.gradient_scatter(demo.eps, demo.dz_dsigma, demo.dz_dmu)
+    grads = evidence_figures.gradient_scatter(demo.eps, demo.dz_dsigma, demo.dz_dmu)
     np.testing.assert_array_equal(grads.data[1].x, grads.data[1].y)  # dz/dsigma on y = eps
     fig = figures.add_path(figures.add_extent(go.Figure(), (-1, 1), (-1, 1)), np.zeros((4, 2)))
     assert [t.name for t in fig.data] == ["grid extent", "path"]

@@ -12,10 +12,12 @@ from vae_core import ModelConfig, evaluate, list_runs, load_run, run_to_end, tra
 from vae_core.__main__ import main
 from vae_core.analysis.classifier import CACHE_DIR, load_or_train
 from ui.scorecard import compare_rows
-from vae_core.analysis.metrics import (CLAIMS, METRICS, active_units, centring, coverage,
-                                       largest_gap, prior_confidence, prior_kl, scale_error,
-                                       scorecard, smoothness, sweep_groups, sweep_run_name,
-                                       view_basis, winner)
+from vae_core.analysis.codes import (centring, coverage, largest_gap, prior_kl, scale_error,
+                                     view_basis)
+from vae_core.analysis.collapse import active_units
+from vae_core.analysis.generation import generation_test
+from vae_core.analysis.scorecard import CLAIMS, METRICS, scorecard, smoothness, winner
+from vae_core.analysis.sweep import sweep_groups, sweep_run_name
 from vae_core.jobs.engine import quick_pair_specs
 from vae_core.models import build_model
 
@@ -108,9 +110,9 @@ def test_constant_decoder_perfectly_smooth_and_never_confident(digits, judge, lo
     model = _constant_decoder(digits, logit)
     s = smoothness(model, torch.eye(2))
     assert s == {"mean": 0.0, "max": 0.0}
-    conf = prior_confidence(model, judge.model)
-    assert conf["prior_confident"] == 0.0 and conf["prior_confident_raw"] == 0.0
-    assert conf["prior_class_entropy"] == 0.0  # one image -> one class
+    conf = generation_test(model, model.encode_all(digits.test_x)[0], judge.model, "prior")
+    assert conf.confident_capped == 0.0 and conf.confident_raw == 0.0
+    assert conf.class_entropy == 0.0  # one image -> one class
 
 
 def test_prior_confidence_caps_each_class(digits, judge):
@@ -122,9 +124,9 @@ def test_prior_confidence_caps_each_class(digits, judge):
     with torch.no_grad():
         last.weight.zero_()
         last.bias.copy_(torch.log(image / (1 - image)))
-    conf = prior_confidence(model.eval(), judge.model)
-    assert conf["prior_confident_raw"] == 1.0
-    assert conf["prior_confident"] == pytest.approx(0.1, abs=0.001)  # uniform cap: 1/10
+    conf = generation_test(model.eval(), model.encode_all(digits.test_x)[0], judge.model, "prior")
+    assert conf.confident_raw == 1.0
+    assert conf.confident_capped == pytest.approx(0.1, abs=0.001)  # uniform cap: 1/10
 
 
 @pytest.mark.slow

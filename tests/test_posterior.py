@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vae_core import ModelConfig, TrainConfig, run_to_end, train
-from vae_core.analysis.metrics import iwae_nll_per_image
+from vae_core.analysis.posterior import iwae_nll_per_image
 from vae_core.models import build_model
 from vae_core.analysis.posterior import grid_posterior
 

@@ -2,8 +2,8 @@
 
 Pure Python (no Streamlit), numbers in, sentences out, so a claim on screen always matches the runs
 on screen, and a claim that does not hold for them is said not to hold, with the reason. Inputs are
-plain mappings with the scorecard's key names (``vae_core.analysis.metrics.scorecard``); the cheap
-per-view subset comes from ``vae_core.analysis.codes.code_stats`` and the generation keys from
+plain mappings with the scorecard's key names (``vae_core.analysis.scorecard.scorecard``); the cheap
+per-view subset comes from ``vae_core.analysis.scorecard.code_stats`` and the generation keys from
 ``vae_core.analysis.generation.GenerationTest.summary`` (or ``generation_scores``):
 
 - code stats: ``code_span``, ``centring``, ``scale_error`` (of the VAE's sampled codes),
@@ -20,20 +20,22 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from vae_core.analysis.codes import GAP_QUANTILE, RADIUS
+from vae_core.analysis.generation import CONFIDENT, GENERATION_SAMPLES
 from vae_core.text import N_, Translate, no_translation
 
-# The scorecard's 2-D view ("view" key of metrics.scorecard) as a caption names it.
+# The scorecard's 2-D view ("view" key of scorecard.scorecard) as a caption names it.
 VIEW_LABELS = {"latent": N_("the latent space itself"), "pca": N_("the codes' top-2 PCA plane"),
                "dims 0,1": N_("latent dims 0 and 1")}
 
 Stats = Mapping[str, Any]
 
-PRIOR_BOX = 2.0  # the prior's 2-sigma box is [-2, 2] per dim
+PRIOR_BOX = RADIUS  # the prior's 2-sigma box is [-2, 2] per dim
 CENTRED = 0.5  # codes' mean within a quarter of the 2-sigma radius: "centred"
 UNIT_SCALE = 0.25  # mean |std_d - 1| below this: "unit spread"
 FEW_CLASSES = 0.7  # covering fewer than 70% of the classes is "few"
 CRISP = 0.5  # at least half the draws judged confidently: they "look fine"
-GAP_BASELINE = 0.05  # share of draws "in a gap" expected of a space without gaps (codes.py)
+GAP_BASELINE = 1 - GAP_QUANTILE  # share of draws "in a gap" expected of a space without gaps
 
 
 def collapse_cure(vae: Stats, gettext: Translate = no_translation) -> str:
@@ -247,10 +249,12 @@ def prior_draws_note(ae: Stats, vae: Stats, gettext: Translate = no_translation)
     keys = ("prior_confident_raw", "prior_in_gaps")
     if not all(vae.get(k) is not None for k in keys):
         return ""
-    out = [gettext("Measured on this pair: {confident} of the VAE's 1,000 N(0, I) draws decode to "
-                   "images the judge recognises (p ≥ 0.9) and {in_gaps} land in gaps between its "
-                   "codes, so not every draw is plausible.").format(
-                       confident=_pct(vae["prior_confident_raw"]), in_gaps=_pct(vae["prior_in_gaps"]))]
+    out = [gettext("Measured on this pair: {confident} of the VAE's {n_draws} N(0, I) draws decode "
+                   "to images the judge recognises (p ≥ {threshold}) and {in_gaps} land in gaps "
+                   "between its codes, so not every draw is plausible.").format(
+                       confident=_pct(vae["prior_confident_raw"]), in_gaps=_pct(vae["prior_in_gaps"]),
+                       n_draws=f"{int(vae.get('generation_n') or GENERATION_SAMPLES):,}",
+                       threshold=f"{CONFIDENT:g}")]
     if ae.get("fitted_confident_raw") is not None and ae.get("fitted_classes_covered") is not None:
         out.append(gettext("An AE sampled from a Gaussian fitted to its own codes: {confident} "
                            "recognised, {covered} classes covered. An AE can generate once a "
@@ -334,7 +338,7 @@ VERDICT_LABELS = {"tie": N_("tie"), "collapsed": N_("none: the VAE's lead comes 
 
 
 def verdict_label(verdict: str, gettext: Translate = no_translation) -> str:
-    """The scorecard cell for ``metrics.claim_verdict``'s answer."""
+    """The scorecard cell for ``scorecard.claim_verdict``'s answer."""
     if verdict in ("VAE", "AE"):
         return verdict  # model names read the same in every language
     label = VERDICT_LABELS.get(verdict)

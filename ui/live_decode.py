@@ -114,7 +114,7 @@ def map_record(panel: LatentPanel, title: str | None = None) -> dict[str, Any]:
     m = panel.codes
     proj = panel.projection
     return {"label": m.label, "title": title or f"{m.label}: {m.run.name}",
-            "color": figures.AE_COLOR if m.label == "AE" else figures.VAE_COLOR,
+            "color": figures.model_color(m.label),
             "decoder": decoder_of(m.run),
             "projection": {"components": np.asarray(proj.components, float).tolist(),
                            "mean": np.asarray(proj.mean, float).tolist()},
@@ -230,7 +230,7 @@ def live_draws(panels: Sequence[LatentPanel], model: int, mu: np.ndarray, sigma:
 
 
 def sweep_codes(infos: Sequence[RunInfo]) -> list[ModelCodes]:
-    """A sweep's runs (``metrics.sweep_groups``, in β order) loaded with their test sets encoded;
+    """A sweep's runs (``sweep.sweep_groups``, in β order) loaded with their test sets encoded;
     a run that fails to load is reported and left out."""
     out: list[ModelCodes] = []
     for info in infos:
@@ -257,7 +257,7 @@ def beta_slider(panels: Sequence[LatentPanel], betas: Sequence[float], rates: Se
     members = []
     for p, rate, distortion, flat in zip(panels, rates, distortions, collapsed):
         rec = map_record(p)
-        members.append({"label": "VAE", "color": figures.VAE_COLOR, "decoder": rec["decoder"],
+        members.append({"label": "VAE", "color": figures.model_color("VAE"), "decoder": rec["decoder"],
                         "projection": rec["projection"], "xy": rec["xy"], "range": rec["range"],
                         "prior_center": rec["prior_center"], "axis_titles": rec["axis_titles"],
                         "rate": _finite(rate), "distortion": _finite(distortion),
@@ -273,8 +273,8 @@ def live_sliders(models: Sequence[ModelCodes], sliders: Sequence[Sequence[dict[s
     in the order shown, each ``{"dim", "label", "low", "high", "active"}``), starting at
     ``starts[i]``; each model decodes its own z as they move. False when it could not be sent."""
     return _mount(key, {"models": [], "text": {**_text(), "reset": _("Back to the test image's code")},
-                        "sliders": [{"label": m.label, "color": figures.AE_COLOR if m.label == "AE"
-                                     else figures.VAE_COLOR, "decoder": decoder_of(m.run),
+                        "sliders": [{"label": m.label, "color": figures.model_color(m.label),
+                                     "decoder": decoder_of(m.run),
                                      "caption": _("{model} decodes this z", model=m.label),
                                      "start": np.asarray(z, float).tolist(), "dims": list(dims)}
                                     for m, dims, z in zip(models, sliders, starts)]})

@@ -33,7 +33,7 @@ CLASS_GALLERY = PageDef("pages/11_Class_gallery.py", N_("Class gallery"), ":mate
 PAGES = (OVERVIEW, TRAIN, LATENT_SPACE, DECODER_GRID, GENERATE, REPARAMETERIZATION, EVIDENCE,
          TRAINING_REPLAY, DRAW_A_DIGIT, LOSS_LAB, LATENT_REMOTE, CLASS_GALLERY)
 
-# Which page shows the evidence for each claim's metric (vae_core.analysis.metrics.CLAIMS).
+# Which page shows the evidence for each claim's metric (vae_core.analysis.scorecard.CLAIMS).
 CLAIM_PAGES: dict[str, PageDef] = {
     "centring": LATENT_SPACE, "scale_error": LATENT_SPACE, "prior_kl": LATENT_SPACE,
     "coverage": DECODER_GRID, "coverage_standardised": DECODER_GRID, "largest_gap": DECODER_GRID,

@@ -17,7 +17,7 @@ from ui.links import BIND
 from ui.pickers import pick_pair
 from ui.resources import encoded_test_set, figure_template, from_template, run_code_stats, run_dataset
 from vae_core import ImageDataset, Run, RunInfo
-from vae_core.viz import figures
+from vae_core.viz import figures, image_figures
 from vae_core.analysis.generation import decoder_codes
 from vae_core.analysis.latent_tools import (Projection, dims_projection, pca_2d, plane_coords,
                                             shared_range)
@@ -39,7 +39,7 @@ class ModelCodes:
 
     @property
     def stats(self) -> dict:
-        """``codes.code_stats`` of these codes (span, centring, collapse…), cached per run, with
+        """``scorecard.code_stats`` of these codes (span, centring, collapse…), cached per run, with
         the run's training ``beta`` (what helps a collapsed VAE depends on it)."""
         return {**run_code_stats(self.run), "beta": self.run.train_config.beta}
 
@@ -133,7 +133,7 @@ class LatentPanel:
             self.projection(np.asarray(codes)), tuple(self.projection.axis_titles),
             tuple(float(a) for a in self.axis_range),
             tuple(float(c) for c in self.projection.prior_center), title,
-            figures.AE_COLOR if m.logvar is None else figures.VAE_COLOR, height, current_language()))
+            figures.model_color("ae" if m.logvar is None else "vae"), height, current_language()))
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -212,5 +212,5 @@ def show_images(images: np.ndarray, ncols: int, caption: str | None = None, min_
     """Images (N, H, W) tiled into one picture (grey gaps), enlarged by whole pixels so small
     digits stay crisp: at least ``min_width`` wide and about 56 px per tile, up to 900 px."""
     target = max(min_width, min(900, ncols * 56))
-    st.image(upscale(figures.tile(images, ncols, pad=1, pad_value=0.5), target), caption=caption,
+    st.image(upscale(image_figures.tile(images, ncols, pad=1, pad_value=0.5), target), caption=caption,
              clamp=True, output_format="PNG")  # JPEG would smear the hard pixel edges

@@ -25,13 +25,12 @@ from ui.links import md
 from vae_core import (DatasetError, ImageDataset, Run, RunError, RunInfo, list_runs, load_dataset,
                       load_run)
 from vae_core.analysis.classifier import JudgedClassifier, load_or_train
-from vae_core.analysis.codes import code_stats
-from vae_core.analysis.density import dataset_mixture_test
 from vae_core.data import DOWNLOAD_FAILED, DownloadError, check_run_dataset, dataset_label
-from vae_core.analysis.generation import GenerationTest, dataset_generation_tests
+from vae_core.analysis.generation import SOURCES, GenerationTest, dataset_generation_tests
 from vae_core.jobs.engine import TrainingEngine
 from vae_core.analysis.latent_tools import encode_dataset
-from vae_core.analysis.metrics import DEFAULT_IWAE_K, scorecard
+from vae_core.analysis.posterior import DEFAULT_IWAE_K
+from vae_core.analysis.scorecard import code_stats, scorecard
 from vae_core.text import N_
 
 REPO = Path(__file__).resolve().parent.parent
@@ -251,7 +250,7 @@ def _code_stats(path: str, mtime: float, spec: str, root: str) -> dict:
 
 
 def run_code_stats(run: Run) -> dict:
-    """``vae_core.analysis.codes.code_stats`` of the run's test codes (cached): what captions need."""
+    """``vae_core.analysis.scorecard.code_stats`` of the run's test codes (cached): what captions need."""
     return _code_stats(str(run.path), run_version(run), run.dataset, str(data_root()))
 
 
@@ -268,32 +267,19 @@ def get_judge(spec: str) -> JudgedClassifier:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _generation_tests(path: str, mtime: float, spec: str, root: str, checkpoints: str,
-                      seed: int) -> dict[str, GenerationTest]:
+                      seed: int, sources: tuple[str, ...]) -> dict[str, GenerationTest]:
     return dataset_generation_tests(_run(path, mtime).model, _dataset(spec, root),
-                                    _judge(spec, root, checkpoints), seed=seed)
+                                    _judge(spec, root, checkpoints), seed=seed, sources=sources)
 
 
-def run_generation_tests(run: Run, seed: int = 0) -> dict[str, GenerationTest]:
+def run_generation_tests(run: Run, seed: int = 0,
+                         sources: tuple[str, ...] = SOURCES) -> dict[str, GenerationTest]:
     """``generation.dataset_generation_tests`` for the run with the judge of ``evaluate``: at
-    seed 0 its numbers are the scorecard's (cached by run path + mtime)."""
+    seed 0 its numbers are the scorecard's (cached by run path + mtime); ``AE_SOURCES`` adds
+    the fitted mixture."""
     with st.spinner(_("Drawing, decoding and judging 1,000 codes per source…")):
         return _generation_tests(str(run.path), run_version(run), run.dataset, str(data_root()),
-                                 str(checkpoints_root()), seed)
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _mixture_test(path: str, mtime: float, spec: str, root: str, checkpoints: str,
-                  seed: int) -> GenerationTest:
-    return dataset_mixture_test(_run(path, mtime).model, _dataset(spec, root),
-                                _judge(spec, root, checkpoints), seed=seed)
-
-
-def run_mixture_test(run: Run, seed: int = 0) -> GenerationTest:
-    """``density.dataset_mixture_test``: 1,000 judged draws from a Gaussian mixture fitted to the
-    run's codes, with the judge of ``evaluate`` (cached by run path + mtime)."""
-    with st.spinner(_("Fitting a Gaussian mixture to the codes, drawing and judging 1,000 codes…")):
-        return _mixture_test(str(run.path), run_version(run), run.dataset, str(data_root()),
-                             str(checkpoints_root()), seed)
+                                 str(checkpoints_root()), seed, tuple(sources))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -304,7 +290,7 @@ def _scorecard(path: str, mtime: float, spec: str, root: str, checkpoints: str, 
 
 
 def run_scorecard(run: Run, iwae_k: int = DEFAULT_IWAE_K) -> dict:
-    """``metrics.scorecard`` of the run (the JSON of ``evaluate``), cached by run path + mtime."""
+    """``scorecard.scorecard`` of the run (the JSON of ``evaluate``), cached by run path + mtime."""
     with st.spinner(_("Computing the scorecard…")):
         return _scorecard(str(run.path), run_version(run), run.dataset, str(data_root()),
                           str(checkpoints_root()), iwae_k)

@@ -6,10 +6,10 @@ from typing import Any
 
 from ui.i18n import _
 from ui.numbers import number_text
-from vae_core.analysis.metrics import CLAIMS, METRICS, claim_verdict
+from vae_core.analysis.scorecard import CLAIMS, METRICS, claim_verdict
 from vae_core.text import N_
 
-# metrics.METRICS' better direction ("lower" / "higher") as the table shows it.
+# scorecard.METRICS' better direction ("lower" / "higher") as the table shows it.
 BETTER_LABELS = {"lower": N_("lower"), "higher": N_("higher")}
 
 
@@ -41,7 +41,7 @@ def compare_rows(ae: dict[str, Any] | None, vae: dict[str, Any] | None) -> list[
     rows = []
     vae_collapsed = bool(vae and vae.get("collapsed"))
     for c in CLAIMS:
-        m, claim = c["metric"], c["claim"]  # the claim is marked N_ in vae_core.analysis.metrics
+        m, claim = c["metric"], c["claim"]  # the claim is marked N_ in vae_core.analysis.scorecard
         a = ae.get(m) if ae else None
         v = vae.get(m) if vae else None
         a_int = (ae.get("intervals") or {}).get(m) if ae else None

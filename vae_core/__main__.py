@@ -15,10 +15,10 @@ from vae_core.jobs.engine import (DEFAULT_SWEEP_BETAS, QUICK_PAIR_BATCH, QUICK_P
                                   QUICK_PAIR_LR, SCHEDULER_ENV, EngineError, Job, RunSpec,
                                   TrainingEngine, check_scheduler_address, close_local_cluster,
                                   local_cluster_running, parse_betas, plan_runs)
-from vae_core.analysis.metrics import DEFAULT_IWAE_K
-from vae_core.store.runs import (RunError, display_name, final_metrics, list_runs, unique_run_name,
-                                 validate_run_name)
-from vae_core.store.validate import check_device, check_writable_folder
+from vae_core.analysis.posterior import DEFAULT_IWAE_K
+from vae_core.store.run_format import display_name, final_metrics, validate_run_name
+from vae_core.store.runs import list_runs, unique_run_name
+from vae_core.store.validate import RunError, check_device, check_writable_folder
 
 
 def printable(text: str) -> str:
@@ -246,15 +246,15 @@ EVALUATE_EPILOG = """JSON keys (per image, nats where a log-probability):
   coverage_standardised, recon_floor, intervals (95% bootstrap per metric; overlapping = tie)
   run, kind, dataset, n_images, latent_dim, view, codes, iwae_k, seed, bootstrap,
   classifier_accuracy, seconds                   bookkeeping
-Full definitions: the docstring of vae_core/analysis/metrics.py."""
+Full definitions: the docstring of vae_core/analysis/scorecard.py."""
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from vae_core.analysis.classifier import load_or_train
-    from vae_core.analysis.metrics import scorecard
-    from vae_core.store.runs import load_run
+    from vae_core.analysis.scorecard import scorecard
+    from vae_core.store.run_format import load_run
 
     path = _resolve_run_path(args.run, args.root)
     run = load_run(path)
@@ -291,7 +291,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from vae_core.analysis.metrics import sweep_point
+    from vae_core.analysis.sweep import sweep_point
 
     try:
         betas = parse_betas(args.betas)  # the dashboard's rules
@@ -309,7 +309,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                              _train_config(args, 1.0), betas)
     preflight(args, specs, group)
     code, job = train_and_save_specs(specs, dataset, args, group=group, interleave=False)
-    from vae_core.store.runs import load_run
+    from vae_core.store.run_format import load_run
 
     points = []
     print(f"\nsweep {base}: rate = test KL, distortion = test recon (nats per image)")
@@ -330,7 +330,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"{p.beta:>6g} {p.rate:>8.3f} {p.distortion:>11.3f} {p.rate + p.distortion:>9.3f} "
               f"{p.active_units:>4}/{p.latent_dim}{flag}")
     if args.plot and points:
-        from vae_core.viz.figures import sweep_figure
+        from vae_core.viz.evidence_figures import sweep_figure
 
         sweep_figure(points).write_html(args.plot, include_plotlyjs=True)
         print(f"plot -> {args.plot}")

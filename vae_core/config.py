@@ -14,14 +14,6 @@ from typing import Any, Literal
 from vae_core.store.validate import (MAX_CHANNELS, MAX_LATENT, MAX_LAYERS, MAX_SIDE, MAX_WIDTH,
                                      check_model_size, int_tuple, integer, number, text)
 
-def conv_sizes(h: int, w: int, n_layers: int) -> list[tuple[int, int]]:
-    """Spatial sizes after each stride-2 conv (kernel 3, padding 1): ceil halving."""
-    sizes = [(h, w)]
-    for _ in range(n_layers):
-        h, w = (h + 1) // 2, (w + 1) // 2
-        sizes.append((h, w))
-    return sizes
-
 
 Kind = Literal["ae", "vae"]
 Arch = Literal["mlp", "conv"]

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from vae_core.config import ModelConfig, conv_sizes
+if TYPE_CHECKING:  # only annotations: the config checks its size by building a model on "meta"
+    from vae_core.config import ModelConfig
 
 
 @dataclass
@@ -24,6 +26,15 @@ class ModelOutput:
     z: torch.Tensor  # (B, latent_dim), the code fed to the decoder
     mu: torch.Tensor  # (B, latent_dim); equals z for the AE
     logvar: torch.Tensor | None  # (B, latent_dim) for the VAE
+
+
+def conv_sizes(h: int, w: int, n_layers: int) -> list[tuple[int, int]]:
+    """Spatial sizes after each stride-2 conv (kernel 3, padding 1): ceil halving."""
+    sizes = [(h, w)]
+    for _ in range(n_layers):
+        h, w = (h + 1) // 2, (w + 1) // 2
+        sizes.append((h, w))
+    return sizes
 
 
 class Encoder(nn.Module):

@@ -140,10 +140,8 @@ def _paths(root: str | os.PathLike[str], fingerprint: str) -> tuple[Path, Path]:
 
 
 def classifier_shapes(input_shape: tuple[int, int, int], n_classes: int, hidden: int) -> dict[str, tuple[int, ...]]:
-    """Names and shapes of ``Classifier(...).state_dict()`` by arithmetic (nothing is built)."""
-    c, h, w = input_shape
-    return {"net.1.weight": (hidden, c * h * w), "net.1.bias": (hidden,),
-            "net.3.weight": (n_classes, hidden), "net.3.bias": (n_classes,)}
+    """Names and shapes of ``Classifier(...).state_dict()``, built on the meta device (no storage)."""
+    return validate.module_shapes(lambda: Classifier(input_shape, n_classes, hidden))
 
 
 def _load(weights: Path, meta_path: Path, dataset: ImageDataset, fingerprint: str) -> JudgedClassifier:

@@ -1,8 +1,10 @@
 """An AE plus a fitted density as a generator (Ghosh et al. 2020, "From Variational to
 Deterministic Autoencoders", ex-post density estimation): after training, fit a Gaussian mixture
 with ``MIXTURE_COMPONENTS`` full-covariance components (scikit-learn ``GaussianMixture``) to the
-model's codes, sample it, decode, and judge the draws exactly as ``generation`` judges its three
-sources (same judge, confidence threshold, class cap, gap radius).
+model's codes and sample it: ``generation`` decodes and judges these draws as its source
+``mixture`` exactly as its three others (same judge, confidence threshold, class cap, gap
+radius). Here: the sampler and the caption that compares it with the fitted Gaussian and the
+VAE's prior.
 
 The lesson it carries: an AE can generate once a density is fitted to its codes *after*
 training; a VAE's prior N(0, I) is known *before*, and training pulls the codes towards it.
@@ -10,31 +12,24 @@ training; a VAE's prior N(0, I) is known *before*, and training pulls the codes 
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from vae_core.analysis.codes import gap_radius, nearest_code_distance
-from vae_core.analysis.generation import (GENERATION_SAMPLES, SOURCE_NAMES, SOURCES, GenerationTest,
-                                          class_shares, decoder_codes, judge_codes)
-from vae_core.models import LatentModel
-from vae_core.text import N_, Translate, no_translation
+from vae_core.text import Translate, no_translation
 
-MIXTURE = "mixture"
+if TYPE_CHECKING:
+    from vae_core.analysis.generation import GenerationTest
+
 MIXTURE_COMPONENTS = 10
-MIXTURE_SEED_OFFSET = 3  # generation's sources use seed + 0, 1, 2
-# The AE's sources on the Generate page: generation's three and the fitted mixture.
-AE_SOURCES = SOURCES + (MIXTURE,)
-AE_SOURCE_NAMES = {**SOURCE_NAMES,
-                   MIXTURE: N_("a 10-Gaussian mixture fitted to its codes")}
 
 
-def sample_mixture(codes: np.ndarray | torch.Tensor, n: int = GENERATION_SAMPLES, seed: int = 0,
+def sample_mixture(codes: np.ndarray | torch.Tensor, n: int, seed: int,
                    components: int = MIXTURE_COMPONENTS) -> torch.Tensor:
     """n draws (n, D) float32 from a ``components``-Gaussian mixture fitted to ``codes`` (N, D)
     (full covariances, k-means initialisation, seeded; fewer components when there are fewer
-    codes)."""
+    codes): ``generation.sample_codes("mixture", …)``, whose seed offset makes ``seed``."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
@@ -48,35 +43,12 @@ def sample_mixture(codes: np.ndarray | torch.Tensor, n: int = GENERATION_SAMPLES
     with warnings.catch_warnings():  # repeated codes: fewer distinct clusters than components
         warnings.simplefilter("ignore", ConvergenceWarning)
         gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-6,
-                              random_state=int(seed) + MIXTURE_SEED_OFFSET).fit(c)
+                              random_state=int(seed)).fit(c)
     z, _ = gmm.sample(n)
     # GaussianMixture.sample returns the draws grouped by component: shuffle them (seeded), so
     # the first tiles a page shows are not all from one component.
-    order = np.random.default_rng(int(seed) + MIXTURE_SEED_OFFSET).permutation(n)
+    order = np.random.default_rng(int(seed)).permutation(n)
     return torch.as_tensor(z[order], dtype=torch.float32)
-
-
-def mixture_test(model: LatentModel, mu: np.ndarray | torch.Tensor,
-                 logvar: np.ndarray | torch.Tensor | None, judge: Any,
-                 n: int = GENERATION_SAMPLES, seed: int = 0,
-                 class_freq: Any = None) -> GenerationTest:
-    """``generation.generation_test`` with the fitted mixture as the source: fitted to
-    ``decoder_codes(mu, logvar, seed)``, judged and placed against those codes."""
-    codes = decoder_codes(mu, logvar, seed)
-    z = sample_mixture(codes, n, seed)
-    confidence, label, k = judge_codes(model, judge, z)
-    return GenerationTest(MIXTURE, z.numpy(), confidence, label, nearest_code_distance(z, codes),
-                          gap_radius(codes), k, class_shares(class_freq, k))
-
-
-@torch.no_grad()
-def dataset_mixture_test(model: LatentModel, dataset: Any, judge: Any,
-                         n: int = GENERATION_SAMPLES, seed: int = 0) -> GenerationTest:
-    """``mixture_test`` on ``dataset.test_x`` with its class counts (as the scorecard's tests)."""
-    clf = getattr(judge, "model", judge)
-    mu, logvar = model.encode_all(dataset.test_x)
-    freq = torch.bincount(dataset.test_y, minlength=int(getattr(clf, "n_classes", 0)))
-    return mixture_test(model, mu, logvar, clf, n, seed, freq)
 
 
 def _pct(share: float) -> str:

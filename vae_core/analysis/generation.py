@@ -11,6 +11,9 @@ N(0, I), a prior it was never trained towards. So every model is sampled three w
     prior.
 ``box``
     z uniform over the bounding box (min to max per dim) of those codes.
+``mixture`` (``AE_SOURCES``: the Generate page's AE only, not a scorecard key)
+    z from a 10-Gaussian mixture fitted to those codes after training (``density``, Ghosh et
+    al. 2020), judged exactly like the three above.
 
 For each draw: where it lands (``nearest``: distance to the nearest test code; ``in_gap`` when
 that exceeds ``codes.gap_radius``, the 95th percentile of the codes' own nearest-neighbour
@@ -20,7 +23,7 @@ decoding (``confidence``: the top class probability, ``label``: that class). A d
 ``COVER_FRACTION`` (a fifth) of its fair share 1/K of all draws decode to confident images of it:
 2% of the draws for ten classes (20 of 1,000).
 
-``generation_scores`` flattens the three tests into the scorecard's keys (see ``metrics``); a page
+``generation_scores`` flattens the three tests into the scorecard's keys (see ``scorecard``); a page
 that calls ``generation_test`` with the same codes, judge, ``n`` and ``seed`` gets the same numbers
 as ``python -m vae_core evaluate --json``. All randomness uses explicit generators.
 """
@@ -33,26 +36,24 @@ from typing import Any
 import numpy as np
 import torch
 
-from vae_core.analysis.codes import gap_radius, nearest_code_distance
+from vae_core.analysis.codes import codes_tensor, gap_radius, gaussian_fit, nearest_code_distance
+from vae_core.analysis.density import sample_mixture
+from vae_core.analysis.intervals import normal_interval
 from vae_core.models import LatentModel, reparameterize
 from vae_core.text import N_
 from vae_core.seeds import stream_seed
 
-SOURCES = ("prior", "fitted", "box")
+SOURCES = ("prior", "fitted", "box")  # the scorecard's three
+MIXTURE = "mixture"  # the AE plus a density fitted after training (``density``): the Generate page's
+AE_SOURCES = SOURCES + (MIXTURE,)  # fourth source for the AE, not part of the scorecard
 # What a page calls each source ("the AE's draws come from …"); a UI translates them when shown.
 SOURCE_NAMES = {"prior": N_("N(0, I)"), "fitted": N_("a Gaussian fitted to its codes"),
-                "box": N_("uniform over its codes' bounding box")}
-SOURCE_SEED_OFFSET = {"prior": 0, "fitted": 1, "box": 2}  # seed + offset: one stream per source
+                "box": N_("uniform over its codes' bounding box"),
+                MIXTURE: N_("a 10-Gaussian mixture fitted to its codes")}
+SOURCE_SEED_OFFSET = {"prior": 0, "fitted": 1, "box": 2, MIXTURE: 3}  # seed + offset: a stream each
 GENERATION_SAMPLES = 1000
 CONFIDENT = 0.9
 COVER_FRACTION = 0.2  # a class is covered by >= COVER_FRACTION / K of the draws, confidently
-COV_JITTER = 1e-6
-
-
-def _tensor(values: np.ndarray | torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Codes as a CPU tensor (N, D) of ``dtype``, from numpy or torch."""
-    t = values.detach().cpu() if isinstance(values, torch.Tensor) else torch.as_tensor(np.asarray(values))
-    return t.to(dtype).reshape(len(t), -1)
 
 
 def decoder_codes(mu: np.ndarray | torch.Tensor, logvar: np.ndarray | torch.Tensor | None,
@@ -61,29 +62,30 @@ def decoder_codes(mu: np.ndarray | torch.Tensor, logvar: np.ndarray | torch.Tens
     (``logvar`` None) or one seeded z = mu + sigma * eps ~ q(z|x) per image for the VAE. Its mu
     alone is too narrow (Var[mu] + E[sigma^2] ≈ 1): N(0, I) draws would look "in a gap" at its
     rim. These are the ``codes`` every function below takes."""
-    mu_t = _tensor(mu, torch.float32)
+    mu_t = codes_tensor(mu, torch.float32)
     if logvar is None:
         return mu_t
     # Its own stream: with manual_seed(seed) the eps of these codes were the prior draws of
     # sample_codes("prior", seed=seed), so a collapsed VAE's prior draws sat exactly on its codes.
-    return reparameterize(mu_t, _tensor(logvar, torch.float32),
+    return reparameterize(mu_t, codes_tensor(logvar, torch.float32),
                           torch.Generator().manual_seed(stream_seed(int(seed), "codes")))
 
 
 def sample_codes(source: str, codes: np.ndarray | torch.Tensor, n: int = GENERATION_SAMPLES,
                  seed: int = 0) -> torch.Tensor:
-    """n draws (n, D) float32 from ``source`` (see the module docstring), fitted to ``codes``."""
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-    c = _tensor(codes, torch.float64)
+    """n draws (n, D) float32 from ``source`` (see the module docstring, and ``density`` for the
+    mixture), fitted to ``codes``."""
+    if source not in AE_SOURCES:
+        raise ValueError(f"source must be one of {AE_SOURCES}, got {source!r}")
+    c = codes_tensor(codes, torch.float64)
     d = c.shape[1]
+    if source == MIXTURE:
+        return sample_mixture(c, n, int(seed) + SOURCE_SEED_OFFSET[source])
     gen = torch.Generator().manual_seed(int(seed) + SOURCE_SEED_OFFSET[source])
     if source == "prior":
         return torch.randn((n, d), generator=gen)
     if source == "fitted":
-        mean = c.mean(0)
-        centred = c - mean
-        cov = centred.T @ centred / max(1, len(c) - 1) + COV_JITTER * torch.eye(d, dtype=c.dtype)
+        mean, cov = gaussian_fit(c)
         chol = torch.linalg.cholesky(cov)
         eps = torch.randn((n, d), generator=gen, dtype=torch.float64)
         return (mean + eps @ chol.T).float()
@@ -172,15 +174,13 @@ class GenerationTest:
 
     def bootstrap_intervals(self, reps: int, seed: int = 0,
                             level: float = 0.95) -> dict[str, list[float] | None]:
-        """95% normal bootstrap intervals (``metrics.normal_interval``) of the summary's shares and
+        """95% normal bootstrap intervals (``intervals.normal_interval``) of the summary's shares and
         entropy over ``reps`` resamples of the draws (seeded): the margin of a number measured
         on n random draws."""
         keys = ("confident", "confident_raw", "class_entropy", "in_gaps")
         if self.n < 2 or reps < 2:
             return {f"{self.source}_{k}": None for k in keys}
         rng = np.random.default_rng(seed)
-        from vae_core.analysis.metrics import normal_interval  # here: metrics imports this module
-
         rows = []
         for _ in range(reps):
             t = self.resampled(rng.integers(0, self.n, self.n))
@@ -221,26 +221,27 @@ def generation_test(model: LatentModel, codes: np.ndarray | torch.Tensor, judge:
 
 
 def generation_tests(model: LatentModel, codes: np.ndarray | torch.Tensor, judge: Any,
-                     n: int = GENERATION_SAMPLES, seed: int = 0,
-                     class_freq: Any = None) -> dict[str, GenerationTest]:
-    """``generation_test`` for every source in ``SOURCES`` (one gap radius for all)."""
+                     n: int = GENERATION_SAMPLES, seed: int = 0, class_freq: Any = None,
+                     sources: tuple[str, ...] = SOURCES) -> dict[str, GenerationTest]:
+    """``generation_test`` for every source in ``sources`` (one gap radius for all)."""
     r = gap_radius(codes)
-    return {s: generation_test(model, codes, judge, s, n, seed, class_freq, r) for s in SOURCES}
+    return {s: generation_test(model, codes, judge, s, n, seed, class_freq, r) for s in sources}
 
 
 @torch.no_grad()
 def dataset_generation_tests(model: LatentModel, dataset: Any, judge: Any,
                              n: int = GENERATION_SAMPLES, seed: int = 0,
                              encoded: tuple[torch.Tensor, torch.Tensor | None] | None = None,
-                             ) -> dict[str, GenerationTest]:
+                             sources: tuple[str, ...] = SOURCES) -> dict[str, GenerationTest]:
     """Exactly the scorecard's generation tests for ``model`` on ``dataset.test_x``: a page that
     calls this with the scorecard's ``seed`` (default 0) and ``n`` shows ``evaluate --json``'s
     numbers, and its tiles are ``tests[source].z[:64]`` (decoded with their confidence).
-    ``encoded`` = ``model.encode_all(dataset.test_x)`` when the caller has it already."""
+    ``encoded`` = ``model.encode_all(dataset.test_x)`` when the caller has it already;
+    ``sources=AE_SOURCES`` adds the fitted mixture."""
     clf = getattr(judge, "model", judge)
     mu, logvar = encoded if encoded is not None else model.encode_all(dataset.test_x)
     freq = torch.bincount(dataset.test_y, minlength=int(getattr(clf, "n_classes", 0)))
-    return generation_tests(model, decoder_codes(mu, logvar, seed), clf, n, seed, freq)
+    return generation_tests(model, decoder_codes(mu, logvar, seed), clf, n, seed, freq, sources)
 
 
 def generation_scores(tests: dict[str, GenerationTest]) -> dict[str, Any]:

@@ -24,8 +24,8 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from vae_core.analysis import metrics
-from vae_core.analysis.collapse import is_collapsed
+from vae_core.analysis import codes
+from vae_core.analysis.collapse import active_units, is_collapsed
 from vae_core.config import ModelConfig, TrainConfig
 from vae_core.data import ImageDataset
 from vae_core.losses import loss_terms
@@ -181,7 +181,7 @@ def lab_numbers(model: LatentModel, variant: Variant, dataset: ImageDataset, see
     reading (``train.evaluate``: z = mu + σ·eps, σ² = exp(head's logvar)); ``*_as_trained`` go
     through the variant's own forward (``elbo_as_trained``: the model's own ELBO); ``mse`` is the
     per-pixel mean squared error of the decoded means and ``recon_to_mse`` = recon / mse; the rest
-    are ``metrics`` statistics of the codes."""
+    are ``codes`` statistics of the codes."""
     model.eval()
     x = dataset.test_x
     correct = evaluate(model, x, seed=seed)
@@ -196,8 +196,8 @@ def lab_numbers(model: LatentModel, variant: Variant, dataset: ImageDataset, see
             "recon_gap": correct["recon"] - trained["recon"], "mse": mse,
             "recon_to_mse": correct["recon"] / mse if mse > 0 else float("inf"),
             "mean_sigma": float(torch.exp(0.5 * logvar).mean()),
-            "active_units": metrics.active_units(mu), "centring": metrics.centring(mu),
-            "scale_error": metrics.scale_error(mu), "prior_kl": metrics.prior_kl(mu)}
+            "active_units": active_units(mu), "centring": codes.centring(mu),
+            "scale_error": codes.scale_error(mu), "prior_kl": codes.prior_kl(mu)}
 
 
 def train_variant(variant: str, dataset: ImageDataset, model_cfg: ModelConfig = LAB_MODEL,

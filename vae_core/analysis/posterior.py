@@ -1,4 +1,7 @@
-"""The true posterior p(z|x) of a latent-2 VAE on a grid, beside the encoder's q(z|x).
+"""What a VAE says of log p(x) and of p(z|x): the IWAE estimate of −log p(x) for every test
+image (the scorecard's ``iwae_nll``, with the Bernoulli floor no decoder can beat), the true
+posterior p(z|x) of a latent-2 VAE on a grid beside the encoder's q(z|x), and the width σ of q
+off the data.
 
 For one image x, log p(x|z) + log p(z) is evaluated on a fine grid (default 200×200) and
 normalised: the heatmap is p(z|x) and log p(x) = logsumexp(log joint) + log(cell area) (the
@@ -20,6 +23,7 @@ from vae_core.losses import kl_per_dim, recon_per_image
 from vae_core.models import LatentModel, reparameterize
 
 GRID = 200
+DEFAULT_IWAE_K = 25  # samples per image of the scorecard's IWAE estimate
 MASS_FLOOR = 1e-9  # relative posterior density that still counts as "mass" for the second pass
 
 
@@ -75,11 +79,6 @@ def _evaluate(model: LatentModel, x: torch.Tensor, lo, hi, n: int):
     return c1, c2, lj, area
 
 
-def _logsumexp(a: np.ndarray) -> float:
-    m = float(a.max())
-    return m + math.log(float(np.exp(a - m).sum()))
-
-
 @torch.no_grad()
 def grid_posterior(model: LatentModel, x: torch.Tensor, n: int = GRID, elbo_samples: int = 2000,
                    seed: int = 0) -> GridPosterior:
@@ -102,7 +101,7 @@ def grid_posterior(model: LatentModel, x: torch.Tensor, n: int = GRID, elbo_samp
     hi2 = np.maximum(hi2, mu + 2.5 * sigma)
     # Pass 2: the fitted box.
     c1, c2, lj, area = _evaluate(model, x, lo2, hi2, n)
-    log_px = _logsumexp(lj) + math.log(area)
+    log_px = float(torch.logsumexp(torch.from_numpy(lj).ravel(), 0)) + math.log(area)
     # ELBO = E_q[log p(x|z)] - KL(q || p(z)), the expectation by seeded samples.
     gen = torch.Generator().manual_seed(seed)
     z = reparameterize(mu_t.expand(elbo_samples, 2), logvar_t.expand(elbo_samples, 2), gen)
@@ -111,6 +110,47 @@ def grid_posterior(model: LatentModel, x: torch.Tensor, n: int = GRID, elbo_samp
     elbo = -float(rec.double().mean()) - kl
     return GridPosterior(c1, c2, lj - log_px, mu, sigma, log_px, elbo,
                          log_px - elbo, kl)
+
+
+# --- log p(x) of every test image: the IWAE bound --------------------------------------------
+
+def log_weights(model: LatentModel, x: torch.Tensor, k: int, gen: torch.Generator
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """log p(x|z) + log p(z) − log q(z|x) and −log p(x|z) for k samples z ~ q(z|x): (k, B) each."""
+    mu, logvar = model.encode(x)
+    z = reparameterize(mu.expand(k, *mu.shape), logvar.expand(k, *logvar.shape), gen)  # (k, B, D)
+    log_pxz, recon = log_joint(model, x, z)
+    log_q = Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
+    return log_pxz - log_q, recon
+
+
+@torch.no_grad()
+def iwae_nll_per_image(model: LatentModel, x: torch.Tensor, k: int = DEFAULT_IWAE_K,
+                       seed: int = 0, max_decodes: int = 65536) -> tuple[torch.Tensor, torch.Tensor]:
+    """(−log p(x) IWAE estimate (N,), mean recon over the k samples (N,)), in nats."""
+    gen = torch.Generator().manual_seed(seed)
+    chunk = max(1, max_decodes // k)
+    nll, rec = [], []
+    for i in range(0, len(x), chunk):
+        xb = x[i:i + chunk]
+        # For one image and huge k, split k itself so memory stays bounded.
+        lw_parts, rec_parts = [], []
+        per = max(1, max_decodes // len(xb))
+        for j in range(0, k, per):
+            lw, r = log_weights(model, xb, min(per, k - j), gen)
+            lw_parts.append(lw)
+            rec_parts.append(r)
+        lw, r = torch.cat(lw_parts), torch.cat(rec_parts)
+        nll.append(-(torch.logsumexp(lw.double(), 0) - math.log(k)))
+        rec.append(r.double().mean(0))
+    return torch.cat(nll), torch.cat(rec)
+
+
+def bernoulli_floor(x: torch.Tensor) -> torch.Tensor:
+    """Σ over pixels of the binary entropy H(x_i) per image (N,), nats: the least Bernoulli
+    cross-entropy any decoder can reach on grey-level images (0 for black-and-white ones)."""
+    p = x.double().flatten(1).clamp(1e-12, 1 - 1e-12)
+    return -(p * p.log() + (1 - p) * (1 - p).log()).sum(1)
 
 
 # --- what the encoder's sigma does off the data ----------------------------------------------------

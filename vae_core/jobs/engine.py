@@ -38,8 +38,9 @@ from vae_core.analysis import outcomes
 from vae_core.config import ModelConfig, TrainConfig, env_number
 from vae_core.data import DIGITS, NAMED_DATASETS, ImageDataset, as_float_images, load_dataset
 from vae_core.store.replay import pack_snapshots, unpack_snapshots
-from vae_core.store.runs import (MAX_OWNER_CHARS, RunError, save_run, unique_run_name,
-                                 validate_run_name)
+from vae_core.store.run_format import MAX_OWNER_CHARS, validate_run_name
+from vae_core.store.runs import save_run, unique_run_name
+from vae_core.store.validate import RunError
 from vae_core.train import Record
 from vae_core.store.validate import text as validate_text
 
@@ -143,9 +144,9 @@ def plan_runs(mode: str, name: str, model_cfg: ModelConfig, train_cfg: TrainConf
 
     "ae"/"vae": one run named ``name``. "pair": ``name-ae`` and ``name-vae`` with the same seed,
     data and architecture (the only difference is the bottleneck). "sweep": one VAE per beta
-    named ``name-b<beta>`` (``metrics.sweep_run_name``), grouped under ``name``.
+    named ``name-b<beta>`` (``sweep.sweep_run_name``), grouped under ``name``.
     """
-    from vae_core.analysis.metrics import sweep_run_name
+    from vae_core.analysis.sweep import sweep_run_name
 
     if mode in ("ae", "vae"):
         return [RunSpec(name, model_cfg.with_kind(mode), train_cfg)], None

@@ -8,27 +8,32 @@ allocation proportional to what a file claims:
   cap, JSON of bounded nesting with no ``NaN``/``Infinity`` constants;
 - ``integer`` / ``number`` / ``text``: typed fields (``True`` is not an integer, ``Infinity`` not a
   width), used by the config dataclasses and the run/cache schemas;
-- ``state_shapes`` / ``parameter_count`` / ``check_model_size``: a model's tensors computed by
-  arithmetic from its ``ModelConfig``, so a config is bounded before anything is built;
+- ``state_shapes`` / ``parameter_count`` / ``check_model_size``: a model's tensors from its
+  ``ModelConfig``, the model built on the ``meta`` device (shapes, no storage), so a config is
+  bounded before anything is allocated;
 - ``safetensors_header`` / ``check_weights`` / ``weights_finite``: a weights file judged from its
-  header alone (names, shapes, offsets, exact length), then scanned in chunks for NaN/inf.
+  header alone (the safetensors library checks names, shapes, offsets and exact length, after a
+  bound on the header's size), then scanned in slices for NaN/inf.
 
 Failures raise ``RunError`` (runs, classifier caches) or ``DatasetError`` (data files), each
 naming the file; both are defined here and re-exported by ``runs`` and ``data``.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import numbers
 import os
 import stat
 import struct
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 import numpy as np
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from vae_core.config import ModelConfig
 
 
@@ -53,8 +58,10 @@ WEIGHTS_DTYPE = "F32"  # what save_run writes; anything else is not ours
 
 # --- files ------------------------------------------------------------------------------------
 
-def open_regular(path: str | os.PathLike[str], error: type[Exception]) -> BinaryIO:
-    """Open ``path`` for reading if it is a regular file (a link to one is fine).
+def open_regular(path: str | os.PathLike[str], error: type[Exception],
+                 max_bytes: int | None = None) -> BinaryIO:
+    """Open ``path`` for reading if it is a regular file (a link to one is fine) of at most
+    ``max_bytes`` bytes (when given).
 
     Opened non-blocking and checked on the open descriptor, so a FIFO cannot hang the reader and
     a file swapped after a check is still judged by what was opened.
@@ -65,11 +72,14 @@ def open_regular(path: str | os.PathLike[str], error: type[Exception]) -> Binary
     except OSError as e:
         raise error(f"{path}: cannot open ({e.strerror or e})") from e
     try:
-        mode = os.fstat(fd).st_mode
+        info = os.fstat(fd)
+        mode = info.st_mode
         if not stat.S_ISREG(mode):
             kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or
                     stat.S_ISBLK(mode) else "a folder" if stat.S_ISDIR(mode) else "not a file")
             raise error(f"{path}: is {kind}, not a regular file")
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise error(f"{path}: {info.st_size:,} bytes, more than the {max_bytes:,} allowed")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
@@ -80,10 +90,7 @@ def open_regular(path: str | os.PathLike[str], error: type[Exception]) -> Binary
 
 def read_bytes(path: str | os.PathLike[str], max_bytes: int, error: type[Exception]) -> bytes:
     """The whole of a regular file of at most ``max_bytes`` bytes."""
-    with open_regular(path, error) as f:
-        size = os.fstat(f.fileno()).st_size
-        if size > max_bytes:
-            raise error(f"{path}: {size:,} bytes, more than the {max_bytes:,} allowed")
+    with open_regular(path, error, max_bytes) as f:
         data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise error(f"{path}: grew past the {max_bytes:,} bytes allowed while being read")
@@ -199,58 +206,31 @@ def _short(value: Any) -> str:
     return r if len(r) <= 60 else r[:57] + "..."
 
 
-# --- model size from a config, by arithmetic --------------------------------------------------
+# --- model size from a config, built on the meta device -------------------------------------
+
+def module_shapes(build: Callable[[], "nn.Module"]) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of the ``state_dict`` of the module ``build()`` makes, built on PyTorch's
+    ``meta`` device: tensors with a shape and no storage, so a config claiming a terabyte of
+    weights costs nothing, and the names come from the model code itself."""
+    import torch
+
+    with torch.device("meta"):  # a thread-local default device: other sessions are unaffected
+        module = build()
+    return {name: tuple(t.shape) for name, t in module.state_dict().items()}
+
+
+@functools.lru_cache(maxsize=256)
+def _model_shapes(cfg: "ModelConfig") -> tuple[tuple[str, tuple[int, ...]], ...]:
+    from vae_core.models import build_model
+
+    return tuple(module_shapes(lambda: build_model(cfg)).items())
+
 
 def state_shapes(cfg: "ModelConfig") -> dict[str, tuple[int, ...]]:
-    """Names and shapes of ``build_model(cfg).state_dict()``, computed without building it.
-
-    Mirrors ``models.Encoder``/``Decoder``/``LatentModel`` (a test checks them against real
-    models), so a file's header can be checked and a config bounded with no allocation."""
-    from vae_core.config import conv_sizes  # config imports this module
-
-    c, h, w = cfg.input_shape
-    shapes: dict[str, tuple[int, ...]] = {}
-    hidden = list(cfg.hidden)
-    if cfg.arch == "mlp":
-        width = c * h * w
-        for i, out in enumerate(hidden):  # net: Flatten, (Linear, ReLU)*
-            shapes[f"encoder.net.{1 + 2 * i}.weight"] = (out, width)
-            shapes[f"encoder.net.{1 + 2 * i}.bias"] = (out,)
-            width = out
-        feature_dim = width
-    else:
-        channels = c
-        for i, out in enumerate(hidden):  # net: (Conv2d, ReLU)*, Flatten
-            shapes[f"encoder.net.{2 * i}.weight"] = (out, channels, 3, 3)
-            shapes[f"encoder.net.{2 * i}.bias"] = (out,)
-            channels = out
-        fh, fw = conv_sizes(h, w, len(hidden))[-1]
-        feature_dim = channels * fh * fw
-    head_out = cfg.latent_dim * (2 if cfg.kind == "vae" else 1)
-    shapes["head.weight"] = (head_out, feature_dim)
-    shapes["head.bias"] = (head_out,)
-    if cfg.arch == "mlp":
-        width = cfg.latent_dim
-        i = 0
-        for out in reversed(hidden):  # net: (Linear, ReLU)*, Linear, Unflatten
-            shapes[f"decoder.net.{2 * i}.weight"] = (out, width)
-            shapes[f"decoder.net.{2 * i}.bias"] = (out,)
-            width, i = out, i + 1
-        shapes[f"decoder.net.{2 * i}.weight"] = (c * h * w, width)
-        shapes[f"decoder.net.{2 * i}.bias"] = (c * h * w,)
-    else:
-        sizes = conv_sizes(h, w, len(hidden))
-        chans = list(reversed(hidden))
-        fh, fw = sizes[-1]
-        shapes["decoder.net.0.weight"] = (chans[0] * fh * fw, cfg.latent_dim)
-        shapes["decoder.net.0.bias"] = (chans[0] * fh * fw,)
-        index = 3  # Linear, ReLU, Unflatten
-        outs = chans[1:] + [c]
-        for i, (cin, cout) in enumerate(zip(chans, outs)):  # (ConvTranspose2d, ReLU?)*
-            shapes[f"decoder.net.{index}.weight"] = (cin, cout, 3, 3)
-            shapes[f"decoder.net.{index}.bias"] = (cout,)
-            index += 2 if (cout != c or i < len(chans) - 1) else 1
-    return shapes
+    """Names and shapes of ``build_model(cfg).state_dict()``, from the model built on the meta
+    device (cached per config): a config is bounded and a file's header checked with nothing
+    allocated."""
+    return dict(_model_shapes(cfg))
 
 
 def parameter_count(cfg: "ModelConfig") -> int:
@@ -269,100 +249,69 @@ def check_model_size(cfg: "ModelConfig") -> None:
 
 # --- safetensors weights ----------------------------------------------------------------------
 
-_ITEMSIZE = {"F32": 4, "F64": 8, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
-             "U8": 1, "BOOL": 1}
-
-
 def safetensors_header(path: str | os.PathLike[str], error: type[Exception],
-                       max_bytes: int) -> tuple[dict[str, tuple[str, tuple[int, ...], int, int]], int]:
-    """Parse and check a safetensors header without reading any tensor.
+                       max_bytes: int) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """``{name: (dtype, shape)}`` of a safetensors file, from its header alone.
 
-    Returns ``({name: (dtype, shape, begin, end)}, data_start)``. The header must be bounded JSON,
-    every tensor's byte range must match its dtype and shape, the ranges must tile the data
-    region exactly, and the file length must equal what the header declares.
-    """
-    with open_regular(path, error) as f:
+    The safetensors library parses the header and checks that every tensor's byte range fits its
+    dtype and shape and that the ranges tile the data exactly to the end of the file. Checked
+    here first, on the opened file: a regular file of at most ``max_bytes``, whose 8-byte header
+    length is at most ``MAX_HEADER_BYTES`` (the library would read up to 100 MB of header)."""
+    from safetensors import SafetensorError, safe_open
+
+    with open_regular(path, error, max_bytes) as f:
         size = os.fstat(f.fileno()).st_size
-        if size > max_bytes:
-            raise error(f"{path}: {size:,} bytes, more than the {max_bytes:,} allowed")
         head = f.read(8)
-        if len(head) < 8:
-            raise error(f"{path}: not a valid safetensors file (too short)")
-        (n,) = struct.unpack("<Q", head)
-        if n > min(MAX_HEADER_BYTES, size - 8):
-            raise error(f"{path}: not a valid safetensors file (a header of {n:,} bytes)")
-        raw = f.read(n)
+    if len(head) < 8:
+        raise error(f"{path}: not a valid safetensors file (too short)")
+    (n,) = struct.unpack("<Q", head)
+    if n > min(MAX_HEADER_BYTES, size - 8):
+        raise error(f"{path}: not a valid safetensors file (a header of {n:,} bytes)")
     try:
-        header_text = raw.decode("utf-8")
-        if json_depth(header_text) > 4:
-            raise ValueError("header nested too deep")
-        header = json.loads(header_text, parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise error(f"{path}: not a valid safetensors file ({str(e)[:120]})") from e
-    if not isinstance(header, dict):
-        raise error(f"{path}: not a valid safetensors file (header is not an object)")
-    tensors: dict[str, tuple[str, tuple[int, ...], int, int]] = {}
-    data_len = size - 8 - n
-    try:
-        for name, entry in header.items():
-            if name == "__metadata__":
-                continue
-            if not isinstance(entry, dict):
-                raise ValueError(f"entry {_short(name)} is not an object")
-            dtype = text(entry.get("dtype"), f"{name}.dtype", 8)
-            if dtype not in _ITEMSIZE:
-                raise ValueError(f"{name}: unknown dtype {_short(dtype)}")
-            shape = int_tuple(entry.get("shape"), f"{name}.shape", 0, 2**40, 0, 8)
-            begin, end = int_tuple(entry.get("data_offsets"), f"{name}.data_offsets", 0, data_len, 2, 2)
-            if end - begin != math.prod(shape) * _ITEMSIZE[dtype]:
-                raise ValueError(f"{name}: {end - begin} bytes do not hold a {dtype} tensor of "
-                                 f"shape {shape}")
-            tensors[name] = (dtype, shape, begin, end)
-    except ValueError as e:
-        raise error(f"{path}: not a valid safetensors file ({e})") from e
-    pos = 0
-    for _, _, begin, end in sorted(tensors.values(), key=lambda t: (t[2], t[3])):
-        if begin != pos:
-            raise error(f"{path}: not a valid safetensors file (tensor data overlaps or leaves gaps)")
-        pos = end
-    if pos != data_len:
-        raise error(f"{path}: not a valid safetensors file ({size:,} bytes but its header "
-                    f"describes {8 + n + pos:,}: truncated or padded)")
-    return tensors, 8 + n
+        with safe_open(str(path), framework="numpy") as st:
+            return {name: (st.get_slice(name).get_dtype(), tuple(st.get_slice(name).get_shape()))
+                    for name in st.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise error(f"{path}: not a valid safetensors file ({str(e)[:200]})") from e
 
 
 def check_weights(path: str | os.PathLike[str], expected: dict[str, tuple[int, ...]],
-                  error: type[Exception], max_bytes: int
-                  ) -> tuple[dict[str, tuple[str, tuple[int, ...], int, int]], int]:
-    """The header of a weights file whose float32 tensors are exactly ``expected``."""
-    tensors, data_start = safetensors_header(path, error, max_bytes)
+                  error: type[Exception], max_bytes: int) -> None:
+    """A weights file whose float32 tensors are exactly ``expected``, judged from its header."""
+    tensors = safetensors_header(path, error, max_bytes)
     names = set(tensors)
     if names != set(expected):
         missing, extra = sorted(set(expected) - names), sorted(names - set(expected))
         raise error(f"{path}: weights do not fit the config (missing {missing[:3]}, "
                     f"unexpected {extra[:3]})")
-    for name, (dtype, shape, _, _) in tensors.items():
+    for name, (dtype, shape) in tensors.items():
         if dtype != WEIGHTS_DTYPE:
             raise error(f"{path}: {name} is {dtype}, expected {WEIGHTS_DTYPE}")
         if shape != tuple(expected[name]):
             raise error(f"{path}: {name} has shape {shape}, the config needs {expected[name]}")
-    return tensors, data_start
 
 
-def weights_finite(path: str | os.PathLike[str], tensors: dict[str, tuple[str, tuple[int, ...], int, int]],
-                   data_start: int, error: type[Exception], chunk: int = 1 << 22) -> bool:
-    """Whether every float32 value of a checked weights file is finite (read in 4 MB chunks)."""
-    with open_regular(path, error) as f:
-        for _, _, begin, end in tensors.values():
-            f.seek(data_start + begin)
-            left = end - begin
-            while left > 0:
-                buf = f.read(min(chunk, left))
-                if not buf:
-                    raise error(f"{path}: shorter than its header says")
-                left -= len(buf)
-                if not np.isfinite(np.frombuffer(buf, dtype="<f4")).all():
-                    return False
+def weights_finite(path: str | os.PathLike[str], error: type[Exception],
+                   chunk_bytes: int = 1 << 22) -> bool:
+    """Whether every value of a checked float32 weights file is finite, read through the
+    library's slices a few rows (about 4 MB) at a time: no tensor is loaded whole."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as st:
+            for name in st.keys():
+                part = st.get_slice(name)
+                shape = part.get_shape()
+                if not shape:  # a scalar
+                    if not np.isfinite(st.get_tensor(name)).all():
+                        return False
+                    continue
+                step = max(1, chunk_bytes // max(1, 4 * math.prod(shape[1:])))
+                for i in range(0, shape[0], step):
+                    if not np.isfinite(part[i:min(i + step, shape[0])]).all():
+                        return False
+    except (SafetensorError, OSError, ValueError) as e:
+        raise error(f"{path}: not a valid safetensors file ({str(e)[:200]})") from e
     return True
 
 

@@ -1,14 +1,16 @@
 """Plotly figure builders: numpy arrays in, Plotly figures out (testable without a browser).
 
-Every plot of the dashboard is made here, so pages only lay figures out; a notebook or the CLI
+Every plot of the dashboard is made in ``vae_core.viz``, so pages only lay figures out. This
+module holds the shared style (class and AE/VAE colours, axis number format), the training views
+(loss curves, the overview schematic) and the latent-space views (scatter, overlays, marginals,
+generated draws); ``image_figures`` the decoded-image grids and judged tiles; ``evidence_figures``
+the reparameterization, β-sweep and true-posterior figures; a notebook or the CLI
 (``sweep --plot``) imports them without Streamlit. They know no page: the height a figure gets on
 screen is the caller's choice (``fig.update_layout(height=...)``). Colours by class use one
 qualitative palette; the caller gives each latent panel its axis range (its own, or one shared by
 the AE and VAE panels of a pair).
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import plotly.graph_objects as go
@@ -24,6 +26,12 @@ VAE_COLOR = "#4c6ef5"
 
 def class_color(label: int) -> str:
     return CLASS_COLORS[int(label) % len(CLASS_COLORS)]
+
+
+def model_color(model: str) -> str:
+    """The one colour of the AE (``"ae"``/``"AE"``) or the VAE (any other kind or label) on every
+    chart, legend and slider."""
+    return AE_COLOR if model.lower() == "ae" else VAE_COLOR
 
 
 # Numbers on loss, KL and other measured axes, one place: d3's "~g" reads 0.0001, 0.2, 5, 20,
@@ -43,10 +51,8 @@ def points_trace(n_points: int) -> type[go.Scatter] | type[go.Scattergl]:
 # --- Training views (live loss curves, overview schematic) -----------------------------------
 
 def _run_color(name: str, kind: str | None, i: int) -> str:
-    if kind == "ae":
-        return AE_COLOR
-    if kind == "vae" and i == 0:
-        return VAE_COLOR
+    if kind == "ae" or (kind == "vae" and i == 0):
+        return model_color(kind)
     return CLASS_COLORS[i % len(CLASS_COLORS)]
 
 
@@ -103,7 +109,7 @@ def loss_curves(records_by_name: dict[str, list[dict]], kinds: dict[str, str] | 
     return fig
 
 
-def _circle(center: tuple[float, float], radius: float, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
+def circle(center: tuple[float, float], radius: float, n: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """x and y of a circle: the prior N(0, I)'s ``radius``-sigma contour around ``center``."""
     outline = ellipse_outlines(np.asarray([center], np.float64), np.eye(2)[None], radius, n)[0]
     return outline[:, 0], outline[:, 1]
@@ -116,7 +122,7 @@ def overview_schematic(kind: str, seed: int = 0, gettext: Translate = no_transla
     centers = rng.normal(0, 1, (5, 2))
     fig = go.Figure()
     for k in (1, 2):
-        x, y = _circle((0.0, 0.0), k, 80)
+        x, y = circle((0.0, 0.0), k, 80)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines", hoverinfo="skip", showlegend=False,
                                  line=dict(color="rgba(90,90,90,0.5)", width=1,
                                            dash="solid" if k == 1 else "dot")))
@@ -128,7 +134,7 @@ def overview_schematic(kind: str, seed: int = 0, gettext: Translate = no_transla
         else:  # each image is a small cloud N(mu, sigma^2); clouds overlap near the prior
             mus = center * 0.7 + rng.normal(0, 0.25, (6, 2))
             for mu in mus:
-                x, y = _circle(mu, 0.3, 40)
+                x, y = circle(mu, 0.3, 40)
                 fig.add_trace(go.Scatter(x=x, y=y,
                                          mode="lines", fill="toself", opacity=0.35,
                                          hoverinfo="skip", showlegend=False,
@@ -141,7 +147,7 @@ def overview_schematic(kind: str, seed: int = 0, gettext: Translate = no_transla
     return fig
 
 
-# --- Exploration views (latent space, decoder grid, generation, reparameterization) ----------
+# --- Exploration views (latent space, its overlays and marginals, generated draws) ----------
 # Latent panels take 2-d plane coordinates (see vae_core.analysis.latent_tools.Projection) and an
 # ``axis_range``: each panel's own (readable) or one shared by the pair (comparable sizes).
 
@@ -177,7 +183,7 @@ def latent_scatter(codes: np.ndarray, labels: np.ndarray, class_names: tuple[str
     if prior_contours and not one_d:
         center = (float(prior_center[0]), float(prior_center[1]))
         for k in (1, 2, 3):
-            x, y = _circle(center, k)
+            x, y = circle(center, k)
             # One legend entry stands for all three circles, so it names all three.
             name = (gettext("prior N(0, I): 1σ, 2σ, 3σ") if k == 1
                     else gettext("prior {k}σ").format(k=k))
@@ -262,7 +268,7 @@ def add_ellipses(fig: go.Figure, outlines: np.ndarray, name: str, color: str = "
     return fig
 
 
-def _normal_pdf(x: np.ndarray, mu: float = 0.0, sigma: float = 1.0) -> np.ndarray:
+def normal_pdf(x: np.ndarray, mu: float = 0.0, sigma: float = 1.0) -> np.ndarray:
     return np.exp(-0.5 * ((x - mu) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
 
 
@@ -285,117 +291,12 @@ def marginal_histograms(codes: np.ndarray, axis_titles: tuple[str, ...], axis_ra
                              marker_color=color, opacity=0.6, name=gettext("codes"),
                              showlegend=j == 0),
                       row=1, col=j + 1)
-        fig.add_trace(go.Scatter(x=grid, y=_normal_pdf(grid, float(np.ravel(prior_center)[j])),
+        fig.add_trace(go.Scatter(x=grid, y=normal_pdf(grid, float(np.ravel(prior_center)[j])),
                                  mode="lines", name=gettext("prior N(0, 1)"), showlegend=j == 0,
                                  line=dict(color="black", width=1.5)), row=1, col=j + 1)
         fig.update_xaxes(range=list(axis_range), row=1, col=j + 1)
     fig.update_layout(title=title, margin=dict(l=10, r=10, t=50, b=10), bargap=0,
                       legend=dict(orientation="h", y=-0.2))
-    return fig
-
-
-def tile(images: np.ndarray, ncols: int, pad: int = 0, pad_value: float = 1.0) -> np.ndarray:
-    """Lay images (N, H, W[, C]) out row by row in one array of
-    (rows*H + (rows-1)*pad, ncols*W + (ncols-1)*pad[, C]); empty cells get ``pad_value``."""
-    images = np.asarray(images)
-    n = len(images)
-    ncols = max(1, min(int(ncols), max(n, 1)))
-    rows = max(1, math.ceil(n / ncols))
-    h, w = images.shape[1:3]
-    extra = images.shape[3:]
-    out = np.full((rows * h + (rows - 1) * pad, ncols * w + (ncols - 1) * pad, *extra),
-                  pad_value, dtype=np.float32)
-    for k in range(n):
-        r, c = divmod(k, ncols)
-        out[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = images[k]
-    return out
-
-
-def _png_data_uri(image: np.ndarray) -> str:
-    """A grey (H, W) or RGB (H, W, 3) float image in [0, 1] as a base64 PNG data URI (compact
-    in the figure JSON, unlike a heatmap's list of numbers)."""
-    import base64
-    import io
-
-    from PIL import Image
-
-    arr = (np.clip(np.asarray(image, np.float64), 0, 1) * 255).round().astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def decoded_grid(images: np.ndarray, ncols: int, title: str, axis_values: np.ndarray | None = None,
-                 axis_titles: tuple[str, ...] = ("z1", "z2"), two_d: bool = True,
-                 max_ticks: int = 7, gettext: Translate = no_translation) -> go.Figure:
-    """Decoded images (N, H, W[, C]) tiled ``ncols`` wide with grey 1-pixel gaps, as one image
-    with the latent value of the cell centres as ticks.
-
-    ``axis_values`` are the n values along each axis (ascending); in a 2-d grid rows run from the
-    largest y at the top, like the scatter plot the grid stands for; else it is one strip.
-    """
-    image = tile(images, ncols, pad=1, pad_value=0.5)
-    h, w = image.shape[:2]
-    fig = go.Figure(go.Image(source=_png_data_uri(image), hoverinfo="skip"))
-    if axis_values is not None:
-        n = len(axis_values)
-        step = max(1, int(np.ceil(n / max_ticks)))
-        cells = list(range(0, n, step))
-        # Cell centres; the 1-pixel separators between tiles are n - 1 extra pixels.
-        fig.update_xaxes(tickvals=[(j + 0.5) * (w + 1) / n - 1 for j in cells],
-                         ticktext=[f"{axis_values[j]:.2g}" for j in cells], title_text=axis_titles[0])
-        if two_d:  # row i shows y = axis_values[n - 1 - i]
-            fig.update_yaxes(tickvals=[(i + 0.5) * (h + 1) / n - 1 for i in cells],
-                             ticktext=[f"{axis_values[n - 1 - i]:.2g}" for i in cells],
-                             title_text=axis_titles[-1])
-        else:
-            fig.update_yaxes(showticklabels=False)
-    else:
-        fig.update_xaxes(showticklabels=False)
-        fig.update_yaxes(showticklabels=False)
-    fig.update_layout(title=title, margin=dict(l=10, r=10, t=40, b=10))
-    return fig
-
-
-def judged_tiles(images: np.ndarray, ncols: int, title: str, labels: np.ndarray,
-                 confidence: np.ndarray, class_names: tuple[str, ...] | list[str],
-                 threshold: float, gettext: Translate = no_translation) -> go.Figure:
-    """Decoded draws (N, H, W) tiled ``ncols`` wide, each captioned under it with the judge's
-    class and confidence: black when confident (>= ``threshold``), red when not."""
-    images = np.asarray(images, np.float32)
-    n, h, w = images.shape[:3]
-    band = max(4, h // 2)  # a white strip under each tile holds its caption
-    banded = np.concatenate([images, np.ones((n, band, *images.shape[2:]), np.float32)], axis=1)
-    notes = []
-    for k in range(n):
-        r, c = divmod(k, ncols)
-        ok = confidence[k] >= threshold
-        name = class_names[int(labels[k])] if 0 <= int(labels[k]) < len(class_names) else str(labels[k])
-        notes.append(dict(x=c * (w + 1) + (w - 1) / 2, y=r * (h + band + 1) + h + (band - 1) / 2,
-                          text=f"{name} {confidence[k]:.2f}", showarrow=False,
-                          font=dict(size=9, color="black" if ok else "#c92a2a")))
-    # One layout update: 64 add_annotation calls took 0.9 s (each validates the whole list).
-    fig = decoded_grid(banded, ncols, title).update_layout(annotations=notes)
-    return fig.update_xaxes(visible=False).update_yaxes(visible=False)  # tiles, not coordinates
-
-
-def class_histogram(counts: dict[str, np.ndarray], unsure: dict[str, int],
-                    class_names: tuple[str, ...] | list[str], title: str = "", gettext: Translate = no_translation) -> go.Figure:
-    """Grouped bars: per series (e.g. "AE, N(0, I)"), the draws the judge confidently gave each
-    class, plus one bar of the draws it was not confident about."""
-    x = [str(c) for c in class_names] + [gettext("not confident")]
-    # Plotly fills %{x} (the class) and %{y} (the count) per bar.
-    hover = gettext("{x}: {count} draws").format(x="%{x}", count="%{y}")
-    colors = (AE_COLOR, VAE_COLOR, "#2f9e44", "#ae3ec9", "#1098ad")  # AE: 4 sources
-    fig = go.Figure([go.Bar(x=x, y=list(np.asarray(v).tolist()) + [unsure[name]], name=name,
-                            marker_color=colors[i % len(colors)],
-                            hovertemplate=f"{name}<br>{hover}<extra></extra>")
-                     for i, (name, v) in enumerate(counts.items())])
-    fig.update_layout(title=title, barmode="group", margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis_title=gettext("class the judge gives the decoded draw"),
-                      yaxis_title=gettext("draws"),
-                      legend=dict(orientation="h", y=-0.3))
-    fig.update_xaxes(type="category")  # class names "0".."9" are labels, not numbers
     return fig
 
 
@@ -414,131 +315,3 @@ def add_draws(fig: go.Figure, xy: np.ndarray, in_gap: np.ndarray, gettext: Trans
                                  marker=dict(size=size, color=color, symbol=symbol, opacity=0.6,
                                              line=dict(width=1, color=color))))
     return fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.18))
-
-
-def reparam_histogram(z: np.ndarray, mu: float, sigma: float, bins: int = 50, gettext: Translate = no_translation) -> go.Figure:
-    """Histogram (density) of z = mu + sigma * eps against the N(mu, sigma^2) density."""
-    z = np.asarray(z, np.float64)
-    lo, hi = min(z.min(), mu - 4 * sigma), max(z.max(), mu + 4 * sigma)
-    density, edges = np.histogram(z, bins=bins, range=(lo, hi), density=True)
-    grid = np.linspace(lo, hi, 300)
-    fig = go.Figure([
-        go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=density, width=np.diff(edges), name=gettext("{n} draws of z").format(n=len(z)),
-               marker_color=VAE_COLOR, opacity=0.6),
-        go.Scatter(x=grid, y=_normal_pdf(grid, mu, sigma), mode="lines", name=gettext("N(μ, σ²) density"),
-                   line=dict(color="black", width=2)),
-    ])
-    fig.add_vline(x=mu, line_dash="dot", line_color="black", annotation_text="μ")
-    fig.update_layout(bargap=0, margin=dict(l=10, r=10, t=30, b=10),
-                      xaxis_title="z = μ + σ·ε", yaxis_title=gettext("density"),
-                      legend=dict(orientation="h", y=1.12))
-    return fig
-
-
-def gradient_scatter(eps: np.ndarray, dz_dsigma: np.ndarray, dz_dmu: np.ndarray,
-                     max_points: int = 2000, gettext: Translate = no_translation) -> go.Figure:
-    """Autograd's per-draw derivatives against eps: dz/dsigma lies on the line y = eps and
-    dz/dmu on y = 1."""
-    eps, dz_dsigma, dz_dmu = (np.asarray(a, np.float64)[:max_points] for a in (eps, dz_dsigma, dz_dmu))
-    line = np.array([eps.min(), eps.max()]) if len(eps) else np.array([-3.0, 3.0])
-    trace = points_trace(2 * len(eps))
-    fig = go.Figure([
-        go.Scatter(x=line, y=line, mode="lines", name="y = ε", line=dict(color="black", dash="dot")),
-        trace(x=eps, y=dz_dsigma, mode="markers", name=gettext("∂z/∂σ (autograd)"),
-              marker=dict(size=5, color=VAE_COLOR)),
-        trace(x=eps, y=dz_dmu, mode="markers", name=gettext("∂z/∂μ (autograd)"),
-              marker=dict(size=5, color=AE_COLOR)),
-    ])
-    fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), xaxis_title="ε",
-                      yaxis_title=gettext("derivative"), legend=dict(orientation="h", y=1.12))
-    return fig
-
-
-
-# --- Evidence views (scorecard, beta sweep, true posterior) ----------------------------------
-
-def sweep_figure(points: list, gettext: Translate = no_translation) -> go.Figure:
-    """Rate (KL) against distortion (recon) with lines of equal recon + KL, and active units
-    against beta. ``points`` are ``metrics.SweepPoint``; warm-up runs get a diamond marker and
-    collapsed ones (no active unit) a red X. ``customdata`` holds the run name."""
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.12,
-                        subplot_titles=(gettext("Rate vs distortion (nats per image)"),
-                                        gettext("Active units vs β")))
-    if not points:
-        return fig
-    rates = np.array([p.rate for p in points], float)
-    dists = np.array([p.distortion for p in points], float)
-    # Lines of equal recon + KL (the beta = 1 loss, -ELBO): distortion = c - rate.
-    r_hi = max(1.0, float(rates.max()) * 1.15)
-    totals = rates + dists
-    levels = np.unique(np.round(np.linspace(totals.min(), totals.max(), 5), 1)) if len(points) > 1 \
-        else np.round(totals, 1)
-    for i, c in enumerate(levels):
-        r = np.array([0.0, r_hi])
-        fig.add_trace(go.Scatter(x=r, y=c - r, mode="lines", line=dict(color="#adb5bd", dash="dot", width=1),
-                                 name=gettext("recon + KL = const"), legendgroup="iso", showlegend=i == 0,
-                                 hovertemplate=gettext("recon + KL = {total:.1f}").format(total=c)
-                                 + "<extra></extra>"), row=1, col=1)
-    # Neighbours in rate alternate their label above/below (collapsed runs share rate ~0).
-    label_side = {p.name: ("top right", "bottom right", "middle right", "top left")[i % 4]
-                  for i, p in enumerate(sorted(points, key=lambda p: (p.rate, p.distortion)))}
-    groups = {}
-    for p in points:
-        groups.setdefault((p.kl_warmup_epochs > 0, p.collapsed), []).append(p)
-    legend_names = {(True, False): gettext("KL warm-up"), (False, False): gettext("no warm-up"),
-                    (True, True): gettext("KL warm-up, collapsed"),
-                    (False, True): gettext("no warm-up, collapsed")}
-    for (warm, collapsed), ps in sorted(groups.items()):
-        label = legend_names[warm, collapsed]
-        symbol = "x" if collapsed else ("diamond" if warm else "circle")
-        color = "#e03131" if collapsed else VAE_COLOR if not warm else "#2f9e44"
-        fig.add_trace(go.Scatter(
-            x=[p.rate for p in ps], y=[p.distortion for p in ps], mode="markers+text",
-            text=[f"β={p.beta:g}" for p in ps], textposition=[label_side[p.name] for p in ps],
-            cliponaxis=False,  # a collapsed run sits at rate 0, on the axis: draw it whole
-            marker=dict(symbol=symbol, size=11, color=color), name=label,
-            customdata=[p.name for p in ps],
-            hovertemplate=gettext("%{customdata}<br>KL %{x:.2f}, recon %{y:.2f}") + "<extra></extra>"),
-            row=1, col=1)
-        fig.add_trace(go.Scatter(
-            x=[p.beta for p in ps], y=[p.active_units for p in ps], mode="markers+lines",
-            cliponaxis=False,  # 0 active units sits on the axis
-            marker=dict(symbol=symbol, size=10, color=color), line=dict(color=color, width=1),
-            name=label, showlegend=False, customdata=[p.name for p in ps],
-            hovertemplate=gettext("%{customdata}<br>β %{x:g}: %{y} active") + "<extra></extra>"),
-            row=1, col=2)
-    fig.update_xaxes(title_text=gettext("rate: KL(q(z|x) ‖ p(z))"), rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text=gettext("distortion: −log p(x|z)"), row=1, col=1)
-    fig.update_xaxes(title_text="β", row=1, col=2)
-    fig.update_yaxes(title_text=gettext("active units"), rangemode="tozero",
-                     range=[-0.25, max(p.latent_dim for p in points) + 0.5], row=1, col=2)
-    pad = 0.1 * max(1.0, float(dists.max() - dists.min()))
-    fig.update_yaxes(range=[float(dists.min()) - pad, float(dists.max()) + 2 * pad], row=1, col=1)
-    fig.update_xaxes(range=[-0.04 * r_hi, r_hi], row=1, col=1)
-    fig.update_xaxes(**AXIS_NUMBERS).update_yaxes(**AXIS_NUMBERS)
-    fig.update_layout(margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", y=-0.2))
-    return fig
-
-
-def posterior_figure(zs1: np.ndarray, zs2: np.ndarray, post: np.ndarray, mu: np.ndarray,
-                     sigma: np.ndarray, gettext: Translate = no_translation) -> go.Figure:
-    """Heatmap of the true p(z|x) on its grid with q(z|x)'s 1- and 2-sigma ellipses on top."""
-    fig = go.Figure(go.Heatmap(x=zs1, y=zs2, z=post, colorscale="Viridis", colorbar=dict(title="p(z|x)"),
-                               hovertemplate="z=(%{x:.2f}, %{y:.2f})<br>p=%{z:.3g}<extra></extra>"))
-    cov = np.diag(np.asarray(sigma, np.float64) ** 2)[None]  # q is axis-aligned: (1, 2, 2)
-    for k, dash in ((1, "solid"), (2, "dash")):
-        add_ellipses(fig, ellipse_outlines(np.asarray(mu)[None], cov, k, 120), f"q(z|x) {k}σ",
-                     color="white", dash=dash)
-    fig.add_trace(go.Scatter(x=[mu[0]], y=[mu[1]], mode="markers", name=gettext("q mean"),
-                             marker=dict(color="white", symbol="x", size=10)))
-    fig.update_layout(margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis_title="z1", yaxis_title="z2",
-                      # White marks are drawn on the dark heatmap: give the legend a dark box too.
-                      # Above the plot: below, it covered the z1 axis title.
-                      legend=dict(orientation="h", y=1.02, yanchor="bottom", bgcolor="#3b3b58",
-                                  font=dict(color="white")))
-    fig.update_yaxes(scaleanchor="x", scaleratio=1)
-    return fig

@@ -20,10 +20,10 @@ from typing import Iterable
 import numpy as np
 import plotly.graph_objects as go
 
-from vae_core.viz.figures import AE_COLOR
+from vae_core.viz.figures import model_color
 from vae_core.analysis.latent_tools import decode_images, sample_prior
 from vae_core.models import LatentModel
-from vae_core.store.runs import InvalidRunName, RunInfo, validate_run_name
+from vae_core.store.run_format import InvalidRunName, RunInfo, validate_run_name
 from vae_core.text import Translate, no_translation
 
 CLASS_WINDOW_H = 2.0  # "this class": runs trained in the last two hours, by default
@@ -105,7 +105,7 @@ def rate_distortion(rows: list[GalleryRow], gettext: Translate = no_translation)
         fig.add_trace(go.Scatter(
             x=[0.0] * len(aes), y=[r.recon for r in aes], mode="markers", name="AE",
             customdata=[r.name for r in aes], cliponaxis=False,
-            marker=dict(symbol="square", color=AE_COLOR, **ring(aes)),
+            marker=dict(symbol="square", color=model_color("ae"), **ring(aes)),
             hovertemplate=gettext("%{customdata} (AE)<br>recon %{y:.2f}") + "<extra></extra>"))
     fig.update_layout(xaxis_title=gettext("rate: KL(q(z|x) ‖ p(z)), nats per image"),
                       yaxis_title=gettext("distortion: −log p(x|z), nats per image"),

@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from vae_core.viz.figures import AE_COLOR, AXIS_NUMBERS, PRIOR_LINE, VAE_COLOR, _circle, class_color
+from vae_core.viz.figures import AXIS_NUMBERS, PRIOR_LINE, circle, class_color, model_color
 from vae_core.text import Translate, no_translation
 
 
@@ -55,7 +55,7 @@ def _curve_traces(history: list[dict], name: str, color: str, kind: str,
 @dataclass(frozen=True)
 class ReplayDecoded:
     """One model's decoder at every frame: a tiled grid image and a tiled strip of prior draws,
-    each (K, H, W[, C]) in [0, 1] (``figures.tile`` of ``replay.replay_images``)."""
+    each (K, H, W[, C]) in [0, 1] (``image_figures.tile`` of ``replay.replay_images``)."""
 
     grid: np.ndarray
     prior: np.ndarray
@@ -79,7 +79,7 @@ def replay_animation(panels: Sequence[ReplayPanel], labels: np.ndarray, class_na
     and copying the figure for a page view is cheap."""
     from plotly.subplots import make_subplots
 
-    from vae_core.viz.figures import _png_data_uri
+    from vae_core.viz.image_figures import png_data_uri
 
     labels = np.asarray(labels)
     classes = [int(c) for c in np.unique(labels)]
@@ -111,18 +111,18 @@ def replay_animation(panels: Sequence[ReplayPanel], labels: np.ndarray, class_na
         return out
 
     def images(k: int) -> list[dict]:
-        return ([dict(type="image", source=_png_data_uri(d.grid[k])) for d in decoded]
-                + [dict(type="image", source=_png_data_uri(stacked_priors(k)))])
+        return ([dict(type="image", source=png_data_uri(d.grid[k])) for d in decoded]
+                + [dict(type="image", source=png_data_uri(stacked_priors(k)))])
 
     # static traces first (prior circles, loss curves, legend entries), then the animated ones
     for i, p in enumerate(panels):
         for s in (1, 2, 3):
-            x, y = _circle(p.prior_center, s)
+            x, y = circle(p.prior_center, s)
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines", hoverinfo="skip", showlegend=False,
                                      line=dict(color=PRIOR_LINE, width=1, dash="solid" if s == 1 else "dot")),
                           row=1, col=i + 1)
     for label, history in histories.items():
-        color = AE_COLOR if label == "AE" else VAE_COLOR
+        color = model_color(label)
         for tr in _curve_traces(history, label, color, label.lower(), gettext):
             fig.add_trace(tr, row=1, col=n_maps + 1)
     for c in classes:  # the class legend; the points themselves are one trace per map

@@ -96,42 +96,35 @@ Bookkeeping keys: ``run``, ``kind``, ``dataset``, ``n_images``, ``latent_dim``, 
 ``iwae_k``, ``seed``, ``bootstrap``, ``classifier_accuracy`` (the judge's test accuracy), ``seconds``.
 
 ``CLAIMS`` lists each claim beside the metric that backs it; ``METRICS`` says which direction is
-better and ``winner`` applies it (the dashboard lays these out as tables and links). The beta-sweep helpers (``sweep_run_name``,
-``sweep_groups``, ``sweep_points``) live here too. All randomness uses explicit generators.
+better and ``winner`` applies it (the dashboard lays these out as tables and links).
+``code_stats`` is the cheap subset the captions need on every page view. The numbers themselves
+are measured where their idea lives: ``codes`` (shape and 2-D geometry of the codes),
+``generation`` (the judged draws), ``posterior`` (IWAE, the Bernoulli floor), ``collapse``
+(active units), ``intervals`` (the margins). All randomness uses explicit generators.
 """
+
 from __future__ import annotations
 
 import math
-import re
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 import torch
-from torch.distributions import Normal
 
 from vae_core.analysis.classifier import JudgedClassifier
-from vae_core.analysis.codes import code_span
-from vae_core.analysis.collapse import (ACTIVE_VAR, active_units, check_codes, is_collapsed)  # noqa: F401 (re-exported)
+from vae_core.analysis.codes import (RADIUS, ResampledGeometry, centring, code_span, codes_tensor,
+                                     coverage, largest_gap, prior_kl, scale_error, standardise, view_basis)
+from vae_core.analysis.collapse import active_units, check_codes, is_collapsed
+from vae_core.analysis.generation import dataset_generation_tests, decoder_codes, generation_scores
+from vae_core.analysis.intervals import BOOTSTRAP, bootstrap_interval, mean_interval, normal_interval
+from vae_core.analysis.posterior import DEFAULT_IWAE_K, bernoulli_floor, iwae_nll_per_image
 from vae_core.data import ImageDataset
-from vae_core.analysis.generation import (GENERATION_SAMPLES, GenerationTest, class_shares,
-                                          dataset_generation_tests, decoder_codes,
-                                          generation_scores, judge_codes, sample_codes)
-from vae_core.analysis.posterior import log_joint
 from vae_core.losses import kl_per_dim, recon_per_image
-from vae_core.models import LatentModel, reparameterize
+from vae_core.models import LatentModel
 from vae_core.text import N_
-from vae_core.train import evaluate
 
-RADIUS = 2.0  # the prior's 2-sigma disk / box
-COVERAGE_CELLS = 12  # grid cells per side over [-2, 2]: ~113 cells inside the disk
-GAP_CENTRES = 101  # candidate centres per side for the largest empty circle
 SMOOTH_STEPS = 41  # decoder grid per side over [-2, 2]: step 0.1
-PRIOR_SAMPLES = GENERATION_SAMPLES
-CONFIDENT = 0.9
-DEFAULT_IWAE_K = 25
-COV_JITTER = 1e-6
 
 # Claims and explanations are English, marked with N_ for the catalogs: a UI translates them
 # where it shows them (the CLI's JSON carries only the metric keys).
@@ -195,138 +188,9 @@ METRICS: dict[str, tuple[str, str]] = {
 }
 VIEWS = ("pca", "first")  # the 2-D view above latent 2; pca by default (see the docstring)
 CODE_CHOICES = ("sampled", "mean")  # the VAE's shape codes: one z ~ q(z|x) per image, or mu
-BOOTSTRAP = 100  # resamples behind each interval
-INTERVAL = 0.95
 
 
-# --- code statistics ----------------------------------------------------------------------------
-
-def centring(codes: torch.Tensor) -> float:
-    """‖mean of the codes‖."""
-    return float(codes.double().mean(0).norm())
-
-
-def scale_error(codes: torch.Tensor) -> float:
-    """Mean over dims of |std_d − 1|."""
-    return float((codes.double().std(0) - 1.0).abs().mean())
-
-
-def prior_kl(codes: torch.Tensor) -> float:
-    """KL( N(m̂, Σ̂) ‖ N(0, I) ) in nats: 0.5 (tr Σ̂ + m̂ᵀm̂ − D − log det Σ̂)."""
-    c = codes.double()
-    d = c.shape[1]
-    m = c.mean(0)
-    centred = c - m
-    cov = centred.T @ centred / max(1, len(c) - 1) + COV_JITTER * torch.eye(d, dtype=c.dtype)
-    _, logdet = torch.linalg.slogdet(cov)
-    return float(0.5 * (torch.trace(cov) + m @ m - d - logdet))
-
-
-def view_basis(codes: torch.Tensor, view: str = "first") -> torch.Tensor:
-    """(D, V) orthonormal columns, V = min(D, 2), spanning the plane the 2-D metrics look at.
-
-    ``first``: the first two latent dims; ``pca``: the codes' two principal directions.
-    """
-    d = codes.shape[1]
-    v = min(d, 2)
-    if view == "pca" and d > 2:
-        c = codes.double() - codes.double().mean(0)
-        _, _, vh = torch.linalg.svd(c, full_matrices=False)
-        return vh[:v].T.to(codes.dtype)
-    if view not in ("first", "pca"):
-        raise ValueError(f"view must be 'first' or 'pca', got {view!r}")
-    return torch.eye(d, v, dtype=codes.dtype)
-
-
-def _cell_centres(cells: int, dims: int, radius: float = RADIUS) -> np.ndarray:
-    """Centres of a ``cells``-per-side grid over [-radius, radius]^dims that lie in the disk."""
-    edges = np.linspace(-radius, radius, cells + 1)
-    mids = (edges[:-1] + edges[1:]) / 2
-    grid = np.stack(np.meshgrid(*([mids] * dims), indexing="ij"), -1).reshape(-1, dims)
-    return grid[np.linalg.norm(grid, axis=1) <= radius]
-
-
-def _cells(pts: np.ndarray, cells: int, radius: float) -> np.ndarray:
-    """Flat grid-cell index of each point (N,), −1 outside the box [−radius, radius]^dims."""
-    width = 2 * radius / cells
-    idx = np.floor((pts + radius) / width).astype(np.int64)
-    inside = np.all((idx >= 0) & (idx < cells), axis=1)
-    flat = np.ravel_multi_index(tuple(np.clip(idx, 0, cells - 1).T), (cells,) * pts.shape[1]) \
-        if len(pts) else np.zeros(0, np.int64)
-    return np.where(inside, flat, -1)
-
-
-def _covered_share(point_cells: np.ndarray, centre_cells: np.ndarray, n_cells: int) -> float:
-    occupied = np.zeros(n_cells + 1, bool)  # the last slot takes the points outside the box
-    occupied[point_cells] = True
-    return float(occupied[centre_cells].mean()) if len(centre_cells) else 0.0
-
-
-def coverage(codes2d: torch.Tensor | np.ndarray, cells: int = COVERAGE_CELLS,
-             radius: float = RADIUS) -> float:
-    """Share of the disk's grid cells (centre inside the disk) that hold at least one code."""
-    pts = np.asarray(codes2d, dtype=np.float64)
-    dims = pts.shape[1]
-    centres = _cell_centres(cells, dims, radius)
-    return _covered_share(_cells(pts, cells, radius), _cells(centres, cells, radius), cells ** dims)
-
-
-def _gap_grid(dims: int, radius: float = RADIUS, centres_per_side: int = GAP_CENTRES) -> np.ndarray:
-    axis = np.linspace(-radius, radius, centres_per_side)
-    grid = np.stack(np.meshgrid(*([axis] * dims), indexing="ij"), -1).reshape(-1, dims)
-    return grid[np.linalg.norm(grid, axis=1) <= radius + 1e-12]
-
-
-def largest_gap(codes2d: torch.Tensor | np.ndarray, radius: float = RADIUS,
-                centres_per_side: int = GAP_CENTRES) -> float:
-    """Radius of the largest code-free circle centred inside the disk (candidate-grid search)."""
-    from scipy.spatial import cKDTree
-
-    pts = np.asarray(codes2d, dtype=np.float64)
-    if len(pts) == 0:
-        return float("inf")
-    dist, _ = cKDTree(pts).query(_gap_grid(pts.shape[1], radius, centres_per_side), k=1)
-    return float(dist.max())
-
-
-class _ResampledGeometry:
-    """Coverage and largest gap of bootstrap resamples of one set of 2-D codes, without a new
-    tree per resample: each candidate centre's ``K`` nearest codes are found once, and a
-    resample's nearest code is the first of them it holds (a tree is built only in the rare case
-    that it holds none). Standardised with the full set's mean and std, so the interval shows
-    the noise of which codes were drawn."""
-
-    K = 16
-
-    def __init__(self, view2d: np.ndarray):
-        from scipy.spatial import cKDTree
-
-        dims = view2d.shape[1]
-        std = view2d.std(0)
-        self.std2d = (view2d - view2d.mean(0)) / np.where(std > 0, std, 1.0)
-        centres = _cell_centres(COVERAGE_CELLS, dims)
-        self.centre_cells = _cells(centres, COVERAGE_CELLS, RADIUS)
-        self.raw_cells = _cells(view2d, COVERAGE_CELLS, RADIUS)
-        self.std_cells = _cells(self.std2d, COVERAGE_CELLS, RADIUS)
-        self.n_cells = COVERAGE_CELLS ** dims
-        self.grid = _gap_grid(dims)
-        k = min(self.K, len(view2d))
-        dist, nn = cKDTree(self.std2d).query(self.grid, k=k)
-        self.dist, self.nn = dist.reshape(len(self.grid), k), nn.reshape(len(self.grid), k)
-
-    def numbers(self, idx: np.ndarray) -> dict[str, float]:
-        present = np.zeros(len(self.std2d), bool)
-        present[idx] = True
-        held = present[self.nn]  # (G, K)
-        if held.any(1).all():
-            gap = float(self.dist[np.arange(len(self.grid)), held.argmax(1)].max())
-        else:
-            gap = largest_gap(self.std2d[present])
-        return {"coverage": _covered_share(self.raw_cells[idx], self.centre_cells, self.n_cells),
-                "coverage_standardised": _covered_share(self.std_cells[idx], self.centre_cells,
-                                                        self.n_cells),
-                "largest_gap": gap}
-
+# --- the decoder's smoothness ---------------------------------------------------------------------
 
 def _pair_diffs(model: LatentModel, basis: torch.Tensor, steps: int, radius: float,
                 centre: torch.Tensor | None, scale: torch.Tensor | None) -> torch.Tensor:
@@ -354,103 +218,6 @@ def smoothness(model: LatentModel, basis: torch.Tensor, steps: int = SMOOTH_STEP
     given: the scorecard passes the codes' own std and mean, so the step is 0.1 std."""
     d = _pair_diffs(model, basis, steps, radius, centre, scale)
     return {"mean": float(d.mean()), "max": float(d.max())}
-
-
-@torch.no_grad()
-def prior_confidence(model: LatentModel, judge: torch.nn.Module, n: int = PRIOR_SAMPLES,
-                     seed: int = 0, threshold: float = CONFIDENT,
-                     class_freq: torch.Tensor | None = None) -> dict[str, float]:
-    """Decode n z ~ N(0, I) and judge them (the ``prior`` draws of ``generation.py``).
-
-    ``prior_confident``: share labelled with p ≥ threshold, each class counted at most up to its
-    share of the data (``class_freq``; uniform if None), so 1.0 means "every sample recognisable
-    and the classes in the data's proportions". ``prior_confident_raw``: the plain share.
-    ``prior_class_entropy``: entropy (nats) of the predicted-class histogram.
-    """
-    z = sample_codes("prior", torch.zeros((1, model.latent_dim)), n, seed)
-    confidence, label, k = judge_codes(model, judge, z)
-    t = GenerationTest("prior", z.numpy(), confidence, label, np.zeros(n), math.inf, k,
-                       class_shares(class_freq, k), threshold)
-    return {"prior_confident": t.confident_capped, "prior_confident_raw": t.confident_raw,
-            "prior_class_entropy": t.class_entropy}
-
-
-def log_weights(model: LatentModel, x: torch.Tensor, k: int, gen: torch.Generator
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """log p(x|z) + log p(z) − log q(z|x) and −log p(x|z) for k samples z ~ q(z|x): (k, B) each."""
-    mu, logvar = model.encode(x)
-    z = reparameterize(mu.expand(k, *mu.shape), logvar.expand(k, *logvar.shape), gen)  # (k, B, D)
-    log_pxz, recon = log_joint(model, x, z)
-    log_q = Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(-1)
-    return log_pxz - log_q, recon
-
-
-@torch.no_grad()
-def iwae_nll_per_image(model: LatentModel, x: torch.Tensor, k: int = DEFAULT_IWAE_K,
-                       seed: int = 0, max_decodes: int = 65536) -> tuple[torch.Tensor, torch.Tensor]:
-    """(−log p(x) IWAE estimate (N,), mean recon over the k samples (N,)), in nats."""
-    gen = torch.Generator().manual_seed(seed)
-    chunk = max(1, max_decodes // k)
-    nll, rec = [], []
-    for i in range(0, len(x), chunk):
-        xb = x[i:i + chunk]
-        # For one image and huge k, split k itself so memory stays bounded.
-        lw_parts, rec_parts = [], []
-        per = max(1, max_decodes // len(xb))
-        for j in range(0, k, per):
-            lw, r = log_weights(model, xb, min(per, k - j), gen)
-            lw_parts.append(lw)
-            rec_parts.append(r)
-        lw, r = torch.cat(lw_parts), torch.cat(rec_parts)
-        nll.append(-(torch.logsumexp(lw.double(), 0) - math.log(k)))
-        rec.append(r.double().mean(0))
-    return torch.cat(nll), torch.cat(rec)
-
-
-# --- margins --------------------------------------------------------------------------------------
-
-def normal_interval(value: float, replicates: Any, level: float = INTERVAL) -> list[float] | None:
-    """[value − z·sd, value + z·sd]: the normal bootstrap interval, sd the standard deviation of
-    the statistic over resamples (z = 1.96 for 95%). Centred on the value itself: a percentile
-    interval would be shifted for coverage and gaps, which a resample with repeated codes (about
-    63% distinct) biases low and high."""
-    from statistics import NormalDist
-
-    r = np.asarray(replicates, dtype=np.float64)
-    r = r[np.isfinite(r)]
-    if len(r) < 2 or not math.isfinite(value):
-        return None
-    half = NormalDist().inv_cdf(0.5 + level / 2) * float(r.std(ddof=1))
-    return [float(value - half), float(value + half)]
-
-
-def bootstrap_interval(stat: Callable[[np.ndarray], float], n: int, reps: int = BOOTSTRAP,
-                       seed: int = 0, level: float = INTERVAL) -> list[float] | None:
-    """``normal_interval`` of ``stat(idx)`` over ``reps`` resamples idx of range(n) with
-    replacement (seeded), around ``stat`` of all n; None when there is nothing to resample."""
-    if n < 2 or reps < 2:
-        return None
-    rng = np.random.default_rng(seed)
-    return normal_interval(stat(np.arange(n)), [stat(rng.integers(0, n, n)) for _ in range(reps)],
-                           level)
-
-
-def _mean_interval(values: torch.Tensor | np.ndarray, reps: int, seed: int) -> list[float] | None:
-    v = np.asarray(values, dtype=np.float64).ravel()
-    return bootstrap_interval(lambda i: float(v[i].mean()), len(v), reps, seed)
-
-
-def standardise(points: np.ndarray) -> np.ndarray:
-    """Points with mean 0 and unit std per axis (an axis with no spread is left centred)."""
-    std = points.std(0)
-    return (points - points.mean(0)) / np.where(std > 0, std, 1.0)
-
-
-def bernoulli_floor(x: torch.Tensor) -> torch.Tensor:
-    """Σ over pixels of the binary entropy H(x_i) per image (N,), nats: the least Bernoulli
-    cross-entropy any decoder can reach on grey-level images (0 for black-and-white ones)."""
-    p = x.double().flatten(1).clamp(1e-12, 1 - 1e-12)
-    return -(p * p.log() + (1 - p) * (1 - p).log()).sum(1)
 
 
 def view_name(latent_dim: int, view: str) -> str:
@@ -505,7 +272,7 @@ def scorecard(model: LatentModel, dataset: ImageDataset, judge: JudgedClassifier
     rng = np.random.default_rng(seed)
     boot: list[dict[str, float]] = []
     if n >= 2 and bootstrap >= 2:
-        geometry = _ResampledGeometry(shape @ basis_np)
+        geometry = ResampledGeometry(shape @ basis_np)
         for _ in range(bootstrap):
             idx = rng.integers(0, n, n)
             t = torch.from_numpy(shape[idx])
@@ -519,7 +286,7 @@ def scorecard(model: LatentModel, dataset: ImageDataset, judge: JudgedClassifier
                         torch.from_numpy(shape.mean(0)).float(),
                         torch.from_numpy(np.maximum(view2d.std(0), 1e-12)).float())
     out["smoothness"] = {"mean": float(diffs.mean()), "max": float(diffs.max())}
-    intervals["smoothness"] = _mean_interval(diffs.numpy(), bootstrap, seed)
+    intervals["smoothness"] = mean_interval(diffs.numpy(), bootstrap, seed)
     out["code_span"] = code_span(shape_t)
     # The same entry point as the Generate page, on the codes computed above.
     tests = dataset_generation_tests(model, dataset, clf, seed=seed, encoded=(mu, logvar))
@@ -533,7 +300,7 @@ def scorecard(model: LatentModel, dataset: ImageDataset, judge: JudgedClassifier
         recon = recon_per_image(model.decode(mu), x).double()
         out.update({"recon": float(recon.mean()), "kl": None, "elbo": None,
                     "iwae_nll": None, "kl_per_dim": None, "active_units": None, "collapsed": False})
-        intervals["recon"] = _mean_interval(recon.numpy(), bootstrap, seed)
+        intervals["recon"] = mean_interval(recon.numpy(), bootstrap, seed)
     else:
         nll, recon = iwae_nll_per_image(model, x, iwae_k, seed=seed + 1)
         kl_img = kl_per_dim(mu, logvar).double()  # (N, D)
@@ -542,10 +309,10 @@ def scorecard(model: LatentModel, dataset: ImageDataset, judge: JudgedClassifier
         out.update({"recon": float(recon.mean()), "kl": kl, "elbo": -(float(recon.mean()) + kl),
                     "iwae_nll": float(nll.mean()), "kl_per_dim": [float(v) for v in kld],
                     "active_units": active, "collapsed": is_collapsed(active, kl)})
-        intervals["recon"] = _mean_interval(recon.numpy(), bootstrap, seed)
-        intervals["kl"] = _mean_interval(kl_img.sum(1).numpy(), bootstrap, seed)
-        intervals["elbo"] = _mean_interval(-(recon + kl_img.sum(1)).numpy(), bootstrap, seed)
-        intervals["iwae_nll"] = _mean_interval(nll.numpy(), bootstrap, seed)
+        intervals["recon"] = mean_interval(recon.numpy(), bootstrap, seed)
+        intervals["kl"] = mean_interval(kl_img.sum(1).numpy(), bootstrap, seed)
+        intervals["elbo"] = mean_interval(-(recon + kl_img.sum(1)).numpy(), bootstrap, seed)
+        intervals["iwae_nll"] = mean_interval(nll.numpy(), bootstrap, seed)
         mu_np = mu.double().numpy()
         intervals["active_units"] = bootstrap_interval(
             lambda i: float(active_units(torch.from_numpy(mu_np[i]))), len(mu_np), bootstrap, seed)
@@ -606,45 +373,22 @@ def claim_verdict(metric: str, ae_value: Any, vae_value: Any, vae_collapsed: boo
     return "collapsed" if vae_collapsed and w == "VAE" else w
 
 
-# --- beta sweeps --------------------------------------------------------------------------------
-
-_SWEEP_SUFFIX = re.compile(r"-b([0-9][0-9.e+-]*)$")
-
-
-def sweep_run_name(sweep: str, beta: float) -> str:
-    """NAME-b<beta>, e.g. ``sweep1-b0.25``; the run's ``group`` is the sweep id NAME."""
-    return f"{sweep}-b{beta:g}"
-
-
-def sweep_groups(infos: Iterable[Any]) -> dict[str, list[Any]]:
-    """Sweep id -> its usable VAE runs (same ``group``, name ``<group>-b<beta>``), sorted by beta."""
-    groups: dict[str, list[Any]] = {}
-    for r in infos:
-        if not getattr(r, "usable", True) or r.kind != "vae" or not r.group:
-            continue
-        if r.name.startswith(f"{r.group}-b") and _SWEEP_SUFFIX.search(r.name):
-            groups.setdefault(r.group, []).append(r)
-    return {k: sorted(v, key=lambda r: (r.beta if r.beta is not None else 0.0, r.name))
-            for k, v in sorted(groups.items())}
-
-
-@dataclass
-class SweepPoint:
-    name: str
-    beta: float
-    rate: float  # test KL per image, nats
-    distortion: float  # test recon per image, nats
-    active_units: int
-    latent_dim: int
-    kl_warmup_epochs: int
-    collapsed: bool  # collapse.is_collapsed: no active unit or KL < 0.1 nat; the decoder ignores z
-
-
-@torch.no_grad()
-def sweep_point(name: str, model: LatentModel, beta: float, kl_warmup_epochs: int,
-                dataset: ImageDataset, seed: int = 0) -> SweepPoint:
-    """Rate and distortion (one seeded z per test image) and active units of one sweep run."""
-    test = evaluate(model, dataset.test_x, seed=seed)  # the training loop's own test numbers
-    au = active_units(model.encode_all(dataset.test_x)[0])
-    return SweepPoint(name, float(beta), test["kl"], test["recon"], au, model.latent_dim,
-                      int(kl_warmup_epochs), is_collapsed(au, test["kl"]))
+def code_stats(mu: np.ndarray | torch.Tensor,
+               logvar: np.ndarray | torch.Tensor | None = None, seed: int = 0) -> dict[str, Any]:
+    """The numbers the latent-space captions need, cheap enough for every page view: ``kind``
+    ("ae" when ``logvar`` is None, else "vae"), ``latent_dim``, ``code_span`` (of the plotted
+    codes: the AE's z, the VAE's μ), ``centring`` and ``scale_error`` of the codes the decoder sees
+    (the AE's z; for the VAE one seeded z ~ q(z|x) per image, ``generation.decoder_codes``: the
+    aggregate posterior, which is what should match N(0, I)), ``centring_mu`` and
+    ``scale_error_mu`` (the VAE's means; equal to the above for an AE), ``collapsed``,
+    ``active_units`` and ``kl`` (the last two None for an AE). Same definitions as the
+    scorecard's keys at its default ``codes="sampled"``."""
+    mu_t = codes_tensor(mu, torch.float32)
+    lv_t = None if logvar is None else codes_tensor(logvar, torch.float32)
+    check = check_codes(mu_t, lv_t)
+    shape = decoder_codes(mu_t, lv_t, seed)
+    return {"kind": "ae" if logvar is None else "vae", "latent_dim": int(mu_t.shape[1]),
+            "code_span": code_span(mu_t), "codes": "z" if lv_t is None else "z ~ q(z|x)",
+            "centring": centring(shape), "scale_error": scale_error(shape),
+            "centring_mu": centring(mu_t), "scale_error_mu": scale_error(mu_t),
+            "collapsed": check.collapsed, "active_units": check.active_units, "kl": check.kl}
