@@ -35,9 +35,9 @@ from vae_core.config import env_number
 from vae_core.data import (DecodeBudget, check_idx_folder, load_idx_folder, save_idx_upload,
                            upload_cost)
 from vae_core.analysis.drawing import DrawingError, image_from_data_url
-from vae_core.jobs.engine import (ClientBusyError, EngineError, JobTooBigError, RunSpec,
-                                  TrainingEngine, check_scheduler_address, close_local_cluster,
-                                  default_local_workers, local_cluster)
+from vae_core.jobs import (ClientBusyError, EngineError, JobTooBigError, RunSpec,
+                           TrainingEngine, check_scheduler_address, close_local_cluster,
+                           default_local_workers, local_cluster)
 from vae_core.viz.notebook import run_notebook
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
@@ -282,14 +282,14 @@ def test_an_uploaded_set_ships_as_uint8_and_trains_in_float_batches(engine, tmp_
     """Workers keep an IDX set's pixels as uint8 (a quarter of float32) and train on float
     batches: the same numbers as training on the float data set here."""
     from vae_core import run_to_end, train
-    from vae_core.jobs.engine import _pack_dataset, _unpack_dataset
+    from vae_core.jobs.worker import pack_dataset, unpack_dataset
 
     x = (digits.test_x[:200, 0].numpy() * 255).round()
     spec = save_idx_upload({"t10k-images-idx3-ubyte": idx(2051, x),
                             "t10k-labels-idx1-ubyte": idx(2049, digits.test_y[:200].numpy())},
                            tmp_path / "data")
     data = load_idx_folder(spec[4:])
-    shipped = _unpack_dataset(_pack_dataset(data))
+    shipped = unpack_dataset(pack_dataset(data))
     assert shipped.train_x.dtype == torch.uint8 and shipped.test_x.dtype == torch.float32
     tcfg = TrainConfig(epochs=2, seed=3)
     here = run_to_end(train(CFG, tcfg, data))["history"][-1]
@@ -599,7 +599,7 @@ def test_a_full_disk_fails_the_job_with_one_line(tmp_path, monkeypatch, capsys, 
         raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
 
     monkeypatch.setattr(safetensors.torch, "save_file", full)
-    with caplog.at_level(logging.ERROR, logger="vae_core.jobs.engine"):
+    with caplog.at_level(logging.ERROR, logger="vae_core.jobs"):
         code = main(["train", "--epochs", "1", "--root", str(tmp_path), "--name", "full",
                      "--quiet"])
     assert code == 1

@@ -16,7 +16,7 @@ from vae_core.analysis.metrics import (CLAIMS, METRICS, active_units, centring, 
                                        largest_gap, prior_confidence, prior_kl, scale_error,
                                        scorecard, smoothness, sweep_groups, sweep_run_name,
                                        view_basis, winner)
-from vae_core.jobs.engine import quick_pair_specs
+from vae_core.jobs import quick_pair_specs
 from vae_core.models import build_model
 
 REPO = Path(__file__).resolve().parent.parent

@@ -28,7 +28,7 @@ from vae_core.analysis.codes import code_stats
 from vae_core.analysis.density import dataset_mixture_test
 from vae_core.data import DOWNLOAD_FAILED, DownloadError, check_run_dataset, dataset_label
 from vae_core.analysis.generation import GenerationTest, dataset_generation_tests
-from vae_core.jobs.engine import TrainingEngine
+from vae_core.jobs import TrainingEngine
 from vae_core.analysis.latent_tools import encode_dataset
 from vae_core.analysis.metrics import DEFAULT_IWAE_K, scorecard
 from vae_core.text import N_
@@ -103,7 +103,7 @@ _ENGINE_REQUESTED = threading.Event()  # process-wide, like the cached engine it
 
 @st.cache_resource(show_spinner=False, on_release=lambda engine: engine.shutdown(wait=False))
 def get_pool() -> TrainingEngine:
-    """One training engine for the whole server (vae_core.jobs.engine): a local Dask cluster, or the
+    """One training engine for the whole server (vae_core.jobs): a local Dask cluster, or the
     one at ``VAE_LAB_SCHEDULER``; it starts in the background. Pages that train (Train, the
     Overview's button) ask for it; merely showing a page does not start a cluster."""
     _ENGINE_REQUESTED.set()

@@ -96,8 +96,8 @@ Bookkeeping keys: ``run``, ``kind``, ``dataset``, ``n_images``, ``latent_dim``, 
 ``iwae_k``, ``seed``, ``bootstrap``, ``classifier_accuracy`` (the judge's test accuracy), ``seconds``.
 
 ``CLAIMS`` lists each claim beside the metric that backs it; ``METRICS`` says which direction is
-better and ``winner`` applies it (the dashboard lays these out as tables and links). The beta-sweep helpers (``sweep_run_name``,
-``sweep_groups``, ``sweep_points``) live here too. All randomness uses explicit generators.
+better and ``winner`` applies it (the dashboard lays these out as tables and links). The beta-sweep helpers (``sweep_groups``,
+``sweep_points``; ``sweep_run_name`` lives in ``store.runs``) live here too. All randomness uses explicit generators.
 """
 from __future__ import annotations
 
@@ -120,6 +120,7 @@ from vae_core.analysis.generation import (GENERATION_SAMPLES, GenerationTest, cl
                                           generation_scores, judge_codes, sample_codes)
 from vae_core.losses import kl_per_dim, log_joint, recon_per_image
 from vae_core.models import LatentModel, reparameterize
+from vae_core.store.runs import sweep_run_name  # noqa: F401 (re-exported; the name's one home)
 from vae_core.text import N_
 from vae_core.train import evaluate
 
@@ -608,11 +609,6 @@ def claim_verdict(metric: str, ae_value: Any, vae_value: Any, vae_collapsed: boo
 # --- beta sweeps --------------------------------------------------------------------------------
 
 _SWEEP_SUFFIX = re.compile(r"-b([0-9][0-9.e+-]*)$")
-
-
-def sweep_run_name(sweep: str, beta: float) -> str:
-    """NAME-b<beta>, e.g. ``sweep1-b0.25``; the run's ``group`` is the sweep id NAME."""
-    return f"{sweep}-b{beta:g}"
 
 
 def sweep_groups(infos: Iterable[Any]) -> dict[str, list[Any]]:
