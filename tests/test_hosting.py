@@ -35,7 +35,7 @@ from vae_core.config import env_number
 from vae_core.data import (DecodeBudget, check_idx_folder, load_idx_folder, save_idx_upload,
                            upload_cost)
 from vae_core.analysis.drawing import DrawingError, image_from_data_url
-from vae_core.jobs import (ClientBusyError, EngineError, JobTooBigError, RunSpec,
+from vae_core.jobs import (ClientBusyError, EngineError, JobTooBigError, RunSpec, plan_runs,
                            TrainingEngine, check_scheduler_address, close_local_cluster,
                            default_local_workers, local_cluster)
 from vae_core.viz.notebook import run_notebook
@@ -300,6 +300,31 @@ def test_an_uploaded_set_ships_as_uint8_and_trains_in_float_batches(engine, tmp_
     end(job, 120)
     assert job.state == "finished", job.error
     assert job.records["shipped"][-1]["test_loss"] == pytest.approx(here["test_loss"], rel=1e-4)
+
+
+def test_an_uploaded_set_is_scattered_once_not_sent_with_every_stage(engine, tmp_path, digits):
+    """A two-beta sweep (one Dask task per beta) on an uploaded set: the set is scattered to the
+    cluster once, so no stage's graph carries it (Dask warns "Sending large graph" above its
+    threshold, here lowered below the set's size; inline it warned twice)."""
+    import warnings
+
+    import dask
+
+    x = (np.tile(digits.train_x[:, 0].numpy(), (2, 1, 1))[:3000] * 255).round()  # 192 kB
+    spec = save_idx_upload({"train-images-idx3-ubyte": idx(2051, x),
+                            "train-labels-idx1-ubyte": idx(2049, np.zeros(len(x))),
+                            "t10k-images-idx3-ubyte": idx(2051, x[:100]),
+                            "t10k-labels-idx1-ubyte": idx(2049, np.zeros(100))}, tmp_path / "d")
+    specs, group = plan_runs("sweep", "sw", CFG, TrainConfig(epochs=1), [0.5, 2.0])
+    with dask.config.set({"distributed.admin.large-graph-warning-threshold": "64kB"}), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        job = engine.submit(specs, spec, root=str(tmp_path / "runs"), group=group,
+                            interleave=False)
+        end(job, 120)
+    assert job.state == "finished", job.error
+    assert sorted(r.name for r in list_runs(tmp_path / "runs")) == ["sw-b0.5", "sw-b2"]
+    assert not [w for w in caught if "large graph" in str(w.message)]
 
 
 # --- 4. the Dask cluster speaks TLS ---------------------------------------------------------------

@@ -108,10 +108,10 @@ class Watchdog:
         where = self._address or self.scheduler
         with self._lock:
             flights = [f for f in self._flights.values() if f.on_cluster]
+        self._close()  # first: the jobs still waiting must not be sent to the dead client
         for flight in flights:
             self._finish(flight, "failed", outcomes.render(outcomes.JOB_LOST_SCHEDULER,
                                                            address=where))
-        self._close()
         self._state = "unavailable"
         self._message = outcomes.render(outcomes.SCHEDULER_GONE, address=where,
                                         seconds=RECONNECT_S)
