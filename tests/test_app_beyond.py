@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 
-import vae_core.jobs as jobs
 import vae_core.jobs.plan as plan  # quick_pair_specs lives there: patched there
 from helpers import REPO, page_app, train_and_save
 from helpers import no_exception as ok
