@@ -17,6 +17,7 @@ from vae_core.jobs.plan import WORKERS_ENV, EngineError
 _LOCAL_LOCK = threading.Lock()
 _LOCAL: dict[str, Any] = {}  # "cluster": the embedded LocalCluster, one per process
 _WORKER_PROCESS = "Dask Worker process"  # the Nanny's name for the processes it starts
+LOST_WORKER_TIMEOUT_S = 180  # how long a restarting worker of the embedded cluster may take
 
 
 def check_scheduler_address(address: str) -> str:
@@ -78,6 +79,13 @@ def local_cluster(n_workers: int | None = None) -> Any:
         if cluster is not None and cluster.status.name == "running":
             return cluster
         _spawn_workers_without_main()
+        # A LocalCluster closes the Nanny of a worker that left the scheduler and did not come
+        # back within this timeout (default 15 s). A worker restarted after a blocked job comes
+        # back in 4 s (graceful wait) + its start and warm-up, which on a loaded 2-core machine
+        # took longer: its Nanny was closed, the cluster had no worker left and every later job
+        # waited forever (the flaky blocked-job test). Read when a worker leaves, so set for the
+        # process, not only while the cluster starts.
+        dask.config.set({"distributed.deploy.lost-worker-timeout": f"{LOST_WORKER_TIMEOUT_S}s"})
         with dask.config.set({
                 # a dead worker fails its task at once with KilledWorker (not retried elsewhere)
                 "distributed.scheduler.allowed-failures": 0,

@@ -275,8 +275,6 @@ class TrainingEngine(Watchdog):
                 flight.on_cluster = True  # its worker thread is taken from now on
                 if job.time_limit_s is not None:
                     flight.deadline = time.monotonic() + job.time_limit_s
-                if job.stop.is_set():  # stopped on its way: the listener found it still waiting
-                    flight.end_asked = job.stop.at
             try:
                 if flight.packed is not None:  # once per job, whatever its number of stages
                     [flight.data] = client.scatter([flight.packed], hash=False)
