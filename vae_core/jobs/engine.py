@@ -365,8 +365,8 @@ class TrainingEngine(Watchdog):
                 outcomes.JOB_WORKER_DIED, worker=job.worker) if isinstance(exc, KilledWorker)
                 else f"{type(exc).__name__}: {exc}")
         if future.status != "finished":  # cancelled on the cluster, or the scheduler is gone
-            lost = self._client is None or self._client.status not in ("running",
-                                                                        "newly-created")
+            lost = not self._closing.is_set() and (  # not this engine's own shutdown
+                self._client is None or self._client.status not in ("running", "newly-created"))
             return self._finish(flight, "failed", outcomes.render(
                 outcomes.JOB_LOST_SCHEDULER, address=self._address or self.scheduler)
                 if lost else outcomes.JOB_CANCELLED)

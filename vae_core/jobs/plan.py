@@ -1,6 +1,6 @@
 """What to train: ``plan_runs`` turns a mode ("ae", "vae", "pair", "sweep") into ``RunSpec``s, one
 planner for the CLI and the dashboard; the engine's limits and settings (environment variables
-and their defaults) and the errors it raises for the user. Imports neither torch nor Dask."""
+and their defaults) and the errors it raises for the user. Imports no Dask."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
