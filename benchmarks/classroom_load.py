@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from streamlit_server import free_port, streamlit_process  # noqa: E402  (shared with browser tests)
 
 from vae_core import list_runs  # noqa: E402
-from vae_core.jobs.engine import Job, TrainingEngine, quick_pair_specs  # noqa: E402
+from vae_core.jobs import Job, TrainingEngine, quick_pair_specs  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"

@@ -15,8 +15,8 @@ import statistics
 import tempfile
 import time
 
-from vae_core.jobs.engine import (TrainingEngine, close_local_cluster, local_cluster,
-                                  quick_pair_specs)
+from vae_core.jobs import (TrainingEngine, close_local_cluster, local_cluster,
+                           quick_pair_specs)
 
 
 def wait_ready(engine: TrainingEngine) -> None:

@@ -37,7 +37,7 @@ def hwm():
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
 n = int(sys.argv[1])
 from vae_core import data as D
-from vae_core.jobs import engine as J
+from vae_core.jobs import worker as J
 try:
     from vae_core.store.idx import save_idx_upload  # since issue 20
 except ImportError:  # an older checkout (--repo OLD)
@@ -53,7 +53,7 @@ with tempfile.TemporaryDirectory() as tmp:
     try:
         spec = save_idx_upload(files, tmp)
         data = D.load_dataset(spec)             # the page's cached load
-        J._pack_dataset(data)                    # what submit ships to a worker
+        J.pack_dataset(data)                    # what submit ships to a worker
     except D.DatasetError as e:
         outcome = "refused: " + str(e)[:90]
 print(json.dumps({"upload_kb": sum(map(len, files.values())) / 1024, "claimed_mb": n * 128 * 128 / 2**20,
@@ -64,7 +64,7 @@ FLOOD = r"""
 import inspect, json, os, sys, tempfile, time
 os.environ["VAE_LAB_WORKERS"] = "1"
 from vae_core.config import ModelConfig, TrainConfig
-from vae_core.jobs.engine import EngineError, RunSpec, TrainingEngine, close_local_cluster
+from vae_core.jobs import EngineError, RunSpec, TrainingEngine, close_local_cluster
 tabs = int(sys.argv[1])
 engine = TrainingEngine.from_env()
 deadline = time.monotonic() + 120

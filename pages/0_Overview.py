@@ -17,7 +17,8 @@ from ui.state import make_current
 from ui.training import show_job_progress, submit_job
 from vae_core import DatasetError, Run, RunError, unique_run_name
 from vae_core.viz.figures import overview_schematic
-from vae_core.jobs.engine import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, EngineError, quick_pair_specs
+from vae_core.jobs import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, EngineError
+from vae_core.jobs.plan import quick_pair_specs
 from vae_core.analysis.scorecard import CLAIMS
 
 JOB_KEY = "overview_job"

@@ -14,7 +14,8 @@ from ui.state import make_current
 from ui.training import show_job_progress, submit_job
 from vae_core import unique_run_name
 from vae_core.analysis.codes import latent_axis_name
-from vae_core.jobs.engine import EngineError, quick_pair_specs
+from vae_core.jobs import EngineError
+from vae_core.jobs.plan import quick_pair_specs
 from vae_core.analysis.traversal import (SWEEP_SIGMAS, TRAVERSAL_STEPS, DimInfo, dim_infos,
                                          slider_order, traversal, traversal_caption)
 

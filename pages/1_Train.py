@@ -1,6 +1,6 @@
 """Train: choose data, model and beta; watch reconstruction and KL fall live; manage saved runs.
 
-Training runs on the server's shared worker pool (vae_core.jobs.engine). The job object lives in this
+Training runs on the server's shared worker pool (vae_core.jobs). The job object lives in this
 session's ``st.session_state["train_job"]``, so the user can visit other pages and come back.
 """
 from __future__ import annotations
@@ -20,9 +20,9 @@ from vae_core.config import default_hidden
 from vae_core.data import DatasetError, dataset_label
 from vae_core.store.idx import MAX_UPLOAD_BYTES, save_idx_upload
 from vae_core.viz.figures import loss_curves
-from vae_core.jobs.engine import (DEFAULT_SWEEP_BETAS, MODES, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS,
-                                  QUICK_PAIR_HIDDEN, QUICK_PAIR_LR, EngineError, Job, parse_betas,
-                                  plan_runs)
+from vae_core.jobs import (DEFAULT_SWEEP_BETAS, MODES, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS,
+                           QUICK_PAIR_HIDDEN, QUICK_PAIR_LR, EngineError, Job, parse_betas,
+                           plan_runs)
 from vae_core.analysis.outcomes import localize, status_word
 from vae_core.store.run_format import final_metrics
 from vae_core.text import N_
@@ -37,7 +37,7 @@ DEFAULT_SWEEP = ", ".join(f"{b:g}" for b in DEFAULT_SWEEP_BETAS)
 DATASETS = {"digits": N_("Digits: 8×8, bundled, offline"), "mnist": N_("MNIST: 28×28 (downloads)"),
             "fashion-mnist": N_("Fashion-MNIST: 28×28 (downloads)"), "idx": IDX_FOLDER_CHOICE}
 HOSTED_IDX_LABEL = N_("Upload IDX files")  # a hosted server takes uploads, never a typed server path
-MODE_LABELS = {"ae": "AE", "vae": "VAE", "pair": N_("AE+VAE pair"), "sweep": N_("β sweep")}  # vae_core.jobs.engine.MODES
+MODE_LABELS = {"ae": "AE", "vae": "VAE", "pair": N_("AE+VAE pair"), "sweep": N_("β sweep")}  # vae_core.jobs.plan.MODES
 ARCH_LABELS = {"mlp": N_("MLP"), "conv": N_("Conv")}
 # Table columns: rows are built with these ids, shown under the translated headers.
 COLUMNS = {"run": N_("run"), "name": N_("name"), "kind": N_("kind"), "beta": N_("beta"),

@@ -16,7 +16,7 @@ from ui.scorecard import compare_rows
 from ui.state import EVIDENCE_SECTION, EVIDENCE_SWEEP, SWEEP_SECTION, run_choice_key
 from vae_core import RunError
 from vae_core.viz.evidence_figures import posterior_figure, sweep_figure
-from vae_core.jobs.engine import DEFAULT_SWEEP_BETAS
+from vae_core.jobs import DEFAULT_SWEEP_BETAS
 from vae_core.analysis.posterior import DEFAULT_IWAE_K, grid_posterior, iwae_nll_per_image
 from vae_core.analysis.sweep import SweepPoint, sweep_groups, sweep_point
 from vae_core.text import N_

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-import vae_core.jobs.engine as jobs
+import vae_core.jobs.plan as plan  # quick_pair_specs lives there: patched there
 from helpers import REPO, live_payloads, page_app, train_and_save
 from helpers import no_exception as ok
 from i18n_walk import assert_translated, hangul
@@ -154,8 +154,8 @@ def test_remote_prefers_a_pair_with_more_dims(pair_of, latent3_root):
 @pytest.mark.slow
 @pytest.mark.parametrize("pair_of", [2], indirect=True)
 def test_remote_one_click_trains_a_latent8_pair_through_the_engine(pair_of, monkeypatch):
-    real = jobs.quick_pair_specs
-    monkeypatch.setattr(jobs, "quick_pair_specs",
+    real = plan.quick_pair_specs
+    monkeypatch.setattr(plan, "quick_pair_specs",
                         lambda name, shape, latent_dim: real(name, shape, epochs=2,
                                                              latent_dim=latent_dim))
     at = open_in(LATENT_REMOTE.file)

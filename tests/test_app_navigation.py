@@ -12,7 +12,8 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import vae_core.jobs.engine as jobs
+import vae_core.jobs as jobs
+import vae_core.jobs.plan as plan  # quick_pair_specs lives there: patched there
 from helpers import no_exception as ok
 from helpers import page_app, train_and_save
 from ui import navigation
@@ -78,8 +79,8 @@ def test_evidence_open_latent_plot_with_the_sweep_section_in_the_url(checkpoints
 
 def test_overview_one_click_with_svg_charts_opens_latent_space(empty_checkpoints,
                                                                fresh_streamlit_cache, monkeypatch):
-    real = jobs.quick_pair_specs
-    monkeypatch.setattr(jobs, "quick_pair_specs", lambda name, shape: real(name, shape, epochs=1))
+    real = plan.quick_pair_specs
+    monkeypatch.setattr(plan, "quick_pair_specs", lambda name, shape: real(name, shape, epochs=1))
     at = page_app(timeout=TIMEOUT)
     at.query_params.update(SVG_URL)
     ok(at.run())

@@ -12,7 +12,8 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import vae_core.jobs.engine as jobs
+import vae_core.jobs as jobs
+import vae_core.jobs.plan as plan  # quick_pair_specs lives there: patched there
 from helpers import chart_specs, open_page
 from helpers import no_exception as ok
 from ui.navigation import TRAIN
@@ -121,8 +122,8 @@ def test_overview_draws_newest_pair_and_claims(checkpoints, fresh_streamlit_cach
 def test_overview_one_click_trains_a_pair_then_opens_latent_space(empty_checkpoints,
                                                                   fresh_streamlit_cache,
                                                                   monkeypatch):
-    real = jobs.quick_pair_specs
-    monkeypatch.setattr(jobs, "quick_pair_specs", lambda name, shape: real(name, shape, epochs=1))
+    real = plan.quick_pair_specs
+    monkeypatch.setattr(plan, "quick_pair_specs", lambda name, shape: real(name, shape, epochs=1))
     at = ok(open_page(timeout=TIMEOUT))
     ok(at.button(key="overview_quick").click().run())
     job = at.session_state["overview_job"]

@@ -12,7 +12,7 @@ from typing import Iterator
 import pytest
 
 from streamlit_server import streamlit_process
-from vae_core.jobs.engine import ORPHAN_GRACE_ENV
+from vae_core.jobs import ORPHAN_GRACE_ENV
 from test_browser import SHOTS, chromium, settle, start_training
 
 pytestmark = pytest.mark.browser

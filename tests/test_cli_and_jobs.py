@@ -1,4 +1,4 @@
-"""The CLI and the training engine on Dask distributed (vae_core.jobs.engine).
+"""The CLI and the training engine on Dask distributed (vae_core.jobs).
 
 Every job here really trains on a real Dask cluster: the process's embedded LocalCluster with
 one worker (shared by the tests of this module, shut down at its end), or a `dask scheduler` +
@@ -18,8 +18,8 @@ import pytest
 
 from vae_core import ModelConfig, TrainConfig, list_runs, load_run
 from vae_core.__main__ import main
-from vae_core.jobs.engine import (EngineUnavailable, OwnerBusyError, QueueFullError, RunSpec,
-                                  TrainingEngine, close_local_cluster, local_cluster, plan_runs)
+from vae_core.jobs import (EngineUnavailable, OwnerBusyError, QueueFullError, RunSpec,
+                           TrainingEngine, close_local_cluster, local_cluster, plan_runs)
 
 from helpers import REPO
 
@@ -260,9 +260,9 @@ def _block_data_loading() -> None:
     from a FIFO or a hung network share (the data layer refuses FIFOs, so one cannot be used)."""
     import threading
 
-    import vae_core.jobs.engine
+    import vae_core.jobs.worker
 
-    vae_core.jobs.engine._worker_dataset = lambda *args, **kwargs: threading.Event().wait()
+    vae_core.jobs.worker._worker_dataset = lambda *args, **kwargs: threading.Event().wait()
 
 
 @pytest.mark.slow

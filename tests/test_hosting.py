@@ -35,9 +35,9 @@ from vae_core.config import env_number
 from vae_core.data import load_idx_folder
 from vae_core.store.idx import DecodeBudget, check_idx_folder, save_idx_upload, upload_cost
 from vae_core.analysis.drawing import DrawingError, image_from_data_url
-from vae_core.jobs.engine import (ClientBusyError, EngineError, JobTooBigError, RunSpec,
-                                  TrainingEngine, check_scheduler_address, close_local_cluster,
-                                  default_local_workers, local_cluster)
+from vae_core.jobs import (ClientBusyError, EngineError, JobTooBigError, RunSpec, plan_runs,
+                           TrainingEngine, check_scheduler_address, close_local_cluster,
+                           default_local_workers, local_cluster)
 from vae_core.viz.notebook import run_notebook
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
@@ -282,14 +282,14 @@ def test_an_uploaded_set_ships_as_uint8_and_trains_in_float_batches(engine, tmp_
     """Workers keep an IDX set's pixels as uint8 (a quarter of float32) and train on float
     batches: the same numbers as training on the float data set here."""
     from vae_core import run_to_end, train
-    from vae_core.jobs.engine import _pack_dataset, _unpack_dataset
+    from vae_core.jobs.worker import pack_dataset, unpack_dataset
 
     x = (digits.test_x[:200, 0].numpy() * 255).round()
     spec = save_idx_upload({"t10k-images-idx3-ubyte": idx(2051, x),
                             "t10k-labels-idx1-ubyte": idx(2049, digits.test_y[:200].numpy())},
                            tmp_path / "data")
     data = load_idx_folder(spec[4:])
-    shipped = _unpack_dataset(_pack_dataset(data))
+    shipped = unpack_dataset(pack_dataset(data))
     assert shipped.train_x.dtype == torch.uint8 and shipped.test_x.dtype == torch.float32
     tcfg = TrainConfig(epochs=2, seed=3)
     here = run_to_end(train(CFG, tcfg, data))["history"][-1]
@@ -300,6 +300,31 @@ def test_an_uploaded_set_ships_as_uint8_and_trains_in_float_batches(engine, tmp_
     end(job, 120)
     assert job.state == "finished", job.error
     assert job.records["shipped"][-1]["test_loss"] == pytest.approx(here["test_loss"], rel=1e-4)
+
+
+def test_an_uploaded_set_is_scattered_once_not_sent_with_every_stage(engine, tmp_path, digits):
+    """A two-beta sweep (one Dask task per beta) on an uploaded set: the set is scattered to the
+    cluster once, so no stage's graph carries it (Dask warns "Sending large graph" above its
+    threshold, here lowered below the set's size; inline it warned twice)."""
+    import warnings
+
+    import dask
+
+    x = (np.tile(digits.train_x[:, 0].numpy(), (2, 1, 1))[:3000] * 255).round()  # 192 kB
+    spec = save_idx_upload({"train-images-idx3-ubyte": idx(2051, x),
+                            "train-labels-idx1-ubyte": idx(2049, np.zeros(len(x))),
+                            "t10k-images-idx3-ubyte": idx(2051, x[:100]),
+                            "t10k-labels-idx1-ubyte": idx(2049, np.zeros(100))}, tmp_path / "d")
+    specs, group = plan_runs("sweep", "sw", CFG, TrainConfig(epochs=1), [0.5, 2.0])
+    with dask.config.set({"distributed.admin.large-graph-warning-threshold": "64kB"}), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        job = engine.submit(specs, spec, root=str(tmp_path / "runs"), group=group,
+                            interleave=False)
+        end(job, 120)
+    assert job.state == "finished", job.error
+    assert sorted(r.name for r in list_runs(tmp_path / "runs")) == ["sw-b0.5", "sw-b2"]
+    assert not [w for w in caught if "large graph" in str(w.message)]
 
 
 # --- 4. the Dask cluster speaks TLS ---------------------------------------------------------------
@@ -599,7 +624,7 @@ def test_a_full_disk_fails_the_job_with_one_line(tmp_path, monkeypatch, capsys, 
         raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
 
     monkeypatch.setattr(safetensors.torch, "save_file", full)
-    with caplog.at_level(logging.ERROR, logger="vae_core.jobs.engine"):
+    with caplog.at_level(logging.ERROR, logger="vae_core.jobs"):
         code = main(["train", "--epochs", "1", "--root", str(tmp_path), "--name", "full",
                      "--quiet"])
     assert code == 1

@@ -15,7 +15,7 @@ from ui.i18n import translate
 from ui.navigation import EVIDENCE, OVERVIEW
 from ui.state import EVIDENCE_SECTION, SWEEP_SECTION, run_choice_key
 from vae_core import ModelConfig, TrainConfig
-from vae_core.jobs.engine import Job
+from vae_core.jobs import Job
 
 SECTIONS = ("Scorecard", SWEEP_SECTION, "True posterior")  # the radio's values (ids)
 

@@ -18,7 +18,7 @@ from vae_core.analysis.collapse import active_units
 from vae_core.analysis.generation import generation_test
 from vae_core.analysis.scorecard import CLAIMS, METRICS, scorecard, smoothness, winner
 from vae_core.analysis.sweep import sweep_groups, sweep_run_name
-from vae_core.jobs.engine import quick_pair_specs
+from vae_core.jobs import quick_pair_specs
 from vae_core.models import build_model
 
 REPO = Path(__file__).resolve().parent.parent

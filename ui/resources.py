@@ -27,7 +27,7 @@ from vae_core import (DatasetError, ImageDataset, Run, RunError, RunInfo, list_r
 from vae_core.analysis.classifier import JudgedClassifier, load_or_train
 from vae_core.data import DOWNLOAD_FAILED, DownloadError, check_run_dataset, dataset_label
 from vae_core.analysis.generation import SOURCES, GenerationTest, dataset_generation_tests
-from vae_core.jobs.engine import TrainingEngine
+from vae_core.jobs import TrainingEngine
 from vae_core.analysis.latent_tools import encode_dataset
 from vae_core.analysis.posterior import DEFAULT_IWAE_K
 from vae_core.analysis.scorecard import code_stats, scorecard
@@ -121,7 +121,7 @@ _ENGINE_REQUESTED = threading.Event()  # process-wide, like the cached engine it
 
 @st.cache_resource(show_spinner=False, on_release=lambda engine: engine.shutdown(wait=False))
 def get_pool() -> TrainingEngine:
-    """One training engine for the whole server (vae_core.jobs.engine): a local Dask cluster, or the
+    """One training engine for the whole server (vae_core.jobs): a local Dask cluster, or the
     one at ``VAE_LAB_SCHEDULER``; it starts in the background. Pages that train (Train, the
     Overview's button) ask for it; merely showing a page does not start a cluster."""
     _ENGINE_REQUESTED.set()

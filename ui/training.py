@@ -12,7 +12,7 @@ from ui.access import client_address, is_teacher, session_owner
 from ui.i18n import _
 from ui.resources import get_pool, started_pool
 from vae_core.data import dataset_label
-from vae_core.jobs.engine import Job, RunSpec
+from vae_core.jobs import Job, RunSpec
 from vae_core.analysis.outcomes import localize, status_word
 
 

@@ -11,10 +11,10 @@ from typing import Sequence
 
 from vae_core.config import ModelConfig, TrainConfig, default_hidden
 from vae_core.data import DatasetError, load_dataset
-from vae_core.jobs.engine import (DEFAULT_SWEEP_BETAS, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS,
-                                  QUICK_PAIR_LR, SCHEDULER_ENV, EngineError, Job, RunSpec,
-                                  TrainingEngine, check_scheduler_address, close_local_cluster,
-                                  local_cluster_running, parse_betas, plan_runs)
+from vae_core.jobs import (DEFAULT_SWEEP_BETAS, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS,
+                           QUICK_PAIR_LR, SCHEDULER_ENV, EngineError, Job, RunSpec,
+                           TrainingEngine, check_scheduler_address, close_local_cluster,
+                           local_cluster_running, parse_betas, plan_runs)
 from vae_core.analysis.posterior import DEFAULT_IWAE_K
 from vae_core.store.run_format import display_name, final_metrics, validate_run_name
 from vae_core.store.runs import list_runs, unique_run_name

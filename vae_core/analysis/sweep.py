@@ -13,14 +13,10 @@ import torch
 from vae_core.analysis.collapse import active_units, is_collapsed
 from vae_core.data import ImageDataset
 from vae_core.models import LatentModel
+from vae_core.store.runs import sweep_run_name  # noqa: F401 (re-exported; its home is the run store)
 from vae_core.train import evaluate
 
 _SWEEP_SUFFIX = re.compile(r"-b([0-9][0-9.e+-]*)$")
-
-
-def sweep_run_name(sweep: str, beta: float) -> str:
-    """NAME-b<beta>, e.g. ``sweep1-b0.25``; the run's ``group`` is the sweep id NAME."""
-    return f"{sweep}-b{beta:g}"
 
 
 def sweep_groups(infos: Iterable[Any]) -> dict[str, list[Any]]:

@@ -294,6 +294,11 @@ def delete_run(name: str, root: str | os.PathLike[str] = "checkpoints") -> None:
     _forget(path)
 
 
+def sweep_run_name(sweep: str, beta: float) -> str:
+    """NAME-b<beta>, e.g. ``sweep1-b0.25``; the run's ``group`` is the sweep id NAME."""
+    return f"{sweep}-b{beta:g}"
+
+
 def unique_run_name(base: str, root: str | os.PathLike[str] = "checkpoints") -> str:
     """``base`` or ``base-2``, ``base-3``… whichever is free (for auto-filled names)."""
     validate_run_name(base)
