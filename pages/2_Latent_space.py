@@ -11,7 +11,7 @@ from ui.pickers import plane_picker, selected_indices
 from ui.resources import usable_runs
 from ui.state import LATENT
 from vae_core.analysis.latent_tools import decode_images, posterior_ellipses, subset_indices
-from vae_core.analysis.metrics import sweep_groups
+from vae_core.analysis.sweep import sweep_groups
 from vae_core.text import N_
 
 N_ELLIPSES = 120  # enough to see the overlap, few enough to still see the points
