@@ -8,6 +8,7 @@ import streamlit as st
 from ui import navigation
 from ui.captions import VIEW_LABELS, prior_draws_note, span_text, verdict_label
 from ui.i18n import _, current_language
+from ui.links import md
 from ui.panels import encoded_models, latent_panels
 from ui.pickers import current_pair
 from ui.resources import (SharedFigure, checkpoints_root, get_dataset, get_run, run_version,
@@ -19,6 +20,7 @@ from vae_core import DatasetError, Run, RunError, unique_run_name
 from vae_core.viz.figures import overview_schematic
 from vae_core.jobs.engine import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, EngineError, quick_pair_specs
 from vae_core.analysis.metrics import CLAIMS
+from vae_core.analysis.outcomes import error_text, say
 
 JOB_KEY = "overview_job"
 MINI_HEIGHT = 300
@@ -137,17 +139,17 @@ def start_quick_pair() -> None:
             quick_pair_specs(name, data.image_shape), "digits", root=str(checkpoints_root()),
             group=name)
     except EngineError as e:
-        st.session_state["overview_job_error"] = str(e)
+        st.session_state["overview_job_error"] = error_text(e, _)
 
 
 job = st.session_state.get(JOB_KEY)
 if "overview_job_error" in st.session_state:
-    st.error(_("Training could not start: {detail}", detail=st.session_state.pop("overview_job_error")),
+    st.error(_("Training could not start: {detail}", detail=md(st.session_state.pop("overview_job_error"))),
              icon=":material/error:")
 if job is not None and job.active:
     quick_progress()
 elif job is not None and job.state == "failed":
-    st.error(_("Training failed: {error}", error=job.error))
+    st.error(_("Training failed: {error}", error=md(say(job.error, _))))
     st.button(_("Try again"), key="overview_retry", on_click=st.session_state.pop, args=(JOB_KEY,))
 elif job is not None:
     del st.session_state[JOB_KEY]  # done: leave for the pictures, once

@@ -19,7 +19,7 @@ from vae_core.data import ImageDataset, as_float_images
 from vae_core.losses import loss_terms
 from vae_core.models import LatentModel, build_model
 from vae_core.analysis.outcomes import (LOSS_NOT_FINITE, STOPPED_BY_USER, TEST_LOSS_NOT_FINITE,
-                                        TRAINED, WEIGHTS_NOT_FINITE, render)
+                                        TRAINED, WEIGHTS_NOT_FINITE, join, render)
 from vae_core.store.runs import epochs_trained
 from vae_core.store.replay import (DEFAULT_SNAPSHOTS, Snapshot, snapshot_budget, snapshot_schedule,
                                    take_snapshot)
@@ -218,12 +218,12 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, dataset: ImageDataset,
 
     model = model.cpu().eval()
     if not _params_finite(model):
-        status, reason = "diverged", f"{reason} {WEIGHTS_NOT_FINITE}"
+        status, reason = "diverged", join(reason, render(WEIGHTS_NOT_FINITE))
     elif status == "finished" and model.kind == "vae" and len(x_test) >= 2:
         # Only a finished run: one stopped after a few steps has not learned yet, not collapsed.
         check = check_model(model, x_test, train_cfg.beta)
         if check.collapsed:
-            status, reason = "collapsed", f"{reason}; {check.reason}"
+            status, reason = "collapsed", join(reason, check.reason)
     if due and (not kept or kept[-1].step != step):  # stopped early: the last moment is the end
         kept.append(take_snapshot(model, step, steps_per_epoch))
     yield {"type": "end", "status": status, "reason": reason, "step": step,

@@ -33,7 +33,8 @@ import torch
 
 from vae_core.losses import kl_per_dim
 from vae_core.analysis.outcomes import (COLLAPSE_AT_HIGH_BETA, COLLAPSE_AT_LOW_BETA,
-                                        COLLAPSE_AT_UNKNOWN_BETA, POSTERIOR_COLLAPSE, render)
+                                        COLLAPSE_AT_UNKNOWN_BETA, POSTERIOR_COLLAPSE, Message,
+                                        join, render)
 
 ACTIVE_VAR = 0.01  # Var_x(E[z_d|x]) above this: the dim carries information (Burda et al. 2016)
 COLLAPSE_KL = 0.1  # nats per image; bounds I(x; z) from above
@@ -57,14 +58,14 @@ class CollapseCheck:
     beta: float | None = None  # the KL weight it was trained with, when known
 
     @property
-    def reason(self) -> str:
+    def reason(self) -> Message:
         """Two sentences for a status line or a warning: the numbers, then what helps at this β
-        ('' when not collapsed; ``outcomes.localize`` translates them)."""
+        (empty when not collapsed; ``outcomes.say`` translates them)."""
         if not self.collapsed:
-            return ""
+            return join()
         template, values = collapse_advice(self.beta)
-        return " ".join([render(POSTERIOR_COLLAPSE, active=self.active_units, dims=self.latent_dim,
-                                kl=self.kl), render(template, **values)])
+        return join(render(POSTERIOR_COLLAPSE, active=self.active_units, dims=self.latent_dim,
+                           kl=self.kl), render(template, **values))
 
 
 def collapse_advice(beta: float | None) -> tuple[str, dict[str, float]]:

@@ -131,9 +131,9 @@ def parse_betas(text: str) -> list[float]:
     except ValueError:
         raise ValueError(outcomes.render(outcomes.BETAS_NOT_NUMBERS, text=text)) from None
     if not betas or any(not 0 <= b < float("inf") for b in betas):
-        raise ValueError(outcomes.BETAS_NONE)
+        raise ValueError(outcomes.render(outcomes.BETAS_NONE))
     if len(set(betas)) != len(betas):
-        raise ValueError(outcomes.BETAS_REPEATED)
+        raise ValueError(outcomes.render(outcomes.BETAS_REPEATED))
     return betas
 
 
@@ -576,7 +576,7 @@ class TrainingEngine:
         self._capacity = 0
         self._workers: list[str] = []  # worker addresses, as of the last refresh
         self._restarting: set[str] = set()  # workers restarted after a blocked job
-        self._state, self._message = "starting", outcomes.ENGINE_STARTING
+        self._state, self._message = "starting", outcomes.render(outcomes.ENGINE_STARTING)
         self._address: str | None = scheduler
         self._client: Any = None
         self._closing = threading.Event()
@@ -648,7 +648,7 @@ class TrainingEngine:
                 raise EngineUnavailable(self._message)
             active = [j for j in self._jobs if j.active]
             if owner is not None and any(j.owner == owner for j in active):
-                raise OwnerBusyError(outcomes.OWNER_BUSY)
+                raise OwnerBusyError(outcomes.render(outcomes.OWNER_BUSY))
             mine = sum(j.client == client for j in active) if client is not None else 0
             if self.max_per_client is not None and mine >= self.max_per_client:
                 raise ClientBusyError(outcomes.render(outcomes.CLIENT_BUSY, jobs=mine,
@@ -714,7 +714,7 @@ class TrainingEngine:
         with self._lock:
             return list(self._jobs)
 
-    def cancel(self, job_id: str, reason: str = outcomes.STOPPED_BY_TEACHER) -> bool:
+    def cancel(self, job_id: str, reason: str = outcomes.render(outcomes.STOPPED_BY_TEACHER)) -> bool:
         """Stop the active job ``job_id`` (what was trained is kept), saying ``reason``; False
         when no such job is active."""
         with self._lock:
@@ -798,7 +798,7 @@ class TrainingEngine:
             self._close()
             self._state = "unavailable"
             what = (outcomes.render(outcomes.SCHEDULER_UNREACHABLE, address=self.scheduler)
-                    if self.scheduler else outcomes.LOCAL_WORKERS_FAILED)
+                    if self.scheduler else outcomes.render(outcomes.LOCAL_WORKERS_FAILED))
             self._message = outcomes.render(outcomes.ENGINE_UNAVAILABLE, what=what,
                                             error=f"{type(e).__name__}: {e}", seconds=RECONNECT_S)
             return False
@@ -813,7 +813,7 @@ class TrainingEngine:
         if self._state == "ready":
             self._message = (outcomes.render(outcomes.ENGINE_READY, workers=self._capacity,
                                              address=self._address)
-                             if self._capacity else outcomes.ENGINE_NO_WORKERS)
+                             if self._capacity else outcomes.render(outcomes.ENGINE_NO_WORKERS))
 
     def _lost_scheduler(self) -> None:
         where = self._address or self.scheduler
@@ -934,8 +934,7 @@ class TrainingEngine:
     def _check_flight(self, flight: _Flight) -> None:
         job, now = flight.job, time.monotonic()
         if flight.starts > 1:  # the scheduler retried it elsewhere: its first worker died
-            self._finish(flight, "failed", f"the Dask worker training this job ({job.worker}) "
-                                           "died; the unfinished runs were not saved")
+            self._finish(flight, "failed", outcomes.render(outcomes.JOB_WORKER_DIED, worker=job.worker))
             self._in_background(self._send_stop, flight.event_name, flight.future)
             return
         if flight.future.done():
@@ -969,7 +968,8 @@ class TrainingEngine:
         """A job that ignored its stop or time limit for ``grace_s``: cancel it and restart its
         worker (a thread blocked in a read cannot be interrupted any other way)."""
         job, worker = flight.job, flight.job.worker
-        why = outcomes.BLOCKED_AFTER_STOP if job.stop.is_set() else outcomes.BLOCKED_AFTER_TIME_LIMIT
+        why = outcomes.render(outcomes.BLOCKED_AFTER_STOP if job.stop.is_set()
+                              else outcomes.BLOCKED_AFTER_TIME_LIMIT)
         message = outcomes.render(outcomes.JOB_BLOCKED, seconds=self.grace_s, why=why)
         client, future = self._client, flight.future
         self._finish(flight, "failed", message)
@@ -1022,17 +1022,17 @@ class TrainingEngine:
             else:
                 message = f"{type(exc).__name__}: {exc}"
             return self._finish(flight, "failed", message)
-        self._finish(flight, "failed", outcomes.JOB_CANCELLED)
+        self._finish(flight, "failed", outcomes.render(outcomes.JOB_CANCELLED))
 
     def _save(self, job: Job, spec: RunSpec, outcome: dict[str, Any], worker: str) -> dict:
         """Rebuild the model from its safetensors bytes and save it atomically; on a clash with
         a run saved meanwhile (another session) take a free name, unless ``overwrite``."""
         if outcome["status"] == "stopped" and job.stop.reason:  # not the user's own Stop
-            outcome = outcome | {"reason": f"{job.stop.reason}; {outcome['reason']}"}
+            outcome = outcome | {"reason": outcomes.join(job.stop.reason, outcome["reason"])}
         summary = {"status": outcome["status"], "reason": outcome["reason"], "path": None,
                    "name": spec.name, "seconds": outcome["seconds"], "worker": worker}
         if outcome["step"] == 0:  # stopped before its first step: an untrained net is no run
-            summary["reason"] += f"; {outcomes.NOTHING_SAVED}"
+            summary["reason"] = outcomes.join(summary["reason"], outcomes.render(outcomes.NOTHING_SAVED))
             return summary
         from safetensors.torch import load
 

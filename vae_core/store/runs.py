@@ -28,6 +28,7 @@ import torch
 
 from vae_core.store import validate
 from vae_core.analysis.collapse import relabel_status
+from vae_core.analysis import outcomes
 from vae_core.analysis.outcomes import (DELETE_FAILED, INVALID_RUN_NAME, NO_SUCH_RUN, NOT_A_RUN,
                                         SAVED_WEIGHTS_NOT_FINITE, render)
 from vae_core.config import ModelConfig, TrainConfig
@@ -230,7 +231,8 @@ def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
         raise RunError(f"Cannot create the runs folder {root_path} ({e.strerror or e})") from e
     final = root_path / name
     meta = {"format_version": FORMAT_VERSION, "name": name, "created": time.time(),
-            "status": status, "reason": reason, "dataset": dataset, "group": group,
+            "status": status, "reason": reason, "reason_messages": outcomes.to_json(reason),
+            "dataset": dataset, "group": group,
             "worker": worker, "owner": owner, "model_config": model_cfg.to_dict(), "train_config": train_cfg.to_dict(),
             "final": final_metrics(history), "history": history}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -314,6 +316,15 @@ def _history(value: Any) -> list[dict[str, Any]]:
     return value
 
 
+def _reason(meta: dict[str, Any]) -> outcomes.Message:
+    """Why the run ended, from its message ids; a run.json written before they existed has only
+    the English sentence (legacy: read back by ``outcomes.from_english``)."""
+    english = validate.text(meta.get("reason", ""), "reason", 10_000)
+    if "reason_messages" in meta:
+        return outcomes.from_json(meta["reason_messages"])
+    return outcomes.from_english(english)
+
+
 def _flag(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be true or false, not {validate._short(value)}")
@@ -345,7 +356,7 @@ def read_run_meta(path: str | os.PathLike[str]) -> RunMeta:
         if not isinstance(final, dict) or len(final) > 64:
             raise ValueError("final must be an object of numbers")
         return RunMeta(
-            model_cfg, train_cfg, status, validate.text(meta.get("reason", ""), "reason", 10_000),
+            model_cfg, train_cfg, status, _reason(meta),
             validate.text(meta.get("dataset", ""), "dataset", 4096), group,
             validate.number(meta.get("created", 0.0), "created", 0.0, 1e11),
             {validate.text(k, "final key", 64): validate.number(v, f"final.{k}", finite=False)
@@ -388,7 +399,7 @@ def load_run(path: str | os.PathLike[str]) -> Run:
                        f"({' '.join(str(e).splitlines()[:3])[:300]})") from e
     status, reason = _status(meta)
     if not all(bool(torch.isfinite(t).all()) for t in state.values()):
-        status, reason = "diverged", SAVED_WEIGHTS_NOT_FINITE
+        status, reason = "diverged", render(SAVED_WEIGHTS_NOT_FINITE)
     return Run(name=path.name, path=path, model=model.eval(), model_config=meta.model_config,
                train_config=meta.train_config, history=meta.history, dataset=meta.dataset,
                status=status, reason=reason, group=meta.group, created=meta.created, final=meta.final)
@@ -435,7 +446,7 @@ def run_info(path: str | os.PathLike[str]) -> RunInfo:
         return _broken(path, str(e).replace(f"{path}{os.sep}", ""))
     status, reason = _status(meta)
     if not finite:
-        status, reason = "diverged", SAVED_WEIGHTS_NOT_FINITE
+        status, reason = "diverged", render(SAVED_WEIGHTS_NOT_FINITE)
     return RunInfo(name=path.name, path=path, status=status, reason=reason,
                    kind=meta.model_config.kind, beta=meta.train_config.beta,
                    latent_dim=meta.model_config.latent_dim, arch=meta.model_config.arch,
