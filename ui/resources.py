@@ -9,9 +9,12 @@ are ``st.cache_data``; per-user state lives in ``st.session_state`` under page-p
 from __future__ import annotations
 
 import os
+import sys
 import threading
+from importlib import import_module
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
@@ -21,17 +24,18 @@ from ui.access import is_hosted
 from ui.i18n import _
 from ui.links import md
 
-from vae_core import (DatasetError, ImageDataset, Run, RunError, RunInfo, list_runs, load_dataset,
-                      load_run)
-from vae_core.analysis.classifier import JudgedClassifier, load_or_train
-from vae_core.analysis.codes import code_stats
-from vae_core.analysis.density import dataset_mixture_test
 from vae_core.data import DOWNLOAD_FAILED, DownloadError, check_run_dataset, dataset_label
-from vae_core.analysis.generation import GenerationTest, dataset_generation_tests
-from vae_core.jobs.engine import TrainingEngine
-from vae_core.analysis.latent_tools import encode_dataset
-from vae_core.analysis.metrics import DEFAULT_IWAE_K, scorecard
+from vae_core.store.runs import Run, RunError, RunInfo, list_runs
+from vae_core.store.stored_codes import CODES_FILE, StoredCodes, read_codes
+from vae_core.store.validate import DatasetError
 from vae_core.text import N_
+
+if TYPE_CHECKING:  # what computes imports torch: imported in the functions that compute, so
+    # the frame and the Overview's first view (stored codes) run before torch is loaded
+    from vae_core.analysis.classifier import JudgedClassifier
+    from vae_core.analysis.generation import GenerationTest
+    from vae_core.data import ImageDataset
+    from vae_core.jobs.engine import TrainingEngine
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -91,11 +95,40 @@ def data_root() -> Path:
 def pin_torch_threads() -> None:
     """The server's own torch work (encoding and decoding for the pages) runs on one thread: these
     small models gain nothing from more, and a spinning OpenMP team per page thread oversubscribed
-    2 busy cores (a 20x20 grid: 0.7 ms on one thread, 48 ms on two, under load)."""
-    import torch
-
-    if torch.get_num_threads() != 1:
+    2 busy cores (a 20x20 grid: 0.7 ms on one thread, 48 ms on two, under load). Called by the
+    frame on every run and by ``warm_torch``; it imports nothing (a cold Overview needs no torch):
+    until torch is loaded there is nothing to pin."""
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "get_num_threads") and torch.get_num_threads() != 1:
         torch.set_num_threads(1)
+
+
+TORCH_PAGES_MODULE = "vae_core.analysis.metrics"  # imports torch and most of what pages use
+
+
+@st.cache_resource(show_spinner=False)
+def _torch_warmer(_after: threading.Thread) -> threading.Thread:
+    def warm() -> None:
+        _after.join(timeout=60)  # the page that asked is sent first: no share of its GIL
+        import_module(TORCH_PAGES_MODULE)
+        pin_torch_threads()
+
+    thread = threading.Thread(target=warm, name="vae-lab-warm-torch", daemon=True)
+    thread.start()
+    return thread
+
+
+def torch_loaded() -> bool:
+    """Whether the pages' torch modules are imported (``warm_torch`` has finished)."""
+    return TORCH_PAGES_MODULE in sys.modules
+
+
+def warm_torch() -> None:
+    """Import torch and the pages' torch modules in a background thread, once per server, after
+    this script run ends (the frame calls it after every page): a first page drawn from stored
+    files is sent without waiting for torch, and the next page finds it loaded."""
+    if not torch_loaded():
+        _torch_warmer(threading.current_thread())
 
 
 _ENGINE_REQUESTED = threading.Event()  # process-wide, like the cached engine itself
@@ -106,6 +139,8 @@ def get_pool() -> TrainingEngine:
     """One training engine for the whole server (vae_core.jobs.engine): a local Dask cluster, or the
     one at ``VAE_LAB_SCHEDULER``; it starts in the background. Pages that train (Train, the
     Overview's button) ask for it; merely showing a page does not start a cluster."""
+    from vae_core.jobs.engine import TrainingEngine
+
     _ENGINE_REQUESTED.set()
     return TrainingEngine.from_env(data_root=str(data_root()))
 
@@ -118,6 +153,8 @@ def started_pool() -> TrainingEngine | None:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _dataset(spec: str, root: str) -> ImageDataset:
+    from vae_core.data import load_dataset
+
     return load_dataset(spec, root=root)
 
 
@@ -157,6 +194,8 @@ def dataset_or_error(spec: str) -> ImageDataset | None:
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _run(path: str, mtime: float) -> Run:
+    from vae_core.store.runs import load_run
+
     return load_run(path)
 
 
@@ -193,6 +232,8 @@ def run_dataset(run: Run) -> ImageDataset | None:
 @st.cache_data(show_spinner=False, max_entries=16)
 def _encoded_test_set(path: str, mtime: float, spec: str, root: str) -> tuple[np.ndarray, np.ndarray | None]:
     # Keyed by run path + mtime: a retrained run under the same name is encoded again.
+    from vae_core.analysis.latent_tools import encode_dataset
+
     return encode_dataset(_run(path, mtime).model, _dataset(spec, root).test_x)
 
 
@@ -211,13 +252,31 @@ def usable_runs(kind: str | None = None) -> list[RunInfo]:
     return [r for r in runs() if r.usable and (kind is None or r.kind == kind)]
 
 
-def run_version(run: Run) -> float:
+def run_version(run: Run | RunInfo) -> float:
     """The cache key of a run's files: run.json's modification time (an overwrite changes it)."""
     return (run.path / "run.json").stat().st_mtime
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _stored_codes(path: str, version: tuple[float, float], kind: str, latent_dim: int
+                  ) -> StoredCodes | None:
+    return read_codes(path, kind, latent_dim)  # shared read-only by every session
+
+
+def stored_codes(info: RunInfo) -> StoredCodes | None:
+    """The run's stored test codes (``vae_core.store.stored_codes``: read with numpy, no torch)
+    if it has usable ones for its weights, else None; cached by the run's and the file's version."""
+    try:
+        version = (run_version(info), (info.path / CODES_FILE).stat().st_mtime)
+    except OSError:
+        return None
+    return _stored_codes(str(info.path), version, info.kind, int(info.latent_dim or 0))
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def _code_stats(path: str, mtime: float, spec: str, root: str) -> dict:
+    from vae_core.analysis.codes import code_stats
+
     return code_stats(*_encoded_test_set(path, mtime, spec, root))
 
 
@@ -228,6 +287,8 @@ def run_code_stats(run: Run) -> dict:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _judge(spec: str, root: str, checkpoints: str) -> JudgedClassifier:
+    from vae_core.analysis.classifier import load_or_train
+
     return load_or_train(_dataset(spec, root), checkpoints)
 
 
@@ -240,6 +301,8 @@ def get_judge(spec: str) -> JudgedClassifier:
 @st.cache_data(show_spinner=False, max_entries=16)
 def _generation_tests(path: str, mtime: float, spec: str, root: str, checkpoints: str,
                       seed: int) -> dict[str, GenerationTest]:
+    from vae_core.analysis.generation import dataset_generation_tests
+
     return dataset_generation_tests(_run(path, mtime).model, _dataset(spec, root),
                                     _judge(spec, root, checkpoints), seed=seed)
 
@@ -255,6 +318,8 @@ def run_generation_tests(run: Run, seed: int = 0) -> dict[str, GenerationTest]:
 @st.cache_data(show_spinner=False, max_entries=16)
 def _mixture_test(path: str, mtime: float, spec: str, root: str, checkpoints: str,
                   seed: int) -> GenerationTest:
+    from vae_core.analysis.density import dataset_mixture_test
+
     return dataset_mixture_test(_run(path, mtime).model, _dataset(spec, root),
                                 _judge(spec, root, checkpoints), seed=seed)
 
@@ -268,14 +333,18 @@ def run_mixture_test(run: Run, seed: int = 0) -> GenerationTest:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _scorecard(path: str, mtime: float, spec: str, root: str, checkpoints: str, iwae_k: int) -> dict:
+def _scorecard(path: str, mtime: float, spec: str, root: str, checkpoints: str,
+               iwae_k: int | None) -> dict:
+    from vae_core.analysis.metrics import DEFAULT_IWAE_K, scorecard
+
     run = _run(path, mtime)
     return scorecard(run.model, _dataset(spec, root), _judge(spec, root, checkpoints),
-                     iwae_k=iwae_k, run=run.name)
+                     iwae_k=DEFAULT_IWAE_K if iwae_k is None else iwae_k, run=run.name)
 
 
-def run_scorecard(run: Run, iwae_k: int = DEFAULT_IWAE_K) -> dict:
-    """``metrics.scorecard`` of the run (the JSON of ``evaluate``), cached by run path + mtime."""
+def run_scorecard(run: Run, iwae_k: int | None = None) -> dict:
+    """``metrics.scorecard`` of the run (the JSON of ``evaluate``; ``iwae_k`` None: its default),
+    cached by run path + mtime."""
     with st.spinner(_("Computing the scorecard…")):
         return _scorecard(str(run.path), run_version(run), run.dataset, str(data_root()),
                           str(checkpoints_root()), iwae_k)
@@ -290,15 +359,19 @@ def _background() -> ThreadPoolExecutor:
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _scorecard_future(path: str, mtime: float, spec: str, root: str, checkpoints: str,
-                      iwae_k: int) -> Future:
+                      iwae_k: int | None) -> Future:
     # The thread fills the same st.cache_data entry run_scorecard reads (no st.* element in it).
     return _background().submit(_scorecard, path, mtime, spec, root, checkpoints, iwae_k)
 
 
-def scorecard_when_ready(run: Run, iwae_k: int = DEFAULT_IWAE_K) -> dict | None:
+def scorecard_when_ready(run: Run | RunInfo, iwae_k: int | None = None) -> dict | None:
     """``run_scorecard`` if it is computed, else None after starting it in the background (the
     caller shows the page without the numbers and looks again); raises what the computation
-    raised."""
+    raised. On a server that has not loaded torch yet it only starts ``warm_torch`` (a cold
+    first view is sent before torch competes for the GIL) and starts the numbers on a later look."""
+    if not torch_loaded():  # a cold server: the numbers start once torch is in (warm_torch)
+        warm_torch()
+        return None
     future = _scorecard_future(str(run.path), run_version(run), run.dataset, str(data_root()),
                                str(checkpoints_root()), iwae_k)
     return future.result() if future.done() else None

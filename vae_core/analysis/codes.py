@@ -6,10 +6,13 @@ span ±19, the VAE's ±2.6") and the generation test's near-codes/in-a-gap verdi
 """
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # imported where used: a caption's span of stored codes needs no torch
+    import torch
 
 EXTENT_PERCENTILES = (0.5, 99.5)  # the robust box: one code in 200 may lie outside per side
 GAP_QUANTILE = 0.95  # a draw is in a gap beyond the 95th percentile of code-to-code NN distances
@@ -21,7 +24,8 @@ def latent_axis_name(dim: int) -> str:
 
 
 def _as_numpy(codes: np.ndarray | torch.Tensor) -> np.ndarray:
-    if isinstance(codes, torch.Tensor):
+    torch = sys.modules.get("torch")  # a tensor exists only once torch is imported
+    if torch is not None and isinstance(codes, torch.Tensor):
         codes = codes.detach().cpu().numpy()
     out = np.asarray(codes, dtype=np.float64)
     return out.reshape(len(out), -1)
@@ -86,6 +90,8 @@ def code_stats(mu: np.ndarray | torch.Tensor,
     ``scale_error_mu`` (the VAE's means; equal to the above for an AE), ``collapsed``,
     ``active_units`` and ``kl`` (the last two None for an AE). Same definitions as the
     scorecard's keys at its default ``codes="sampled"``."""
+    import torch
+
     from vae_core.analysis.collapse import check_codes
     from vae_core.analysis.generation import decoder_codes
     from vae_core.analysis.metrics import (centring, scale_error)  # here, not at the top: metrics imports codes

@@ -32,16 +32,17 @@ import uuid
 import weakref
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from vae_core.analysis import outcomes
 from vae_core.config import ModelConfig, TrainConfig, env_number
 from vae_core.data import DIGITS, NAMED_DATASETS, ImageDataset, as_float_images, load_dataset
-from vae_core.store.replay import pack_snapshots, unpack_snapshots
 from vae_core.store.runs import (MAX_OWNER_CHARS, RunError, save_run, unique_run_name,
                                  validate_run_name)
-from vae_core.train import Record
 from vae_core.store.validate import text as validate_text
+
+if TYPE_CHECKING:  # torch-using modules are imported where a job runs: pages import this without torch
+    from vae_core.train import Record
 
 log = logging.getLogger(__name__)
 
@@ -409,6 +410,7 @@ def train_stage(job_id: str, stage: int, topic: str, stop_event: str, specs: lis
     from distributed import get_worker
     from safetensors.torch import save
 
+    from vae_core.store.replay import pack_snapshots
     from vae_core.train import train
 
     worker = get_worker()
@@ -1037,6 +1039,7 @@ class TrainingEngine:
         from safetensors.torch import load
 
         from vae_core.models import build_model
+        from vae_core.store.replay import unpack_snapshots
 
         model = build_model(spec.model_config)
         model.load_state_dict(load(outcome["weights"]))

@@ -22,9 +22,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
-
-import torch
+from typing import TYPE_CHECKING, Any, Iterator
 
 from vae_core.store import validate
 from vae_core.analysis.collapse import relabel_status
@@ -32,14 +30,18 @@ from vae_core.analysis import outcomes
 from vae_core.analysis.outcomes import (DELETE_FAILED, INVALID_RUN_NAME, NO_SUCH_RUN, NOT_A_RUN,
                                         SAVED_WEIGHTS_NOT_FINITE, render)
 from vae_core.config import ModelConfig, TrainConfig
-from vae_core.models import LatentModel, build_model
 from vae_core.store.validate import RunError
 
 try:  # POSIX; elsewhere saves are not locked and only old leftovers are recovered
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
-from vae_core.store.replay import SNAPSHOTS_FILE, Snapshot, write_snapshots
+
+if TYPE_CHECKING:  # torch, the models and the snapshots are imported where used: listing runs needs none
+    import torch
+
+    from vae_core.models import LatentModel
+    from vae_core.store.replay import Snapshot
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -260,6 +262,8 @@ def _write_locked(root: Path, name: str, state: dict[str, torch.Tensor], meta: d
         tmp.mkdir()
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format_version": str(FORMAT_VERSION)})
         if snapshots:
+            from vae_core.store.replay import SNAPSHOTS_FILE, write_snapshots
+
             write_snapshots(tmp / SNAPSHOTS_FILE, snapshots)
         with open(tmp / META_FILE, "w", encoding="utf-8") as f:
             json.dump(meta, f, separators=(",", ":"))
@@ -379,8 +383,11 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     """Load a run folder. Raises ``RunError`` for anything missing, corrupt or incompatible.
 
     Weights with NaN or inf make the run ``diverged`` whatever status its file claims."""
+    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
+
+    from vae_core.models import build_model
 
     path = Path(path)
     if not path.is_dir():
