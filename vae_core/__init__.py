@@ -9,7 +9,9 @@ torch is loaded (issue 17). ``from vae_core import train`` works as ever.
 """
 from __future__ import annotations
 
+import sys
 from importlib import import_module
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 _WHERE = {
@@ -44,6 +46,20 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+class _Package(ModuleType):
+    """``vae_core.train`` is the function, as when this file imported it eagerly: importing the
+    submodule ``vae_core.train`` later must not rebind the name to the module."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if (name in _MODULE_OF and isinstance(value, ModuleType)
+                and value.__name__ == f"{__name__}.{name}"):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
