@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from importlib import import_module
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -104,31 +105,53 @@ def pin_torch_threads() -> None:
 
 
 TORCH_PAGES_MODULE = "vae_core.analysis.metrics"  # imports torch and most of what pages use
+_TORCH_WARMING = threading.Event()  # process-wide, like the cached engine itself
+_TORCH_READY = threading.Event()
+_TORCH_GO = threading.Event()  # the next page run has begun: the first page is out, import now
+FIRST_PAGE_WAIT_S = 10.0  # at most this long for the first page's script run to end
 
 
 @st.cache_resource(show_spinner=False)
 def _torch_warmer(_after: threading.Thread) -> threading.Thread:
     def warm() -> None:
-        _after.join(timeout=60)  # the page that asked is sent first: no share of its GIL
-        import_module(TORCH_PAGES_MODULE)
-        pin_torch_threads()
+        try:
+            # The page that asked is sent first (no share of its GIL): wait until its script
+            # run ends, or the next run begins (a rerun may reuse the thread), or a while.
+            deadline = time.monotonic() + FIRST_PAGE_WAIT_S
+            while _after.is_alive() and not _TORCH_GO.is_set() and time.monotonic() < deadline:
+                _after.join(0.05)
+            import_module(TORCH_PAGES_MODULE)
+            pin_torch_threads()
+        finally:
+            _TORCH_READY.set()
 
+    _TORCH_WARMING.set()
     thread = threading.Thread(target=warm, name="vae-lab-warm-torch", daemon=True)
     thread.start()
     return thread
-
-
-def torch_loaded() -> bool:
-    """Whether the pages' torch modules are imported (``warm_torch`` has finished)."""
-    return TORCH_PAGES_MODULE in sys.modules
 
 
 def warm_torch() -> None:
     """Import torch and the pages' torch modules in a background thread, once per server, after
     this script run ends (the frame calls it after every page): a first page drawn from stored
     files is sent without waiting for torch, and the next page finds it loaded."""
-    if not torch_loaded():
+    if TORCH_PAGES_MODULE not in sys.modules:
         _torch_warmer(threading.current_thread())
+
+
+def await_torch(timeout: float = 300.0) -> None:
+    """Wait while ``warm_torch`` is importing (the frame calls it before a page runs): two threads
+    importing modules that import each other can each see the other's half-imported module."""
+    if _TORCH_WARMING.is_set():
+        _TORCH_GO.set()
+        _TORCH_READY.wait(timeout)
+
+
+def torch_loaded() -> bool:
+    """Whether the pages' torch modules are imported (and no warm-up is still importing them)."""
+    if _TORCH_WARMING.is_set():
+        return _TORCH_READY.is_set()
+    return TORCH_PAGES_MODULE in sys.modules
 
 
 _ENGINE_REQUESTED = threading.Event()  # process-wide, like the cached engine itself
