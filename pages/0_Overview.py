@@ -12,7 +12,8 @@ from ui.links import md
 from ui.panels import encoded_models, latent_panels, stored_scatter
 from ui.pickers import current_pair
 from ui.resources import (SharedFigure, checkpoints_root, get_dataset, get_run, run_version,
-                          scorecard_when_ready, started_pool, stored_codes, usable_runs)
+                          scorecard_when_ready, started_pool, stored_codes, training_seconds,
+                          usable_runs)
 from ui.state import make_current
 from ui.training import show_job_progress, submit_job
 from vae_core import DatasetError, RunError, RunInfo, unique_run_name
@@ -20,7 +21,6 @@ from vae_core.analysis.claims import CLAIMS
 from vae_core.analysis.codes import code_span
 from vae_core.analysis.outcomes import error_text, say
 from vae_core.jobs.engine import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, EngineError, quick_pair_specs
-from vae_core.store.runs import read_run_meta
 from vae_core.viz.figures import overview_schematic
 
 JOB_KEY = "overview_job"
@@ -78,14 +78,13 @@ def duration_text(ae: RunInfo | None, vae: RunInfo | None) -> str:
         return _("Recent jobs on this server took {seconds:.0f} s each from start to saved (longer "
                  "while the queue is full).", seconds=seconds)
     try:
-        recorded = [[r for r in read_run_meta(info.path).history if r.get("type") == "epoch"]
-                    for info in (ae, vae) if info is not None]
+        recorded = [training_seconds(info) for info in (ae, vae) if info is not None]
     except RunError:
         return ""
-    if len(recorded) == 2 and all(recorded):
+    if len(recorded) == 2 and all(s is not None for s in recorded):
         return _("The pair shown above took {seconds:.0f} s of training steps when it was made (AE and "
                  "VAE together); a job adds a few seconds to start and save, more while others train.",
-                 seconds=sum(float(h[-1].get("seconds", 0.0)) for h in recorded))
+                 seconds=sum(recorded))
     return ""
 
 

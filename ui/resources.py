@@ -12,7 +12,6 @@ import os
 import sys
 import threading
 import time
-from importlib import import_module
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +25,7 @@ from ui.i18n import _
 from ui.links import md
 
 from vae_core.data import DOWNLOAD_FAILED, DownloadError, check_run_dataset, dataset_label
-from vae_core.store.runs import Run, RunError, RunInfo, list_runs
+from vae_core.store.runs import Run, RunError, RunInfo, list_runs, read_run_meta
 from vae_core.store.stored_codes import CODES_FILE, StoredCodes, read_codes
 from vae_core.store.validate import DatasetError
 from vae_core.text import N_
@@ -104,10 +103,7 @@ def pin_torch_threads() -> None:
         torch.set_num_threads(1)
 
 
-TORCH_PAGES_MODULE = "vae_core.analysis.metrics"  # imports torch and most of what pages use
-_TORCH_WARMING = threading.Event()  # process-wide, like the cached engine itself
-_TORCH_READY = threading.Event()
-_TORCH_GO = threading.Event()  # the next page run has begun: the first page is out, import now
+_TORCH_READY = threading.Event()  # process-wide, like the cached engine itself
 FIRST_PAGE_WAIT_S = 10.0  # at most this long for the first page's script run to end
 
 
@@ -116,42 +112,34 @@ def _torch_warmer(_after: threading.Thread) -> threading.Thread:
     def warm() -> None:
         try:
             # The page that asked is sent first (no share of its GIL): wait until its script
-            # run ends, or the next run begins (a rerun may reuse the thread), or a while.
+            # run ends (or a while: a rerun may keep the thread).
             deadline = time.monotonic() + FIRST_PAGE_WAIT_S
-            while _after.is_alive() and not _TORCH_GO.is_set() and time.monotonic() < deadline:
+            while _after.is_alive() and time.monotonic() < deadline:
                 _after.join(0.05)
-            import_module(TORCH_PAGES_MODULE)
+            # torch alone: a page importing vae_core meanwhile waits on torch's import lock, and
+            # this thread never needs a vae_core module, so the two cannot deadlock half-way.
+            import torch  # noqa: F401 (loading it is the point)
+
             pin_torch_threads()
         finally:
             _TORCH_READY.set()
 
-    _TORCH_WARMING.set()
     thread = threading.Thread(target=warm, name="vae-lab-warm-torch", daemon=True)
     thread.start()
     return thread
 
 
 def warm_torch() -> None:
-    """Import torch and the pages' torch modules in a background thread, once per server, after
-    this script run ends (the frame calls it after every page): a first page drawn from stored
-    files is sent without waiting for torch, and the next page finds it loaded."""
-    if TORCH_PAGES_MODULE not in sys.modules:
+    """Import torch in a background thread, once per server, after this script run ends (the
+    frame calls it after every page): a first page drawn from stored files is sent without
+    waiting for torch, and the next page finds it loaded."""
+    if not torch_loaded():
         _torch_warmer(threading.current_thread())
 
 
-def await_torch(timeout: float = 300.0) -> None:
-    """Wait while ``warm_torch`` is importing (the frame calls it before a page runs): two threads
-    importing modules that import each other can each see the other's half-imported module."""
-    if _TORCH_WARMING.is_set():
-        _TORCH_GO.set()
-        _TORCH_READY.wait(timeout)
-
-
 def torch_loaded() -> bool:
-    """Whether the pages' torch modules are imported (and no warm-up is still importing them)."""
-    if _TORCH_WARMING.is_set():
-        return _TORCH_READY.is_set()
-    return TORCH_PAGES_MODULE in sys.modules
+    """Whether torch is imported (by ``warm_torch`` or a page)."""
+    return _TORCH_READY.is_set() or hasattr(sys.modules.get("torch"), "Tensor")
 
 
 _ENGINE_REQUESTED = threading.Event()  # process-wide, like the cached engine itself
@@ -294,6 +282,23 @@ def stored_codes(info: RunInfo) -> StoredCodes | None:
     except OSError:
         return None
     return _stored_codes(str(info.path), version, info.kind, int(info.latent_dim or 0))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _training_seconds(path: str, version: float) -> float | None:
+    epochs = [r for r in read_run_meta(path).history if r.get("type") == "epoch"]
+    return float(epochs[-1].get("seconds", 0.0)) if epochs else None
+
+
+def training_seconds(info: Run | RunInfo) -> float | None:
+    """Seconds of training steps recorded in the run's history (its last epoch record), or None;
+    read from run.json without loading the weights, cached by the run's version. Raises
+    ``RunError``."""
+    try:
+        version = run_version(info)
+    except OSError as e:
+        raise RunError(str(e)) from e
+    return _training_seconds(str(info.path), version)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

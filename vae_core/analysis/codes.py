@@ -24,8 +24,8 @@ def latent_axis_name(dim: int) -> str:
 
 
 def _as_numpy(codes: np.ndarray | torch.Tensor) -> np.ndarray:
-    torch = sys.modules.get("torch")  # a tensor exists only once torch is imported
-    if torch is not None and isinstance(codes, torch.Tensor):
+    tensor = getattr(sys.modules.get("torch"), "Tensor", None)  # none before torch is imported
+    if tensor is not None and isinstance(codes, tensor):
         codes = codes.detach().cpu().numpy()
     out = np.asarray(codes, dtype=np.float64)
     return out.reshape(len(out), -1)
