@@ -24,8 +24,8 @@ from ui.access import is_hosted
 from ui.i18n import _
 from ui.links import md
 
-from vae_core.data import DOWNLOAD_FAILED, DownloadError, check_run_dataset, dataset_label
-from vae_core.store.runs import Run, RunError, RunInfo, list_runs, read_run_meta
+from vae_core.data import DOWNLOAD_FAILED, DownloadError, check_run_dataset, dataset_label, load_dataset
+from vae_core.store.runs import Run, RunError, RunInfo, list_runs, load_run, read_run_meta
 from vae_core.store.stored_codes import CODES_FILE, StoredCodes, read_codes
 from vae_core.store.validate import DatasetError
 from vae_core.text import N_
@@ -164,8 +164,6 @@ def started_pool() -> TrainingEngine | None:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _dataset(spec: str, root: str) -> ImageDataset:
-    from vae_core.data import load_dataset
-
     return load_dataset(spec, root=root)
 
 
@@ -205,8 +203,6 @@ def dataset_or_error(spec: str) -> ImageDataset | None:
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _run(path: str, mtime: float) -> Run:
-    from vae_core.store.runs import load_run
-
     return load_run(path)
 
 
