@@ -12,7 +12,7 @@ from ui.i18n import _, language_switch
 from ui.layout import page_style
 from ui.links import drop_unusable_numbers
 from ui.navigation import PAGES
-from ui.resources import pin_torch_threads
+from ui.resources import pin_torch_threads, warm_torch
 from ui.training import pool_status
 
 st.set_page_config(page_title="VAE Lab", layout="wide")
@@ -27,3 +27,4 @@ with st.sidebar:
     pool_status()
 drop_unusable_numbers()  # a crafted ?train_epochs=inf would crash Streamlit's own widget
 page.run()
+warm_torch()  # a page drawn without torch is sent first; then torch loads for the next one

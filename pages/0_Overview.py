@@ -8,60 +8,68 @@ import streamlit as st
 from ui import navigation
 from ui.captions import VIEW_LABELS, prior_draws_note, span_text, verdict_label
 from ui.i18n import _, current_language
-from ui.panels import encoded_models, latent_panels
+from ui.links import md
+from ui.panels import encoded_models, latent_panels, stored_scatter
 from ui.pickers import current_pair
 from ui.resources import (SharedFigure, checkpoints_root, get_dataset, get_run, run_version,
-                          scorecard_when_ready, started_pool, usable_runs)
-from ui.scorecard import compare_rows
+                          scorecard_when_ready, started_pool, stored_codes, training_seconds,
+                          usable_runs)
 from ui.state import make_current
 from ui.training import show_job_progress, submit_job
-from vae_core import DatasetError, Run, RunError, unique_run_name
-from vae_core.viz.figures import overview_schematic
+from vae_core import DatasetError, RunError, RunInfo, unique_run_name
+from vae_core.analysis.claims import CLAIMS
+from vae_core.analysis.codes import code_span
+from vae_core.analysis.outcomes import error_text, say
 from vae_core.jobs import QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, EngineError
 from vae_core.jobs.plan import quick_pair_specs
-from vae_core.analysis.scorecard import CLAIMS
+from vae_core.viz.figures import overview_schematic
 
 JOB_KEY = "overview_job"
 MINI_HEIGHT = 300
 LIVE_SCORECARD_MAX = 2000  # test images: the scorecard of a digits pair takes < 1 s, computed on view
 
 
-def current_runs() -> tuple[Run | None, Run | None]:
-    """The session's current AE and VAE (at first the newest pair), loaded; unloadable ones are
-    None."""
+def pair_figures(ae: RunInfo | None, vae: RunInfo | None) -> dict[str, go.Figure]:
+    """Small latent scatters ("AE", "VAE") of the current pair, each at its own scale: from the
+    runs' stored test codes when both have them (no run loaded, no torch: a cold server's first
+    view), else from their test sets encoded. Missing or unloadable runs are simply absent: the
+    caller draws a schematic instead."""
+    infos = [(label, info) for label, info in (("AE", ae), ("VAE", vae)) if info is not None]
+    stored = {label: stored_codes(info) for label, info in infos if info.latent_dim >= 2}
+    version = tuple((label, str(info.path), run_version(info)) for label, info in infos)
+    if infos and all(stored.get(label) is not None for label, _info in infos):
+        draw = {label: (info.name, code_span(stored[label].mu),
+                        lambda title, info=info, codes=stored[label], **kw: stored_scatter(
+                            info, codes, title, **kw)) for label, info in infos}
+        return _pair_figures(version, current_language(), draw)
     loaded = []
-    for info in current_pair(usable_runs()):
+    for _label, info in infos:
         try:
-            loaded.append(get_run(info) if info is not None else None)
+            loaded.append(get_run(info))
         except RunError:
-            loaded.append(None)
-    return loaded[0], loaded[1]
-
-
-def pair_figures(ae_run: Run | None, vae_run: Run | None) -> dict[str, go.Figure]:
-    """Small latent scatters ("AE", "VAE") of the current pair, each at its own scale.
-
-    Missing or unloadable runs are simply absent: the caller draws a schematic instead.
-    """
-    models = encoded_models(ae_run, vae_run)
+            pass
+    models = encoded_models(*[next((r for r in loaded if r.kind == kind), None)
+                              for kind in ("ae", "vae")])
     if not models:
         return {}
     version = tuple((m.label, str(m.run.path), run_version(m.run)) for m in models)
-    return _pair_figures(version, current_language(), models)
+    draw = {p.codes.label: (p.codes.run.name, p.codes.stats["code_span"], p.scatter)
+            for p in latent_panels(models, (0, 1), one_d_notice=False)}
+    return _pair_figures(version, current_language(), draw)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _pair_figures(version: tuple, lang: str, _models: list) -> dict[str, go.Figure]:
+def _pair_figures(version: tuple, lang: str, _draw: dict) -> dict[str, go.Figure]:
     # Built once per run file version and language and shared by every session (read-only: the
-    # page only passes them to st.plotly_chart); ``_models`` is what ``version`` names.
-    return {p.codes.label: SharedFigure(p.scatter(
-                title=_("{kind}: {run} (codes span {span})", kind=p.codes.label, run=p.codes.run.name,
-                        span=span_text(p.codes.stats["code_span"])),
+    # page only passes them to st.plotly_chart); ``_draw`` (label -> run name, code span, scatter
+    # builder) is what ``version`` names.
+    return {label: SharedFigure(scatter(
+                title=_("{kind}: {run} (codes span {span})", kind=label, run=name, span=span_text(span)),
                 height=MINI_HEIGHT, marker_size=3, show_legend=False))
-            for p in latent_panels(_models, (0, 1), one_d_notice=False)}
+            for label, (name, span, scatter) in _draw.items()}
 
 
-def duration_text(ae: Run | None, vae: Run | None) -> str:
+def duration_text(ae: RunInfo | None, vae: RunInfo | None) -> str:
     """How long a pair takes, measured: this server's recent jobs (the engine's own clock), else
     the training time recorded in the runs of the pair shown above; nothing is promised without
     a measurement."""
@@ -70,12 +78,22 @@ def duration_text(ae: Run | None, vae: Run | None) -> str:
     if seconds is not None:
         return _("Recent jobs on this server took {seconds:.0f} s each from start to saved (longer "
                  "while the queue is full).", seconds=seconds)
-    recorded = [[r for r in run.history if r.get("type") == "epoch"] for run in (ae, vae) if run is not None]
-    if len(recorded) == 2 and all(recorded):
+    try:
+        recorded = [training_seconds(info) for info in (ae, vae) if info is not None]
+    except RunError:
+        return ""
+    if len(recorded) == 2 and all(s is not None for s in recorded):
         return _("The pair shown above took {seconds:.0f} s of training steps when it was made (AE and "
                  "VAE together); a job adds a few seconds to start and save, more while others train.",
-                 seconds=sum(float(h[-1].get("seconds", 0.0)) for h in recorded))
+                 seconds=sum(recorded))
     return ""
+
+
+def test_size(info: RunInfo) -> int:
+    """Images in the run's test split: counted in its stored codes, else its data set loaded;
+    raises ``DatasetError``."""
+    codes = stored_codes(info)
+    return len(codes.labels) if codes is not None else len(get_dataset(info.dataset).test_x)
 
 
 st.title(_("VAE Lab: why a VAE is more than an AutoEncoder"))
@@ -84,7 +102,7 @@ st.markdown(_(
     "same encoder and decoder networks. The one difference is the bottleneck, and it decides "
     "whether you can **generate** new images by picking a z."))
 
-ae_run, vae_run = current_runs()  # once per view: each call lists the runs folder
+ae_run, vae_run = current_pair(usable_runs())  # once per view: each call lists the runs folder
 figs = pair_figures(ae_run, vae_run)
 ae_col, vae_col = st.columns(2, gap="large")
 with ae_col:
@@ -138,17 +156,17 @@ def start_quick_pair() -> None:
             quick_pair_specs(name, data.image_shape), "digits", root=str(checkpoints_root()),
             group=name)
     except EngineError as e:
-        st.session_state["overview_job_error"] = str(e)
+        st.session_state["overview_job_error"] = error_text(e, _)
 
 
 job = st.session_state.get(JOB_KEY)
 if "overview_job_error" in st.session_state:
-    st.error(_("Training could not start: {detail}", detail=st.session_state.pop("overview_job_error")),
+    st.error(_("Training could not start: {detail}", detail=md(st.session_state.pop("overview_job_error"))),
              icon=":material/error:")
 if job is not None and job.active:
     quick_progress()
 elif job is not None and job.state == "failed":
-    st.error(_("Training failed: {error}", error=job.error))
+    st.error(_("Training failed: {error}", error=md(say(job.error, _))))
     st.button(_("Try again"), key="overview_retry", on_click=st.session_state.pop, args=(JOB_KEY,))
 elif job is not None:
     del st.session_state[JOB_KEY]  # done: leave for the pictures, once
@@ -169,7 +187,7 @@ if not figs:
             icon=":material/info:")
 
 @st.fragment(run_every=0.5)
-def numbers_pending(ae: Run | None, vae: Run | None) -> None:
+def numbers_pending(ae: RunInfo | None, vae: RunInfo | None) -> None:
     # Looks twice a second whether the pair's scorecards are in; then the whole page redraws.
     st.caption(_("Computing this pair's numbers…"))
     if all(scorecard_when_ready(run) is not None for run in (ae, vae) if run is not None):
@@ -183,7 +201,7 @@ test_sizes: dict[str, int] = {}
 for run in (ae_run, vae_run):
     try:
         if run is not None:
-            test_sizes[run.name] = len(get_dataset(run.dataset).test_x)
+            test_sizes[run.name] = test_size(run)
     except DatasetError:
         pass  # the pictures above already said why
 pair_runs = [(label, run) for label, run in (("AE", ae_run), ("VAE", vae_run))
@@ -199,8 +217,12 @@ if pair_runs:
     else:  # a 10,000-image test split costs seconds of server CPU: compute only when asked
         st.button(_("Compute this pair's numbers"), key="overview_numbers",
                   on_click=st.session_state.__setitem__, args=("overview_show_numbers", True))
-rows = {r["metric"]: r for r in compare_rows(cards["AE"], cards["VAE"])} \
-    if any(cards.values()) else {}
+if any(cards.values()):
+    from ui.scorecard import compare_rows  # the scorecard's rules need torch: here once they exist
+
+    rows = {r["metric"]: r for r in compare_rows(cards["AE"], cards["VAE"])}
+else:
+    rows = {}
 if rows:
     card = cards["VAE"] or cards["AE"]
     st.caption(_("Numbers: {runs} on their test split (the current pair; pick another on any page). "

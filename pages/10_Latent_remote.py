@@ -16,6 +16,7 @@ from vae_core import unique_run_name
 from vae_core.analysis.codes import latent_axis_name
 from vae_core.jobs import EngineError
 from vae_core.jobs.plan import quick_pair_specs
+from vae_core.analysis.outcomes import error_text, say
 from vae_core.analysis.traversal import (SWEEP_SIGMAS, TRAVERSAL_STEPS, DimInfo, dim_infos,
                                          slider_order, traversal, traversal_caption)
 
@@ -81,14 +82,14 @@ def start_pair() -> None:
             quick_pair_specs(name, data.image_shape, latent_dim=REMOTE_LATENT), "digits",
             root=str(checkpoints_root()), group=name)
     except EngineError as e:
-        st.session_state[ERROR_KEY] = str(e)
+        st.session_state[ERROR_KEY] = error_text(e, _)
 
 
 def train_section() -> None:
     """One click trains a latent-8 pair through the training engine (never in this process)."""
     job = st.session_state.get(JOB_KEY)
     if ERROR_KEY in st.session_state:
-        st.error(_("Training could not start: {detail}", detail=st.session_state.pop(ERROR_KEY)),
+        st.error(_("Training could not start: {detail}", detail=md(st.session_state.pop(ERROR_KEY))),
                  icon=":material/error:")
     if job is not None and job.active:
         job_progress()
@@ -96,7 +97,7 @@ def train_section() -> None:
     if job is not None:
         del st.session_state[JOB_KEY]
         if job.state == "failed":
-            st.error(_("Training failed: {error}", error=md(job.error)))
+            st.error(_("Training failed: {error}", error=md(say(job.error, _))))
         else:  # the new pair becomes the current pick on every page
             make_current(st.session_state, job)
     st.button(_("Train a latent-{dims} AE+VAE pair on digits", dims=REMOTE_LATENT),

@@ -23,7 +23,7 @@ from vae_core.viz.figures import loss_curves
 from vae_core.jobs import (DEFAULT_SWEEP_BETAS, MODES, QUICK_PAIR_BATCH, QUICK_PAIR_EPOCHS,
                            QUICK_PAIR_HIDDEN, QUICK_PAIR_LR, EngineError, Job, parse_betas,
                            plan_runs)
-from vae_core.analysis.outcomes import localize, status_word
+from vae_core.analysis.outcomes import error_text, say, status_word
 from vae_core.store.run_format import final_metrics
 from vae_core.text import N_
 
@@ -91,7 +91,7 @@ def reason_text(info: RunInfo) -> str:
     vae_core's English words (a path, a field), framed in a translated sentence."""
     if info.status == "broken":
         return _("cannot be read as a run: {detail}", detail=info.reason)
-    return localize(info.reason, _)
+    return say(info.reason, _)
 
 
 def headed(rows: list[dict]) -> list[dict]:
@@ -132,10 +132,10 @@ def live_job() -> None:
 
 def show_results(job: Job) -> None:
     if job.state == "failed":
-        st.error(_("Training failed: {error}", error=md(localize(job.error, _))),
+        st.error(_("Training failed: {error}", error=md(say(job.error, _))),
                  icon=":material/error:")
     elif job.state == "stopped" and job.error:  # stopped by the teacher, or its tab was closed
-        st.info(md(localize(job.error, _)), icon=":material/stop_circle:")
+        st.info(md(say(job.error, _)), icon=":material/stop_circle:")
     rows = []
     for spec in job.runs:
         result = job.results.get(spec.name)
@@ -147,11 +147,11 @@ def show_results(job: Job) -> None:
                      "test recon": final.get("recon"),
                      "test KL": kl_text(final.get("kl") if spec.model_config.kind == "vae" else None),
                      "seconds": result["seconds"] if result else None,
-                     "reason": localize(result["reason"], _) if result else ""})
+                     "reason": say(result["reason"], _) if result else ""})
         if result and result["status"] in ("diverged", "collapsed"):
             st.warning(_("{run} {status}: {reason}", run=md(result["name"]),
                          status=status_word(result["status"], _),
-                         reason=md(localize(result["reason"], _))), icon=":material/warning:")
+                         reason=md(say(result["reason"], _))), icon=":material/warning:")
     if rows:
         st.markdown(_("**Last job** ({state} in {seconds:.1f} s): {runs}. Final numbers per test "
                       "image, in nats:", state=status_word(job.state, _), seconds=job.elapsed(),
@@ -288,7 +288,7 @@ if clicked and data is not None:
                                "the old runs below.", names=", ".join(sorted(set(clash)))))
     except (InvalidRunName, ValueError) as e:
         with settings:
-            st.error(md(localize(str(e), _)), icon=":material/error:")
+            st.error(md(error_text(e, _)), icon=":material/error:")
     else:
         try:
             st.session_state[JOB_KEY] = submit_job(  # this session's: owner, computer, liveness
@@ -296,7 +296,7 @@ if clicked and data is not None:
                 interleave=not is_sweep)  # a sweep: points appear one by one, each run whole
         except EngineError as e:
             with settings:
-                st.error(md(localize(str(e), _)), icon=":material/error:")
+                st.error(md(error_text(e, _)), icon=":material/error:")
         else:
             st.session_state["train_name_stale"] = True
             st.rerun()
@@ -343,7 +343,7 @@ def delete_confirmed() -> None:
         try:
             delete_run(info.name, checkpoints_root())
         except (RunError, OSError) as e:
-            errors.append(md(localize(str(e), _)))
+            errors.append(md(error_text(e, _)))
     st.session_state["train_delete_errors"] = errors
     st.session_state["train_delete_names"] = []
 

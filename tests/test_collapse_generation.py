@@ -59,7 +59,7 @@ def test_beta8_vae_ends_collapsed_naming_the_cures(collapsed_root, digits):
 def test_collapse_advice_depends_on_beta():
     from vae_core.analysis.collapse import CollapseCheck, collapse_advice
     from vae_core.analysis.outcomes import (COLLAPSE_AT_HIGH_BETA, COLLAPSE_AT_LOW_BETA,
-                                            POSTERIOR_COLLAPSE_OLD, localize)
+                                            POSTERIOR_COLLAPSE_OLD, from_english, say)
 
     assert collapse_advice(8.0)[0] == collapse_advice(4.0)[0] == COLLAPSE_AT_HIGH_BETA
     assert collapse_advice(1.0)[0] == collapse_advice(0.5)[0] == COLLAPSE_AT_LOW_BETA
@@ -67,12 +67,11 @@ def test_collapse_advice_depends_on_beta():
     high = CollapseCheck(True, 0, 2, 0.004, beta=8.0).reason
     assert "warm-up" in low and "weaker decoder" in low and "rate (test KL) of 0.004" in low
     assert "lower β" in high and low != high
-    # Reasons saved before the change are still read back sentence by sentence.
     mark = "⟦{}⟧".format  # a "translation" that shows which sentences were recognised
+    assert say(high, mark).count("⟦") == 2 and say(high, mark).endswith("not less.⟧")
+    # Reasons saved before message ids (legacy run.json) are still read back sentence by sentence.
     old = "trained 100 epochs; " + POSTERIOR_COLLAPSE_OLD.format(active=0, dims=2, kl=0.001)
-    assert localize(old, mark) == "⟦trained 100 epochs⟧; ⟦" + old.split("; ", 1)[1] + "⟧"
-    new = localize("trained 3 epochs; " + high, mark)
-    assert new.count("⟦") == 3 and new.endswith("not less.⟧")
+    assert say(from_english(old), mark) == "⟦trained 100 epochs⟧; ⟦" + old.split("; ", 1)[1] + "⟧"
 
 
 def test_healthy_pair_is_not_collapsed(pair_root, digits):

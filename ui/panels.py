@@ -18,7 +18,7 @@ from ui.pickers import pick_pair
 from ui.resources import encoded_test_set, figure_template, from_template, run_code_stats, run_dataset
 from vae_core import ImageDataset, Run, RunInfo
 from vae_core.viz import figures, image_figures
-from vae_core.analysis.generation import decoder_codes
+from vae_core.store.stored_codes import StoredCodes
 from vae_core.analysis.latent_tools import (Projection, dims_projection, pca_2d, plane_coords,
                                             shared_range)
 
@@ -47,6 +47,8 @@ class ModelCodes:
     def sampled(self) -> np.ndarray:
         """(N, D) the codes the decoder sees: the AE's z, or one seeded z ~ q(z|x) per test image
         for the VAE (``generation.decoder_codes``, the generation test's and the scorecard's)."""
+        from vae_core.analysis.generation import decoder_codes
+
         return decoder_codes(self.mu, self.logvar).numpy()
 
 
@@ -112,16 +114,36 @@ class LatentPanel:
 
     def scatter(self, axis_range: tuple[float, float] | None = None, title: str | None = None,
                 height: int = 460, **kwargs) -> go.Figure:
-        """The panel's latent scatter, a figure of the caller's own; built once per codes, labels,
-        look and language and shared by every session (``resources.figure_template``)."""
+        """The panel's latent scatter (``plane_scatter``)."""
         m = self.codes
-        axis_range = self.axis_range if axis_range is None else axis_range
-        return from_template(_scatter_template(
-            self.xy, m.run.dataset, tuple(m.data.class_names), title or f"{m.label}: {m.run.name}",
-            tuple(float(a) for a in axis_range),
-            tuple(float(c) for c in self.projection.prior_center) + (0.0,) * self.one_d,
-            tuple(self.projection.axis_titles), self.one_d, height, current_language(), kwargs,
-            m.data.test_y.numpy()))
+        return plane_scatter(self.xy, self.projection, self.one_d, m.run.dataset,
+                             tuple(m.data.class_names), m.data.test_y.numpy(),
+                             title or f"{m.label}: {m.run.name}",
+                             self.axis_range if axis_range is None else axis_range, height, **kwargs)
+
+
+def plane_scatter(xy: np.ndarray, projection: Projection, one_d: bool, dataset: str,
+                  class_names: tuple[str, ...], labels: np.ndarray, title: str,
+                  axis_range: tuple[float, float], height: int = 460, **kwargs) -> go.Figure:
+    """Test codes ``xy`` (N, 2) in a plane as a latent scatter, a figure of the caller's own; built
+    once per codes, labels, look and language and shared by every session
+    (``resources.figure_template``)."""
+    return from_template(_scatter_template(
+        xy, dataset, class_names, title, tuple(float(a) for a in axis_range),
+        tuple(float(c) for c in projection.prior_center) + (0.0,) * one_d,
+        tuple(projection.axis_titles), one_d, height, current_language(), kwargs, labels))
+
+
+def stored_scatter(info: RunInfo, codes: StoredCodes, title: str, height: int = 460,
+                   **kwargs) -> go.Figure:
+    """What ``latent_panels(models, (0, 1))`` draws for this run at its own scale, from its stored
+    test codes (``vae_core.store.stored_codes``): no run loaded, no torch (the Overview's cold
+    first view). Latent size 2 or more."""
+    projection = dims_projection(info.latent_dim, (0, 1))
+    xy = plane_coords(projection(codes.mu))
+    return plane_scatter(xy, projection, False, info.dataset, codes.class_names, codes.labels,
+                         title, shared_range(xy, prior_centers=[projection.prior_center]), height,
+                         **kwargs)
 
 
     def marginals(self, codes: np.ndarray, title: str, height: int = 230) -> go.Figure:

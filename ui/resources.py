@@ -9,10 +9,12 @@ are ``st.cache_data``; per-user state lives in ``st.session_state`` under page-p
 from __future__ import annotations
 
 import os
+import sys
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import plotly.graph_objects as go
@@ -22,16 +24,19 @@ from ui.access import is_hosted
 from ui.i18n import _
 from ui.links import md
 
-from vae_core import (DatasetError, ImageDataset, Run, RunError, RunInfo, list_runs, load_dataset,
-                      load_run)
-from vae_core.analysis.classifier import JudgedClassifier, load_or_train
-from vae_core.data import DOWNLOAD_FAILED, DownloadError, check_run_dataset, dataset_label
-from vae_core.analysis.generation import SOURCES, GenerationTest, dataset_generation_tests
-from vae_core.jobs import TrainingEngine
-from vae_core.analysis.latent_tools import encode_dataset
-from vae_core.analysis.posterior import DEFAULT_IWAE_K
-from vae_core.analysis.scorecard import code_stats, scorecard
+from vae_core.data import DOWNLOAD_FAILED, DownloadError, check_run_dataset, dataset_label, load_dataset
+from vae_core.store.run_format import Run, RunInfo, load_run, read_run_meta
+from vae_core.store.runs import list_runs
+from vae_core.store.stored_codes import CODES_FILE, StoredCodes, read_codes
+from vae_core.store.validate import DatasetError, RunError
 from vae_core.text import N_
+
+if TYPE_CHECKING:  # what computes imports torch: imported in the functions that compute, so
+    # the frame and the Overview's first view (stored codes) run before torch is loaded
+    from vae_core.analysis.classifier import JudgedClassifier
+    from vae_core.analysis.generation import GenerationTest
+    from vae_core.data import ImageDataset
+    from vae_core.jobs.engine import TrainingEngine
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -109,11 +114,51 @@ def data_root() -> Path:
 def pin_torch_threads() -> None:
     """The server's own torch work (encoding and decoding for the pages) runs on one thread: these
     small models gain nothing from more, and a spinning OpenMP team per page thread oversubscribed
-    2 busy cores (a 20x20 grid: 0.7 ms on one thread, 48 ms on two, under load)."""
-    import torch
-
-    if torch.get_num_threads() != 1:
+    2 busy cores (a 20x20 grid: 0.7 ms on one thread, 48 ms on two, under load). Called by the
+    frame on every run and by ``warm_torch``; it imports nothing (a cold Overview needs no torch):
+    until torch is loaded there is nothing to pin."""
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "get_num_threads") and torch.get_num_threads() != 1:
         torch.set_num_threads(1)
+
+
+_TORCH_READY = threading.Event()  # process-wide, like the cached engine itself
+FIRST_PAGE_WAIT_S = 10.0  # at most this long for the first page's script run to end
+
+
+@st.cache_resource(show_spinner=False)
+def _torch_warmer(_after: threading.Thread) -> threading.Thread:
+    def warm() -> None:
+        try:
+            # The page that asked is sent first (no share of its GIL): wait until its script
+            # run ends (or a while: a rerun may keep the thread).
+            deadline = time.monotonic() + FIRST_PAGE_WAIT_S
+            while _after.is_alive() and time.monotonic() < deadline:
+                _after.join(0.05)
+            # torch alone: a page importing vae_core meanwhile waits on torch's import lock, and
+            # this thread never needs a vae_core module, so the two cannot deadlock half-way.
+            import torch  # noqa: F401 (loading it is the point)
+
+            pin_torch_threads()
+        finally:
+            _TORCH_READY.set()
+
+    thread = threading.Thread(target=warm, name="vae-lab-warm-torch", daemon=True)
+    thread.start()
+    return thread
+
+
+def warm_torch() -> None:
+    """Import torch in a background thread, once per server, after this script run ends (the
+    frame calls it after every page): a first page drawn from stored files is sent without
+    waiting for torch, and the next page finds it loaded."""
+    if not torch_loaded():
+        _torch_warmer(threading.current_thread())
+
+
+def torch_loaded() -> bool:
+    """Whether torch is imported (by ``warm_torch`` or a page)."""
+    return _TORCH_READY.is_set() or hasattr(sys.modules.get("torch"), "Tensor")
 
 
 _ENGINE_REQUESTED = threading.Event()  # process-wide, like the cached engine itself
@@ -124,6 +169,8 @@ def get_pool() -> TrainingEngine:
     """One training engine for the whole server (vae_core.jobs): a local Dask cluster, or the
     one at ``VAE_LAB_SCHEDULER``; it starts in the background. Pages that train (Train, the
     Overview's button) ask for it; merely showing a page does not start a cluster."""
+    from vae_core.jobs.engine import TrainingEngine
+
     _ENGINE_REQUESTED.set()
     return TrainingEngine.from_env(data_root=str(data_root()))
 
@@ -221,6 +268,8 @@ def run_dataset(run: Run) -> ImageDataset | None:
 @st.cache_data(show_spinner=False, max_entries=16)
 def _encoded_test_set(path: str, mtime: float, spec: str, root: str) -> tuple[np.ndarray, np.ndarray | None]:
     # Keyed by run path + mtime: a retrained run under the same name is encoded again.
+    from vae_core.analysis.latent_tools import encode_dataset
+
     return encode_dataset(_run(path, mtime).model, _dataset(spec, root).test_x)
 
 
@@ -239,13 +288,48 @@ def usable_runs(kind: str | None = None) -> list[RunInfo]:
     return [r for r in runs() if r.usable and (kind is None or r.kind == kind)]
 
 
-def run_version(run: Run) -> float:
+def run_version(run: Run | RunInfo) -> float:
     """The cache key of a run's files: run.json's modification time (an overwrite changes it)."""
     return (run.path / "run.json").stat().st_mtime
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _stored_codes(path: str, version: tuple[float, float], kind: str, latent_dim: int
+                  ) -> StoredCodes | None:
+    return read_codes(path, kind, latent_dim)  # shared read-only by every session
+
+
+def stored_codes(info: RunInfo) -> StoredCodes | None:
+    """The run's stored test codes (``vae_core.store.stored_codes``: read with numpy, no torch)
+    if it has usable ones for its weights, else None; cached by the run's and the file's version."""
+    try:
+        version = (run_version(info), (info.path / CODES_FILE).stat().st_mtime)
+    except OSError:
+        return None
+    return _stored_codes(str(info.path), version, info.kind, int(info.latent_dim or 0))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _training_seconds(path: str, version: float) -> float | None:
+    epochs = [r for r in read_run_meta(path).history if r.get("type") == "epoch"]
+    return float(epochs[-1].get("seconds", 0.0)) if epochs else None
+
+
+def training_seconds(info: Run | RunInfo) -> float | None:
+    """Seconds of training steps recorded in the run's history (its last epoch record), or None;
+    read from run.json without loading the weights, cached by the run's version. Raises
+    ``RunError``."""
+    try:
+        version = run_version(info)
+    except OSError as e:
+        raise RunError(str(e)) from e
+    return _training_seconds(str(info.path), version)
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def _code_stats(path: str, mtime: float, spec: str, root: str) -> dict:
+    from vae_core.analysis.scorecard import code_stats
+
     return code_stats(*_encoded_test_set(path, mtime, spec, root))
 
 
@@ -256,6 +340,8 @@ def run_code_stats(run: Run) -> dict:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _judge(spec: str, root: str, checkpoints: str) -> JudgedClassifier:
+    from vae_core.analysis.classifier import load_or_train
+
     return load_or_train(_dataset(spec, root), checkpoints)
 
 
@@ -268,29 +354,38 @@ def get_judge(spec: str) -> JudgedClassifier:
 @st.cache_data(show_spinner=False, max_entries=16)
 def _generation_tests(path: str, mtime: float, spec: str, root: str, checkpoints: str,
                       seed: int, sources: tuple[str, ...]) -> dict[str, GenerationTest]:
+    from vae_core.analysis.generation import dataset_generation_tests
+
     return dataset_generation_tests(_run(path, mtime).model, _dataset(spec, root),
                                     _judge(spec, root, checkpoints), seed=seed, sources=sources)
 
 
 def run_generation_tests(run: Run, seed: int = 0,
-                         sources: tuple[str, ...] = SOURCES) -> dict[str, GenerationTest]:
+                         sources: tuple[str, ...] | None = None) -> dict[str, GenerationTest]:
     """``generation.dataset_generation_tests`` for the run with the judge of ``evaluate``: at
-    seed 0 its numbers are the scorecard's (cached by run path + mtime); ``AE_SOURCES`` adds
-    the fitted mixture."""
+    seed 0 its numbers are the scorecard's (cached by run path + mtime); ``sources`` None: the
+    scorecard's (``generation.SOURCES``), ``AE_SOURCES`` adds the fitted mixture."""
+    if sources is None:
+        from vae_core.analysis.generation import SOURCES as sources
     with st.spinner(_("Drawing, decoding and judging 1,000 codes per source…")):
         return _generation_tests(str(run.path), run_version(run), run.dataset, str(data_root()),
                                  str(checkpoints_root()), seed, tuple(sources))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _scorecard(path: str, mtime: float, spec: str, root: str, checkpoints: str, iwae_k: int) -> dict:
+def _scorecard(path: str, mtime: float, spec: str, root: str, checkpoints: str,
+               iwae_k: int | None) -> dict:
+    from vae_core.analysis.posterior import DEFAULT_IWAE_K
+    from vae_core.analysis.scorecard import scorecard
+
     run = _run(path, mtime)
     return scorecard(run.model, _dataset(spec, root), _judge(spec, root, checkpoints),
-                     iwae_k=iwae_k, run=run.name)
+                     iwae_k=DEFAULT_IWAE_K if iwae_k is None else iwae_k, run=run.name)
 
 
-def run_scorecard(run: Run, iwae_k: int = DEFAULT_IWAE_K) -> dict:
-    """``scorecard.scorecard`` of the run (the JSON of ``evaluate``), cached by run path + mtime."""
+def run_scorecard(run: Run, iwae_k: int | None = None) -> dict:
+    """``scorecard.scorecard`` of the run (the JSON of ``evaluate``; ``iwae_k`` None: its default),
+    cached by run path + mtime."""
     with st.spinner(_("Computing the scorecard…")):
         return _scorecard(str(run.path), run_version(run), run.dataset, str(data_root()),
                           str(checkpoints_root()), iwae_k)
@@ -305,15 +400,19 @@ def _background() -> ThreadPoolExecutor:
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _scorecard_future(path: str, mtime: float, spec: str, root: str, checkpoints: str,
-                      iwae_k: int) -> Future:
+                      iwae_k: int | None) -> Future:
     # The thread fills the same st.cache_data entry run_scorecard reads (no st.* element in it).
     return _background().submit(_scorecard, path, mtime, spec, root, checkpoints, iwae_k)
 
 
-def scorecard_when_ready(run: Run, iwae_k: int = DEFAULT_IWAE_K) -> dict | None:
+def scorecard_when_ready(run: Run | RunInfo, iwae_k: int | None = None) -> dict | None:
     """``run_scorecard`` if it is computed, else None after starting it in the background (the
     caller shows the page without the numbers and looks again); raises what the computation
-    raised."""
+    raised. On a server that has not loaded torch yet it only starts ``warm_torch`` (a cold
+    first view is sent before torch competes for the GIL) and starts the numbers on a later look."""
+    if not torch_loaded():  # a cold server: the numbers start once torch is in (warm_torch)
+        warm_torch()
+        return None
     future = _scorecard_future(str(run.path), run_version(run), run.dataset, str(data_root()),
                                str(checkpoints_root()), iwae_k)
     return future.result() if future.done() else None

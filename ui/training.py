@@ -13,7 +13,7 @@ from ui.i18n import _
 from ui.resources import get_pool, started_pool
 from vae_core.data import dataset_label
 from vae_core.jobs import Job, RunSpec
-from vae_core.analysis.outcomes import localize, status_word
+from vae_core.analysis.outcomes import say, status_word
 
 
 def show_job_progress(job: Job) -> None:
@@ -53,7 +53,7 @@ def _pool_caption() -> None:
     if engine is None:
         return
     if engine.status().state == "unavailable":
-        st.caption(localize(engine.status().message, _))
+        st.caption(say(engine.status().message, _))
     counts = engine.counts()
     if counts["running"] or counts["queued"]:
         st.caption(_("Training now: {running} running, {queued} queued", running=counts["running"],

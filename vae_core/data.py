@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from vae_core.store.idx import (DECODE_BUDGET, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, UPLOADS_FOLDER,
                                 idx_plan, read_idx)
 from vae_core.store.validate import DatasetError
 from vae_core.text import N_, Translate, no_translation
+
+if TYPE_CHECKING:  # torch is imported by the loaders: labels and checks of data sets need none
+    import torch
 
 DIGITS = "digits"
 MNIST = "mnist"
@@ -73,6 +76,8 @@ class ImageDataset:
 
 
 def _to_float_images(images: np.ndarray | torch.Tensor, scale: float) -> torch.Tensor:
+    import torch
+
     t = torch.as_tensor(images)
     return (t.to(torch.float32) / scale).unsqueeze(1).contiguous()
 
@@ -80,10 +85,14 @@ def _to_float_images(images: np.ndarray | torch.Tensor, scale: float) -> torch.T
 def as_float_images(x: torch.Tensor) -> torch.Tensor:
     """Images as float32 in [0, 1]: uint8 pixels (0..255, how IDX files and a worker's shipped
     data keep them, a quarter of the memory) are divided by 255; floats pass through."""
+    import torch
+
     return x.float().div_(255) if x.dtype == torch.uint8 else x.float()
 
 
 def _seeded_split(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    import torch
+
     g = torch.Generator().manual_seed(SPLIT_SEED)
     perm = torch.randperm(len(x), generator=g)
     n_test = max(1, int(round(len(x) * TEST_FRACTION)))
@@ -109,6 +118,8 @@ def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
 
 def load_digits() -> ImageDataset:
     """The 1,797 real 8x8 handwritten digits shipped inside scikit-learn: always offline."""
+    import torch
+
     images, labels = _digits_arrays()
     x = _to_float_images(images, 16.0)  # pixel values are 0..16
     y = torch.as_tensor(labels, dtype=torch.int64)
@@ -125,6 +136,8 @@ def load_idx_folder(folder: str | os.PathLike[str], class_names: tuple[str, ...]
     With both splits present they are used as they are; with one, it is split 80/20 (seed 0).
     The headers are checked first, and the bytes they claim reserved in ``DECODE_BUDGET``.
     """
+    import torch
+
     path, pairs, total = idx_plan(folder)
     splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     with DECODE_BUDGET.hold(total):

@@ -19,7 +19,7 @@ from vae_core.data import ImageDataset, as_float_images
 from vae_core.losses import loss_terms
 from vae_core.models import LatentModel, build_model
 from vae_core.analysis.outcomes import (LOSS_NOT_FINITE, STOPPED_BY_USER, TEST_LOSS_NOT_FINITE,
-                                        TRAINED, WEIGHTS_NOT_FINITE, render)
+                                        TRAINED, WEIGHTS_NOT_FINITE, join, render)
 from vae_core.seeds import stream_seed
 from vae_core.store.snapshots import DEFAULT_SNAPSHOTS, SnapshotTaker
 
@@ -115,11 +115,11 @@ def final_status(model: LatentModel, x_test: torch.Tensor, beta: float, status: 
     "diverged"; a finished VAE whose posterior collapsed on the test split is "collapsed" (one
     stopped after a few steps has not learned yet, which is not collapse)."""
     if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-        return "diverged", f"{reason} {WEIGHTS_NOT_FINITE}"
+        return "diverged", join(reason, render(WEIGHTS_NOT_FINITE))
     if status == "finished" and model.kind == "vae" and len(x_test) >= 2:
         check = check_model(model, x_test, beta)
         if check.collapsed:
-            return "collapsed", f"{reason}; {check.reason}"
+            return "collapsed", join(reason, check.reason)
     return status, reason
 
 

@@ -8,12 +8,18 @@ codes span ±19, the VAE's ±2.6"), nearest-code distances (the generation test'
 per draw), their Gaussian fit and its distance from the prior (``centring``, ``scale_error``,
 ``prior_kl``), and the 2-D geometry the scorecard measures in one plane (``view_basis``,
 ``coverage``, ``largest_gap``). Definitions of the scorecard keys: ``scorecard``'s docstring.
-Only numpy, torch and scipy: every other analysis module may import this one.
+Only numpy, torch and scipy: every other analysis module may import this one. torch is imported
+where it computes: the cold Overview measures its stored codes' span without it (issue 17).
 """
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 EXTENT_PERCENTILES = (0.5, 99.5)  # the robust box: one code in 200 may lie outside per side
 GAP_QUANTILE = 0.95  # a draw is in a gap beyond the 95th percentile of code-to-code NN distances
@@ -28,14 +34,18 @@ def latent_axis_name(dim: int) -> str:
     return f"z{int(dim) + 1}"
 
 
-def codes_tensor(values: np.ndarray | torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Codes as a CPU tensor (N, D) of ``dtype``, from numpy or torch."""
+def codes_tensor(values: np.ndarray | torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Codes as a CPU tensor (N, D) of ``dtype`` (default float64), from numpy or torch."""
+    import torch
+
+    dtype = torch.float64 if dtype is None else dtype
     t = values.detach().cpu() if isinstance(values, torch.Tensor) else torch.as_tensor(np.asarray(values))
     return t.to(dtype).reshape(len(t), -1)
 
 
 def _as_numpy(codes: np.ndarray | torch.Tensor) -> np.ndarray:
-    if isinstance(codes, torch.Tensor):
+    tensor = getattr(sys.modules.get("torch"), "Tensor", None)  # none before torch is imported
+    if tensor is not None and isinstance(codes, tensor):
         codes = codes.detach().cpu().numpy()
     out = np.asarray(codes, dtype=np.float64)
     return out.reshape(len(out), -1)
@@ -109,15 +119,15 @@ def gaussian_fit(codes: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.
     c = codes_tensor(codes)
     mean = c.mean(0)
     centred = c - mean
-    cov = centred.T @ centred / max(1, len(c) - 1) + COV_JITTER * torch.eye(c.shape[1], dtype=c.dtype)
+    cov = centred.T @ centred / max(1, len(c) - 1) + COV_JITTER * c.new_ones(c.shape[1]).diag()
     return mean, cov
 
 
 def prior_kl(codes: np.ndarray | torch.Tensor) -> float:
     """KL( N(m̂, Σ̂) ‖ N(0, I) ) in nats: 0.5 (tr Σ̂ + m̂ᵀm̂ − D − log det Σ̂)."""
     m, cov = gaussian_fit(codes)
-    _, logdet = torch.linalg.slogdet(cov)
-    return float(0.5 * (torch.trace(cov) + m @ m - len(m) - logdet))
+    _, logdet = cov.slogdet()
+    return float(0.5 * (cov.trace() + m @ m - len(m) - logdet))
 
 
 def view_basis(codes: torch.Tensor, view: str = "first") -> torch.Tensor:
@@ -129,11 +139,13 @@ def view_basis(codes: torch.Tensor, view: str = "first") -> torch.Tensor:
     v = min(d, 2)
     if view == "pca" and d > 2:
         c = codes.double() - codes.double().mean(0)
+        import torch
+
         _, _, vh = torch.linalg.svd(c, full_matrices=False)
         return vh[:v].T.to(codes.dtype)
     if view not in ("first", "pca"):
         raise ValueError(f"view must be 'first' or 'pca', got {view!r}")
-    return torch.eye(d, v, dtype=codes.dtype)
+    return codes.new_zeros(d, v).fill_diagonal_(1.0)
 
 
 def _cell_centres(cells: int, dims: int, radius: float = RADIUS) -> np.ndarray:

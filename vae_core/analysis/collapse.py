@@ -28,12 +28,14 @@ models the images alone): a warm-up, a smaller learning rate or a weaker decoder
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-
-from vae_core.losses import kl_per_dim
 from vae_core.analysis.outcomes import (COLLAPSE_AT_HIGH_BETA, COLLAPSE_AT_LOW_BETA,
-                                        COLLAPSE_AT_UNKNOWN_BETA, POSTERIOR_COLLAPSE, render)
+                                        COLLAPSE_AT_UNKNOWN_BETA, POSTERIOR_COLLAPSE, Message,
+                                        join, render)
+
+if TYPE_CHECKING:  # torch is imported where it is used: run listings read relabel_status without it
+    import torch
 
 ACTIVE_VAR = 0.01  # Var_x(E[z_d|x]) above this: the dim carries information (Burda et al. 2016)
 COLLAPSE_KL = 0.1  # nats per image; bounds I(x; z) from above
@@ -57,14 +59,14 @@ class CollapseCheck:
     beta: float | None = None  # the KL weight it was trained with, when known
 
     @property
-    def reason(self) -> str:
+    def reason(self) -> Message:
         """Two sentences for a status line or a warning: the numbers, then what helps at this β
-        ('' when not collapsed; ``outcomes.localize`` translates them)."""
+        (empty when not collapsed; ``outcomes.say`` translates them)."""
         if not self.collapsed:
-            return ""
+            return join()
         template, values = collapse_advice(self.beta)
-        return " ".join([render(POSTERIOR_COLLAPSE, active=self.active_units, dims=self.latent_dim,
-                                kl=self.kl), render(template, **values)])
+        return join(render(POSTERIOR_COLLAPSE, active=self.active_units, dims=self.latent_dim,
+                           kl=self.kl), render(template, **values))
 
 
 def collapse_advice(beta: float | None) -> tuple[str, dict[str, float]]:
@@ -88,15 +90,19 @@ def check_codes(mu: torch.Tensor, logvar: torch.Tensor | None,
     ``beta`` (the training KL weight) only chooses the advice."""
     if logvar is None:
         return CollapseCheck(False, None, int(mu.shape[1]), None)
+    from vae_core.losses import kl_per_dim
+
     active = active_units(mu)
     kl = float(kl_per_dim(mu, logvar).double().mean(0).sum())
     return CollapseCheck(is_collapsed(active, kl), active, int(mu.shape[1]), kl, beta)
 
 
-@torch.no_grad()
 def check_model(model: torch.nn.Module, x: torch.Tensor, beta: float | None = None) -> CollapseCheck:
     """Encode ``x`` (the test split) with ``model`` and check it (a no-op verdict for an AE)."""
-    mu, logvar = model.encode_all(x)
+    import torch
+
+    with torch.no_grad():
+        mu, logvar = model.encode_all(x)
     return check_codes(mu, logvar, beta)
 
 

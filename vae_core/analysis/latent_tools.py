@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
 
 from vae_core.analysis.codes import latent_axis_name
-from vae_core.losses import kl_per_dim
-from vae_core.models import LatentModel, reparameterize
 from vae_core.text import Translate, no_translation
+
+if TYPE_CHECKING:  # torch is imported by the functions that compute: projections need none
+    import torch
+
+    from vae_core.models import LatentModel
 
 
 # --- encode / decode ---------------------------------------------------------------------------
@@ -36,6 +38,8 @@ def encode_dataset(model: LatentModel, x: torch.Tensor,
 def decode_images(model: LatentModel, z: np.ndarray | torch.Tensor, batch: int = 4096) -> np.ndarray:
     """Decoded images for codes ``z`` (N, D): sigmoid of the logits, numpy (N, H, W) for one
     channel (N, H, W, C for more)."""
+    import torch
+
     z_t = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(-1, model.latent_dim)
     outs: list[torch.Tensor] = []
     with torch.inference_mode():
@@ -56,6 +60,8 @@ def grid_axis(n: int, r: float | None = None, quantiles: bool = False,
     """n values along one latent axis, ascending: evenly spaced in [-r, r], or Normal quantiles
     ``norm.ppf(linspace(p_edge, 1 - p_edge, n))`` as in the Keras VAE example, so each cell
     covers an equal share of prior mass."""
+    import torch
+
     if quantiles:
         p = torch.linspace(p_edge, 1.0 - p_edge, n, dtype=torch.float64)
         return torch.special.ndtri(p).numpy()
@@ -88,6 +94,8 @@ def grid_codes(n: int, latent_dim: int, *, r: float | None = None, quantiles: bo
 
 def sample_prior(n: int, latent_dim: int, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
     """n draws of z ~ N(0, temperature^2 I), reproducible by ``seed``."""
+    import torch
+
     g = torch.Generator().manual_seed(int(seed))
     return (temperature * torch.randn(n, latent_dim, generator=g)).numpy()
 
@@ -100,6 +108,8 @@ def interpolate(z0: np.ndarray, z1: np.ndarray, steps: int) -> np.ndarray:
 
 def subset_indices(n: int, k: int, seed: int = 0) -> np.ndarray:
     """A fixed random subset of k of n indices (sorted), e.g. the points that get ellipses."""
+    import torch
+
     g = torch.Generator().manual_seed(seed)
     return torch.randperm(n, generator=g)[: min(k, n)].sort().values.numpy()
 
@@ -172,6 +182,8 @@ def plane_coords(points: np.ndarray, seed: int = 0) -> np.ndarray:
     points = np.asarray(points, np.float32)
     if points.shape[1] == 2:
         return points
+    import torch
+
     g = torch.Generator().manual_seed(seed)
     jitter = (torch.rand(len(points), generator=g) - 0.5).numpy()
     return np.column_stack([points[:, 0], jitter]).astype(np.float32)
@@ -230,6 +242,8 @@ def reparam_demo(mu: float, sigma: float, n: int, seed: int = 0) -> ReparamDemo:
     mu and sigma are repeated as leaf tensors, one copy per draw, so ``z.sum().backward()``
     leaves each draw's own derivative in ``.grad`` (the draws do not interact).
     """
+    import torch
+
     g = torch.Generator().manual_seed(int(seed))
     eps = torch.randn(n, generator=g, dtype=torch.float64)
     mu_t = torch.full((n,), float(mu), dtype=torch.float64, requires_grad=True)
@@ -252,6 +266,9 @@ class KLEstimate:
 
 def kl_closed_form(mu: float, sigma: float) -> float:
     """Via ``losses.kl_per_dim`` (the one place of the KL) with logvar = 2 log sigma."""
+    import torch
+    from vae_core.losses import kl_per_dim
+
     mu_t = torch.tensor([[float(mu)]], dtype=torch.float64)
     logvar_t = torch.tensor([[2.0 * math.log(sigma)]], dtype=torch.float64)
     return float(kl_per_dim(mu_t, logvar_t))
@@ -260,6 +277,8 @@ def kl_closed_form(mu: float, sigma: float) -> float:
 def kl_monte_carlo(mu: float, sigma: float, n: int, seed: int = 0) -> KLEstimate:
     """mean over z ~ q of log q(z) - log p(z), q = N(mu, sigma^2), p = N(0, 1); the standard error
     is std / sqrt(n). Its expectation is the closed-form KL."""
+    import torch
+
     g = torch.Generator().manual_seed(int(seed))
     eps = torch.randn(n, generator=g, dtype=torch.float64)
     q = torch.distributions.Normal(torch.tensor(float(mu), dtype=torch.float64),
@@ -284,6 +303,9 @@ class PosteriorSamples:
 
 def posterior_samples(model: LatentModel, x: torch.Tensor, k: int, seed: int = 0) -> PosteriorSamples:
     """Encode one image x (1, C, H, W) with a VAE and draw K codes z = mu + sigma * eps."""
+    import torch
+    from vae_core.models import reparameterize
+
     if model.kind != "vae":
         raise ValueError("posterior samples need a VAE (an AutoEncoder's code is a point)")
     g = torch.Generator().manual_seed(int(seed))

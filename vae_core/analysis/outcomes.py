@@ -1,14 +1,19 @@
 """How training went, in words: run statuses, the reasons saved in run.json, and the training
 engine's messages (refusals, failures, its status line).
 
-vae_core writes these sentences in English, from the templates here (run.json, the CLI and the
-exceptions keep English). A page shows one in its language with ``localize(text, gettext)``: the
-text is read back into its templates and their values, each template is translated and filled
-again. Because the stored English is unchanged, run.json files written before this module existed
-are translated too; text that matches no template (an exception's own words) stays as it is.
+A sentence is made with ``render(TEMPLATE, **values)``: a ``Message``, which is its English text
+(a ``str``: what run.json's ``"reason"``, the CLI and exceptions show) and also remembers the
+message ids and values it was made from. run.json stores those next to the English
+(``"reason_messages": [{"id": "trained", "values": {"epochs": 3}}, …]``, see ``to_json`` and
+``from_json``), and a page shows a message in its language with ``say(message, gettext)``: each
+template is translated and filled with its values; nothing is parsed back from English. Several
+sentences make one message with ``join``. Text from elsewhere (an exception's own words) is kept as
+written. The one exception: run.json files written before message ids have only the English, and
+``from_english`` (legacy, for those files only) reads it back into the templates.
 """
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from string import Formatter
@@ -104,16 +109,150 @@ NO_SUCH_RUN = N_("No run named {name!r} in {root}")
 NOT_A_RUN = N_("Not a run in {root}: {name!r}")
 DELETE_FAILED = N_("Could not delete {name!r} in {root} ({error})")
 
+# id -> template: every template above, named by its constant in lower case ("trained", …).
+MESSAGES = {key.lower(): value for key, value in globals().items()
+            if key.isupper() and isinstance(value, str)}
+_IDS = {template: key for key, template in MESSAGES.items()}
+VERBATIM = "text"  # the id of text kept as written (an exception's words): no template, no catalog
+MAX_PARTS = 8  # sentences in one stored message
+MAX_VALUE_CHARS = 2000  # one stored text value (an exception's words at most)
+
+Values = dict[str, Any]
+
+
+class Message(str):
+    """A sentence (or a few) for people: the ``str`` is its English; ``parts`` are the
+    ``(id, values)`` it was made from, values being numbers, text or Messages. Made by ``render``,
+    ``join`` and ``from_json``; pickles as itself (it travels through Dask)."""
+
+    parts: tuple[tuple[str, Values], ...]
+
+    def __new__(cls, parts: tuple[tuple[str, Values], ...]) -> "Message":
+        message = super().__new__(cls, _join([_english(id_, values) for id_, values in parts], parts))
+        message.parts = parts
+        return message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Message, (self.parts,)
+
+
+def _template(id_: str) -> str:
+    return "{text}" if id_ == VERBATIM else MESSAGES[id_]
+
+
+def _english(id_: str, values: Values) -> str:
+    return _template(id_).format(**values)
+
+
+def _join(sentences: list[str], parts: tuple[tuple[str, Values], ...]) -> str:
+    """Sentences as train.py and the engine join them: "; " before one that starts in lower case
+    in English ("trained 3 epochs; posterior collapse: …"), else a space ("… alike. At β = …"). The
+    English decides, so a translation is joined the same way."""
+    out = sentences[:1]
+    for (id_, values), sentence in zip(parts[1:], sentences[1:]):
+        out.append(("; " if _english(id_, values)[:1].islower() else " ") + sentence)
+    return "".join(out)
+
+
+def _value(value: Any) -> Any:
+    """A value as a message keeps it: numbers, text and Messages as they are, anything else
+    (an exception, a path) as its text."""
+    return value if isinstance(value, (Message, int, float, str)) else str(value)
+
+
+def render(template: str, **values: Any) -> Message:
+    """``template`` (one of the constants above) with its values, as a Message."""
+    return Message(((_IDS[template], {k: _value(v) for k, v in values.items()}),))
+
+
+def join(*messages: str) -> Message:
+    """One message of several, in order; plain text (an exception's words) is kept as written."""
+    parts: list[tuple[str, Values]] = []
+    for message in messages:
+        if isinstance(message, Message):
+            parts.extend(message.parts)
+        elif message:
+            parts.append((VERBATIM, {"text": str(message)}))
+    return Message(tuple(parts))
+
+
+def say(message: str, gettext: Translate = no_translation) -> str:
+    """``message`` in the language of ``gettext``; plain text (not a Message) as it is."""
+    if not isinstance(message, Message):
+        return message
+    sentences = []
+    for id_, values in message.parts:
+        filled = {k: say(v, gettext) if isinstance(v, Message) else v for k, v in values.items()}
+        sentences.append(_template(id_).format(**filled) if id_ == VERBATIM
+                         else gettext(_template(id_)).format(**filled))
+    return _join(sentences, message.parts)
+
+
+def error_text(error: BaseException, gettext: Translate = no_translation) -> str:
+    """An exception's message in the language of ``gettext`` (raised with a Message), else its
+    own words."""
+    args = error.args
+    return say(args[0], gettext) if len(args) == 1 and isinstance(args[0], Message) else str(error)
+
+
+# --- run.json ------------------------------------------------------------------------------------
+
+def to_json(message: str) -> list[dict[str, Any]]:
+    """What run.json stores of a message (``"reason_messages"``); plain text is kept verbatim.
+    Non-finite numbers become text (JSON has none); a Message inside one becomes its English."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, Message):
+            return str(value)
+        return str(value) if isinstance(value, float) and not math.isfinite(value) else value
+    message = message if isinstance(message, Message) else join(message)
+    return [{"id": id_, "values": {k: plain(v) for k, v in values.items()}}
+            for id_, values in message.parts]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def from_json(data: Any, name: str = "reason_messages") -> Message:
+    """A stored message, checked: a list of at most ``MAX_PARTS`` objects ``{"id", "values"}``,
+    each id known, its values exactly the template's placeholders, each a number or a text of at
+    most ``MAX_VALUE_CHARS`` characters that the template can format. Raises ``ValueError`` naming
+    what is wrong (the run is then listed as unreadable, with that sentence)."""
+    if not isinstance(data, list) or len(data) > MAX_PARTS:
+        raise ValueError(f"{name} must be a list of at most {MAX_PARTS} messages")
+    parts = []
+    for i, part in enumerate(data):
+        where = f"{name}[{i}]"
+        if not isinstance(part, dict) or set(part) != {"id", "values"}:
+            raise ValueError(f'{where} must be an object with "id" and "values"')
+        id_, values = part["id"], part["values"]
+        if not isinstance(id_, str) or (id_ not in MESSAGES and id_ != VERBATIM):
+            raise ValueError(f"{where}: unknown message id {_short(id_)}")
+        if not isinstance(values, dict):
+            raise ValueError(f"{where}.values must be an object")
+        expected = {n for _t, n, _s, _c in Formatter().parse(_template(id_)) if n}
+        if set(values) != expected:
+            raise ValueError(f"{where}.values must have exactly the keys {sorted(expected)}, "
+                             f"not {_short(sorted(map(str, values)))}")
+        for key, value in values.items():
+            ok = (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
+                isinstance(value, str) and len(value) <= MAX_VALUE_CHARS)
+            if not ok:
+                raise ValueError(f"{where}.values.{key} must be a number or a text of at most "
+                                 f"{MAX_VALUE_CHARS} characters, not {_short(value)}")
+        try:
+            _english(id_, values)
+        except (ValueError, TypeError) as e:  # e.g. text where the template formats a number
+            raise ValueError(f"{where}: its values do not fit message {id_!r} ({e})") from None
+        parts.append((id_, dict(values)))
+    return Message(tuple(parts))
+
+
+# --- legacy: run.json written before message ids held only the English ---------------------------
 # Longest first, so that a template that extends another is tried before it.
-TEMPLATES = tuple(sorted(
-    (value for key, value in globals().items() if key.isupper() and isinstance(value, str)),
-    key=len, reverse=True))
-SEPARATORS = ("; ", " ")  # how train.py and jobs.py join the sentences of one reason
-
-
-def render(template: str, **values: Any) -> str:
-    """A template filled in English (what run.json, the CLI and exceptions hold)."""
-    return template.format(**values)
+_LEGACY_TEMPLATES = tuple(sorted(MESSAGES.values(), key=len, reverse=True))
+_LEGACY_SEPARATORS = ("; ", " ")  # how train.py and jobs.py joined the sentences of one reason
 
 
 @lru_cache(maxsize=None)
@@ -126,38 +265,44 @@ def _pattern(template: str) -> re.Pattern[str]:
         parts.append(re.escape(literal))
         if name:
             parts.append(f"(?P<{name}>.+?)")
-    tail = "$" if template.endswith("}") else "(?=$|" + "|".join(map(re.escape, SEPARATORS)) + ")"
+    tail = "$" if template.endswith("}") else "(?=$|" + "|".join(map(re.escape, _LEGACY_SEPARATORS)) + ")"
     return re.compile("".join(parts) + tail, re.DOTALL)
 
 
-def _fill(template: str, values: dict[str, str]) -> str:
-    """``template`` with its placeholders replaced by already formatted text (no format specs:
-    the numbers were formatted when the English was written)."""
-    return "".join(literal + (values[name] if name else "")
-                   for literal, name, _spec, _conv in Formatter().parse(template))
+def _number(text: str) -> int | float | str:
+    """A value read back from English: the number it was formatted from where it reads as one."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
-def localize(text: str, gettext: Translate = no_translation) -> str:
-    """``text`` (a reason, an engine message, a status line) in the language of ``gettext``:
-    each sentence that matches a template is translated with its values (themselves localized,
-    for a sentence inside a sentence); the first that matches none is kept as written, with
-    the rest of the text."""
-    out, rest = [], text
+def from_english(text: str) -> Message:
+    """LEGACY, for run.json files without ``"reason_messages"`` only: their English reason read
+    back sentence by sentence into the templates, so it shows translated; from the first sentence
+    that matches none (or whose values no longer fit it), the rest is kept as written."""
+    parts: list[tuple[str, Values]] = []
+    rest = text
     while rest:
-        for template in TEMPLATES:
+        for template in _LEGACY_TEMPLATES:
             match = _pattern(template).match(rest)
             if match:
+                values = {k: _number(v) for k, v in match.groupdict().items()}
+                try:
+                    _english(_IDS[template], values)
+                except (ValueError, TypeError):
+                    continue
                 break
         else:
-            out.append(rest)
+            parts.append((VERBATIM, {"text": rest}))
             break
-        values = {name: localize(value, gettext) for name, value in match.groupdict().items()}
-        out.append(_fill(gettext(template), values))
+        parts.append((_IDS[template], values))
         rest = rest[match.end():]
-        separator = next((s for s in SEPARATORS if rest.startswith(s)), "")
-        out.append(separator)
-        rest = rest[len(separator):]
-    return "".join(out)
+        rest = rest[len(next((s for s in _LEGACY_SEPARATORS if rest.startswith(s)), "")):]
+    message = Message(tuple(parts))
+    return message if message == text else join(text)  # not read back exactly: kept as written
 
 
 def status_word(status: str, gettext: Translate = no_translation) -> str:

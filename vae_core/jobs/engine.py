@@ -97,7 +97,7 @@ class TrainingEngine(Watchdog):
         self._capacity = 0
         self._workers: list[str] = []  # worker addresses, as of the last refresh
         self._restarting: set[str] = set()  # workers restarted after a blocked job
-        self._state, self._message = "starting", outcomes.ENGINE_STARTING
+        self._state, self._message = "starting", outcomes.render(outcomes.ENGINE_STARTING)
         self._address: str | None = scheduler
         self._client: Any = None
         self._restarts = ThreadPoolExecutor(1, thread_name_prefix="vae-engine-restart")
@@ -170,7 +170,7 @@ class TrainingEngine(Watchdog):
                 raise EngineUnavailable(self._message)
             active = [j for j in self._jobs if j.active]
             if owner is not None and any(j.owner == owner for j in active):
-                raise OwnerBusyError(outcomes.OWNER_BUSY)
+                raise OwnerBusyError(outcomes.render(outcomes.OWNER_BUSY))
             mine = sum(j.client == client for j in active) if client is not None else 0
             if self.max_per_client is not None and mine >= self.max_per_client:
                 raise ClientBusyError(outcomes.render(outcomes.CLIENT_BUSY, jobs=mine,
@@ -237,7 +237,7 @@ class TrainingEngine(Watchdog):
         with self._lock:
             return list(self._jobs)
 
-    def cancel(self, job_id: str, reason: str = outcomes.STOPPED_BY_TEACHER) -> bool:
+    def cancel(self, job_id: str, reason: str = outcomes.render(outcomes.STOPPED_BY_TEACHER)) -> bool:
         """Stop the active job ``job_id`` (what was trained is kept), saying ``reason``; False
         when no such job is active."""
         with self._lock:
@@ -369,7 +369,7 @@ class TrainingEngine(Watchdog):
                 self._client is None or self._client.status not in ("running", "newly-created"))
             return self._finish(flight, "failed", outcomes.render(
                 outcomes.JOB_LOST_SCHEDULER, address=self._address or self.scheduler)
-                if lost else outcomes.JOB_CANCELLED)
+                if lost else outcomes.render(outcomes.JOB_CANCELLED))
         try:
             payload = future.result(timeout=60)
         except Exception as e:

@@ -131,11 +131,11 @@ def save_outcome(job: Job, spec: RunSpec, outcome: dict[str, Any], worker: str) 
     """Rebuild the model from its safetensors bytes and save it atomically; on a clash with
     a run saved meanwhile (another session) take a free name, unless ``overwrite``."""
     if outcome["status"] == "stopped" and job.stop.reason:  # not the user's own Stop
-        outcome = outcome | {"reason": f"{job.stop.reason}; {outcome['reason']}"}
+        outcome = outcome | {"reason": outcomes.join(job.stop.reason, outcome["reason"])}
     summary = {"status": outcome["status"], "reason": outcome["reason"], "path": None,
                "name": spec.name, "seconds": outcome["seconds"], "worker": worker}
     if outcome["step"] == 0:  # stopped before its first step: an untrained net is no run
-        summary["reason"] += f"; {outcomes.NOTHING_SAVED}"
+        summary["reason"] = outcomes.join(summary["reason"], outcomes.render(outcomes.NOTHING_SAVED))
         return summary
     from safetensors.torch import load
 

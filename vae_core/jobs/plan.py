@@ -73,9 +73,9 @@ def parse_betas(text: str) -> list[float]:
     except ValueError:
         raise ValueError(outcomes.render(outcomes.BETAS_NOT_NUMBERS, text=text)) from None
     if not betas or any(not 0 <= b < float("inf") for b in betas):
-        raise ValueError(outcomes.BETAS_NONE)
+        raise ValueError(outcomes.render(outcomes.BETAS_NONE))
     if len(set(betas)) != len(betas):
-        raise ValueError(outcomes.BETAS_REPEATED)
+        raise ValueError(outcomes.render(outcomes.BETAS_REPEATED))
     return betas
 
 

@@ -84,7 +84,7 @@ class Watchdog:
             self._close()
             self._state = "unavailable"
             what = (outcomes.render(outcomes.SCHEDULER_UNREACHABLE, address=self.scheduler)
-                    if self.scheduler else outcomes.LOCAL_WORKERS_FAILED)
+                    if self.scheduler else outcomes.render(outcomes.LOCAL_WORKERS_FAILED))
             self._message = outcomes.render(outcomes.ENGINE_UNAVAILABLE, what=what,
                                             error=f"{type(e).__name__}: {e}", seconds=RECONNECT_S)
             return False
@@ -102,7 +102,7 @@ class Watchdog:
         if self._state == "ready":
             self._message = (outcomes.render(outcomes.ENGINE_READY, workers=self._capacity,
                                              address=self._address)
-                             if self._capacity else outcomes.ENGINE_NO_WORKERS)
+                             if self._capacity else outcomes.render(outcomes.ENGINE_NO_WORKERS))
 
     def _lost_scheduler(self) -> None:
         where = self._address or self.scheduler
@@ -165,7 +165,8 @@ class Watchdog:
         so that Dask cannot run it again elsewhere; until the worker is back the engine sends no
         job there (its thread is still taken)."""
         job, worker = flight.job, flight.job.worker
-        why = outcomes.BLOCKED_AFTER_STOP if job.stop.is_set() else outcomes.BLOCKED_AFTER_TIME_LIMIT
+        why = outcomes.render(outcomes.BLOCKED_AFTER_STOP if job.stop.is_set()
+                              else outcomes.BLOCKED_AFTER_TIME_LIMIT)
         with self._lock:
             client, future = self._client, flight.future
             if worker:

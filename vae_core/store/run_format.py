@@ -13,16 +13,17 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
+from vae_core.analysis import outcomes
 from vae_core.analysis.collapse import relabel_status
 from vae_core.analysis.outcomes import INVALID_RUN_NAME, SAVED_WEIGHTS_NOT_FINITE, render
 from vae_core.config import ModelConfig, TrainConfig
-from vae_core.models import LatentModel, build_model
 from vae_core.store import validate
 from vae_core.store.validate import RunError
+
+if TYPE_CHECKING:  # torch and the models are imported where a run is loaded: listing runs needs none
+    from vae_core.models import LatentModel
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -163,6 +164,15 @@ def _history(value: Any) -> list[dict[str, Any]]:
     return value
 
 
+def _reason(meta: dict[str, Any]) -> outcomes.Message:
+    """Why the run ended, from its message ids; a run.json written before they existed has only
+    the English sentence (legacy: read back by ``outcomes.from_english``)."""
+    english = validate.text(meta.get("reason", ""), "reason", 10_000)
+    if "reason_messages" in meta:
+        return outcomes.from_json(meta["reason_messages"])
+    return outcomes.from_english(english)
+
+
 def _flag(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be true or false, not {validate._short(value)}")
@@ -194,7 +204,7 @@ def read_run_meta(path: str | os.PathLike[str]) -> RunMeta:
         if not isinstance(final, dict) or len(final) > 64:
             raise ValueError("final must be an object of numbers")
         return RunMeta(
-            model_cfg, train_cfg, status, validate.text(meta.get("reason", ""), "reason", 10_000),
+            model_cfg, train_cfg, status, _reason(meta),
             validate.text(meta.get("dataset", ""), "dataset", 4096), group,
             validate.number(meta.get("created", 0.0), "created", 0.0, 1e11),
             {validate.text(k, "final key", 64): validate.number(v, f"final.{k}", finite=False)
@@ -229,6 +239,10 @@ def load_run(path: str | os.PathLike[str]) -> Run:
         state = load_file(str(path / WEIGHTS_FILE))  # parses a header and raw bytes, runs no code
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise RunError(f"{path / WEIGHTS_FILE}: not a valid safetensors file ({e})") from e
+    import torch
+
+    from vae_core.models import build_model
+
     model = build_model(meta.model_config)
     try:
         model.load_state_dict(state, strict=True)
@@ -237,7 +251,7 @@ def load_run(path: str | os.PathLike[str]) -> Run:
                        f"({' '.join(str(e).splitlines()[:3])[:300]})") from e
     status, reason = _status(meta)
     if not all(bool(torch.isfinite(t).all()) for t in state.values()):
-        status, reason = "diverged", SAVED_WEIGHTS_NOT_FINITE
+        status, reason = "diverged", render(SAVED_WEIGHTS_NOT_FINITE)
     return Run(name=path.name, path=path, model=model.eval(), model_config=meta.model_config,
                train_config=meta.train_config, history=meta.history, dataset=meta.dataset,
                status=status, reason=reason, group=meta.group, created=meta.created, final=meta.final)
@@ -284,7 +298,7 @@ def run_info(path: str | os.PathLike[str]) -> RunInfo:
         return _broken(path, str(e).replace(f"{path}{os.sep}", ""))
     status, reason = _status(meta)
     if not finite:
-        status, reason = "diverged", SAVED_WEIGHTS_NOT_FINITE
+        status, reason = "diverged", render(SAVED_WEIGHTS_NOT_FINITE)
     return RunInfo(name=path.name, path=path, status=status, reason=reason,
                    kind=meta.model_config.kind, beta=meta.train_config.beta,
                    latent_dim=meta.model_config.latent_dim, arch=meta.model_config.arch,

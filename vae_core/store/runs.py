@@ -19,13 +19,11 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import torch
-
+from vae_core.analysis import outcomes
 from vae_core.analysis.outcomes import DELETE_FAILED, NO_SUCH_RUN, NOT_A_RUN, render
 from vae_core.config import ModelConfig, TrainConfig
-from vae_core.models import LatentModel
 from vae_core.store import validate
 from vae_core.store.run_format import (FORMAT_VERSION, MAX_OWNER_CHARS, META_FILE, NAME_RE,
                                        STATUSES, WEIGHTS_FILE, InvalidRunName, RunInfo,
@@ -36,8 +34,12 @@ try:  # POSIX; elsewhere saves are not locked and only old leftovers are recover
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
-from vae_core.store.replay import SNAPSHOTS_FILE, write_snapshots
-from vae_core.store.snapshots import Snapshot
+
+if TYPE_CHECKING:  # torch, the models and the snapshots are imported where used: listing runs needs none
+    import torch
+
+    from vae_core.models import LatentModel
+    from vae_core.store.snapshots import Snapshot
 
 _TMP, _TRASH, _DELETED = ".tmp-", ".trash-", ".deleted-"
 _STALE_SECONDS = 600.0  # without a lock, leftovers older than this are surely not in use
@@ -124,7 +126,8 @@ def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
         raise RunError(f"Cannot create the runs folder {root_path} ({e.strerror or e})") from e
     final = root_path / name
     meta = {"format_version": FORMAT_VERSION, "name": name, "created": time.time(),
-            "status": status, "reason": reason, "dataset": dataset, "group": group,
+            "status": status, "reason": reason, "reason_messages": outcomes.to_json(reason),
+            "dataset": dataset, "group": group,
             "worker": worker, "owner": owner, "model_config": model_cfg.to_dict(), "train_config": train_cfg.to_dict(),
             "final": final_metrics(history), "history": history}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -152,6 +155,8 @@ def _write_locked(root: Path, name: str, state: dict[str, torch.Tensor], meta: d
         tmp.mkdir()
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format_version": str(FORMAT_VERSION)})
         if snapshots:
+            from vae_core.store.replay import SNAPSHOTS_FILE, write_snapshots
+
             write_snapshots(tmp / SNAPSHOTS_FILE, snapshots)
         with open(tmp / META_FILE, "w", encoding="utf-8") as f:
             json.dump(meta, f, separators=(",", ":"))
