@@ -20,7 +20,7 @@ from vae_core.analysis.outcomes import (ENGINE_UNAVAILABLE, LOCAL_WORKERS_FAILED
                                         MAX_PARTS, MAX_VALUE_CHARS, MESSAGES, STATUS_WORDS, TRAINED,
                                         WEIGHTS_NOT_FINITE, Message, error_text, from_english,
                                         from_json, join, render, say, status_word, to_json)
-from vae_core.jobs.engine import parse_betas
+from vae_core.jobs import parse_betas
 from vae_core.store.runs import run_info
 
 TINY = ModelConfig(kind="vae", latent_dim=2, hidden=(8,), input_shape=(1, 8, 8))
