@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from vae_core.analysis.codes import GAP_QUANTILE, RADIUS
-from vae_core.analysis.generation import CONFIDENT, GENERATION_SAMPLES
+from vae_core.analysis.thresholds import CONFIDENT, GENERATION_SAMPLES
 from vae_core.text import N_, Translate, no_translation
 
 # The scorecard's 2-D view ("view" key of scorecard.scorecard) as a caption names it.

@@ -121,6 +121,17 @@ class LatentPanel:
                              title or f"{m.label}: {m.run.name}",
                              self.axis_range if axis_range is None else axis_range, height, **kwargs)
 
+    def marginals(self, codes: np.ndarray, title: str, height: int = 230) -> go.Figure:
+        """Histograms of ``codes`` (N, D) in this panel's plane against the prior's marginals,
+        built once per codes, title and language and shared by every session (they were 38 % of a
+        warm Latent space view: ``make_subplots`` validates every property)."""
+        m = self.codes
+        return from_template(_marginals_template(
+            self.projection(np.asarray(codes)), tuple(self.projection.axis_titles),
+            tuple(float(a) for a in self.axis_range),
+            tuple(float(c) for c in self.projection.prior_center), title,
+            figures.model_color("ae" if m.logvar is None else "vae"), height, current_language()))
+
 
 def plane_scatter(xy: np.ndarray, projection: Projection, one_d: bool, dataset: str,
                   class_names: tuple[str, ...], labels: np.ndarray, title: str,
@@ -144,18 +155,6 @@ def stored_scatter(info: RunInfo, codes: StoredCodes, title: str, height: int = 
     return plane_scatter(xy, projection, False, info.dataset, codes.class_names, codes.labels,
                          title, shared_range(xy, prior_centers=[projection.prior_center]), height,
                          **kwargs)
-
-
-    def marginals(self, codes: np.ndarray, title: str, height: int = 230) -> go.Figure:
-        """Histograms of ``codes`` (N, D) in this panel's plane against the prior's marginals,
-        built once per codes, title and language and shared by every session (they were 38 % of a
-        warm Latent space view: ``make_subplots`` validates every property)."""
-        m = self.codes
-        return from_template(_marginals_template(
-            self.projection(np.asarray(codes)), tuple(self.projection.axis_titles),
-            tuple(float(a) for a in self.axis_range),
-            tuple(float(c) for c in self.projection.prior_center), title,
-            figures.model_color("ae" if m.logvar is None else "vae"), height, current_language()))
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

@@ -39,6 +39,7 @@ import torch
 from vae_core.analysis.codes import codes_tensor, gap_radius, gaussian_fit, nearest_code_distance
 from vae_core.analysis.density import sample_mixture
 from vae_core.analysis.intervals import normal_interval
+from vae_core.analysis.thresholds import CONFIDENT, GENERATION_SAMPLES  # noqa: F401 (re-exported)
 from vae_core.models import LatentModel, reparameterize
 from vae_core.text import N_
 from vae_core.seeds import stream_seed
@@ -51,8 +52,6 @@ SOURCE_NAMES = {"prior": N_("N(0, I)"), "fitted": N_("a Gaussian fitted to its c
                 "box": N_("uniform over its codes' bounding box"),
                 MIXTURE: N_("a 10-Gaussian mixture fitted to its codes")}
 SOURCE_SEED_OFFSET = {"prior": 0, "fitted": 1, "box": 2, MIXTURE: 3}  # seed + offset: a stream each
-GENERATION_SAMPLES = 1000
-CONFIDENT = 0.9
 COVER_FRACTION = 0.2  # a class is covered by >= COVER_FRACTION / K of the draws, confidently
 
 

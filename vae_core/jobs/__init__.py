@@ -4,21 +4,49 @@
 runs: ``train_stage``, progress events), ``cluster`` (the embedded TLS ``LocalCluster`` or an
 external scheduler), ``job`` (the ``Job`` pages poll, saving a run), ``engine``
 (``TrainingEngine``: fair sharing, futures and callbacks) and its ``watchdog`` thread.
-"""
-from vae_core.jobs.cluster import (check_scheduler_address, close_local_cluster,
-                                   default_local_workers, local_cluster, local_cluster_running)
-from vae_core.jobs.engine import TrainingEngine
-from vae_core.jobs.job import EngineStatus, Job, StopRequest
-from vae_core.jobs.plan import (DEFAULT_SWEEP_BETAS, MODES, ORPHAN_GRACE_ENV, QUICK_PAIR_BATCH,
-                                QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, QUICK_PAIR_LR,
-                                SCHEDULER_ENV, ClientBusyError, EngineError, EngineUnavailable,
-                                JobTooBigError, OwnerBusyError, QueueFullError, RunSpec,
-                                parse_betas, plan_runs, quick_pair_specs)
 
-__all__ = ["DEFAULT_SWEEP_BETAS", "MODES", "ORPHAN_GRACE_ENV", "QUICK_PAIR_BATCH",
-           "QUICK_PAIR_EPOCHS", "QUICK_PAIR_HIDDEN", "QUICK_PAIR_LR", "SCHEDULER_ENV",
-           "ClientBusyError", "EngineError", "EngineStatus", "EngineUnavailable", "Job",
-           "JobTooBigError", "OwnerBusyError", "QueueFullError", "RunSpec", "StopRequest",
-           "TrainingEngine", "check_scheduler_address", "close_local_cluster",
-           "default_local_workers", "local_cluster", "local_cluster_running", "parse_betas",
-           "plan_runs", "quick_pair_specs"]
+The names below are imported from their module on first use (PEP 562, as in ``vae_core``): a
+page that only needs a limit or an error class does not import Dask's client or torch.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {
+    "vae_core.jobs.cluster": ("check_scheduler_address", "close_local_cluster",
+                              "default_local_workers", "local_cluster", "local_cluster_running"),
+    "vae_core.jobs.engine": ("TrainingEngine",),
+    "vae_core.jobs.job": ("EngineStatus", "Job", "StopRequest"),
+    "vae_core.jobs.plan": ("DEFAULT_SWEEP_BETAS", "MODES", "ORPHAN_GRACE_ENV", "QUICK_PAIR_BATCH",
+                           "QUICK_PAIR_EPOCHS", "QUICK_PAIR_HIDDEN", "QUICK_PAIR_LR",
+                           "SCHEDULER_ENV", "ClientBusyError", "EngineError", "EngineUnavailable",
+                           "JobTooBigError", "OwnerBusyError", "QueueFullError", "RunSpec",
+                           "parse_betas", "plan_runs", "quick_pair_specs"),
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'vae_core.jobs' has no attribute {name!r}")
+    value = getattr(import_module(_MODULE_OF[name]), name)
+    globals()[name] = value  # once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
+    from vae_core.jobs.cluster import (check_scheduler_address, close_local_cluster,
+                                       default_local_workers, local_cluster, local_cluster_running)
+    from vae_core.jobs.engine import TrainingEngine
+    from vae_core.jobs.job import EngineStatus, Job, StopRequest
+    from vae_core.jobs.plan import (DEFAULT_SWEEP_BETAS, MODES, ORPHAN_GRACE_ENV, QUICK_PAIR_BATCH,
+                                    QUICK_PAIR_EPOCHS, QUICK_PAIR_HIDDEN, QUICK_PAIR_LR,
+                                    SCHEDULER_ENV, ClientBusyError, EngineError, EngineUnavailable,
+                                    JobTooBigError, OwnerBusyError, QueueFullError, RunSpec,
+                                    parse_betas, plan_runs, quick_pair_specs)

@@ -7,13 +7,14 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vae_core.analysis import outcomes
 from vae_core.jobs.plan import DEFAULT_TIME_LIMIT_S, RunSpec
-from vae_core.store.replay import unpack_snapshots
 from vae_core.store.runs import RunError, save_run, unique_run_name
-from vae_core.train import Record
+
+if TYPE_CHECKING:  # torch-using modules are imported where a run is saved: pages poll jobs without torch
+    from vae_core.train import Record
 
 
 class StopRequest:
@@ -151,10 +152,16 @@ def save_outcome(job: Job, spec: RunSpec, outcome: dict[str, Any], worker: str) 
                             name, job.root, dataset=job.dataset, status=outcome["status"],
                             reason=outcome["reason"], group=job.group, worker=worker,
                             owner=job.owner, overwrite=job.overwrite,
-                            snapshots=unpack_snapshots(outcome.get("snapshots")))
+                            snapshots=_snapshots(outcome.get("snapshots")))
             return summary | {"path": str(path), "name": name}
         except RunError:
             if attempt == 2 or job.overwrite:
                 raise
             name = unique_run_name(spec.name, job.root)
     raise AssertionError("unreachable")
+
+
+def _snapshots(packed: Any) -> Any:
+    from vae_core.store.replay import unpack_snapshots
+
+    return unpack_snapshots(packed)
