@@ -128,7 +128,8 @@ def test_deep_json_is_measured_without_recursion():
 @pytest.mark.parametrize("cfg", [
     dict(hidden=(16, 24), arch="mlp", kind="vae"), dict(hidden=(5,), arch="mlp", kind="ae"),
     dict(hidden=(4, 6), arch="conv", kind="vae", input_shape=(1, 9, 7)),
-    dict(hidden=(3, 5, 2), arch="conv", kind="ae", input_shape=(2, 16, 16), latent_dim=3)])
+    dict(hidden=(3, 5, 2), arch="conv", kind="ae", input_shape=(2, 16, 16), latent_dim=3),
+    dict(hidden=(32, 64), arch="conv", kind="vae", input_shape=(3, 28, 28), latent_dim=8)])
 def test_state_shapes_from_the_meta_device_match_built_models(cfg):
     c = ModelConfig(**cfg)
     built = {k: tuple(v.shape) for k, v in build_model(c).state_dict().items()}

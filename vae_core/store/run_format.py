@@ -292,7 +292,10 @@ def run_info(path: str | os.PathLike[str]) -> RunInfo:
                              "or '-'); rename the folder to use this run")
     try:
         meta = read_run_meta(path)
-        _check_weights(path, meta.model_config)
+        # Names and shapes are compared when the run is loaded (that needs the model's code,
+        # hence torch); a listing checks what the header holds against the config's size.
+        validate.check_weights_size(path / WEIGHTS_FILE, meta.model_config, RunError,
+                                    MAX_WEIGHTS_BYTES)
         finite = validate.weights_finite(path / WEIGHTS_FILE, RunError)
     except RunError as e:
         return _broken(path, str(e).replace(f"{path}{os.sep}", ""))

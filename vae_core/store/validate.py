@@ -234,8 +234,29 @@ def state_shapes(cfg: "ModelConfig") -> dict[str, tuple[int, ...]]:
 
 
 def parameter_count(cfg: "ModelConfig") -> int:
-    """How many numbers ``build_model(cfg)`` would hold (exact Python integers, no overflow)."""
-    return sum(math.prod(s) for s in state_shapes(cfg).values())
+    """How many numbers ``build_model(cfg)`` would hold (exact Python integers, no overflow), from
+    the layer widths alone: every ``ModelConfig`` is bounded with this, and a cold server lists its
+    runs before torch is loaded (tests compare it with the models built). MLP: dense layers
+    image -> hidden... -> head, latent -> reversed hidden -> image. Conv: 3x3 stride-2 convs
+    (ceil halving) down, a dense layer to and from the last feature map, transposed convs up."""
+    c, h, w = cfg.input_shape
+    hidden = list(cfg.hidden)
+    head = cfg.latent_dim * (2 if cfg.kind == "vae" else 1)
+
+    def dense(widths: list[int]) -> int:
+        return sum(a * b + b for a, b in zip(widths, widths[1:]))
+
+    def conv(channels: list[int]) -> int:
+        return sum(9 * a * b + b for a, b in zip(channels, channels[1:]))
+
+    if cfg.arch == "mlp":
+        return (dense([c * h * w, *hidden, head])
+                + dense([cfg.latent_dim, *reversed(hidden), c * h * w]))
+    for _ in hidden:
+        h, w = (h + 1) // 2, (w + 1) // 2
+    features = hidden[-1] * h * w
+    return (conv([c, *hidden]) + dense([features, head])
+            + dense([cfg.latent_dim, features]) + conv([*reversed(hidden), c]))
 
 
 def check_model_size(cfg: "ModelConfig") -> None:
@@ -289,6 +310,21 @@ def check_weights(path: str | os.PathLike[str], expected: dict[str, tuple[int, .
             raise error(f"{path}: {name} is {dtype}, expected {WEIGHTS_DTYPE}")
         if shape != tuple(expected[name]):
             raise error(f"{path}: {name} has shape {shape}, the config needs {expected[name]}")
+
+
+def check_weights_size(path: str | os.PathLike[str], cfg: "ModelConfig", error: type[Exception],
+                       max_bytes: int) -> None:
+    """A weights file of float32 tensors holding as many numbers as the config's model, judged from
+    its header without torch (a run listing on a cold server); ``check_weights`` compares every
+    name and shape when the run is loaded."""
+    tensors = safetensors_header(path, error, max_bytes)
+    for name, (dtype, _shape) in tensors.items():
+        if dtype != WEIGHTS_DTYPE:
+            raise error(f"{path}: {name} is {dtype}, expected {WEIGHTS_DTYPE}")
+    held, needed = sum(math.prod(shape) for _dtype, shape in tensors.values()), parameter_count(cfg)
+    if held != needed:
+        raise error(f"{path}: weights do not fit the config ({held:,} numbers, the config "
+                    f"needs {needed:,})")
 
 
 def weights_finite(path: str | os.PathLike[str], error: type[Exception],
