@@ -10,9 +10,10 @@ torch is loaded (issue 17). ``from vae_core import train`` works as ever.
 from __future__ import annotations
 
 import sys
-from importlib import import_module
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+from vae_core.lazy import lazy_exports
 
 _WHERE = {
     "vae_core.config": ("ModelConfig", "TrainConfig"),
@@ -37,16 +38,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module 'vae_core' has no attribute {name!r}")
-    value = getattr(import_module(_MODULE_OF[name]), name)
-    globals()[name] = value  # once
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
 
 
 class _Package(ModuleType):

@@ -10,8 +10,9 @@ page that only needs a limit or an error class does not import Dask's client or 
 """
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from vae_core.lazy import lazy_exports
 
 _WHERE = {
     "vae_core.jobs.cluster": ("check_scheduler_address", "close_local_cluster",
@@ -24,20 +25,16 @@ _WHERE = {
                            "JobTooBigError", "OwnerBusyError", "QueueFullError", "RunSpec",
                            "parse_betas", "plan_runs", "quick_pair_specs"),
 }
-_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
-__all__ = sorted(_MODULE_OF)
+__all__ = ["ClientBusyError", "DEFAULT_SWEEP_BETAS", "EngineError", "EngineStatus",
+           "EngineUnavailable", "Job", "JobTooBigError", "MODES", "ORPHAN_GRACE_ENV",
+           "OwnerBusyError", "QUICK_PAIR_BATCH", "QUICK_PAIR_EPOCHS", "QUICK_PAIR_HIDDEN",
+           "QUICK_PAIR_LR", "QueueFullError", "RunSpec", "SCHEDULER_ENV", "StopRequest",
+           "TrainingEngine", "check_scheduler_address", "close_local_cluster",
+           "default_local_workers", "local_cluster", "local_cluster_running", "parse_betas",
+           "plan_runs", "quick_pair_specs"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module 'vae_core.jobs' has no attribute {name!r}")
-    value = getattr(import_module(_MODULE_OF[name]), name)
-    globals()[name] = value  # once
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
 
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
