@@ -187,7 +187,7 @@ def in_language(at, lang: str, root: Path | None = None, *extra: str):
     ``qps``, no word outside the catalogs (data in ``root`` and ``extra`` aside)."""
     no_exception(at)
     text = visible_text(at)
-    assert len(text) > 3
+    assert len(text) >= 3  # a title, a sentence, a link at least
     if lang == "ko":
         assert hangul(" ".join(text)) > 20, " ".join(text)[:300]
     elif lang == PSEUDO_LANGUAGE:
