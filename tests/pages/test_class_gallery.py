@@ -10,7 +10,7 @@ import pytest
 
 from helpers import no_exception as ok
 from i18n_walk import LANGS, in_language, opened, tr
-from test_classroom import THIS_SESSION, hosted, set_meta  # noqa: F401 (fixture)
+from test_classroom import THIS_SESSION, set_meta
 from ui.navigation import CLASS_GALLERY
 from vae_core.viz.gallery import HIDDEN_FILE
 

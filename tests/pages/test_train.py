@@ -14,7 +14,7 @@ import vae_core.jobs.engine as jobs
 from helpers import chart_specs, page_app, table_with, wait_for
 from helpers import no_exception as ok
 from i18n_walk import LANGS, assert_translated, hangul, in_language, opened, tr
-from test_classroom import hosted, set_meta  # noqa: F401 (hosted is a fixture)
+from test_classroom import set_meta
 from ui.access import owner_token
 from ui.navigation import TRAIN
 from vae_core import ModelConfig, TrainConfig
@@ -24,6 +24,7 @@ from vae_core.viz.figures import loss_curves
 
 TIMEOUT = 60  # the first run of a page imports torch and loads the data set
 RUNS_TABLE, RESULTS_TABLE = "group", "seconds"  # a column only that table has
+SWEEP_URL = {"train_mode": "β sweep", "train_betas": "0, 2", "train_epochs": "1"}
 
 
 def train_page(lang: str = "en", **params: str) -> AppTest:
@@ -143,7 +144,7 @@ def test_data_set_choices_bad_idx_folder_and_offline_mnist(lang, empty_checkpoin
         assert "Train page" in errors
 
 
-def test_hosted_upload_choice_in_qps(empty_checkpoints, hosted, fresh_streamlit_cache):  # noqa: F811
+def test_hosted_upload_choice_in_qps(empty_checkpoints, hosted, fresh_streamlit_cache):
     at = train_page("qps")
     ok(at.selectbox(key="train_dataset").set_value("idx").run())
     assert at.get("file_uploader")
@@ -203,26 +204,31 @@ def test_finished_results_in_korean(checkpoints, fresh_streamlit_cache):
     assert "trained" not in reasons
 
 
-def test_beta_sweep_submits_one_vae_per_beta_grouped(checkpoints, fresh_streamlit_cache):
-    at = train_page()
-    ok(at.button_group(key="train_mode").set_value("sweep").run())
-    at.text_input(key="train_betas").set_value("0, 2")
-    at.number_input(key="train_epochs").set_value(1)
+def test_beta_sweep_submits_one_vae_per_beta_grouped_then_opens_evidence(checkpoints, fresh_streamlit_cache):
+    """A sweep chosen in the address bar (bound widgets), one VAE per β; its button opens Evidence
+    on this sweep although the URL holds bound values (``st.switch_page`` refused to clear them)."""
+    at = page_app(TRAIN.file, TIMEOUT)
+    at.query_params.update(SWEEP_URL)  # the student's address bar after choosing a sweep
+    ok(at.run())
+    assert at.button_group(key="train_mode").value == "sweep"
     at.number_input(key="train_warmup").set_value(1)
+    name = at.text_input(key="train_name").value
     ok(at.button(key="train_submit").click().run())
     job = at.session_state["train_job"]
-    assert [(r.name, r.train_config.beta) for r in job.runs] == [("sweep-b0", 0.0), ("sweep-b2", 2.0)]
-    assert job.group == "sweep" and job.interleave is False
+    assert [(r.name, r.train_config.beta) for r in job.runs] == [(f"{name}-b0", 0.0), (f"{name}-b2", 2.0)]
+    assert job.group == name and job.interleave is False
     assert {r.train_config.kl_warmup_epochs for r in job.runs} == {1}
+    assert {r.train_config.epochs for r in job.runs} == {1}
     wait_for(job)
     assert job.state == "finished", job.error
     ok(at.run())
-    assert {"sweep-b0", "sweep-b2"} <= {p.name for p in checkpoints.iterdir()}
+    assert {f"{name}-b0", f"{name}-b2"} <= {p.name for p in checkpoints.iterdir()}
     # The link opens Evidence on this sweep's section, not on the scorecard.
+    at.query_params.update(SWEEP_URL)  # AppTest drops them after a run; a browser keeps them
     ok(at.button(key="train_open_sweep").click().run())
     assert at.title[0].value == "Evidence"
     assert at.radio(key="evidence_section").value == "β sweep"
-    assert at.selectbox(key="evidence_sweep").value == "sweep"
+    assert at.selectbox(key="evidence_sweep").value == name
 
 
 @pytest.mark.slow  # two real jobs through the engine (~30 s on a busy 2-core machine)
@@ -289,7 +295,7 @@ def test_delete_asks_then_removes(checkpoints, fresh_streamlit_cache):
     assert set(table_with(at, RUNS_TABLE)["name"]) == {"demo-vae"}
 
 
-def test_delete_refusals_in_qps(checkpoints, hosted, fresh_streamlit_cache):  # noqa: F811
+def test_delete_refusals_in_qps(checkpoints, hosted, fresh_streamlit_cache):
     set_meta(checkpoints / "demo-ae", owner=owner_token("another session"))
     set_meta(checkpoints / "demo-vae", read_only=True)
     at = train_page("qps")
