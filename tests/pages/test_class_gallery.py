@@ -9,7 +9,7 @@ import time
 import pytest
 
 from helpers import no_exception as ok
-from i18n_walk import LANGS, in_language, opened, tr
+from i18n_walk import LANGS, hangul, in_language, opened, tr
 from test_classroom import THIS_SESSION, set_meta
 from ui.navigation import CLASS_GALLERY
 from vae_core.viz.gallery import HIDDEN_FILE
@@ -35,7 +35,7 @@ def test_gallery_lists_this_class_and_marks_mine(lang, checkpoints, fresh_stream
     assert vae["customdata"] == ["demo-vae"] and vae["marker"]["size"] == [15]
     assert len(at.get("image")) == 1  # the wall
     if lang == "ko":
-        assert "내 실행" in table.columns
+        assert "내 실행" in table.columns and all(hangul(c.value) for c in at.caption)
     if lang == "en":  # (AppTest runs a format_func outside the script: set_value is English only)
         ok(at.selectbox(key="gallery_window").set_value(0.0).run())
         assert set(at.dataframe[0].value["run"]) == {"demo-vae", "demo-ae"}
