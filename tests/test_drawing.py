@@ -48,10 +48,10 @@ def test_mnist_preprocessing_centres_by_mass_in_a_20px_box():
     assert abs((ys * x).sum() / x.sum() - 13.5) < 1.0 and abs((xs * x).sum() / x.sum() - 13.5) < 1.0
 
 
-def test_real_digits_survive_being_redrawn(digits):
+def test_real_digits_survive_being_redrawn(pair_root, digits):
     """Test digits, enlarged to a 280 px canvas and preprocessed back, are still read correctly by
     the judge: the preprocessing gives the models images like the ones they were trained on."""
-    judge = load_or_train(digits, root=None)
+    judge = load_or_train(digits, pair_root)  # the judge cached beside the session's pair
     x = digits.test_x[:60, 0].numpy()
     redrawn = torch.stack([model_input(np.kron(img, np.ones((35, 35), np.float32)), (1, 8, 8))[0] for img in x])
     with torch.inference_mode():
@@ -63,7 +63,7 @@ def test_real_digits_survive_being_redrawn(digits):
 
 def test_both_encoders_read_a_drawing(pair_root, digits):
     x = model_input(stroke_drawing(), (1, 8, 8))
-    judge = load_or_train(digits, root=None).model
+    judge = load_or_train(digits, pair_root).model
     ae = read_drawing(load_run(pair_root / "demo-ae").model, x, 6, judge)
     vae = read_drawing(load_run(pair_root / "demo-vae").model, x, 6, judge)
     assert ae.logvar is None and ae.draws is None and ae.mu.shape == (2,)
