@@ -70,6 +70,29 @@ def checkpoints(tmp_path, pair_root, monkeypatch) -> Path:
 
 
 @pytest.fixture(scope="session")
+def pair_view_root(tmp_path_factory, pair_root) -> Path:
+    root = tmp_path_factory.mktemp("pair-view") / "checkpoints"
+    shutil.copytree(pair_root, root)
+    return root
+
+
+def _file_versions(root: Path) -> dict[str, int]:
+    return {p.relative_to(root).as_posix(): p.stat().st_mtime_ns for p in root.rglob("*")}
+
+
+@pytest.fixture
+def pair_view(pair_view_root, monkeypatch) -> Path:
+    """The pair for a test that only looks at it: one folder for every such test, and the app's
+    caches (codes, scorecards, figures; keyed by run path and file version) kept between them, so
+    the first language of a view computes and the others reuse. A test that changed the folder
+    fails here: it needs ``checkpoints``."""
+    before = _file_versions(pair_view_root)
+    monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(pair_view_root))
+    yield pair_view_root
+    assert _file_versions(pair_view_root) == before, "the folder changed: use the checkpoints fixture"
+
+
+@pytest.fixture(scope="session")
 def collapsed_root(tmp_path_factory, pair_root, digits) -> Path:
     """The demo AE beside a beta = 8 VAE of the same net: beta 8 collapses within a few epochs."""
     root = tmp_path_factory.mktemp("collapsed")

@@ -24,9 +24,9 @@ def set_spacing(at, spacing: str):
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_grid_fits_codes_then_spacings_and_sliders(lang, checkpoints, fresh_streamlit_cache):
+def test_grid_fits_codes_then_spacings_and_sliders(lang, pair_view):
     english = lang != "ko"  # qps shows the English inside ⟦ ⟧
-    at = in_language(opened(GRID, lang), lang, checkpoints)
+    at = in_language(opened(GRID, lang), lang, pair_view)
     assert at.radio(key="grid_spacing").value == FIT
     assert at.slider(key="grid_r").disabled
     grid_ae, scatter_ae, grid_vae, scatter_vae = specs(at)
@@ -42,7 +42,7 @@ def test_grid_fits_codes_then_spacings_and_sliders(lang, checkpoints, fresh_stre
         assert "Each grid spans its own model's codes" in page_text(at)
     assert at.slider(key="grid_r").max >= ae_half  # the square's slider reaches the AE's extent
 
-    in_language(set_spacing(at, SQUARE), lang, checkpoints)
+    in_language(set_spacing(at, SQUARE), lang, pair_view)
     assert max(specs(at)[3]["data"][-1]["x"]) == pytest.approx(3.0)  # default r
     if english:  # r = 3: only the middle of the AE's codes
         assert "This grid spans ±3.0, but the AE's codes span" in page_text(at)
@@ -54,14 +54,14 @@ def test_grid_fits_codes_then_spacings_and_sliders(lang, checkpoints, fresh_stre
     at.slider(key="grid_r").set_value(1.5).run()
     assert max(specs(at)[3]["data"][-1]["x"]) == pytest.approx(1.5)
     slider = at.slider(key="grid_r")
-    in_language(slider.set_value(slider.max).run(), lang, checkpoints)  # wide enough for all the AE's codes
+    in_language(slider.set_value(slider.max).run(), lang, pair_view)  # wide enough for all the AE's codes
     if english:
         assert "and holds all the AE's codes" in page_text(at)
 
-    in_language(set_spacing(at, QUANTILES), lang, checkpoints)
+    in_language(set_spacing(at, QUANTILES), lang, pair_view)
     assert at.slider(key="grid_r").disabled
     assert max(specs(at)[3]["data"][-1]["x"]) == pytest.approx(1.6449, abs=1e-3)  # ppf(0.95)
-    in_language(at.toggle(key="grid_shared_axes").set_value(True).run(), lang, checkpoints)
+    in_language(at.toggle(key="grid_shared_axes").set_value(True).run(), lang, pair_view)
     if lang == "ko":
         for spacing in (FIT, SQUARE, QUANTILES):  # a Korean link names the Korean label
             assert translate(spacing, "ko") != spacing

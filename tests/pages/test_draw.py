@@ -36,9 +36,9 @@ def prefix(message: str) -> str:
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_page_shows_both_encoders_for_a_drawing(lang, checkpoints, fresh_streamlit_cache):
+def test_page_shows_both_encoders_for_a_drawing(lang, pair_view):
     _ = tr(lang)
-    at = in_language(draw_page(lang, stroke_image()), lang, checkpoints)
+    at = in_language(draw_page(lang, stroke_image()), lang, pair_view)
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     names = [[t.get("name") for t in s["data"]] for s in specs]
     assert len(specs) == 2 and len(at.get("image")) >= 4
@@ -59,12 +59,12 @@ def test_page_shows_both_encoders_for_a_drawing(lang, checkpoints, fresh_streaml
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_empty_canvas_and_a_test_image(lang, checkpoints, fresh_streamlit_cache):
+def test_empty_canvas_and_a_test_image(lang, pair_view):
     _ = tr(lang)
-    at = in_language(draw_page(lang, Image.new("RGB", (280, 280), "black")), lang, checkpoints)
+    at = in_language(draw_page(lang, Image.new("RGB", (280, 280), "black")), lang, pair_view)
     assert at.info[0].value.startswith(_("The canvas is empty: draw a digit first."))  # the drawing's error, whole
     at.session_state["draw_source"] = "A test image"  # (format_func: set_value is English only)
-    in_language(at.run(), lang, checkpoints)
+    in_language(at.run(), lang, pair_view)
     assert at.selectbox(key="draw_test_class").options[0] == _("class {name}", name="0")
 
 

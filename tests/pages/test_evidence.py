@@ -84,14 +84,14 @@ def test_scorecard_sweep_with_a_collapsed_member_and_posterior(lang, collapsing_
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_the_pair_every_section(lang, checkpoints, fresh_streamlit_cache):
-    at = in_language(opened(EVIDENCE.file, lang), lang, checkpoints)
+def test_the_pair_every_section(lang, pair_view):
+    at = in_language(opened(EVIDENCE.file, lang), lang, pair_view)
     assert at.table and at.metric  # the scorecard and the judge's accuracy
-    walk_sections(at, lang, checkpoints)  # no sweep yet; the posterior of the demo VAE
+    walk_sections(at, lang, pair_view)  # no sweep yet; the posterior of the demo VAE
     assert [m.label for m in at.metric][:1] == [tr(lang)("Bernoulli log p(x), grid")]
     assert posterior_gap(at, lang) > -0.05
     ok(at.number_input(key="evidence_image").set_value(3).run())
-    in_language(at, lang, checkpoints)
+    in_language(at, lang, pair_view)
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -148,7 +148,7 @@ def test_sweep_point_opens_latent_page_with_the_section_in_the_url(sweep_checkpo
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_section_link_opens_in_each_language(lang, checkpoints, fresh_streamlit_cache):
+def test_section_link_opens_in_each_language(lang, pair_view):
     """The radio is bound to the URL with translated labels: a link holds the label in its own
     language (``?lang=`` travels with it) and opens that section. (AppTest does not write bound
     values back to the URL, so the link is written here as the browser would.)"""

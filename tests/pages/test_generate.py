@@ -34,9 +34,9 @@ def show(at, **state):
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_every_source_and_the_interpolation(lang, checkpoints, fresh_streamlit_cache):
+def test_every_source_and_the_interpolation(lang, pair_view):
     _ = tr(lang)
-    at = in_language(opened(GENERATE.file, lang), lang, checkpoints)
+    at = in_language(opened(GENERATE.file, lang), lang, pair_view)
     tiles_ae, map_ae, tiles_vae, map_vae, histogram = specs(at)[:5]
     assert tiles_ae["layout"]["title"]["text"] == _("{model}: {shown} of {n} draws from {source}", model="AE",
                                                     shown=64, n=1000, source=_(SOURCE_NAMES["prior"]))
@@ -50,7 +50,7 @@ def test_every_source_and_the_interpolation(lang, checkpoints, fresh_streamlit_c
         assert "Drawn from N(0, I), the AE's samples cover" in page_text(at)
         assert "junk" not in " ".join(c.value for c in at.caption)
     for source in SOURCES:
-        in_language(show(at, generate_source=source), lang, checkpoints)
+        in_language(show(at, generate_source=source), lang, pair_view)
         title = specs(at)[0]["layout"]["title"]["text"]
         assert title == _("{model}: {shown} of {n} draws from {source}", model="AE", shown=64, n=1000,
                           source=_(SOURCE_NAMES[source]))
@@ -63,10 +63,10 @@ def test_every_source_and_the_interpolation(lang, checkpoints, fresh_streamlit_c
     assert image_urls(at) != urls
     path_after = specs(at)[-1]["data"][-1]
     assert path_after["name"] == _("path") and path_after["x"] != path_before["x"]
-    in_language(show(at, interp_by="index"), lang, checkpoints)
+    in_language(show(at, interp_by="index"), lang, pair_view)
     at.number_input(key="interp_from_index").set_value(5).run()
     at.slider(key="interp_frames").set_value(4).run()
-    in_language(at, lang, checkpoints)
+    in_language(at, lang, pair_view)
     assert len(values(specs(at)[-1]["data"][-1]["x"])) == 4
     if lang == "ko":  # a Korean link names the Korean labels
         ko = opened(GENERATE.file, "ko", interp_by=translate("index", "ko"),
@@ -76,9 +76,9 @@ def test_every_source_and_the_interpolation(lang, checkpoints, fresh_streamlit_c
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_generate_offers_the_fitted_mixture(lang, checkpoints, fresh_streamlit_cache):
+def test_generate_offers_the_fitted_mixture(lang, pair_view):
     _ = tr(lang)
-    at = in_language(opened(GENERATE.file, lang, generate_source=_(MIXTURE_EN)), lang, checkpoints)
+    at = in_language(opened(GENERATE.file, lang, generate_source=_(MIXTURE_EN)), lang, pair_view)
     assert at.radio(key="generate_source").value == "mixture"
     text = " ".join(m.value for m in at.markdown)
     assert ("가우시안 10개의 혼합" in text if lang == "ko"
@@ -110,13 +110,13 @@ def test_collapsed_vae_cannot_show_the_lesson(lang, collapsed):
 
 
 @pytest.mark.slow
-def test_generate_numbers_equal_evaluate_json(checkpoints, fresh_streamlit_cache, capsys):
+def test_generate_numbers_equal_evaluate_json(pair_view, capsys):
     """The Generate page's table is the scorecard's generation test, number for number (the CLI
     run in this process: the same code as ``python -m``, without a second torch import)."""
     cards = {}
     for name, label in (("demo-ae", "AE"), ("demo-vae", "VAE")):
         capsys.readouterr()
-        assert cli(["evaluate", name, "--root", str(checkpoints), "--json", "--quiet"]) == 0
+        assert cli(["evaluate", name, "--root", str(pair_view), "--json", "--quiet"]) == 0
         cards[label] = json.loads(capsys.readouterr().out)
     at = in_language(opened(GENERATE.file, "en"), "en")
     # st.table (its cells wrap): the page shows each number as ui.numbers formats it.

@@ -18,10 +18,10 @@ def trace_names(spec: dict) -> list[str]:
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_panels_toggles_and_picked_points(lang, checkpoints, fresh_streamlit_cache):
+def test_panels_toggles_and_picked_points(lang, pair_view):
     _ = tr(lang)
     english = lang != "ko"  # qps shows the English inside ⟦ ⟧
-    at = in_language(opened(LATENT, lang), lang, checkpoints)
+    at = in_language(opened(LATENT, lang), lang, pair_view)
     ae_scatter, ae_marg, vae_scatter, vae_marg = specs(at)
     # Own scale per panel by default: each range holds its own codes, and the note says the ratio.
     for spec in (ae_scatter, vae_scatter):
@@ -40,7 +40,7 @@ def test_panels_toggles_and_picked_points(lang, checkpoints, fresh_streamlit_cac
     assert "q(z|x) 2σ" not in trace_names(vae_scatter)
 
     at.toggle(key="latent_shared_axes").set_value(True).run()
-    in_language(at, lang, checkpoints)
+    in_language(at, lang, pair_view)
     shared_ae, _ae, shared_vae, _vae = specs(at)
     assert shared_ae["layout"]["xaxis"]["range"] == shared_vae["layout"]["xaxis"]["range"] \
         == shared_vae["layout"]["yaxis"]["range"]
@@ -49,14 +49,14 @@ def test_panels_toggles_and_picked_points(lang, checkpoints, fresh_streamlit_cac
     at.toggle(key="latent_shared_axes").set_value(False).run()
 
     at.toggle(key="latent_ellipses").set_value(True).run()
-    in_language(at, lang, checkpoints)
+    in_language(at, lang, pair_view)
     if english:
         assert "Each ellipse is one test image's q(z|x) at 2σ" in page_text(at)
     ae_after, _ae, vae_after, _vae = specs(at)
     assert trace_names(vae_after)[-1] == "q(z|x) 2σ"
     assert ae_after == ae_scatter  # the AE has no posterior: its panel is unchanged
     at.toggle(key="latent_shared_axes").set_value(True).run()
-    in_language(at, lang, checkpoints)
+    in_language(at, lang, pair_view)
     # Points picked in the AE's scatter: the inputs and both reconstructions, captioned.
     at.session_state["latent_scatter_ae"] = {"selection": {
         "points": [{"customdata": 3}, {"customdata": 5}], "point_indices": [3, 5], "box": [],
@@ -64,7 +64,7 @@ def test_panels_toggles_and_picked_points(lang, checkpoints, fresh_streamlit_cac
     at.run()
     captions = [image.proto.imgs[0].caption for image in at.get("image")]
     assert captions[0] == _("Inputs: test #{indices}", indices="3, 5") and len(captions) == 3
-    in_language(at, lang, checkpoints)
+    in_language(at, lang, pair_view)
     if lang == "ko":  # both toggles from a Korean link
         ko = opened(LATENT, "ko", latent_ellipses="true", latent_shared_axes="true")
         assert hangul(" ".join(visible_text(ko))) > 200

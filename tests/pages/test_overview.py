@@ -41,7 +41,7 @@ def test_overview_without_runs_shows_story_schematics_button_and_training_errors
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_overview_draws_newest_pair_and_claims(lang, checkpoints, fresh_streamlit_cache):
+def test_overview_draws_newest_pair_and_claims(lang, pair_view):
     _ = tr(lang)
     at = opened(OVERVIEW.file, lang, TIMEOUT)
     titles = [s["layout"]["title"]["text"] for s in chart_specs(at)]
@@ -49,7 +49,7 @@ def test_overview_draws_newest_pair_and_claims(lang, checkpoints, fresh_streamli
     for title, kind in zip(titles, ("AE", "VAE")):  # "AE: demo-ae (codes span ±…)"
         whole = _("{kind}: {run} (codes span {span})", kind=kind, run=f"demo-{kind.lower()}", span="±")
         assert title.startswith(whole[:whole.index("±") + 1]), title
-    in_language(at, lang, checkpoints)
+    in_language(at, lang, pair_view)
     # The scorecards are computed in the background: the first view never waits for them; the
     # page says so and looks again (a fragment in the browser; here, reruns) until they are in.
     deadline = time.monotonic() + TIMEOUT
@@ -69,7 +69,7 @@ def test_overview_draws_newest_pair_and_claims(lang, checkpoints, fresh_streamli
     numbers = [v for v in list(table["AE"]) + list(table["VAE"]) if re.match(r"^-?\d+\.\d+", v)]
     assert len(numbers) >= len(CLAIMS)  # AE and VAE values (the AE has none for VAE-only metrics)
     assert sum(v == "VAE" for v in table[_("Verdict here")]) >= 3  # the demo VAE wins the latent claims
-    in_language(at, lang, checkpoints)
+    in_language(at, lang, pair_view)
 
 
 @pytest.mark.slow

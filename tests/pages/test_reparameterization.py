@@ -33,9 +33,9 @@ def sigma_note(at) -> str:
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_sliders_kl_and_one_images_posterior(lang, checkpoints, fresh_streamlit_cache):
+def test_sliders_kl_and_one_images_posterior(lang, pair_view):
     _ = tr(lang)
-    at = in_language(opened(REPARAM, lang), lang, checkpoints)
+    at = in_language(opened(REPARAM, lang), lang, pair_view)
     hist, grads, ae_post, vae_post = specs(at)
     assert trace_names(vae_post)[-3:] == ["q(z|x) 2σ", _("{k} draws z = μ + σ·ε", k=16), "μ"]
     draws_x, draws_y = values(vae_post["data"][-2]["x"]), values(vae_post["data"][-2]["y"])
@@ -48,13 +48,13 @@ def test_sliders_kl_and_one_images_posterior(lang, checkpoints, fresh_streamlit_
     assert x0 < min(ellipse + list(draws_x)) and max(ellipse + list(draws_x)) < x1
     assert y0 < draws_y.min() and draws_y.max() < y1
     at.toggle(key="reparam_zoom").set_value(False).run()
-    in_language(at, lang, checkpoints)
+    in_language(at, lang, pair_view)
     assert specs(at)[3]["layout"]["xaxis"]["range"] != [x0, x1]  # back to all codes at own scale
     at.toggle(key="reparam_zoom").set_value(True).run()
     assert closed_form_kl(at, lang) == pytest.approx(kl_closed_form(1.0, 0.5), abs=1e-4)
 
     at.slider(key="reparam_mu").set_value(-1.0).run()
-    in_language(at.slider(key="reparam_sigma").set_value(2.0).run(), lang, checkpoints)
+    in_language(at.slider(key="reparam_sigma").set_value(2.0).run(), lang, pair_view)
     hist2 = specs(at)[0]
     assert hist2 != hist
     assert closed_form_kl(at, lang) == pytest.approx(kl_closed_form(-1.0, 2.0), abs=1e-4)
@@ -64,10 +64,10 @@ def test_sliders_kl_and_one_images_posterior(lang, checkpoints, fresh_streamlit_
                    lambda: at.number_input(key="reparam_seed").set_value(7),
                    lambda: at.selectbox(key="reparam_image_class").set_value(3),
                    lambda: at.number_input(key="reparam_sample_seed").set_value(5)):
-        in_language(change().run(), lang, checkpoints)
+        in_language(change().run(), lang, pair_view)
 
     n_images = len(at.get("image"))
-    in_language(at.slider(key="reparam_k").set_value(4).run(), lang, checkpoints)
+    in_language(at.slider(key="reparam_k").set_value(4).run(), lang, pair_view)
     assert len(values(specs(at)[3]["data"][-2]["x"])) == 4
     assert len(at.get("image")) == n_images
     # every Plotly legend, axis and title of the page went through the catalog too
@@ -76,10 +76,9 @@ def test_sliders_kl_and_one_images_posterior(lang, checkpoints, fresh_streamlit_
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_sigma_note_reads_its_numbers_from_the_draws_and_names_the_blog_post(lang, checkpoints,
-                                                                             fresh_streamlit_cache):
+def test_sigma_note_reads_its_numbers_from_the_draws_and_names_the_blog_post(lang, pair_view):
     """The note's check is computed: at σ = 2 the draws' spread is σ, not σ² = 4."""
-    at = in_language(opened(REPARAM, lang, reparam_sigma="2.0", reparam_n="10000"), lang, checkpoints)
+    at = in_language(opened(REPARAM, lang, reparam_sigma="2.0", reparam_n="10000"), lang, pair_view)
     note = sigma_note(at)
     assert "σ = exp(0.5·logvar)" in note
     if lang == "ko":

@@ -73,7 +73,7 @@ def test_quick_pair_is_a_fair_2d_pair():
 
 # --- settings ------------------------------------------------------------------------------------
 
-def test_train_page_lists_runs_and_defaults_to_pair(checkpoints, fresh_streamlit_cache):
+def test_train_page_lists_runs_and_defaults_to_pair(pair_view):
     at = train_page()
     runs = table_with(at, RUNS_TABLE)
     assert set(runs["name"]) == {"demo-ae", "demo-vae"}
@@ -84,7 +84,7 @@ def test_train_page_lists_runs_and_defaults_to_pair(checkpoints, fresh_streamlit
     assert at.select_slider(key="train_beta").value == 1.0
 
 
-def test_train_mode_toggle_changes_widgets(checkpoints, fresh_streamlit_cache):
+def test_train_mode_toggle_changes_widgets(pair_view):
     at = train_page()
     ok(at.button_group(key="train_mode").set_value("ae").run())
     assert at.select_slider(key="train_beta").disabled
@@ -97,8 +97,8 @@ def test_train_mode_toggle_changes_widgets(checkpoints, fresh_streamlit_cache):
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_input_errors_show_an_error_and_submit_nothing(lang, checkpoints, fresh_streamlit_cache):
-    at = in_language(train_page(lang), lang, checkpoints)
+def test_input_errors_show_an_error_and_submit_nothing(lang, pair_view):
+    at = in_language(train_page(lang), lang, pair_view)
     for mode, name, betas, expect in (("pair", "../evil", None, "Invalid run name"),
                                       ("pair", "has space", None, "Invalid run name"),
                                       ("pair", "demo", None, "Run name already used"),
@@ -114,8 +114,8 @@ def test_input_errors_show_an_error_and_submit_nothing(lang, checkpoints, fresh_
         else:  # the English sentence, inside ⟦ ⟧ in qps
             assert any(expect in e for e in errors), (name, errors)
         assert "train_job" not in at.session_state
-        in_language(at, lang, checkpoints, name)
-    assert {p.name for p in checkpoints.iterdir()} == {"demo-ae", "demo-vae", CACHE_DIR}
+        in_language(at, lang, pair_view, name)
+    assert {p.name for p in pair_view.iterdir()} == {"demo-ae", "demo-vae", CACHE_DIR}
 
 
 @pytest.mark.parametrize("lang", LANGS)

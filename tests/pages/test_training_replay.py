@@ -23,10 +23,10 @@ def animation(at: AppTest) -> dict:
     return json.loads(at.get("plotly_chart")[0].proto.spec)
 
 
-def test_replay_animates_both_maps_and_ends_at_the_saved_codes(checkpoints, fresh_streamlit_cache, digits):
+def test_replay_animates_both_maps_and_ends_at_the_saved_codes(pair_view, digits):
     at = in_language(opened(REPLAY, "en"), "en")
     spec = animation(at)
-    vae = load_run(checkpoints / "demo-vae")
+    vae = load_run(pair_view / "demo-vae")
     snaps = load_snapshots(vae.path, vae.model_config, vae.model.state_dict())
     assert len(spec["frames"]) == len(snaps) >= 10
     assert len(spec["layout"]["sliders"][0]["steps"]) == len(snaps)
@@ -48,17 +48,17 @@ def test_replay_animates_both_maps_and_ends_at_the_saved_codes(checkpoints, fres
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_the_player_and_a_snapshot_named_by_a_link(lang, checkpoints, fresh_streamlit_cache):
+def test_the_player_and_a_snapshot_named_by_a_link(lang, pair_view):
     """A link's ?replay_snapshot= is the optimizer step itself, not a worded label: the same link
     opens the same snapshot in every language."""
     _ = tr(lang)
-    at = in_language(opened(REPLAY, lang), lang, checkpoints)
+    at = in_language(opened(REPLAY, lang), lang, pair_view)
     layout = animation(at)["layout"]
     assert [b["label"] for b in layout["updatemenus"][0]["buttons"]] == [_("▶ Play"), _("❚❚ Pause")]
     assert layout["sliders"][0]["currentvalue"]["prefix"] == _("optimizer step ")
     steps = [s["label"] for s in layout["sliders"][0]["steps"]]
     for i in (2, len(steps) // 2):
-        at = in_language(opened(REPLAY, lang, replay_snapshot=steps[i]), lang, checkpoints)
+        at = in_language(opened(REPLAY, lang, replay_snapshot=steps[i]), lang, pair_view)
         assert animation(at)["layout"]["sliders"][0]["active"] == i
     assert animation(opened(REPLAY, lang, replay_snapshot="nonsense"))["layout"]["sliders"][0]["active"] > 2
 
