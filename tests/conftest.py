@@ -29,6 +29,8 @@ import pytest  # noqa: E402
 
 from helpers import train_and_save  # noqa: E402
 from vae_core import ModelConfig, TrainConfig, load_dataset  # noqa: E402
+from vae_core.analysis.classifier import CACHE_DIR as JUDGE_CACHE  # noqa: E402
+from vae_core.analysis.classifier import load_or_train  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +48,10 @@ def pair_root(tmp_path_factory, digits) -> Path:
     tcfg = TrainConfig(epochs=12, batch_size=64, lr=3e-3, beta=1.0, seed=0)
     train_and_save(root, "demo-ae", cfg.with_kind("ae"), tcfg, digits, group="demo")
     train_and_save(root, "demo-vae", cfg, tcfg, digits, group="demo")
+    # The judge classifier cached beside the runs (root/.classifiers, as a server keeps it): every
+    # copy of this folder loads it instead of training it again (1-2 s a page test). Seeded, so
+    # a loaded judge equals a fresh one weight for weight.
+    load_or_train(digits, root)
     return root
 
 
@@ -64,10 +70,34 @@ def checkpoints(tmp_path, pair_root, monkeypatch) -> Path:
 
 
 @pytest.fixture(scope="session")
+def pair_view_root(tmp_path_factory, pair_root) -> Path:
+    root = tmp_path_factory.mktemp("pair-view") / "checkpoints"
+    shutil.copytree(pair_root, root)
+    return root
+
+
+def _file_versions(root: Path) -> dict[str, int]:
+    return {p.relative_to(root).as_posix(): p.stat().st_mtime_ns for p in root.rglob("*")}
+
+
+@pytest.fixture
+def pair_view(pair_view_root, monkeypatch) -> Path:
+    """The pair for a test that only looks at it: one folder for every such test, and the app's
+    caches (codes, scorecards, figures; keyed by run path and file version) kept between them, so
+    the first language of a view computes and the others reuse. A test that changed the folder
+    fails here: it needs ``checkpoints``."""
+    before = _file_versions(pair_view_root)
+    monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(pair_view_root))
+    yield pair_view_root
+    assert _file_versions(pair_view_root) == before, "the folder changed: use the checkpoints fixture"
+
+
+@pytest.fixture(scope="session")
 def collapsed_root(tmp_path_factory, pair_root, digits) -> Path:
     """The demo AE beside a beta = 8 VAE of the same net: beta 8 collapses within a few epochs."""
     root = tmp_path_factory.mktemp("collapsed")
-    shutil.copytree(pair_root / "demo-ae", root / "demo-ae")
+    for name in ("demo-ae", JUDGE_CACHE):
+        shutil.copytree(pair_root / name, root / name)
     cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(64, 32), input_shape=digits.image_shape)
     path = train_and_save(root, "b8-vae", cfg, TrainConfig(epochs=4, batch_size=64, lr=3e-3, beta=8.0,
                                                             seed=0), digits)
@@ -81,9 +111,10 @@ def collapsed(tmp_path, collapsed_root, monkeypatch, fresh_streamlit_cache) -> P
 
 
 @pytest.fixture(scope="session")
-def odd_root(tmp_path_factory, digits) -> Path:
+def odd_root(tmp_path_factory, pair_root, digits) -> Path:
     """An AE with a 1-d latent space next to a VAE with a 3-d one (a mismatched pair)."""
     root = tmp_path_factory.mktemp("odd-checkpoints")
+    shutil.copytree(pair_root / JUDGE_CACHE, root / JUDGE_CACHE)
     tcfg = TrainConfig(epochs=2, batch_size=128, seed=0)
     base = ModelConfig(kind="vae", hidden=(32,), input_shape=digits.image_shape)
     train_and_save(root, "odd-ae", ModelConfig(**{**base.to_dict(), "kind": "ae", "latent_dim": 1}),
@@ -103,6 +134,73 @@ def empty_checkpoints(tmp_path, monkeypatch) -> Path:
     root = tmp_path / "empty-checkpoints"
     root.mkdir()
     monkeypatch.setenv("VAE_LAB_CHECKPOINTS", str(root))
+    return root
+
+
+def sweep_runs(root: Path, digits, betas, group: str = "sw", **train) -> None:
+    """A β sweep of tiny VAEs (latent 2, one hidden layer of 32) named as ``plan_runs`` names
+    them (``sw-b0.5``); ``train`` overrides TrainConfig's fields, ``kl_warmup_epochs`` may be a
+    function of β."""
+    cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(32,), input_shape=digits.image_shape)
+    warmup = train.pop("kl_warmup_epochs", 0)
+    for beta in betas:
+        tcfg = TrainConfig(beta=beta, kl_warmup_epochs=warmup(beta) if callable(warmup) else warmup,
+                           **train)
+        train_and_save(root, f"{group}-b{beta:g}", cfg, tcfg, digits, group=group)
+
+
+@pytest.fixture(scope="session")
+def sweep_root(tmp_path_factory, pair_root, digits) -> Path:
+    """The demo pair beside a β sweep "sw" of β = 0.5 and 2 (2 epochs each)."""
+    root = tmp_path_factory.mktemp("sweep")
+    shutil.copytree(pair_root, root, dirs_exist_ok=True)
+    sweep_runs(root, digits, (0.5, 2.0), epochs=2)
+    return root
+
+
+@pytest.fixture
+def sweep_checkpoints(tmp_path, sweep_root, monkeypatch, fresh_streamlit_cache) -> Path:
+    return use_copy(sweep_root, tmp_path / "sweep", monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def collapsing_sweep_root(tmp_path_factory, pair_root, digits) -> Path:
+    """The demo pair beside a sweep "sw" of β = 0 and β = 40 (with a KL warm-up): β = 40 collapses."""
+    root = tmp_path_factory.mktemp("collapsing-sweep")
+    shutil.copytree(pair_root, root, dirs_exist_ok=True)
+    sweep_runs(root, digits, (0.0, 40.0), epochs=3, seed=0, kl_warmup_epochs=lambda beta: int(beta > 1))
+    return root
+
+
+@pytest.fixture
+def collapsing_sweep(tmp_path, collapsing_sweep_root, monkeypatch, fresh_streamlit_cache) -> Path:
+    return use_copy(collapsing_sweep_root, tmp_path / "collapsing-sweep", monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def one_kind_root(tmp_path_factory, pair_root, digits) -> Path:
+    """VAEs only: the demo VAE and a newer one of latent 3 (no AE to compare with)."""
+    root = tmp_path_factory.mktemp("one-kind")
+    for name in ("demo-vae", JUDGE_CACHE):
+        shutil.copytree(pair_root / name, root / name)
+    cfg = ModelConfig(kind="vae", latent_dim=3, hidden=(32,), input_shape=digits.image_shape)
+    train_and_save(root, "z3-vae", cfg, TrainConfig(epochs=2, seed=0), digits)
+    return root
+
+
+@pytest.fixture
+def one_kind(tmp_path, one_kind_root, monkeypatch, fresh_streamlit_cache) -> Path:
+    return use_copy(one_kind_root, tmp_path / "one-kind", monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def latent3_root(tmp_path_factory, digits) -> Path:
+    """A pair of latent 3 ("l3-ae", "l3-vae")."""
+    root = tmp_path_factory.mktemp("latent3")
+    cfg = ModelConfig(kind="vae", latent_dim=3, hidden=(32,), input_shape=digits.image_shape)
+    tcfg = TrainConfig(epochs=3, batch_size=128, seed=0)
+    train_and_save(root, "l3-ae", cfg.with_kind("ae"), tcfg, digits, group="l3")
+    train_and_save(root, "l3-vae", cfg, tcfg, digits, group="l3")
     return root
 
 

@@ -1,9 +1,14 @@
 """Helpers shared by the test modules: train-and-save a real tiny run, open an app page."""
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
+import time
 from pathlib import Path
+
+import numpy as np
 
 from vae_core import ModelConfig, TrainConfig, run_to_end, save_run, train
 
@@ -32,9 +37,11 @@ def page_app(page: str | None = None, timeout: float = 90):
     return at
 
 
-def open_page(page: str | None = None, timeout: float = 90):
-    """``page_app`` after one run."""
-    return page_app(page, timeout).run()
+def open_page(page: str | None = None, timeout: float = 90, **params: str):
+    """``page_app`` after one run, its URL holding ``params`` (``lang="ko"``, a widget's value)."""
+    at = page_app(page, timeout)
+    at.query_params.update(params)
+    return at.run()
 
 
 def as_shown(markdown: str) -> str:
@@ -76,3 +83,46 @@ def live_payloads(at, kept: dict | None = None) -> list[dict]:
 
     return [resolve(json.loads(e.proto.bytes, parse_constant=_not_json))
             for e in at.get("bidi_component")]
+
+
+def page_text(at) -> str:
+    """The page's markdown, captions and alerts, one string."""
+    return "\n".join(str(e.value) for elements in (at.markdown, at.caption, at.info, at.warning, at.error)
+                     for e in elements)
+
+
+def table_with(at, column: str):
+    """The st.dataframe that has ``column`` (without on_select it carries no key in AppTest)."""
+    return next(d for d in at.dataframe if column in d.value.columns).value
+
+
+def values(data: list | dict) -> np.ndarray:
+    """A trace's x/y as numpy: plotly 6+ writes numpy arrays as base64 typed arrays."""
+    if isinstance(data, dict):
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"]))
+    return np.asarray(data, dtype=float)
+
+
+def wait_for(job, seconds: float = 60) -> None:
+    """Until the training ``job`` (``vae_core.jobs.engine.Job``) is no longer queued or running."""
+    deadline = time.time() + seconds
+    while job.active:
+        assert time.time() < deadline, f"job still {job.state} after {seconds} s"
+        time.sleep(0.05)
+
+
+def png_url(image) -> str:
+    """A PIL image as the data URL the drawing canvas sends."""
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def stroke_image(points=((150, 50), (150, 230)), width: int = 22, offset=(0, 0)):
+    """A white stroke on the canvas's 280×280 black: a drawn "1"."""
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", (280, 280), "black")
+    ImageDraw.Draw(im).line([(x + offset[0], y + offset[1]) for x, y in points], fill="white", width=width)
+    return im
+

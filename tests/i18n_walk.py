@@ -16,8 +16,10 @@ from typing import Any, Iterable, Iterator
 from google.protobuf.json_format import MessageToDict
 
 from helpers import no_exception, page_app
-from ui.i18n import LANGUAGE_KEY
+from ui.i18n import LANGUAGE_KEY, PSEUDO_LANGUAGE, translate
 from vae_core import list_runs
+
+LANGS = ("en", "ko", PSEUDO_LANGUAGE)  # what a page test is parametrized over
 
 # Proto fields a person reads. Icons, keys, code blocks, JSON dumps and LaTeX are not prose.
 TEXT_FIELDS = {"label", "help", "body", "caption", "placeholder", "options", "text", "delta",
@@ -175,6 +177,22 @@ def hangul(text: str) -> int:
 def assert_translated(at, root: Path, *extra: str) -> None:
     """The page ran, shows text, and none of it is outside the catalogs (data in ``root`` and
     ``extra`` aside)."""
+    in_language(at, PSEUDO_LANGUAGE, root, *extra)
+
+
+def in_language(at, lang: str, root: Path | None = None, *extra: str):
+    """The checks every view gets in ``lang``: it ran and shows text; in Korean, Korean text; in
+    ``qps``, no word outside the catalogs (data in ``root`` and ``extra`` aside)."""
     no_exception(at)
-    assert len(visible_text(at)) > 3
-    assert untranslated(at, data_words(root) + list(extra)) == []
+    text = visible_text(at)
+    assert len(text) >= 3  # a title, a sentence, a link at least
+    if lang == "ko":
+        assert hangul(" ".join(text)) > 20, " ".join(text)[:300]
+    elif lang == PSEUDO_LANGUAGE:
+        assert untranslated(at, (data_words(root) if root else []) + list(extra)) == []
+    return at
+
+
+def tr(lang: str):
+    """``lang``'s gettext, for what a test expects to read: ``tr("ko")("Train")``."""
+    return lambda message, **values: translate(message, lang, **values)

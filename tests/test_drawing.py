@@ -1,36 +1,22 @@
-"""Draw a digit: preprocessing like the data sets, hostile drawings refused, both encoders read it."""
+"""Draw a digit: preprocessing like the data sets, hostile drawings refused, both encoders read it.
+(The page itself, in every language: tests/pages/test_draw.py.)"""
 from __future__ import annotations
 
 import base64
-import io
-import json
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
 
-from helpers import no_exception, open_page, page_app
-from ui import navigation
-
+from helpers import png_url, stroke_image
 from vae_core import load_run
 from vae_core.analysis.classifier import load_or_train
 from vae_core.analysis.drawing import (DrawingError, digits_8x8, image_from_data_url, mnist_28x28,
                                        model_input, read_drawing)
 
-DRAW = "pages/8_Draw_a_digit.py"
-
-
-def png_url(image: Image.Image) -> str:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
 
 def stroke_drawing(points=((150, 50), (150, 230)), width: int = 22, offset=(0, 0)) -> np.ndarray:
-    im = Image.new("RGB", (280, 280), "black")
-    ImageDraw.Draw(im).line([(x + offset[0], y + offset[1]) for x, y in points], fill="white", width=width)
-    return image_from_data_url(png_url(im))
+    return image_from_data_url(png_url(stroke_image(points, width, offset)))
 
 
 def test_data_url_round_trip_and_hostile_input():
@@ -62,10 +48,10 @@ def test_mnist_preprocessing_centres_by_mass_in_a_20px_box():
     assert abs((ys * x).sum() / x.sum() - 13.5) < 1.0 and abs((xs * x).sum() / x.sum() - 13.5) < 1.0
 
 
-def test_real_digits_survive_being_redrawn(digits):
+def test_real_digits_survive_being_redrawn(pair_root, digits):
     """Test digits, enlarged to a 280 px canvas and preprocessed back, are still read correctly by
     the judge: the preprocessing gives the models images like the ones they were trained on."""
-    judge = load_or_train(digits, root=None)
+    judge = load_or_train(digits, pair_root)  # the judge cached beside the session's pair
     x = digits.test_x[:60, 0].numpy()
     redrawn = torch.stack([model_input(np.kron(img, np.ones((35, 35), np.float32)), (1, 8, 8))[0] for img in x])
     with torch.inference_mode():
@@ -77,42 +63,13 @@ def test_real_digits_survive_being_redrawn(digits):
 
 def test_both_encoders_read_a_drawing(pair_root, digits):
     x = model_input(stroke_drawing(), (1, 8, 8))
-    judge = load_or_train(digits, root=None).model
+    judge = load_or_train(digits, pair_root).model
     ae = read_drawing(load_run(pair_root / "demo-ae").model, x, 6, judge)
     vae = read_drawing(load_run(pair_root / "demo-vae").model, x, 6, judge)
     assert ae.logvar is None and ae.draws is None and ae.mu.shape == (2,)
     assert ae.reconstruction.shape == (8, 8) and 0 <= ae.recon_class[0] <= 9
     assert vae.logvar.shape == (2,) and vae.draws.shape == (6, 8, 8) and len(vae.draw_classes) == 6
     assert np.std(vae.draws_z, axis=0).min() > 0  # K different codes from q(z|x)
-
-
-def test_page_shows_both_encoders_for_an_injected_drawing(checkpoints, fresh_streamlit_cache, monkeypatch, tmp_path):
-    im = Image.new("RGB", (280, 280), "black")
-    ImageDraw.Draw(im).line([(150, 50), (150, 230)], fill="white", width=22)
-    at = page_app(DRAW, 120)
-    at.session_state["draw_canvas"] = {"image": png_url(im)}  # what the canvas sends after a stroke
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    names = [[t.get("name") for t in s["data"]] for s in specs]
-    assert len(specs) == 2
-    assert "your drawing" in names[0] and "q(z|x) 1σ" not in names[0]  # the AE: a point
-    assert "your drawing (μ)" in names[1] and "q(z|x) 1σ" in names[1] and "8 draws z ~ q(z|x)" in names[1]
-    captions = [img.proto.imgs[0].caption for img in at.get("image")]
-    assert any(c.startswith("AE reconstruction: the judge reads") for c in captions)
-    assert any(c.startswith("VAE reconstruction: the judge reads") for c in captions)
-    assert any(c.startswith("VAE: 8 draws") for c in captions)
-    # Issue 16.5: no "the cloud widens where it is unsure"; σ is measured and shown instead.
-    text = " ".join(c.value for c in at.caption)
-    assert "widens where it is unsure" not in text and "is not a measure of how unsure" in text
-    assert "VAE's mean σ, measured: test images" in text and "Your input: " in text
-
-
-def test_draw_page_warns_about_a_collapsed_vae(collapsed):
-    """Like every page that shows a pair's latent maps, Draw a digit says when the VAE collapsed."""
-    at = open_page(navigation.DRAW_A_DIGIT.file)
-    no_exception(at)
-    assert any("posterior collapsed" in w.value for w in at.warning), [w.value for w in at.warning]
 
 
 def test_sigma_is_no_uncertainty_measure_off_the_data(pair_root, digits):

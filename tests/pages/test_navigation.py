@@ -1,5 +1,6 @@
-"""AppTest through the frame: the in-app buttons that move to another page, and the pair of runs
-that follows the student from page to page.
+"""Moving between pages (AppTest through the frame): the in-app buttons that switch pages, the
+pair of runs that follows the student from page to page, links that name a run in either
+language, and the language switch keeping every pick.
 
 A browser keeps a URL-bound widget's value in the address bar when it differs from the default;
 AppTest has no browser, so these tests put those values into ``at.query_params`` as the browser
@@ -7,75 +8,35 @@ would. ``st.switch_page`` raised "Cannot clear query parameters – bound to wid
 """
 from __future__ import annotations
 
-import time
+import shutil
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import vae_core.jobs as jobs
 import vae_core.jobs.plan as plan  # quick_pair_specs lives there: patched there
+from helpers import as_shown, open_page, page_app, wait_for
 from helpers import no_exception as ok
-from helpers import page_app, train_and_save
 from ui import navigation
 from ui.i18n import translate
 from ui.state import run_choice_key
-from vae_core import ModelConfig, TrainConfig
 
 TIMEOUT = 90
-SWEEP_URL = {"train_mode": "β sweep", "train_betas": "0, 2", "train_epochs": "1"}
 SVG_URL = {"export_format": "SVG", "lang": "ko"}
-
-
-def wait(job: jobs.Job, seconds: float = 60) -> None:
-    deadline = time.time() + seconds
-    while job.active:
-        assert time.time() < deadline, f"job still {job.state} after {seconds} s"
-        time.sleep(0.05)
-
-
-def sweep(root, digits, betas=(0.5, 2.0), group="sw") -> None:
-    cfg = ModelConfig(kind="vae", latent_dim=2, hidden=(32,), input_shape=digits.image_shape)
-    for beta in betas:
-        train_and_save(root, f"{group}-b{beta:g}", cfg, TrainConfig(epochs=2, beta=beta), digits,
-                       group=group)
+DRAW = navigation.DRAW_A_DIGIT.file
 
 
 def title(at: AppTest) -> str:
     return at.title[0].value
 
 
-# --- the three buttons that crashed --------------------------------------------------------------
-
-def test_train_sweep_button_opens_evidence_with_bound_widgets_in_the_url(checkpoints,
-                                                                          fresh_streamlit_cache):
-    at = page_app(navigation.TRAIN.file, TIMEOUT)
-    # The student's address bar after choosing a sweep of one epoch.
-    at.query_params.update(SWEEP_URL)
-    ok(at.run())
-    assert at.button_group(key="train_mode").value == "sweep"
-    ok(at.button(key="train_submit").click().run())
-    job = at.session_state["train_job"]
-    wait(job)
-    ok(at.run())
-    at.query_params.update(SWEEP_URL)  # AppTest drops them after a run; a browser keeps them
-    ok(at.button(key="train_open_sweep").click().run())
-    assert title(at) == "Evidence"
-    assert at.radio(key="evidence_section").value == "β sweep"
-    assert at.selectbox(key="evidence_sweep").value == job.group
+@pytest.fixture
+def two_vaes(checkpoints):
+    """The demo pair plus a second VAE, so a picker has a choice that is not its default."""
+    shutil.copytree(checkpoints / "demo-vae", checkpoints / "demo-vae-2")
+    return checkpoints
 
 
-def test_evidence_open_latent_plot_with_the_sweep_section_in_the_url(checkpoints, digits,
-                                                                     fresh_streamlit_cache):
-    sweep(checkpoints, digits)
-    at = page_app(navigation.EVIDENCE.file, TIMEOUT)
-    at.query_params["evidence_section"] = "β sweep"
-    ok(at.run())
-    at.selectbox(key="evidence_sweep_run").set_value("sw-b2")
-    at.query_params["evidence_section"] = "β sweep"
-    ok(at.button(key="evidence_open_latent").click().run())
-    assert title(at) == "Latent space"
-    assert at.selectbox(key=run_choice_key("vae")).value == "sw-b2"
-
+# --- the buttons that crashed (and Train's sweep button: tests/pages/test_train.py) ----------------------------------------------------------------
 
 def test_overview_one_click_with_svg_charts_opens_latent_space(empty_checkpoints,
                                                                fresh_streamlit_cache, monkeypatch):
@@ -88,7 +49,7 @@ def test_overview_one_click_with_svg_charts_opens_latent_space(empty_checkpoints
     ok(at.button(key="overview_quick").click().run())
     # The student looks at Train while the pair trains, and comes back to the Overview.
     ok(at.switch_page(navigation.TRAIN.file).run())
-    wait(at.session_state["overview_job"])
+    wait_for(at.session_state["overview_job"])
     at.query_params.update(SVG_URL)
     ok(at.switch_page(navigation.OVERVIEW.file).run())
     assert title(at) == translate("Latent space", "ko")  # the language stays
@@ -105,11 +66,9 @@ PICKER_PAGES = [p.file for p in (navigation.LATENT_SPACE, navigation.DECODER_GRI
 
 
 @pytest.mark.parametrize("link", ["bare", "ko"])
-def test_a_link_naming_a_run_keeps_it_in_the_address_bar(link, checkpoints, digits,
-                                                         fresh_streamlit_cache):
+def test_a_link_naming_a_run_keeps_it_in_the_address_bar(link, sweep_checkpoints):
     """By bare name, or by its label in the other language: the view opens on that run, and the
     address bar names it in this session's words, so copying the address opens it again."""
-    sweep(checkpoints, digits)
     probe = ok(page_app(navigation.LATENT_SPACE.file, TIMEOUT).run())
     english = probe.selectbox(key=run_choice_key("vae")).format_func("sw-b0.5")  # not the newest
     at = page_app(navigation.LATENT_SPACE.file, TIMEOUT)
@@ -127,8 +86,7 @@ def test_a_link_naming_a_run_keeps_it_in_the_address_bar(link, checkpoints, digi
     assert at.query_params.get(run_choice_key("vae")) == english
 
 
-def test_a_pick_on_one_page_is_the_pick_on_every_page(checkpoints, digits, fresh_streamlit_cache):
-    sweep(checkpoints, digits)
+def test_a_pick_on_one_page_is_the_pick_on_every_page(sweep_checkpoints):
     at = ok(page_app(navigation.LATENT_SPACE.file, TIMEOUT).run())
     vae, ae = run_choice_key("vae"), run_choice_key("ae")
     assert at.selectbox(key=vae).value == "demo-vae"  # the newest pair (one group)
@@ -146,3 +104,56 @@ def test_a_pick_on_one_page_is_the_pick_on_every_page(checkpoints, digits, fresh
     ok(at.selectbox(key=vae).set_value("demo-vae").run())
     ok(at.switch_page(navigation.DECODER_GRID.file).run())
     assert at.selectbox(key=vae).value == "demo-vae"
+
+
+# --- links naming a run, and the language switch ------------------------------------------------
+
+@pytest.mark.parametrize("made_in, opened_in", [("en", "ko"), ("ko", "en")])
+def test_a_run_link_opens_the_same_run_in_the_other_language(made_in, opened_in, two_vaes,
+                                                            fresh_streamlit_cache):
+    at = ok(open_page(DRAW, timeout=120, lang=made_in))
+    box = at.selectbox(key="vae_run")
+    assert box.value == "demo-vae-2"  # the newest VAE is the default: pick the other one
+    box.set_value("demo-vae").run()
+    url = at.selectbox(key="vae_run").format_func("demo-vae")  # what the browser writes
+    assert url.startswith("demo-vae (digits, ") and ("latent 2" in url) == (made_in == "en")
+
+    shared = ok(open_page(DRAW, timeout=120, lang=opened_in, vae_run=url))
+    assert shared.selectbox(key="vae_run").value == "demo-vae" and not shared.warning
+    shown = shared.selectbox(key="vae_run").format_func("demo-vae")
+    assert ("잠재" in shown) == (opened_in == "ko")
+    # the next rerun puts the label of this language in the URL, and the choice stays
+    shared.run()
+    assert shared.query_params.get("vae_run") == shown
+    assert shared.selectbox(key="vae_run").value == "demo-vae"
+
+
+def test_a_link_may_name_the_bare_run_and_an_unknown_one_falls_back(two_vaes, fresh_streamlit_cache):
+    at = ok(open_page(DRAW, timeout=120, lang="ko", vae_run="demo-vae", ae_run="deleted-run"))
+    assert at.selectbox(key="vae_run").value == "demo-vae"
+    assert at.selectbox(key="ae_run").value == "demo-ae"
+    shown = as_shown(at.warning[0].value) if len(at.warning) == 1 else ""
+    assert "'deleted-run'" in shown and "demo-ae" in shown
+    assert "링크" in at.warning[0].value
+
+
+def test_switching_the_language_keeps_the_picked_runs_and_updates_the_url(two_vaes, fresh_streamlit_cache):
+    at = ok(open_page(DRAW, timeout=120))
+    at.selectbox(key="vae_run").set_value("demo-vae").run()
+    at.radio(key="draw_source").set_value("A test image").run()
+    at.selectbox(key="draw_test_class").set_value(3).run()
+    for lang, word in (("ko", "잠재"), ("en", "latent"), ("ko", "잠재")):
+        # the sidebar switch's value (AppTest drops the frame's sidebar from its tree after the
+        # first run, so the switch is set through its key, as its click would)
+        at.session_state["lang"] = lang
+        at.run()
+        ok(at)
+        vae = at.selectbox(key="vae_run")
+        assert vae.value == "demo-vae" and word in vae.format_func("demo-vae")
+        assert at.radio(key="draw_source").value == "A test image"
+        assert at.selectbox(key="draw_test_class").value == 3
+        # the browser is told the label of the new language, so the URL keeps the choice
+        assert at.query_params.get("vae_run") == vae.format_func("demo-vae")
+        at.run()  # a later rerun (the browser now sends the new label) keeps it too
+        assert at.selectbox(key="vae_run").value == "demo-vae"
+        assert at.selectbox(key="draw_test_class").value == 3
