@@ -1,0 +1,82 @@
+"""Other epoch counts of the Loss-convention lab: trained as a job by the training engine (on a
+Dask worker, never in the web process), added to the lab results file beside the runs (the shipped
+file untouched), then offered by the page like the shipped counts."""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO, no_exception, open_page
+from ui.numbers import number_text
+from vae_core.analysis.lab import LAB_TRAIN, VARIANTS, lab_numbers, train_variant
+from vae_core.analysis.lab_results import (LAB_RESULTS_FILE, LAB_TRAINED_FILE, SHIPPED_EPOCHS,
+                                           lab_job_specs, load_lab_results)
+from vae_core.jobs import JobTooBigError, TrainingEngine
+from vae_core.seeds import stream_seed
+
+SHIPPED = REPO / "checkpoints" / LAB_RESULTS_FILE
+LAB_PAGE = "pages/9_Loss_lab.py"
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def wait(job, seconds: float = 120) -> None:
+    deadline = time.time() + seconds
+    while job.active:
+        assert time.time() < deadline, f"job still {job.state} after {seconds} s"
+        time.sleep(0.05)
+
+
+def test_a_lab_job_past_the_epoch_cap_is_refused():
+    specs = lab_job_specs(3)
+    assert len(specs) == len(VARIANTS) and {s.objective for s in specs} == set(VARIANTS)
+    engine = TrainingEngine("tcp://127.0.0.1:9", max_job_epochs=3 * len(VARIANTS) - 1)
+    try:
+        with pytest.raises(JobTooBigError):
+            engine.submit(specs, "digits", lab_file="x", lab_base=str(SHIPPED))
+        assert engine.jobs() == []
+    finally:
+        engine.shutdown(wait=False)
+
+
+def test_the_page_trains_another_epoch_count_as_a_job_and_shows_it(empty_checkpoints, monkeypatch,
+                                                                   fresh_streamlit_cache, digits):
+    import vae_core.analysis.lab_results as lab_results
+
+    monkeypatch.setattr(lab_results, "OTHER_EPOCHS", (2, 5))
+    shipped_before = digest(SHIPPED)
+    at = no_exception(open_page(LAB_PAGE))
+    assert 2 not in at.select_slider(key="lab_epochs").options  # shipped counts only
+    at.selectbox(key="lab_new_epochs").set_value(2)
+    no_exception(at.button(key="lab_train").click().run())
+    job = at.session_state["lab_job"]
+    assert {s.objective for s in job.runs} == set(VARIANTS)
+    assert all(s.train_config.epochs == 2 for s in job.runs)
+    wait(job)
+    assert job.state == "finished", job.error
+    trained = empty_checkpoints / LAB_TRAINED_FILE
+    assert trained.is_file() and digest(SHIPPED) == shipped_before  # the shipped file is only read
+    results = load_lab_results(trained)
+    assert sorted(results) == sorted({*SHIPPED_EPOCHS, 2})  # the shipped counts kept
+    shipped = load_lab_results(SHIPPED)
+    assert shipped[60]["kl_sign"].numbers == results[60]["kl_sign"].numbers
+
+    no_exception(at.run())
+    slider = at.select_slider(key="lab_epochs")
+    assert 2 in [int(o) for o in slider.options] and int(slider.value) == 2
+    correct = results[2]["correct"]
+    again = lab_numbers(correct.model, VARIANTS["correct"], digits,
+                        seed=stream_seed(LAB_TRAIN.seed, "test_noise"))
+    table = at.table[0].value
+    row = table[table.iloc[:, 0].str.startswith("ELBO per image")].iloc[0]
+    assert row.iloc[1] == number_text(again["elbo"])  # the page's number, from the returned weights
+    # The worker trained exactly what lab.train_variant trains (same seed, data, objective).
+    direct = train_variant("correct", digits, train_cfg=replace(LAB_TRAIN, epochs=2))
+    assert correct.history[-1]["test_loss"] == pytest.approx(direct.history[-1]["test_loss"],
+                                                             rel=1e-3)
