@@ -50,9 +50,11 @@ def test_the_page_trains_another_epoch_count_as_a_job_and_shows_it(empty_checkpo
     import vae_core.analysis.lab_results as lab_results
 
     monkeypatch.setattr(lab_results, "OTHER_EPOCHS", (2, 5))
+    monkeypatch.setenv("VAE_LAB_MAX_JOB_EPOCHS", str(2 * len(VARIANTS)))  # every arm's epochs count
     shipped_before = digest(SHIPPED)
     at = no_exception(open_page(LAB_PAGE))
     assert 2 not in at.select_slider(key="lab_epochs").options  # shipped counts only
+    assert at.selectbox(key="lab_new_epochs").options == ["2"]  # 5 x 7 arms is past the cap
     at.selectbox(key="lab_new_epochs").set_value(2)
     no_exception(at.button(key="lab_train").click().run())
     job = at.session_state["lab_job"]
@@ -80,3 +82,23 @@ def test_the_page_trains_another_epoch_count_as_a_job_and_shows_it(empty_checkpo
     direct = train_variant("correct", digits, train_cfg=replace(LAB_TRAIN, epochs=2))
     assert correct.history[-1]["test_loss"] == pytest.approx(direct.history[-1]["test_loss"],
                                                              rel=1e-3)
+
+
+def test_a_stopped_lab_job_adds_nothing(empty_checkpoints, monkeypatch, fresh_streamlit_cache):
+    import vae_core.analysis.lab_results as lab_results
+
+    monkeypatch.setattr(lab_results, "OTHER_EPOCHS", (200,))
+    at = no_exception(open_page(LAB_PAGE))
+    no_exception(at.button(key="lab_train").click().run())
+    job = at.session_state["lab_job"]
+    deadline = time.time() + 60
+    while not any(job.records.values()):
+        assert time.time() < deadline and job.active, "the lab job did not start"
+        time.sleep(0.05)
+    no_exception(at.button(key="lab_stop").click().run())
+    wait(job, 60)
+    assert job.state == "stopped"
+    assert not (empty_checkpoints / LAB_TRAINED_FILE).exists()
+    no_exception(at.run())
+    assert 200 not in [int(o) for o in at.select_slider(key="lab_epochs").options]
+    assert any("nothing was added" in i.value for i in at.info)
