@@ -15,7 +15,7 @@ import streamlit as st
 
 from ui.i18n import _, current_language, translate
 from ui.panels import show_images
-from ui.resources import REPO, SharedFigure, checkpoints_root, dataset_or_error
+from ui.resources import REPO, SharedFigure, checkpoints_root, dataset_or_error, started_pool
 from ui.export import plot_config
 from ui.links import BIND, link_fallback, md, translated_options
 from ui.numbers import number_text
@@ -96,7 +96,11 @@ def train_other_epochs(available: list[int]) -> None:
     elif job is not None and job.state == "stopped":
         st.info(_("The lab job was stopped; nothing was added."), icon=":material/stop_circle:")
     cap = max_job_epochs() // len(VARIANTS)  # the engine's per-job cap counts every arm's epochs
-    choices = [n for n in lab_results.OTHER_EPOCHS if n <= cap and n not in available]
+    engine = started_pool()  # a count another session's job trains now is not offered twice
+    training = {j.runs[0].train_config.epochs for j in (engine.jobs() if engine else [])
+                if j.active and j.lab_file}
+    choices = [n for n in lab_results.OTHER_EPOCHS
+               if n <= cap and n not in available and n not in training]
     if not choices:
         st.caption(_("Every epoch count this server allows is here already."))
         return

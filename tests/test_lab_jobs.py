@@ -84,7 +84,7 @@ def test_the_page_trains_another_epoch_count_as_a_job_and_shows_it(empty_checkpo
                                                              rel=1e-3)
 
 
-def test_a_stopped_lab_job_adds_nothing(empty_checkpoints, monkeypatch, fresh_streamlit_cache):
+def test_a_lab_job_in_training_is_not_offered_twice_and_a_stopped_one_adds_nothing(empty_checkpoints, monkeypatch, fresh_streamlit_cache):
     import vae_core.analysis.lab_results as lab_results
 
     monkeypatch.setattr(lab_results, "OTHER_EPOCHS", (200,))
@@ -95,6 +95,8 @@ def test_a_stopped_lab_job_adds_nothing(empty_checkpoints, monkeypatch, fresh_st
     while not any(job.records.values()):
         assert time.time() < deadline and job.active, "the lab job did not start"
         time.sleep(0.05)
+    other = no_exception(open_page(LAB_PAGE))  # another session: the count is not offered twice
+    assert not [b for b in other.selectbox if b.key == "lab_new_epochs"]
     no_exception(at.button(key="lab_stop").click().run())
     wait(job, 60)
     assert job.state == "stopped"

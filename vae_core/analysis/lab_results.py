@@ -12,7 +12,7 @@ import os
 import string
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -23,6 +23,9 @@ from vae_core.data import ImageDataset
 from vae_core.models import LatentModel, build_model
 from vae_core.seeds import stream_seed
 from vae_core.store import validate
+
+if TYPE_CHECKING:
+    from vae_core.jobs.plan import RunSpec
 
 LAB_RESULTS_FILE = "loss-lab.safetensors"
 LAB_RESULTS_FORMAT = 1
@@ -142,7 +145,7 @@ MAX_TRAINED_EPOCH_SETS = 6  # epoch counts kept beyond the shipped ones (the old
 
 
 def lab_job_specs(epochs: int, model_cfg: ModelConfig = LAB_MODEL,
-                  train_cfg: TrainConfig = LAB_TRAIN) -> list[Any]:
+                  train_cfg: TrainConfig = LAB_TRAIN) -> list[RunSpec]:
     """The runs of a lab job: every arm at ``epochs`` (``RunSpec.objective`` names the variant);
     the engine's epoch cap counts them all (``len(VARIANTS) * epochs``)."""
     from vae_core.jobs.plan import RunSpec
