@@ -104,3 +104,38 @@ def test_a_lab_job_in_training_is_not_offered_twice_and_a_stopped_one_adds_nothi
     no_exception(at.run())
     assert 200 not in [int(o) for o in at.select_slider(key="lab_epochs").options]
     assert any("nothing was added" in i.value for i in at.info)
+
+
+def test_the_writer_adds_replaces_and_bounds_epoch_counts_and_refuses_foreign_weights(
+        tmp_path, monkeypatch, digits):
+    import torch
+    from safetensors.torch import save
+
+    import vae_core.analysis.lab_results as lab_results
+
+    from vae_core.analysis.lab import variant_objective
+    from vae_core.train import run_to_end, train
+
+    def arms(epochs: int) -> dict:
+        out = {}
+        for spec in lab_job_specs(epochs):
+            t0 = time.perf_counter()
+            end = run_to_end(train(spec.model_config, spec.train_config, digits, snapshots=0,
+                                   objective=variant_objective(spec.objective)))
+            a = lab_results.arm_outcome(spec.objective, end, digits, spec.train_config, t0)
+            out[spec.objective] = (a["weights"], a["arm"])
+        return out
+
+    path = tmp_path / LAB_TRAINED_FILE
+    one = arms(1)
+    lab_results.add_lab_results(path, SHIPPED, 1, one)
+    lab_results.add_lab_results(path, SHIPPED, 1, one)  # the same count again: replaced, not doubled
+    assert sorted(load_lab_results(path)) == sorted({*SHIPPED_EPOCHS, 1})
+    monkeypatch.setattr(lab_results, "MAX_TRAINED_EPOCH_SETS", 1)
+    lab_results.add_lab_results(path, SHIPPED, 2, arms(2))  # the oldest trained count goes first
+    assert sorted(load_lab_results(path)) == sorted({*SHIPPED_EPOCHS, 2})
+    before = digest(path)
+    foreign = one | {"correct": (save({"w": torch.zeros(3)}), one["correct"][1])}
+    with pytest.raises(lab_results.LabResultsError):
+        lab_results.add_lab_results(path, SHIPPED, 3, foreign)
+    assert digest(path) == before and not list(tmp_path.glob(".tmp-*"))

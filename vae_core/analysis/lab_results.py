@@ -200,9 +200,12 @@ def add_lab_results(path: str | os.PathLike[str], base: str | os.PathLike[str], 
             tensors = {k: t for k, t in tensors.items() if not k.startswith(f"e{n}/")}
         entries = {k: v for k, v in json.loads(meta["arms"]).items() if int(k.split("/")[0]) in kept}
         for key, (weights, arm) in arms.items():
-            build_model(model_cfg).load_state_dict({k: t.float() for k, t in load(weights).items()},
-                                                   strict=True)  # the right arm's shapes, nothing else
-            tensors |= {f"e{epochs}/{key}/{name}": t.to(torch.float16) for name, t in load(weights).items()}
+            try:  # the lab model's names and shapes, nothing else
+                state = load(weights)
+                build_model(model_cfg).load_state_dict({k: t.float() for k, t in state.items()})
+            except Exception as e:  # safetensors' or torch's own errors: not this model's weights
+                raise LabResultsError(f"the {key} arm's weights do not fit ({type(e).__name__})") from None
+            tensors |= {f"e{epochs}/{key}/{name}": t.to(torch.float16) for name, t in state.items()}
             entries[f"{epochs}/{key}"] = arm
         tmp = os.path.join(folder, f".tmp-{os.getpid()}-{LAB_TRAINED_FILE}")
         try:
