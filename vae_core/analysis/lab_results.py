@@ -1,9 +1,12 @@
-"""The loss lab's shipped results: the page reads these, it never trains.
+"""The loss lab's results on file: the page reads these, it never trains.
 
 The dashboard's lab shows arms trained ahead of time (``benchmarks/loss_lab.py --ship``), stored
 in one safetensors file: float16 weights per (epochs, variant) and a JSON metadata entry with each
 arm's history, status and numbers. The numbers are measured on the float16-rounded weights, so
-what the page draws from the weights and the numbers it prints agree exactly.
+what the page draws from the weights and the numbers it prints agree exactly. Another epoch count
+is a job of the training engine (``lab_job_specs``): a worker trains and measures each arm
+(``arm_outcome``) and the engine adds them to ``LAB_TRAINED_FILE`` beside the runs
+(``add_lab_results``: the shipped arms plus those trained; the shipped file is only read).
 """
 from __future__ import annotations
 

@@ -195,12 +195,13 @@ def train_stage(job_id: str, stage: int, topic: str, stop_event: str, specs: lis
                 reason = outcomes.render(outcomes.STOPPED_AT_TIME_LIMIT, seconds=seconds_left,
                                          step=rec["step"])
             spec = by_name[name]
-            lab = {} if spec.objective is None else {"lab": _lab_outcome(
-                spec, rec, data, time.perf_counter() - spent[name])}
+            lab = {} if spec.objective is None else {"lab": _lab_outcome(  # its time: its own steps
+                spec, rec, data, t0=time.perf_counter() - spent[name])}
             model = rec.pop("model")
             snapshots = pack_snapshots(rec.pop("snapshots", None) or [])
             out[name] = {key: rec[key] for key in rec if key != "type"} | {
-                "reason": reason, "weights": save(model.state_dict()), "snapshots": snapshots} | lab
+                "reason": reason, "snapshots": snapshots,  # a lab arm's weights: its float16 ones
+                "weights": save(model.state_dict()) if spec.objective is None else None} | lab
     progress.flush()
     return {"worker": worker.address, "runs": out}
 
