@@ -173,15 +173,22 @@ link_fallback("lab_variant", WRONG, variant_title, _("the wrong variant"),
 c1, c2 = st.columns([3, 1])
 variant = c1.selectbox(_("Wrong variant"), WRONG, key="lab_variant", bind=BIND,
                        format_func=translated_options("lab_variant", WRONG, variant_title))
-path = results_path()
-try:
-    mtime = path.stat().st_mtime
-    shipped = _shipped(str(path), mtime)
-except (OSError, LabResultsError) as e:
+problems: list[str] = []
+for path in dict.fromkeys((results_path(), SHIPPED_RESULTS)):  # a damaged trained file: the shipped
+    try:
+        mtime = path.stat().st_mtime
+        shipped = _shipped(str(path), mtime)
+        break
+    except (OSError, LabResultsError) as e:
+        problems.append(str(e) if isinstance(e, LabResultsError) else type(e).__name__)
+else:
     st.error(_("The lab's results cannot be read ({detail}). Write them with `python "
-               "benchmarks/loss_lab.py --ship`.", detail=str(e) if isinstance(e, LabResultsError)
-               else type(e).__name__), icon=":material/science:")
+               "benchmarks/loss_lab.py --ship`.", detail=problems[-1]), icon=":material/science:")
     st.stop()
+if problems:
+    st.warning(_("The lab results trained on this server cannot be read ({detail}); these are the "
+                 "shipped ones. The next lab job writes them anew.", detail=problems[0]),
+               icon=":material/science:")
 epoch_options = sorted(shipped)
 done: Job | None = st.session_state.get(JOB_KEY)
 if (done is not None and done.state == "finished" and st.session_state.get("lab_job_shown") != done.id

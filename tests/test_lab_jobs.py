@@ -139,3 +139,15 @@ def test_the_writer_adds_replaces_and_bounds_epoch_counts_and_refuses_foreign_we
     with pytest.raises(lab_results.LabResultsError):
         lab_results.add_lab_results(path, SHIPPED, 3, foreign)
     assert digest(path) == before and not list(tmp_path.glob(".tmp-*"))
+    path.write_bytes(b"damaged")  # a damaged trained file is written anew from the shipped one
+    lab_results.add_lab_results(path, SHIPPED, 1, one)
+    assert sorted(load_lab_results(path)) == sorted({*SHIPPED_EPOCHS, 1})
+
+
+def test_a_damaged_trained_file_falls_back_to_the_shipped_results(empty_checkpoints,
+                                                                  fresh_streamlit_cache):
+    (empty_checkpoints / LAB_TRAINED_FILE).write_bytes(b"not safetensors")
+    at = no_exception(open_page(LAB_PAGE))
+    assert at.warning and str(empty_checkpoints) not in at.warning[0].value
+    assert sorted(int(o) for o in at.select_slider(key="lab_epochs").options) == sorted(SHIPPED_EPOCHS)
+    assert at.table

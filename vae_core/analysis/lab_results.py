@@ -177,7 +177,7 @@ def add_lab_results(path: str | os.PathLike[str], base: str | os.PathLike[str], 
     """Add every arm at ``epochs`` (variant -> safetensors bytes, entry) to the results file
     ``path`` (made from ``base``, the shipped file, when it does not exist yet), replacing that
     epoch count if it was there and keeping at most ``MAX_TRAINED_EPOCH_SETS`` beyond the shipped
-    ones. Written atomically (a temporary file, then a rename) under the folder's lock, so two
+    ones (a damaged ``path`` is made anew from ``base``). Written atomically (a temporary file, then a rename) under the folder's lock, so two
     jobs ending at once both land; ``base`` is only read. Raises ``LabResultsError``."""
     from safetensors import safe_open
     from safetensors.torch import load, save_file
@@ -189,7 +189,13 @@ def add_lab_results(path: str | os.PathLike[str], base: str | os.PathLike[str], 
     path = os.fspath(path)
     folder = os.path.dirname(path) or "."
     with _root_lock(Path(folder)):
-        source = path if os.path.isfile(path) else os.fspath(base)
+        source = os.fspath(base)
+        if os.path.isfile(path):
+            try:
+                load_lab_results(path)
+                source = path
+            except LabResultsError:  # damaged: written anew from the shipped file
+                pass
         load_lab_results(source)  # validated before anything of it is copied
         with safe_open(source, framework="pt") as f:
             meta = f.metadata()
