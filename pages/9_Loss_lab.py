@@ -2,9 +2,9 @@
 
 The arms shown were trained ahead of time (``benchmarks/loss_lab.py --ship`` writes
 ``checkpoints/loss-lab.safetensors``) and are read once per file version; the web process never
-trains them. Another epoch count is a job of the training engine (``ui.training.submit_job``, its
-limits and queue like any job): a Dask worker trains every arm and the engine adds them to the
-results file beside the runs (``lab_results.LAB_TRAINED_FILE``), which the page then reads.
+trains them. Another epoch count is a job of the training engine, its limits and queue like any
+job (``ui.lab_training``): a Dask worker trains every arm and the engine adds them to the results
+file beside the runs (``lab_results.LAB_TRAINED_FILE``), which the page then reads.
 """
 from pathlib import Path
 
@@ -15,25 +15,19 @@ import streamlit as st
 
 from ui.i18n import _, current_language, translate
 from ui.panels import show_images
-from ui.resources import REPO, SharedFigure, checkpoints_root, dataset_or_error, started_pool
+from ui.resources import REPO, SharedFigure, checkpoints_root, dataset_or_error
 from ui.export import plot_config
-from ui.links import BIND, link_fallback, md, translated_options
+from ui.links import BIND, link_fallback, translated_options
 from ui.numbers import number_text
-from ui.training import show_job_progress, submit_job
+from ui.lab_training import job_active, train_other_epochs, trained_epochs
 from vae_core.viz import figures
 from vae_core.analysis.latent_tools import decode_images, sample_prior, shared_range
 from vae_core.analysis.lab import LAB_TRAIN, VARIANTS, WRONG, LabRun, diagnose
-from vae_core.analysis import lab_results
 from vae_core.analysis.lab_results import (LAB_RESULTS_FILE, LAB_TRAINED_FILE, SHIPPED_EPOCHS,
-                                           LabResultsError, lab_job_specs, load_lab_results)
-from vae_core.analysis.outcomes import error_text, say
-from vae_core.jobs import EngineError, Job
-from vae_core.jobs.plan import max_job_epochs
+                                           LabResultsError, load_lab_results)
 from vae_core.text import N_
 
 N_SAMPLES = 32
-JOB_KEY = "lab_job"  # this session's lab job (the engine allows one active job per session)
-REFRESH_S = 1.0
 HIGHER, LOWER = N_("higher"), N_("lower")
 ROWS = [  # (number, label, better)
     ("elbo", N_("ELBO per image (nats, correct sampling)"), HIGHER),
@@ -71,55 +65,6 @@ def results_path() -> Path:
     shipped in the repository's checkpoints/."""
     here = checkpoints_root() / LAB_TRAINED_FILE
     return here if here.is_file() else SHIPPED_RESULTS
-
-
-@st.fragment(run_every=REFRESH_S)
-def live_lab_job() -> None:
-    """The queue position or progress of this session's lab job, and its Stop."""
-    job: Job = st.session_state[JOB_KEY]
-    if not job.active:
-        st.rerun()  # full rerun: the new epoch count in the slider, and no timer
-    show_job_progress(job)
-    stopping = job.stop.is_set()
-    st.button(_("Stopping…") if stopping else _("Stop (nothing is added)"), key="lab_stop",
-              icon=":material/stop_circle:", on_click=job.stop.set, disabled=stopping)
-
-
-def train_other_epochs(available: list[int]) -> None:
-    """Ask the training engine for every arm at an epoch count not yet in the results."""
-    job: Job | None = st.session_state.get(JOB_KEY)
-    if job is not None and job.active:
-        live_lab_job()
-        return
-    if job is not None and job.state == "failed":
-        st.error(_("Training failed: {error}", error=md(say(job.error, _))), icon=":material/error:")
-    elif job is not None and job.state == "stopped":
-        st.info(_("The lab job was stopped; nothing was added."), icon=":material/stop_circle:")
-    cap = max_job_epochs() // len(VARIANTS)  # the engine's per-job cap counts every arm's epochs
-    engine = started_pool()  # a count another session's job trains now is not offered twice
-    training = {j.runs[0].train_config.epochs for j in (engine.jobs() if engine else [])
-                if j.active and j.lab_file}
-    choices = [n for n in lab_results.OTHER_EPOCHS
-               if n <= cap and n not in available and n not in training]
-    if not choices:
-        st.caption(_("Every epoch count this server allows is here already."))
-        return
-    c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
-    n = c1.selectbox(_("Epochs to train"), choices, key="lab_new_epochs")
-    clicked = c2.button(_("Train all arms on the server"), key="lab_train",
-                        icon=":material/play_arrow:")
-    st.caption(_("{arms} models of {epochs} epochs, one job in the server's shared queue (one job "
-                 "per session, at most {cap} epochs per arm here); the numbers are measured on the "
-                 "training worker, never in this page.", arms=len(VARIANTS), epochs=n, cap=cap))
-    if clicked:
-        try:
-            st.session_state[JOB_KEY] = submit_job(
-                lab_job_specs(n), "digits", root=str(checkpoints_root()),
-                lab_file=str(checkpoints_root() / LAB_TRAINED_FILE), lab_base=str(SHIPPED_RESULTS))
-        except EngineError as e:
-            st.error(md(error_text(e, _)), icon=":material/error:")
-        else:
-            st.rerun()
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -190,17 +135,14 @@ if problems:
                  "shipped ones. The next lab job writes them anew.", detail=problems[0]),
                icon=":material/science:")
 epoch_options = sorted(shipped)
-done: Job | None = st.session_state.get(JOB_KEY)
-if (done is not None and done.state == "finished" and st.session_state.get("lab_job_shown") != done.id
-        and done.runs[0].train_config.epochs in shipped):
-    st.session_state["lab_job_shown"] = done.id  # once: show the count this session just trained
-    st.session_state["lab_epochs"] = done.runs[0].train_config.epochs
+just_trained = trained_epochs()
+if just_trained in shipped:  # show the count this session's job just added
+    st.session_state["lab_epochs"] = just_trained
 epochs = c2.select_slider(_("Epochs"), epoch_options,
                           value=LAB_TRAIN.epochs if LAB_TRAIN.epochs in shipped else epoch_options[0],
                           key="lab_epochs", bind=BIND)
-with st.expander(_("Another epoch count"), icon=":material/model_training:",
-                 expanded=done is not None and done.active):
-    train_other_epochs(epoch_options)
+with st.expander(_("Another epoch count"), icon=":material/model_training:", expanded=job_active()):
+    train_other_epochs(epoch_options, SHIPPED_RESULTS)
 v = VARIANTS[variant]
 title = _(v.title)
 left, right = st.columns(2)
