@@ -200,27 +200,40 @@ def lab_numbers(model: LatentModel, variant: Variant, dataset: ImageDataset, see
             "scale_error": codes.scale_error(mu), "prior_kl": codes.prior_kl(mu)}
 
 
-def train_variant(variant: str, dataset: ImageDataset, model_cfg: ModelConfig = LAB_MODEL,
-                  train_cfg: TrainConfig = LAB_TRAIN) -> LabRun:
-    """Train one arm of the lab on ``dataset`` (CPU) through ``train.train``, with the variant's
-    forward and objective as its ``objective``, and measure it. The history is ``train``'s epoch
-    records with ``recon``/``kl`` (as the variant's forward sees them) and ``loss`` (its own
-    objective) averaged over the epoch; ``test_*`` from ``train.evaluate``."""
+def variant_objective(variant: str) -> Callable[..., dict[str, torch.Tensor]]:
+    """``train.train``'s ``objective`` for one arm: the variant's forward, then its objective."""
     v = VARIANTS[variant]
 
     def objective(model: LatentModel, x: torch.Tensor, beta: float,
                   gen: torch.Generator) -> dict[str, torch.Tensor]:
         return v.objective(v.forward(model, x, gen), x, beta)
 
+    return objective
+
+
+def train_variant(variant: str, dataset: ImageDataset, model_cfg: ModelConfig = LAB_MODEL,
+                  train_cfg: TrainConfig = LAB_TRAIN) -> LabRun:
+    """Train one arm of the lab on ``dataset`` (CPU) through ``train.train``, with the variant's
+    forward and objective as its ``objective``, and measure it. The history is ``train``'s epoch
+    records with ``recon``/``kl`` (as the variant's forward sees them) and ``loss`` (its own
+    objective) averaged over the epoch; ``test_*`` from ``train.evaluate``."""
     t0 = time.perf_counter()
     end = run_to_end(train(model_cfg, replace(train_cfg, device="cpu"), dataset, snapshots=0,
-                           objective=objective))
+                           objective=variant_objective(variant)))
+    return lab_run(variant, end, dataset, train_cfg, t0)
+
+
+def lab_run(variant: str, end: dict[str, Any], dataset: ImageDataset, train_cfg: TrainConfig,
+            t0: float) -> LabRun:
+    """The arm ``train``'s end record ``end`` describes, measured; ``t0``: when its training
+    began (``time.perf_counter``), for its ``seconds``."""
     model, history = end["model"], _epoch_means(end["history"])
     # Collapse is judged by the diagnosis (the project's rule on the numbers below), not here.
     status = "diverged" if end["status"] == "diverged" else "finished"
     run = LabRun(variant, model, history, status, *_why_ended(end, status, train_cfg.epochs))
     if all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-        run.numbers = lab_numbers(model, v, dataset, seed=stream_seed(train_cfg.seed, "test_noise"))
+        run.numbers = lab_numbers(model, VARIANTS[variant], dataset,
+                                  seed=stream_seed(train_cfg.seed, "test_noise"))
     run.numbers.update({"status": status, "seconds": time.perf_counter() - t0})
     return run
 

@@ -38,13 +38,13 @@ from vae_core.analysis import outcomes
 from vae_core.config import env_number
 from vae_core.data import NAMED_DATASETS, ImageDataset, load_dataset
 import vae_core.jobs.cluster as dask_cluster
-from vae_core.jobs.job import EngineStatus, Flight, Job, save_outcome, saved_names
+from vae_core.jobs.job import EngineStatus, Flight, Job, save_lab_outcomes, save_outcome, saved_names
 from vae_core.jobs.plan import (
-    DEFAULT_GRACE_S, DEFAULT_MAX_JOB_EPOCHS, DEFAULT_MAX_JOB_RUNS, DEFAULT_MAX_PER_CLIENT,
-    DEFAULT_MAX_QUEUED, DEFAULT_TIME_LIMIT_S, KEEP_FINISHED_S, MAX_JOB_EPOCHS_ENV, MAX_JOB_RUNS_ENV,
+    DEFAULT_GRACE_S, DEFAULT_MAX_JOB_RUNS, DEFAULT_MAX_PER_CLIENT,
+    DEFAULT_MAX_QUEUED, DEFAULT_TIME_LIMIT_S, KEEP_FINISHED_S, MAX_JOB_RUNS_ENV,
     MAX_PER_CLIENT_ENV, MAX_QUEUED_ENV, ORPHAN_GRACE_ENV, ORPHAN_GRACE_S, SCHEDULER_ENV,
     TIME_LIMIT_ENV, ClientBusyError, EngineError, EngineUnavailable, JobTooBigError,
-    OwnerBusyError, QueueFullError, RunSpec)
+    OwnerBusyError, QueueFullError, RunSpec, max_job_epochs)
 from vae_core.jobs.watchdog import Watchdog
 from vae_core.jobs.worker import pack_dataset, train_stage
 from vae_core.store.runs import MAX_OWNER_CHARS, RunError, validate_run_name
@@ -120,8 +120,7 @@ class TrainingEngine(Watchdog):
                                              1000, integer=True),
                    max_runs=env_number(MAX_JOB_RUNS_ENV, DEFAULT_MAX_JOB_RUNS, 1, 1000,
                                        integer=True),
-                   max_job_epochs=env_number(MAX_JOB_EPOCHS_ENV, DEFAULT_MAX_JOB_EPOCHS, 1,
-                                             10_000_000, integer=True),
+                   max_job_epochs=max_job_epochs(),
                    orphan_grace_s=env_number(ORPHAN_GRACE_ENV, ORPHAN_GRACE_S, 0, 24 * 3600))
 
     # -- what pages and the CLI call -----------------------------------------------------------
@@ -130,7 +129,7 @@ class TrainingEngine(Watchdog):
                group: str | None = None, interleave: bool = True, *, owner: str | None = None,
                data: ImageDataset | None = None, time_limit_s: float | None | str = "default",
                overwrite: bool = False, ship_data: bool = True, client: str | None = None,
-               alive: Any = None) -> Job:
+               alive: Any = None, lab_file: str | None = None, lab_base: str | None = None) -> Job:
         """Queue a job and return it at once. Names are validated now. ``owner`` (an opaque
         token of a browser session, saved in the runs' run.json)
         may have one active job (``OwnerBusyError``); at most ``max_queued`` jobs wait
@@ -142,9 +141,13 @@ class TrainingEngine(Watchdog):
         name, unless ``overwrite``. ``client``: the submitting computer's address, at most
         ``max_per_client`` active jobs each (``ClientBusyError``); ``alive``: see the class. A run
         or group name that an active job of the same folder will save is refused (two sessions
-        choosing one name at once would mix their runs in one group)."""
+        choosing one name at once would mix their runs in one group). ``lab_file``: a loss-lab
+        job (``lab_results.lab_job_specs``) adds its arms to this results file, made from
+        ``lab_base`` if it does not exist yet, instead of saving runs."""
         if not runs:
             raise ValueError("a job needs at least one run")
+        if lab_file is not None and not interleave:
+            raise ValueError("a lab job trains its arms in one stage (interleave=True)")
         epochs = sum(r.train_config.epochs for r in runs)
         if self.max_runs is not None and len(runs) > self.max_runs:
             raise JobTooBigError(outcomes.render(outcomes.JOB_TOO_MANY_RUNS, limit=self.max_runs,
@@ -161,7 +164,8 @@ class TrainingEngine(Watchdog):
         limit = self.time_limit_s if time_limit_s == "default" else time_limit_s
         job = Job(runs=list(runs), dataset=dataset, root=str(root), group=group,
                   interleave=interleave, owner=owner, client=client, alive=alive,
-                  time_limit_s=limit, overwrite=overwrite, _engine=weakref.ref(self))
+                  time_limit_s=limit, overwrite=overwrite, lab_file=lab_file, lab_base=lab_base,
+                  _engine=weakref.ref(self))
         packed = None
         if ship_data and dataset.strip().lower() not in NAMED_DATASETS:
             packed = pack_dataset(data or load_dataset(dataset, root=self.data_root))
@@ -375,15 +379,20 @@ class TrainingEngine(Watchdog):
         except Exception as e:
             return self._finish(flight, "failed", outcomes.render(outcomes.JOB_RESULTS_LOST,
                                                                   error=e))
-        for spec in flight.stages[flight.stage]:
-            outcome = payload["runs"][spec.name]
-            with self._lock:
-                job.records[spec.name] = list(outcome["history"])  # complete, whatever arrived
-            try:
-                job.results[spec.name] = save_outcome(job, spec, outcome, payload["worker"])
-            except (RunError, OSError, ValueError, SafetensorError) as e:  # e.g. a full disk
-                return self._finish(flight, "failed", outcomes.render(
-                    outcomes.JOB_SAVE_FAILED, name=spec.name, error=e))
+        specs = flight.stages[flight.stage]
+        for spec in specs:
+            with self._lock:  # complete, whatever arrived
+                job.records[spec.name] = list(payload["runs"][spec.name]["history"])
+        name = os.path.basename(job.lab_file or "")
+        try:
+            if job.lab_file is not None:  # a loss-lab job: every arm into its results file, at once
+                job.results.update(save_lab_outcomes(job, specs, payload))
+            for spec in specs if job.lab_file is None else []:
+                name = spec.name
+                job.results[name] = save_outcome(job, spec, payload["runs"][name], payload["worker"])
+        except (RunError, OSError, ValueError, SafetensorError) as e:  # e.g. a full disk
+            return self._finish(flight, "failed", outcomes.render(
+                outcomes.JOB_SAVE_FAILED, name=name, error=e))
         stopped = job.stop.is_set() or any(r["status"] == "stopped" for r in job.results.values())
         with self._lock:
             flight.stage += 1

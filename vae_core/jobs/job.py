@@ -54,6 +54,8 @@ class Job:
     alive: Any = field(default=None, repr=False)  # () -> bool: is the submitting session open?
     time_limit_s: float | None = DEFAULT_TIME_LIMIT_S
     overwrite: bool = False
+    lab_file: str | None = None  # a loss-lab job: its arms go into this results file, not runs
+    lab_base: str | None = None  # ... started from this (shipped) file when it does not exist
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     state: str = "queued"  # queued | running | finished | failed | stopped
     error: str = ""
@@ -159,6 +161,30 @@ def save_outcome(job: Job, spec: RunSpec, outcome: dict[str, Any], worker: str) 
                 raise
             name = unique_run_name(spec.name, job.root)
     raise AssertionError("unreachable")
+
+
+def save_lab_outcomes(job: Job, specs: list[RunSpec], payload: dict[str, Any]) -> dict[str, dict]:
+    """A lab job's arms (``RunSpec.objective``), trained and measured on the worker, added to
+    ``job.lab_file`` in one atomic write (``lab_results.add_lab_results``) when every arm ran to
+    its end; a stopped job adds nothing. Returns each arm's summary for ``job.results``."""
+    runs = payload["runs"]
+    summaries = {s.name: {"status": runs[s.name]["status"], "reason": runs[s.name]["reason"],
+                          "path": None, "name": s.name, "seconds": runs[s.name]["seconds"],
+                          "worker": payload["worker"]} for s in specs}
+    arms = {s.objective: runs[s.name]["lab"] for s in specs}
+    if all(a["arm"] is not None for a in arms.values()) and not job.stop.is_set():
+        from vae_core.analysis.lab_results import add_lab_results
+
+        epochs = specs[0].train_config.epochs
+        add_lab_results(str(job.lab_file), str(job.lab_base), epochs,
+                        {key: (a["weights"], a["arm"]) for key, a in arms.items()},
+                        specs[0].model_config)
+        for summary in summaries.values():
+            summary["path"] = job.lab_file
+    elif job.stop.is_set() and job.stop.reason:
+        for summary in summaries.values():
+            summary["reason"] = outcomes.join(job.stop.reason, summary["reason"])
+    return summaries
 
 
 def _snapshots(packed: Any) -> Any:

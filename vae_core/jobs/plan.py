@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable
 
 from vae_core.analysis import outcomes
-from vae_core.config import ModelConfig, TrainConfig
+from vae_core.config import ModelConfig, TrainConfig, env_number
 from vae_core.store.runs import sweep_run_name
 
 SCHEDULER_ENV = "VAE_LAB_SCHEDULER"  # tcp:// or tls://host:port of an existing Dask scheduler
@@ -64,6 +64,13 @@ class RunSpec:
     name: str
     model_config: ModelConfig
     train_config: TrainConfig
+    objective: str | None = None  # a loss-lab variant (analysis.lab.VARIANTS): trains that arm
+
+
+def max_job_epochs() -> int:
+    """The dashboard's per-job epoch cap (``VAE_LAB_MAX_JOB_EPOCHS``), read without an engine: a
+    page bounds its inputs by it before anything is submitted (the engine enforces it)."""
+    return env_number(MAX_JOB_EPOCHS_ENV, DEFAULT_MAX_JOB_EPOCHS, 1, 10_000_000, integer=True)
 
 
 def parse_betas(text: str) -> list[float]:

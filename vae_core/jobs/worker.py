@@ -162,7 +162,9 @@ def train_stage(job_id: str, stage: int, topic: str, stop_event: str, specs: lis
                 dataset_spec: str, data_root: str, shipped: dict[str, Any] | None,
                 interleave: bool, seconds_left: float | None) -> dict[str, Any]:
     """A Dask task: train ``specs`` (in turn, step by step, when ``interleave``), streaming
-    records to ``topic``; return per run its status, reason, history and safetensors weights."""
+    records to ``topic``; return per run its status, reason, history and safetensors weights.
+    A loss-lab arm (``RunSpec.objective``) trains with its variant's objective and also returns
+    its lab entry, measured here (``lab_results.arm_outcome``): the web process never trains."""
     from distributed import get_worker
     from safetensors.torch import save
 
@@ -174,11 +176,16 @@ def train_stage(job_id: str, stage: int, topic: str, stop_event: str, specs: lis
     data = unpack_dataset(shipped) if shipped is not None else _worker_dataset(dataset_spec,
                                                                                data_root)
     stop = _WorkerStop(stop_event, seconds_left)
-    gens = {s.name: train(s.model_config, s.train_config, data, stop=stop) for s in specs}
+    gens = {s.name: train(s.model_config, s.train_config, data, stop=stop, **_lab_arm(s))
+            for s in specs}
+    by_name = {s.name: s for s in specs}
+    spent = dict.fromkeys(gens, 0.0)  # seconds each run spent in its own steps (a lab arm's time)
     live, out = list(gens), {}
     while live:
         for name in list(live if interleave else live[:1]):
+            t0 = time.perf_counter()
             rec = next(gens[name])
+            spent[name] += time.perf_counter() - t0
             if rec["type"] != "end":
                 progress.add(name, rec)
                 continue
@@ -187,9 +194,29 @@ def train_stage(job_id: str, stage: int, topic: str, stop_event: str, specs: lis
             if stop.timed_out and rec["status"] == "stopped":
                 reason = outcomes.render(outcomes.STOPPED_AT_TIME_LIMIT, seconds=seconds_left,
                                          step=rec["step"])
+            spec = by_name[name]
+            lab = {} if spec.objective is None else {"lab": _lab_outcome(  # its time: its own steps
+                spec, rec, data, t0=time.perf_counter() - spent[name])}
             model = rec.pop("model")
             snapshots = pack_snapshots(rec.pop("snapshots", None) or [])
             out[name] = {key: rec[key] for key in rec if key != "type"} | {
-                "reason": reason, "weights": save(model.state_dict()), "snapshots": snapshots}
+                "reason": reason, "snapshots": snapshots,  # a lab arm's weights: its float16 ones
+                "weights": save(model.state_dict()) if spec.objective is None else None} | lab
     progress.flush()
     return {"worker": worker.address, "runs": out}
+
+
+def _lab_arm(spec: RunSpec) -> dict[str, Any]:
+    """``train``'s arguments for a loss-lab arm: its variant's objective, no snapshots (the lab
+    keeps the final weights only, as ``lab.train_variant`` trains them)."""
+    if spec.objective is None:
+        return {}
+    from vae_core.analysis.lab import variant_objective
+
+    return {"objective": variant_objective(spec.objective), "snapshots": 0}
+
+
+def _lab_outcome(spec: RunSpec, end: dict[str, Any], data: ImageDataset, t0: float) -> dict[str, Any]:
+    from vae_core.analysis.lab_results import arm_outcome
+
+    return arm_outcome(str(spec.objective), end, data, spec.train_config, t0)
