@@ -29,7 +29,7 @@ PAGE_TIMEOUT_MS = 300_000  # a first visit may fill caches (Evidence's judge, th
 LANGS = ("en", "ko")
 # Keys of buttons the crawl leaves alone: they train, stop training or delete runs.
 NOT_CLICKED = {"train_submit", "train_stop", "train_delete", "train_delete_yes", "overview_quick",
-               "overview_retry", "overview_numbers"}
+               "overview_retry", "overview_numbers", "lab_train", "lab_stop"}
 SIZES = ((1400, 1000), (1024, 768))
 
 
