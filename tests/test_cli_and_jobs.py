@@ -176,6 +176,20 @@ def test_engine_trains_a_pair_streams_records_and_saves_it(tmp_path, make_engine
     assert ae.history[-1]["test_kl"] == 0 and vae.history[-1]["test_kl"] > 0
 
 
+def test_training_workers_yield_the_cpu_to_page_views(make_engine):
+    """Workers run at a lower priority than the web server that shares their cores."""
+    from distributed import Client
+
+    from vae_core.jobs.worker import WORKER_NICENESS
+
+    engine = make_engine()
+    with Client(engine.status().address, set_as_default=False,
+                security=local_cluster().security) as client:
+        niceness = client.run(os.nice, 0)
+    assert niceness and all(n >= WORKER_NICENESS for n in niceness.values()), niceness
+    assert os.nice(0) < WORKER_NICENESS  # this process (the app's) is not lowered
+
+
 def test_a_sweep_saves_each_run_whole(tmp_path, make_engine):
     engine = make_engine()
     specs, group = plan_runs("sweep", "s", CFG, TrainConfig(epochs=1), [0.0, 2.0])
