@@ -21,14 +21,14 @@ from typing import Any
 
 from vae_core.text import N_, Translate, no_translation
 
-# Statuses of saved runs (runs.STATUSES, plus "broken" for an unreadable folder) and of jobs.
+# Statuses of saved runs (run_format.STATUSES, plus "broken" for an unreadable folder) and of jobs.
 STATUS_WORDS = {
     "finished": N_("finished"), "stopped": N_("stopped"), "collapsed": N_("collapsed"),
     "diverged": N_("diverged"), "broken": N_("broken"), "queued": N_("queued"),
     "running": N_("running"), "failed": N_("failed"),
 }
 
-# --- run reasons (train.py, collapse.py, jobs.py, runs.py) ----------------------------------------
+# --- run reasons (train.py, collapse.py, jobs/, store/) ----------------------------------------
 TRAINED = N_("trained {epochs} epochs")
 STOPPED_BY_USER = N_("stopped by the user at step {step} (epoch {epoch})")
 STOPPED_AT_TIME_LIMIT = N_("stopped at the job's time limit of {seconds:.0f} s left, after step "
@@ -63,7 +63,7 @@ COLLAPSE_AT_UNKNOWN_BETA = N_(
     "warm-up, a smaller learning rate or a weaker decoder.")
 NOTHING_SAVED = N_("nothing was trained, so nothing was saved")
 
-# --- the engine (jobs.py): refusals, failed jobs, its status line ----------------------------------
+# --- the engine (jobs/): refusals, failed jobs, its status line ----------------------------------
 OWNER_BUSY = N_("You already have a training job queued or running: stop it or wait for it to "
                 "finish.")
 QUEUE_FULL = N_("The training queue is full ({waiting} jobs waiting). Try again in a minute.")
@@ -252,7 +252,7 @@ def from_json(data: Any, name: str = "reason_messages") -> Message:
 # --- legacy: run.json written before message ids held only the English ---------------------------
 # Longest first, so that a template that extends another is tried before it.
 _LEGACY_TEMPLATES = tuple(sorted(MESSAGES.values(), key=len, reverse=True))
-_LEGACY_SEPARATORS = ("; ", " ")  # how train.py and jobs.py joined the sentences of one reason
+_LEGACY_SEPARATORS = ("; ", " ")  # how train.py and the engine joined the sentences of one reason
 
 
 @lru_cache(maxsize=None)
