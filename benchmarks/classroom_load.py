@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -122,11 +121,16 @@ def ws_main(args: argparse.Namespace) -> None:
             asyncio.run(visit_all(port))
             warm = asyncio.run(visit_all(port))
             env = {**os.environ, "OMP_NUM_THREADS": "1"}
+            # The trainers stand in for the engine's workers, which run at WORKER_NICENESS (their
+            # Dask workers are lowered by the warm-up plugin; with --trainer-nice the CLI process
+            # and its scheduler too, as a worker process would be whole).
+            nice = (lambda: os.nice(args.trainer_nice)) if args.trainer_nice else None
             for i in range(2 if args.trainers else 0):
                 trainers.append(subprocess.Popen(
                     [sys.executable, "-m", "vae_core", "train", "--kind", "pair", "--name", f"bg{i}",
                      "--epochs", str(args.train_epochs), "--root", str(work / f"bg{i}")],
-                    cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
+                    cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                    preexec_fn=nice))
             cpu0, t0 = cpu_seconds(server.pid), time.perf_counter()
             res = asyncio.run(classroom(port, args.sessions, args.every, args.duration))
             cpu = cpu_seconds(server.pid) - cpu0
@@ -164,6 +168,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (bounded)")
     parser.add_argument("--trainers", type=int, default=1, help="0: no training during the load")
     parser.add_argument("--train-epochs", type=int, default=400, help="epochs of each background pair")
+    parser.add_argument("--trainer-nice", type=int, default=0,
+                        help="run the whole trainer processes at this niceness (the engine's workers: 10)")
     parser.add_argument("--browsers", type=int, default=10)
     parser.add_argument("--engine-jobs", type=int, default=30)
     parser.add_argument("--epochs", type=int, default=3, help="epochs of every class job")
