@@ -19,18 +19,16 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO / "tests"))
 from st_client import Session, page_name  # noqa: E402
+from streamlit_server import streamlit_process  # noqa: E402
 from view_cost import BASELINE_APP, export_tree  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -39,31 +37,6 @@ TICK = os.sysconf("SC_CLK_TCK")
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(folder: Path, script: str, checkpoints: Path, log: Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    env = {**os.environ, "VAE_LAB_CHECKPOINTS": str(checkpoints), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", script, "--server.headless",
-                             "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--browser.gatherUsageStats", "false"],
-                            cwd=folder, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.read().strip() == b"ok":
-                    return proc, port
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"no health after 120 s: {log.read_text()[-1000:]}")
 
 
 async def per_page(port: int, pid: int, pages: list[str], views: int) -> dict[str, float]:
@@ -87,15 +60,9 @@ async def per_page(port: int, pid: int, pages: list[str], views: int) -> dict[st
 
 def measure(folder: Path, script: str, pages: list[str], views: int, checkpoints: Path,
             log: Path) -> dict[str, float]:
-    proc, port = start(folder, script, checkpoints, log)
-    try:
-        return asyncio.run(per_page(port, proc.pid, pages, views))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with streamlit_process(checkpoints, log, script=str(folder / script), cwd=folder,
+                           env={"OMP_NUM_THREADS": "1"}) as (url, proc, _t0, _ready):
+        return asyncio.run(per_page(int(url.rsplit(":", 1)[1]), proc.pid, pages, views))
 
 
 def tree_pages(tree: Path) -> list[str]:

@@ -31,10 +31,12 @@ def streamlit_server(checkpoints: Path, log: Path, script: str = "") -> Iterator
 
 
 @contextmanager
-def streamlit_process(checkpoints: Path, log: Path, script: str = "", env: dict[str, str] | None = None
-                      ) -> Iterator[tuple[str, subprocess.Popen, float, float]]:
+def streamlit_process(checkpoints: Path, log: Path, script: str = "", env: dict[str, str] | None = None,
+                      cwd: Path | None = None) -> Iterator[tuple[str, subprocess.Popen, float, float]]:
     """``streamlit_server`` that also yields the server's process (its pid, e.g. to read its CPU
-    time) and takes extra environment variables (e.g. ``VAE_LAB_SCHEDULER``)."""
+    time) and takes extra environment variables (e.g. ``VAE_LAB_SCHEDULER``). ``cwd``: the folder
+    it runs in, whose ``.streamlit/config.toml`` applies (default: the repository for the app,
+    the checkpoints folder for another ``script``)."""
     port = free_port()
     env = {**os.environ, "VAE_LAB_CHECKPOINTS": str(checkpoints), **(env or {})}
     url = f"http://127.0.0.1:{port}"
@@ -43,7 +45,7 @@ def streamlit_process(checkpoints: Path, log: Path, script: str = "", env: dict[
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", script or "streamlit_app.py", "--server.headless",
              "true", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-            cwd=checkpoints if script else REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+            cwd=cwd or (checkpoints if script else REPO), env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             deadline = t_start + 120
             while True:
