@@ -182,13 +182,13 @@ def add_lab_results(path: str | os.PathLike[str], base: str | os.PathLike[str], 
     from safetensors import safe_open
     from safetensors.torch import load, save_file
 
-    from vae_core.store.runs import _root_lock
+    from vae_core.store.runs import root_lock
 
     if set(arms) != set(VARIANTS):
         raise LabResultsError("a lab job must return every arm")
     path = os.fspath(path)
     folder = os.path.dirname(path) or "."
-    with _root_lock(Path(folder)):
+    with root_lock(Path(folder)):
         source = os.fspath(base)
         if os.path.isfile(path):
             try:

@@ -70,7 +70,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _root_lock(root: Path, blocking: bool = True) -> Iterator[bool]:
+def root_lock(root: Path, blocking: bool = True) -> Iterator[bool]:
     """Hold an exclusive ``flock`` on the root folder itself (across processes; released by the
     OS when the holder dies, even by kill -9; no lock file to leave behind).
 
@@ -132,7 +132,7 @@ def save_run(model: LatentModel, model_cfg: ModelConfig, train_cfg: TrainConfig,
             "final": final_metrics(history), "history": history}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     try:
-        with _root_lock(root_path):
+        with root_lock(root_path):
             _write_locked(root_path, name, state, _json_safe(meta), overwrite, snapshots)
     except RunError:
         raise
@@ -235,7 +235,7 @@ def recover_leftovers(root: str | os.PathLike[str]) -> None:
         return
     if not leftovers:
         return
-    with _root_lock(root_path, blocking=False) as locked:
+    with root_lock(root_path, blocking=False) as locked:
         if not locked and fcntl is not None:
             return
         for n in leftovers:
@@ -286,7 +286,7 @@ def delete_run(name: str, root: str | os.PathLike[str] = "checkpoints") -> None:
     if not os.path.lexists(path):
         raise RunError(render(NO_SUCH_RUN, name=display_name(name), root=root_path))
     try:
-        with _root_lock(root_path):
+        with root_lock(root_path):
             if path.is_symlink() or not path.is_dir():
                 path.unlink()
             else:
